@@ -1,0 +1,5 @@
+import sys
+
+from sigma_sn.cli import main
+
+sys.exit(main())
