@@ -1,0 +1,155 @@
+"""Propagation: SGP4 for every satellite at every time at once, TEME -> ITRS as skyfield.
+
+Arrays keep sgp4's order, ``(n_sat, n_time)`` and ``(n_sat, n_time, 3)``. Times are
+``t_s``: SI seconds since the window start (UTC; no leap second falls in our windows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+import numpy as np
+from sgp4.api import SGP4_ERRORS, SatrecArray
+
+DAY_S = 86400.0
+
+
+@lru_cache(maxsize=1)
+def timescale():
+    """Return skyfield's built-in timescale (UT1 from its bundled IERS table)."""
+    from skyfield.api import load
+
+    return load.timescale()
+
+
+def as_utc(moment: datetime | str) -> datetime:
+    """Return ``moment`` as an aware UTC datetime; naive input is taken as UTC."""
+    if isinstance(moment, str):
+        text = moment.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """The window start as the pieces sgp4 and skyfield want: UTC Julian date split in a
+    whole day and a fraction, and GMST 1982 (radians) as a linear function of ``t_s``."""
+
+    start_utc: datetime
+    jd_utc: float          # whole Julian day (…​.5) of the start, UTC
+    fr_utc: float          # fraction of day of the start, UTC
+
+    @classmethod
+    def at(cls, start_utc: datetime | str) -> "Epoch":
+        start = as_utc(start_utc)
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        jd = (midnight - datetime(2000, 1, 1, tzinfo=timezone.utc)).days + 2451544.5
+        fr = (start - midnight) / timedelta(days=1)
+        return cls(start, jd, fr)
+
+    def sgp4_times(self, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(jd, fr)`` arrays for sgp4 at ``t_s`` seconds after the start."""
+        t_s = np.asarray(t_s, float)
+        return np.full(t_s.shape, self.jd_utc), self.fr_utc + t_s / DAY_S
+
+    def gmst_rad(self, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return GMST 1982 (rad, unwrapped) and its rate (rad/s) at ``t_s``, from UT1.
+
+        This is skyfield's ``theta_GMST1982`` on skyfield's UT1, so our TEME -> ITRS
+        rotation is the one ``EarthSatellite.at(t).frame_xyz(itrs)`` uses.
+        """
+        from skyfield.sgp4lib import theta_GMST1982
+
+        t_s = np.atleast_1d(np.asarray(t_s, float))
+        s = self.start_utc
+        t = timescale().utc(s.year, s.month, s.day, s.hour, s.minute,
+                            s.second + s.microsecond * 1e-6 + t_s)
+        theta, theta_dot = theta_GMST1982(t.whole, t.ut1_fraction)
+        return np.unwrap(theta), theta_dot / DAY_S
+
+    def iso(self, t_s) -> np.ndarray:
+        """Return ISO 8601 UTC strings with microseconds and ``Z`` for ``t_s``."""
+        base = np.datetime64(self.start_utc.replace(tzinfo=None), "us")
+        us = np.round(np.asarray(t_s, float) * 1e6).astype("int64").astype("timedelta64[us]")
+        return np.char.add(np.datetime_as_string(base + us, unit="us"), "Z")
+
+
+def teme_to_itrs(pos_teme_km, vel_teme_km_s, theta_rad, theta_dot_rad_s):
+    """Rotate TEME vectors ``(..., n_time, 3)`` into ITRS (no polar motion, as skyfield).
+
+    ``theta_rad`` has shape ``(n_time,)``. Velocity gets the Earth-rotation term.
+    """
+    c, s = np.cos(theta_rad), np.sin(theta_rad)
+    x, y, z = pos_teme_km[..., 0], pos_teme_km[..., 1], pos_teme_km[..., 2]
+    px, py = c * x + s * y, -s * x + c * y
+    pos = np.stack([px, py, z], axis=-1)
+    vx, vy, vz = vel_teme_km_s[..., 0], vel_teme_km_s[..., 1], vel_teme_km_s[..., 2]
+    w = theta_dot_rad_s
+    vel = np.stack([c * vx + s * vy + w * py, -s * vx + c * vy - w * px, vz], axis=-1)
+    return pos, vel
+
+
+@dataclass(frozen=True)
+class Ephemeris:
+    """Positions and velocities of ``n_sat`` satellites at ``n_time`` times, ITRS.
+
+    ``error[i, k]`` is sgp4's error code (0 = fine); where it is not 0 the position is NaN.
+    """
+
+    epoch: Epoch
+    t_s: np.ndarray               # (n_time,)
+    pos_itrs_km: np.ndarray       # (n_sat, n_time, 3)
+    vel_itrs_km_s: np.ndarray     # (n_sat, n_time, 3)
+    error: np.ndarray             # (n_sat, n_time) uint8
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.error == 0
+
+
+def propagate(satrecs, epoch: Epoch, t_s) -> Ephemeris:
+    """Propagate every Satrec in ``satrecs`` to every time ``t_s`` (seconds after start)."""
+    t_s = np.atleast_1d(np.asarray(t_s, float))
+    jd, fr = epoch.sgp4_times(t_s)
+    err, r, v = SatrecArray(list(satrecs)).sgp4(jd, fr)
+    theta, theta_dot = epoch.gmst_rad(t_s)
+    pos, vel = teme_to_itrs(r, v, theta, theta_dot)
+    return Ephemeris(epoch, t_s, pos, vel, err)
+
+
+def propagate_pairs(satrecs, sat_index, epoch: Epoch, t_s, theta_of):
+    """Exact ITRS position and velocity of satellite ``sat_index[j]`` at ``t_s[j]``.
+
+    Groups the requests by satellite so each satellite costs one vectorised sgp4 call.
+    ``theta_of(t_s) -> (theta, theta_dot)`` supplies GMST. Returns ``(pos, vel, error)``.
+    """
+    sat_index = np.asarray(sat_index)
+    t_s = np.asarray(t_s, float)
+    n = len(t_s)
+    r = np.empty((n, 3))
+    v = np.empty((n, 3))
+    err = np.zeros(n, np.uint8)
+    order = np.argsort(sat_index, kind="stable")
+    sorted_idx = sat_index[order]
+    bounds = np.flatnonzero(np.diff(sorted_idx)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [n]])
+    jd, fr = epoch.sgp4_times(t_s)
+    for a, b in zip(starts, ends):
+        sel = order[a:b]
+        e, rr, vv = satrecs[sorted_idx[a]].sgp4_array(jd[sel], fr[sel])
+        r[sel], v[sel], err[sel] = rr, vv, e
+    theta, theta_dot = theta_of(t_s)
+    pos, vel = teme_to_itrs(r, v, theta, theta_dot)
+    return pos, vel, err
+
+
+def error_message(code: int) -> str:
+    """Return sgp4's text for an error code."""
+    return SGP4_ERRORS.get(int(code), f"error {code}")
