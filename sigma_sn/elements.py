@@ -327,7 +327,8 @@ def _scan_tle(text: str, path: str) -> Iterator[Satellite | InputError]:
         if second is None or not second.text.startswith("2 "):
             yield InputError(f"TLE line 1 (line {first.number}) is not followed by a line 2: "
                              f"{_found(second)}", path=path, line=(second or first).number,
-                             detail=_template_detail("2", second.text if second else "(end of file)"))
+                             detail=_template_detail(
+                                 "2", second.text if second else "(end of file)"))
             pending = second
             continue
         try:
@@ -739,9 +740,11 @@ def format_tle(sat: Satellite) -> tuple[str, str, str]:
     intl = (s.intldesg or "").strip()
     if len(intl) > 8:
         raise InputError(f"{name}: international designator {intl!r} is longer than 8 columns")
+    nddot = tle_exponent(s.nddot * (XPDOTP * 1440.0 * 1440.0),
+                         "second derivative of mean motion", name)
     line1 = _with_checksum(
         f"1 {catalogue}{(s.classification or 'U')[:1]} {intl:<8} {epoch_field} {ndot_field} "
-        f"{tle_exponent(s.nddot * (XPDOTP * 1440.0 * 1440.0), 'second derivative of mean motion', name)} "
+        f"{nddot} "
         f"{tle_exponent(s.bstar, 'BSTAR', name)} {int(s.ephtype or 0) % 10} "
         f"{int(s.elnum) % 10000:4d}")
     ecc = f"{s.ecco:.7f}"

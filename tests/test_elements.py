@@ -164,7 +164,8 @@ BAD_TLE_CASES = {
     "wrong length": (f"ISS\n{MARIO_1[:40]}{MARIO_1[41:]}\n{MARIO_2}\n",
                      "TLE line 1 is 68 characters long; it must be exactly 69", 2, LINE1_TEMPLATE),
     "bad checksum": (f"ISS\n{MARIO_1}\n{MARIO_2[:68]}3\n",
-                     "TLE line gives its checksum as 3 but in fact tallies to 6", 3, LINE2_TEMPLATE),
+                     "TLE line gives its checksum as 3 but in fact tallies to 6", 3,
+                     LINE2_TEMPLATE),
     "catalogue numbers differ": (
         f"ISS\n{MARIO_1}\n{with_checksum(MARIO_2.replace('55123', '55124'))}\n",
         "line 1 (line 2) says '55123', line 2 (line 3) says '55124'", 3, None),
@@ -182,7 +183,8 @@ BAD_TLE_CASES = {
                        "'ISS AGAIN'", 2, LINE1_TEMPLATE),
     "line 2 first": (f"{MARIO_2}\n{MARIO_1}\n", "found TLE line 2 without a line 1 before it",
                      1, LINE2_TEMPLATE),
-    "unparsable epoch": (f"ISS\n{with_checksum(MARIO_1.replace('23115.4', '2311X.4'))}\n{MARIO_2}\n",
+    "unparsable epoch": (f"ISS\n{with_checksum(MARIO_1.replace('23115.4', '2311X.4'))}\n"
+                         f"{MARIO_2}\n",
                          "columns 19-32 should be epoch (template 'NNNNN.NNNNNNNN') but is "
                          "'2311X.44827133'", 2, LINE1_TEMPLATE),
     "misplaced blank": (f"ISS\n{MARIO_1}\n{with_checksum(MARIO_2[:16] + '_' + MARIO_2[17:])}\n",
@@ -275,7 +277,8 @@ def test_omm_csv_bad_number_names_field_and_line(tmp_path):
     path = write(tmp_path, "bad.csv", _csv_with("MEAN_MOTION", "15.0x"))
     with pytest.raises(InputError) as info:
         read_omm(path)
-    assert str(info.value) == f"{path}:3: MEAN_MOTION: MEAN_MOTION should be a number but is '15.0x'"
+    assert str(info.value) == (f"{path}:3: MEAN_MOTION: MEAN_MOTION should be a number "
+                               "but is '15.0x'")
 
 
 def test_omm_csv_missing_column_names_it(tmp_path):
