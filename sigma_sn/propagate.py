@@ -113,11 +113,16 @@ class Ephemeris:
         return self.error == 0
 
 
+def propagate_teme(satrecs, epoch: Epoch, t_s):
+    """Return sgp4's raw ``(error, pos_teme_km, vel_teme_km_s)``, shapes ``(n_sat, n_time[, 3])``."""
+    jd, fr = epoch.sgp4_times(np.atleast_1d(np.asarray(t_s, float)))
+    return SatrecArray(list(satrecs)).sgp4(jd, fr)
+
+
 def propagate(satrecs, epoch: Epoch, t_s) -> Ephemeris:
     """Propagate every Satrec in ``satrecs`` to every time ``t_s`` (seconds after start)."""
     t_s = np.atleast_1d(np.asarray(t_s, float))
-    jd, fr = epoch.sgp4_times(t_s)
-    err, r, v = SatrecArray(list(satrecs)).sgp4(jd, fr)
+    err, r, v = propagate_teme(satrecs, epoch, t_s)
     theta, theta_dot = epoch.gmst_rad(t_s)
     pos, vel = teme_to_itrs(r, v, theta, theta_dot)
     return Ephemeris(epoch, t_s, pos, vel, err)

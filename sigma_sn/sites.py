@@ -138,6 +138,8 @@ def read_sites_csv(path) -> tuple[Site, ...]:
                          path=str(path)) from None
     rows = csv.reader(text.splitlines())
     header = next(rows, None)
+    while header is not None and header and header[0].lstrip().startswith("#"):
+        header = next(rows, None)
     if header is None:
         raise InputError("empty file: expected a header row name,lat_deg,lon_deg,...",
                          path=str(path))
@@ -149,7 +151,7 @@ def read_sites_csv(path) -> tuple[Site, ...]:
     col = {name: i for i, name in enumerate(header)}
     sites = []
     for line_no, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         if len(row) != len(header):
             raise InputError(f"expected {len(header)} fields, got {len(row)}",

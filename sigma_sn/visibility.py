@@ -21,6 +21,8 @@ How it stays fast and misses nothing:
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,7 +39,7 @@ COLUMNS = ("sat_name", "norad_id", "site", "aos_utc", "tca_utc", "los_utc", "max
 _ROOT_TOL_S = 1e-6          # bracket width at which a root counts as found
 _MAX_ITER = 60
 _GRAZE_MARGIN_DEG = 1.0  # look for hidden extrema only where tangents come this close
-_EXTREMUM_TOL_S = 1e-3  # TCA and hidden extrema: f is flat there, so 1 ms is plenty
+_EXTREMUM_TOL_S = 2e-3  # TCA and hidden extrema: f is flat there, so 1 ms is plenty
 _HERMITE_ERR_KM = 0.001     # what we assume the position interpolant may be off by
 _POLISH_ABOVE_S = 2e-5      # polish a root on exact SGP4 if its error bound exceeds this
 
@@ -94,6 +96,26 @@ class Windows:
         cols = {k: getattr(self, k)[keep] for k in _ARRAY_FIELDS}
         return Windows(self.epoch, self.duration_s, self.sat_names, self.norad_ids,
                        self.site_names, skipped=self.skipped, **cols)
+
+    def multiplicity(self, t_s) -> np.ndarray:
+        """Return how many satellites each site sees at times ``t_s``: ``(n_site, n_time)``.
+
+        A window counts from AOS up to, not including, LOS.
+        """
+        t_s = np.asarray(t_s, float)
+        out = np.zeros((len(self.site_names), len(t_s)), np.int32)
+        for j in range(len(self.site_names)):
+            sel = self.site == j
+            aos, los = np.sort(self.aos_s[sel]), np.sort(self.los_s[sel])
+            out[j] = (np.searchsorted(aos, t_s, side="right")
+                      - np.searchsorted(los, t_s, side="right"))
+        return out
+
+    def coverage_share(self, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return per site the share of times ``t_s`` with >= 1 and >= 2 satellites in view
+        (the paper's premise for SIGMA-SN is >= 2 below 60° latitude)."""
+        m = self.multiplicity(t_s)
+        return (m >= 1).mean(axis=1), (m >= 2).mean(axis=1)
 
     def rows(self) -> list[dict]:
         """Return one dict per window with the keys of :data:`COLUMNS`, sorted by
@@ -248,7 +270,7 @@ def _illinois(g, lo, hi, g_lo, g_hi, tol=_ROOT_TOL_S):
 
 def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float, *,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, chunk_cells: int = 40_000_000,
-                 progress=None) -> Windows:
+                 workers: int | None = None, progress=None) -> Windows:
     """Return every visibility window of every satellite over every site.
 
     ``satellites``: objects with ``name``, ``norad_id`` and ``satrec`` (see
@@ -256,6 +278,7 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
     own ``min_elev_deg`` overrides ``min_elev_deg``. A satellite SGP4 cannot propagate at
     some times is skipped there and listed in ``Windows.skipped``. ``progress`` (a
     :class:`~sigma_sn.progress.Progress`-like object) is advanced per satellite.
+    ``workers`` processes (default: one per core) share the chunks of satellites.
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
@@ -274,27 +297,61 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
 
     n_site, n_time = len(table.sites), len(t_grid)
     per_chunk = max(1, chunk_cells // max(1, n_site * n_time))
+    starts = range(0, len(satellites), per_chunk)
+    job = (satellites, per_chunk, epoch, table, t_grid, step_s, theta_of)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = min(workers, len(starts))
     parts, skipped = [], []
-    for c0 in range(0, len(satellites), per_chunk):
-        chunk = satellites[c0:c0 + per_chunk]
-        satrecs = [s.satrec for s in chunk]
-        eph = propagate(satrecs, epoch, t_grid)
-        bad = ~eph.valid
-        for i in np.flatnonzero(bad.any(axis=1)):
-            k = int(np.argmax(bad[i]))
-            skipped.append(Skipped(chunk[i].name, int(chunk[i].norad_id),
-                                   str(epoch.iso(t_grid[k])), int(bad[i].sum()), n_time,
-                                   error_message(eph.error[i, k])))
-        part = _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of)
-        part["sat"] += c0
-        parts.append(part)
-        if progress is not None:
-            progress.advance(len(chunk))
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # each worker takes whole chunks of satellites; fork hands them the inputs
+        global _JOB
+        _JOB = job
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = pool.imap(_chunk_job, starts)
+                for part, skip in results:
+                    parts.append(part)
+                    skipped.extend(skip)
+                    if progress is not None:
+                        progress.advance(len(part["chunk"]))
+        finally:
+            _JOB = None
+    else:
+        for c0 in starts:
+            part, skip = _chunk_job(c0, job)
+            parts.append(part)
+            skipped.extend(skip)
+            if progress is not None:
+                progress.advance(len(part["chunk"]))
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.array([])
             for k in _ARRAY_FIELDS}
+    for k in ("sat", "site"):
+        cols[k] = cols[k].astype(np.int64)
     return Windows(epoch, float(duration_s), tuple(s.name for s in satellites),
                    tuple(int(s.norad_id) for s in satellites),
                    tuple(s.name for s in table.sites), skipped=tuple(skipped), **cols)
+
+
+_JOB = None
+
+
+def _chunk_job(c0, job=None):
+    """Windows and propagation failures of the satellites ``c0 …`` of one chunk."""
+    satellites, per_chunk, epoch, table, t_grid, step_s, theta_of = job or _JOB
+    chunk = satellites[c0:c0 + per_chunk]
+    satrecs = [s.satrec for s in chunk]
+    eph = propagate(satrecs, epoch, t_grid)
+    bad = ~eph.valid
+    skipped = []
+    for i in np.flatnonzero(bad.any(axis=1)):
+        k = int(np.argmax(bad[i]))
+        skipped.append(Skipped(chunk[i].name, int(chunk[i].norad_id), str(epoch.iso(t_grid[k])),
+                               int(bad[i].sum()), len(t_grid), error_message(eph.error[i, k])))
+    part = _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of)
+    part["sat"] = part["sat"] + c0
+    part["chunk"] = range(len(chunk))
+    return part, skipped
 
 
 def _candidates(eph, table, step_s):
@@ -379,7 +436,12 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
     # interpolants only where something is to be solved
     cross = np.flatnonzero((f[a] < 0) != (f[b] < 0))
     graze = np.flatnonzero(((f[a] < 0) == (f[b] < 0)) & ((df[a] > 0) != (df[b] > 0)))
-    tops = np.flatnonzero((del_[a] > 0) & (del_[b] <= 0))
+    # elevation maxima that may lie inside a window (tangent bound as for grazes below)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_top_meet = (el[b] - el[a] + del_[a] * t[a] - del_[b] * t[b]) / (del_[a] - del_[b])
+    el_meet = el[a] + del_[a] * (t_top_meet - t[a])
+    tops = np.flatnonzero((del_[a] > 0) & (del_[b] <= 0)
+                          & (el_meet > table.lowest_deg[j_i[a]] - _GRAZE_MARGIN_DEG))
     solve = np.unique(np.concatenate([cross, graze, tops]))
     tracks = _Tracks(table, j_i[a[solve]], t[a[solve]], h_int[solve], pos[a[solve]],
                      vel[a[solve]], pos[b[solve]], vel[b[solve]])
@@ -526,8 +588,8 @@ def _newton(fun, t, lo, hi, g_lo, tol):
         a, b = lo[active], hi[active]
         with np.errstate(invalid="ignore", divide="ignore"):
             nt = tt - g / dg
-        bad = ~((nt > a) & (nt < b))
-        nt = np.where(bad, 0.5 * (a + b), nt)
+        bad = ~((nt >= a) & (nt <= b))
+        nt = np.where(g == 0, tt, np.where(bad, 0.5 * (a + b), nt))
         t[active] = nt
         done = (np.abs(nt - tt) < tol) | (g == 0) | (b - a < tol)
         active = active[~done]
