@@ -72,3 +72,25 @@ def test_epoch_splits_julian_date_like_skyfield():
     assert e.jd_utc + e.fr_utc == pytest.approx(t.whole + t.tai_fraction - t._leap_seconds() / 86400,
                                                 abs=1e-12)
     assert str(e.iso(np.array([1.5]))[0]) == "2026-08-22T06:30:01.500000Z"
+
+
+def test_teme_matches_scalar_api_on_sgp4_verification_set():
+    import importlib.resources
+
+    from sigma_sn.elements import read_tle_report
+
+    sats, bad = read_tle_report(importlib.resources.files("sgp4") / "SGP4-VER.TLE")
+    assert len(bad) == 3 and len(sats) > 25           # the three wrong checksums are reported
+    t_s = np.array([0.0, 3600.0, 86400.0 * 3])
+    epoch = Epoch.at(START)
+    err, r, _ = propagate_teme([s.satrec for s in sats], epoch, t_s)
+    jd, fr = epoch.sgp4_times(t_s)
+    compared = 0
+    for i, sat in enumerate(sats):
+        for k in range(len(t_s)):
+            e1, r1, _ = sat.satrec.sgp4(jd[k], fr[k])
+            assert err[i, k] == e1, sat.name
+            if e1 == 0:
+                assert np.max(np.abs(r[i, k] - r1)) < ONE_MM_KM, sat.name
+                compared += 1
+    assert compared > 40
