@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from sigma_sn.cli import main
 from sigma_sn.visibility import COLUMNS
 from sigma_sn.windows_io import read_windows_csv
 from tests.conftest import REPO
+from tests.test_elements import BAD_TLE_CASES
 
 IRIDIUM = str(REPO / "tle_data" / "iridium_like.tle")
 STATIONS = str(REPO / "scenarios" / "sites" / "nen_like.csv")
@@ -84,3 +87,19 @@ def test_subprocess_run_as_a_user_would(tmp_path):
                           "--stations", STATIONS, "--start", "2026-08-22T00:00:00Z",
                           "--hours", "1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "nope.tle" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TLE_CASES))
+def test_every_bad_tle_case_through_the_cli(tmp_path, capsys, case):
+    text, message, line, template = BAD_TLE_CASES[case]
+    bad = tmp_path / "bad.tle"
+    bad.write_text(text, encoding="utf-8")
+    argv = BASE[:]
+    argv[2] = str(bad)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    where = f"{bad}:{line}: " if line else f"{bad}: "
+    assert err.startswith(f"sigma-sn windows: error: {where}")
+    assert message in err and "Traceback" not in err
+    if template:
+        assert template in err
