@@ -76,7 +76,7 @@ def footprint_half_angle_rad(altitude_km, min_elev_deg, earth_radius_km=WGS84_A_
 
 
 def max_slant_range_km(altitude_km, min_elev_deg, earth_radius_km=WGS84_A_KM):
-    """Return the slant range (km) to a satellite at ``altitude_km`` at elevation ``min_elev_deg``."""
+    """Return the slant range (km) to a satellite at ``altitude_km`` seen at ``min_elev_deg``."""
     lam = footprint_half_angle_rad(altitude_km, min_elev_deg, earth_radius_km)
     r = earth_radius_km + altitude_km
     return np.sqrt(earth_radius_km**2 + r**2 - 2 * earth_radius_km * r * np.cos(lam))

@@ -114,7 +114,7 @@ class Ephemeris:
 
 
 def propagate_teme(satrecs, epoch: Epoch, t_s):
-    """Return sgp4's raw ``(error, pos_teme_km, vel_teme_km_s)``, shapes ``(n_sat, n_time[, 3])``."""
+    """Return sgp4's raw ``(error, pos_teme_km, vel_teme_km_s)``, ``(n_sat, n_time[, 3])``."""
     jd, fr = epoch.sgp4_times(np.atleast_1d(np.asarray(t_s, float)))
     return SatrecArray(list(satrecs)).sgp4(jd, fr)
 

@@ -29,7 +29,8 @@ class HorizonMask:
             raise ValueError("a horizon mask needs as many elevations as azimuths, at least one")
         az = np.asarray(self.az_deg, float)
         if np.any(az < 0) or np.any(az >= 360) or np.any(np.diff(az) <= 0):
-            raise ValueError(f"mask azimuths must increase strictly within [0, 360), got {list(az)}")
+            raise ValueError("mask azimuths must increase strictly within [0, 360), "
+                             f"got {list(az)}")
         el = np.asarray(self.elev_deg, float)
         if np.any(el < -90) or np.any(el >= 90):
             raise ValueError(f"mask elevations must lie in [-90, 90), got {list(el)}")
@@ -76,9 +77,11 @@ class Site:
 
     def __post_init__(self):
         if not -90.0 <= self.lat_deg <= 90.0:
-            raise ValueError(f"site {self.name!r}: latitude must be in [-90, 90], got {self.lat_deg}")
+            raise ValueError(f"site {self.name!r}: latitude must be in [-90, 90], "
+                             f"got {self.lat_deg}")
         if not -180.0 <= self.lon_deg <= 360.0:
-            raise ValueError(f"site {self.name!r}: longitude must be in [-180, 360], got {self.lon_deg}")
+            raise ValueError(f"site {self.name!r}: longitude must be in [-180, 360], "
+                             f"got {self.lon_deg}")
         if self.min_elev_deg is not None and not -90.0 <= self.min_elev_deg < 90.0:
             raise ValueError(f"site {self.name!r}: min_elev_deg must be in [-90, 90), "
                              f"got {self.min_elev_deg}")
