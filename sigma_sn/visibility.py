@@ -454,7 +454,7 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
 
     def extremum(idx, lo, hi, va, da, vb, db, which):
         """Time of the extremum of component ``which`` (0: f, 2: elev) in each bracket,
-        where its rate changes sign: a guess from the cubic, then two secant steps."""
+        where its rate changes sign: a guess from the cubic, then Illinois regula falsi."""
         h = hi - lo
         c = _cubic(va, da, vb, db, h)
         dc = (c[1], 2 * c[2], 3 * c[3], np.zeros_like(h))
