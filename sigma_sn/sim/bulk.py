@@ -1,0 +1,280 @@
+"""A saturating reliable transfer over the association: SCTP's data path, simplified
+where the handover does not care (one stream, no receive-window limit, no bundling).
+
+Per destination (RFC 4960 §6.3, §7): RTO with backoff, congestion window with slow
+start and congestion avoidance, fast retransmit after three miss indications,
+T3-rtx expiry that collapses the window and sends the retransmission to an alternate
+active destination (§6.4.1), and path failure after Path.Max.Retrans expiries. The
+receiver acknowledges every second packet or after the delayed-SACK timer, at once
+when it sees a gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigma_sn.sim.model import (DATA_HEADER_BYTES, SACK_BYTES, Association, PacketLog,
+                                RtoEstimator, SimConfig)
+
+
+@dataclass
+class Chunk:
+    tsn: int
+    size: int
+    dest: str = ""
+    sent_s: float = 0.0
+    retransmitted: bool = False
+    misses: int = 0
+    acked: bool = False
+    in_flight: bool = False
+    marked: bool = False       # waiting for retransmission
+
+
+class PathState:
+    """Congestion and retransmission state for one destination address."""
+
+    def __init__(self, cfg: SimConfig):
+        mtu = cfg.mtu_bytes
+        self.cwnd = float(min(4 * mtu, max(2 * mtu, 4380)))
+        self.ssthresh = 1e12
+        self.flight = 0
+        self.partial = 0
+        self.rto = RtoEstimator(cfg)
+        self.errors = 0
+        self.failed = False
+        self.timer_token = 0
+        self.timer_running = False
+
+
+class BulkTransfer:
+    """CN -> MH ("down") or MH -> CN ("up"), always with data to send."""
+
+    def __init__(self, assoc: Association, cfg: SimConfig, log: PacketLog, end_s: float):
+        self.a = assoc
+        self.cfg = cfg
+        self.log = log
+        self.end_s = end_s
+        self.size = cfg.payload_bytes + DATA_HEADER_BYTES
+        self.paths: dict[str, PathState] = {}
+        self.chunks: dict[int, Chunk] = {}
+        self.next_tsn = 1
+        self.cum_ack = 0                   # sender's view: highest TSN acked in order
+        self.fast_recovery_until = 0       # RFC 4960 §7.2.4: one window reduction per loss
+        # receiver
+        self.rcv_cum = 0
+        self.rcv_above: set[int] = set()
+        self.rcv_unacked = 0
+        self.sack_token = 0
+        self.delivered_bytes = 0
+        self.delivered_series: list[tuple[float, int]] = []
+
+    # -- where packets go ------------------------------------------------------------------
+    def destinations(self) -> list[str]:
+        if self.cfg.direction == "down":
+            return [d for d in sorted(self.a.dests) if self.a.dests[d].usable()]
+        return ["CN"]
+
+    def primary(self) -> str | None:
+        if self.cfg.direction == "down":
+            return self.a.cn_destination()
+        return "CN"
+
+    def path(self, dest: str) -> PathState:
+        if dest not in self.paths:
+            self.paths[dest] = PathState(self.cfg)
+        return self.paths[dest]
+
+    def transmit(self, t: float, dest: str):
+        """Send one DATA packet to ``dest``; return ``(arrival, ap, cause)``."""
+        if self.cfg.direction == "down":
+            arrival, cause = self.a.down(t, dest, self.size)
+            return arrival, self.a.addr_ap[dest], cause
+        src = self.a.mh_route(t) or self.a.src_primary
+        arrival, cause = self.a.up(t, src, self.size)
+        return arrival, self.a.addr_ap[src], cause
+
+    def send_sack(self, t: float):
+        """Receiver -> sender: the SACK's way back; return its arrival or None."""
+        self.a.stats.signal("SACK", SACK_BYTES)
+        if self.cfg.direction == "down":
+            src = self.a.mh_route(t)
+            if src is None:
+                return None
+            arrival, cause = self.a.up(t, src, SACK_BYTES)
+        else:
+            dest = self.a.cn_destination()
+            if dest is None:
+                return None
+            arrival, cause = self.a.down(t, dest, SACK_BYTES)
+        return None if cause else arrival
+
+    # -- sender ------------------------------------------------------------------------------
+    def start(self):
+        self.pump()
+        yield self.a.env.timeout(0)
+
+    def pump(self) -> None:
+        """Send what the windows allow: retransmissions first, then new data."""
+        now = self.a.env.now
+        if now >= self.end_s:
+            return
+        for c in sorted((c for c in self.chunks.values() if c.marked), key=lambda c: c.tsn):
+            dest = self.alternate(c.dest)
+            if dest is None or self.path(dest).flight + c.size > self.path(dest).cwnd:
+                break
+            self.send_chunk(c, dest, now)
+        while True:
+            dest = self.primary()
+            if dest is None:
+                return
+            p = self.path(dest)
+            if p.flight + self.size > p.cwnd:
+                return
+            c = Chunk(self.next_tsn, self.size)
+            self.next_tsn += 1
+            self.chunks[c.tsn] = c
+            self.send_chunk(c, dest, now)
+
+    def alternate(self, previous: str) -> str | None:
+        """RFC 4960 §6.4.1: retransmit to an active destination other than the last one."""
+        options = [d for d in self.destinations() if d != previous and not self.path(d).failed]
+        return options[0] if options else self.primary()
+
+    def send_chunk(self, c: Chunk, dest: str, now: float) -> None:
+        if c.marked:
+            c.retransmitted = True
+        c.marked, c.in_flight, c.dest, c.sent_s, c.misses = False, True, dest, now, 0
+        p = self.path(dest)
+        p.flight += c.size
+        arrival, ap, cause = self.transmit(now, dest)
+        self.log.add(now, arrival, ap, cause)
+        if cause is None:
+            self.a.at(arrival, self.receive, c.tsn, c.size)
+        if not p.timer_running:
+            self.start_timer(dest)
+
+    def start_timer(self, dest: str) -> None:
+        p = self.path(dest)
+        p.timer_token += 1
+        p.timer_running = True
+        self.a.at(self.a.env.now + p.rto.rto, self.t3_expired, dest, p.timer_token)
+
+    def t3_expired(self, dest: str, token: int) -> None:
+        p = self.path(dest)
+        if token != p.timer_token or not p.timer_running:
+            return
+        mtu = self.cfg.mtu_bytes
+        p.ssthresh = max(p.cwnd / 2, 4 * mtu)
+        p.cwnd = mtu
+        p.partial = 0
+        p.rto.backoff()
+        p.errors += 1
+        if p.errors > self.cfg.path_max_retrans and not p.failed:
+            p.failed = True
+            self.a.stats.path_failures.append((self.a.env.now, dest))
+            if self.cfg.direction == "down" and dest in self.a.dests:
+                self.a.dests[dest].active = False
+        for c in self.chunks.values():
+            if c.in_flight and not c.acked and c.dest == dest:
+                c.in_flight, c.marked = False, True
+                c.retransmitted = True          # so it goes to an alternate address
+        p.flight = 0
+        p.timer_running = False
+        self.pump()
+        if any(c.in_flight and c.dest == dest for c in self.chunks.values()):
+            self.start_timer(dest)
+
+    def on_sack(self, cum: int, gaps: frozenset) -> None:
+        now = self.a.env.now
+        mtu = self.cfg.mtu_bytes
+        newly = []
+        for tsn in range(self.cum_ack + 1, cum + 1):
+            c = self.chunks.get(tsn)
+            if c is not None and not c.acked:
+                newly.append(c)
+        for tsn in gaps:
+            c = self.chunks.get(tsn)
+            if c is not None and not c.acked:
+                newly.append(c)
+        acked_per_dest: dict[str, int] = {}
+        for c in newly:
+            c.acked = True
+            if c.in_flight:
+                c.in_flight = False
+                p = self.path(c.dest)
+                p.flight = max(0, p.flight - c.size)
+                acked_per_dest[c.dest] = acked_per_dest.get(c.dest, 0) + c.size
+                if not c.retransmitted:
+                    p.rto.sample(now - c.sent_s)
+            c.marked = False
+        for dest, nbytes in acked_per_dest.items():
+            p = self.path(dest)
+            p.errors = 0
+            if p.cwnd <= p.ssthresh:                       # slow start
+                p.cwnd += min(nbytes, mtu)
+            else:                                          # congestion avoidance
+                p.partial += nbytes
+                if p.partial >= p.cwnd:
+                    p.partial -= p.cwnd
+                    p.cwnd += mtu
+            if p.flight == 0:
+                p.timer_running = False
+            else:
+                self.start_timer(dest)
+        self.cum_ack = max(self.cum_ack, cum)
+        for tsn in [t for t in self.chunks if t <= self.cum_ack]:
+            del self.chunks[tsn]
+        # miss indications (RFC 4960 §7.2.4, HTNA): an outstanding TSN below the highest
+        # newly acked one, sent before that one was, has been passed over once more
+        if newly and gaps:
+            top = max(newly, key=lambda c: c.tsn)
+            lost_dests = set()
+            for c in self.chunks.values():
+                if c.in_flight and not c.acked and c.tsn < top.tsn and c.sent_s <= top.sent_s:
+                    c.misses += 1
+                    if c.misses == 3:
+                        c.in_flight, c.marked = False, True
+                        self.path(c.dest).flight = max(0, self.path(c.dest).flight - c.size)
+                        if c.tsn > self.fast_recovery_until:
+                            lost_dests.add(c.dest)
+            for dest in lost_dests:                        # fast retransmit
+                p = self.path(dest)
+                p.ssthresh = max(p.cwnd / 2, 4 * mtu)
+                p.cwnd = p.ssthresh
+                p.partial = 0
+                self.fast_recovery_until = self.next_tsn - 1
+        self.pump()
+
+    # -- receiver --------------------------------------------------------------------------
+    def receive(self, tsn: int, size: int) -> None:
+        now = self.a.env.now
+        if tsn <= self.rcv_cum or tsn in self.rcv_above:
+            self.sack_now()                                # duplicate: tell at once
+            return
+        self.rcv_above.add(tsn)
+        advanced = 0
+        while self.rcv_cum + 1 in self.rcv_above:
+            self.rcv_cum += 1
+            self.rcv_above.discard(self.rcv_cum)
+            advanced += size - DATA_HEADER_BYTES
+        if advanced:
+            self.delivered_bytes += advanced
+            self.delivered_series.append((now, self.delivered_bytes))
+        self.rcv_unacked += 1
+        if self.rcv_above or self.rcv_unacked >= 2:
+            self.sack_now()
+        elif self.rcv_unacked == 1:
+            self.sack_token += 1
+            self.a.at(now + self.cfg.sack_delay_s, self._sack_timer, self.sack_token)
+
+    def _sack_timer(self, token: int) -> None:
+        if token == self.sack_token and self.rcv_unacked:
+            self.sack_now()
+
+    def sack_now(self) -> None:
+        now = self.a.env.now
+        self.rcv_unacked = 0
+        self.sack_token += 1
+        arrival = self.send_sack(now)
+        if arrival is not None:
+            self.a.at(arrival, self.on_sack, self.rcv_cum, frozenset(self.rcv_above))

@@ -1,0 +1,146 @@
+"""Links of the replay: geometry in, delay and up/down out; a drop-tail queue on each.
+
+A link joins the mobile host to one access point. Its one-way delay is the slant range
+over c (read from precomputed samples, linearly interpolated) plus, towards the
+correspondent, the terrestrial segment. It is up only inside the access point's
+visibility windows. The simulation never propagates an orbit: everything here comes
+from :class:`LinkGeometry`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sigma_sn.geometry import C_KM_S
+
+
+@dataclass(frozen=True)
+class LinkGeometry:
+    """Where one access point is, seen from the mobile: range samples and up intervals.
+
+    ``t_s`` must be evenly spaced. ``up_s`` holds sorted, disjoint ``(start, end)``
+    intervals in which the access point is above the mask.
+    """
+
+    ap: str
+    t_s: np.ndarray
+    range_km: np.ndarray
+    elev_deg: np.ndarray
+    up_s: tuple[tuple[float, float], ...]
+
+    def __post_init__(self):
+        if len(self.t_s) < 2 or len(self.t_s) != len(self.range_km):
+            raise ValueError(f"link {self.ap}: need >= 2 range samples, one per time")
+        if np.any(self.range_km < 0):
+            raise ValueError(f"link {self.ap}: negative range {self.range_km.min()}")
+        for (a, b), (c, _) in zip(self.up_s, self.up_s[1:]):
+            if not a <= b <= c:
+                raise ValueError(f"link {self.ap}: up intervals must be sorted and disjoint")
+
+    @classmethod
+    def constant(cls, ap: str, range_km: float, up_s, *, elev_deg: float = 45.0,
+                 end_s: float = 1e9) -> "LinkGeometry":
+        """A link at a fixed range (for crafted cases and tests)."""
+        return cls(ap, np.array([0.0, end_s]), np.array([range_km, range_km]),
+                   np.array([elev_deg, elev_deg]), tuple((float(a), float(b)) for a, b in up_s))
+
+
+class Link:
+    """The space segment between the mobile host and one access point, both directions.
+
+    Each direction has its own drop-tail queue of ``queue_pkts`` packets served at
+    ``capacity_bps``; a packet is lost if the link is down when it leaves the queue or
+    when it would arrive, or (seeded) at random with a probability that may grow as the
+    elevation falls.
+    """
+
+    def __init__(self, geometry: LinkGeometry, *, capacity_bps: float, queue_pkts: int,
+                 loss_prob: float = 0.0, loss_prob_at_horizon: float | None = None,
+                 rng: np.random.Generator | None = None):
+        if capacity_bps <= 0:
+            raise ValueError(f"link {geometry.ap}: capacity must be > 0, got {capacity_bps}")
+        if queue_pkts < 1:
+            raise ValueError(f"link {geometry.ap}: queue must hold >= 1 packet, got {queue_pkts}")
+        self.geometry = geometry
+        self.ap = geometry.ap
+        self.capacity_bps = float(capacity_bps)
+        self.queue_pkts = int(queue_pkts)
+        self._t0 = float(geometry.t_s[0])
+        self._dt = float(geometry.t_s[1] - geometry.t_s[0])
+        self._delay = (np.asarray(geometry.range_km, float) / C_KM_S).tolist()
+        self._elev = np.asarray(geometry.elev_deg, float).tolist()
+        self._starts = [a for a, _ in geometry.up_s]
+        self._ends = [b for _, b in geometry.up_s]
+        self.loss_prob = float(loss_prob)
+        self.loss_prob_at_horizon = loss_prob_at_horizon
+        self._rng = rng if rng is not None else np.random.default_rng(0)
+        self._uniform: list[float] = []
+        self._queues = {"down": deque(), "up": deque()}
+        self._last_dep = {"down": -math.inf, "up": -math.inf}
+
+    def is_up(self, t: float) -> bool:
+        """Is the access point above the mask at ``t``?"""
+        k = bisect.bisect_right(self._starts, t) - 1
+        return k >= 0 and t <= self._ends[k]
+
+    def up_until(self, t: float) -> float:
+        """Return when the current up interval ends (``-inf`` if down at ``t``)."""
+        k = bisect.bisect_right(self._starts, t) - 1
+        return self._ends[k] if k >= 0 and t <= self._ends[k] else -math.inf
+
+    def delay_s(self, t: float) -> float:
+        """One-way propagation delay of the space segment at ``t`` (s)."""
+        x = (t - self._t0) / self._dt
+        k = int(x)
+        d = self._delay
+        if k < 0:
+            return d[0]
+        if k >= len(d) - 1:
+            return d[-1]
+        f = x - k
+        return d[k] + (d[k + 1] - d[k]) * f
+
+    def elev_deg(self, t: float) -> float:
+        x = min(max((t - self._t0) / self._dt, 0.0), len(self._elev) - 1.0)
+        k = min(int(x), len(self._elev) - 2)
+        return self._elev[k] + (self._elev[k + 1] - self._elev[k]) * (x - k)
+
+    def _random_loss(self, t: float) -> bool:
+        p = self.loss_prob
+        if self.loss_prob_at_horizon is not None:
+            # grows linearly from loss_prob at zenith to loss_prob_at_horizon at 0°
+            e = self.elev_deg(t)
+            p = p + (self.loss_prob_at_horizon - p) * (1.0 - max(0.0, min(e, 90.0)) / 90.0)
+        if p <= 0.0:
+            return False
+        if not self._uniform:
+            self._uniform = self._rng.random(4096).tolist()
+        return self._uniform.pop() < p
+
+    def send(self, t_entry: float, size_bytes: int, direction: str) -> tuple[float, str | None]:
+        """Send a packet into the link at ``t_entry``.
+
+        Return ``(arrival_time, None)``, or ``(drop_time, cause)`` with cause
+        ``"link_down"``, ``"queue_overflow"`` or ``"random_loss"``.
+        """
+        q = self._queues[direction]
+        while q and q[0] <= t_entry:
+            q.popleft()
+        if len(q) > self.queue_pkts:        # one in service plus queue_pkts waiting
+            return t_entry, "queue_overflow"
+        dep = max(t_entry, self._last_dep[direction]) + size_bytes * 8.0 / self.capacity_bps
+        self._last_dep[direction] = dep
+        q.append(dep)
+        if not self.is_up(dep):
+            return dep, "link_down"
+        arrival = dep + self.delay_s(dep)
+        if not self.is_up(arrival):
+            return arrival, "link_down"
+        if self._random_loss(dep):
+            return arrival, "random_loss"
+        return arrival, None
