@@ -76,8 +76,10 @@ class Link:
         self._elev = np.asarray(geometry.elev_deg, float).tolist()
         self._starts = [a for a, _ in geometry.up_s]
         self._ends = [b for _, b in geometry.up_s]
+        self._hit_start, self._hit_end = math.inf, -math.inf
         self.loss_prob = float(loss_prob)
         self.loss_prob_at_horizon = loss_prob_at_horizon
+        self._lossless = self.loss_prob <= 0 and not loss_prob_at_horizon
         self._rng = rng if rng is not None else np.random.default_rng(0)
         self._uniform: list[float] = []
         self._queues = {"down": deque(), "up": deque()}
@@ -85,8 +87,13 @@ class Link:
 
     def is_up(self, t: float) -> bool:
         """Is the access point above the mask at ``t``?"""
+        if self._hit_start <= t <= self._hit_end:      # most calls: the same interval again
+            return True
         k = bisect.bisect_right(self._starts, t) - 1
-        return k >= 0 and t <= self._ends[k]
+        if k >= 0 and t <= self._ends[k]:
+            self._hit_start, self._hit_end = self._starts[k], self._ends[k]
+            return True
+        return False
 
     def up_until(self, t: float) -> float:
         """Return when the current up interval ends (``-inf`` if down at ``t``)."""
@@ -111,6 +118,8 @@ class Link:
         return self._elev[k] + (self._elev[k + 1] - self._elev[k]) * (x - k)
 
     def _random_loss(self, t: float) -> bool:
+        if self._lossless:
+            return False
         p = self.loss_prob
         if self.loss_prob_at_horizon is not None:
             # grows linearly from loss_prob at zenith to loss_prob_at_horizon at 0°

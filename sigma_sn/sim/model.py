@@ -19,6 +19,7 @@ Times are seconds after the plan's start. Sizes are bytes on the wire.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -404,54 +405,72 @@ def build_links(replay: Replay, cfg: SimConfig, rng: np.random.Generator) -> dic
 
 
 class PacketLog:
-    """Per-packet outcome, preallocated: send time, arrival (NaN if lost), access
-    point index, loss cause (-1 if delivered)."""
+    """Per-packet outcome: send time, arrival (NaN if lost), access point index, loss
+    cause (-1 if delivered). Appends go to compact arrays; ``trimmed()`` gives numpy."""
 
-    def __init__(self, n: int, ap_names: list[str]):
+    def __init__(self, ap_names: list[str]):
         self.ap_names = ap_names
         self.ap_index = {a: i for i, a in enumerate(ap_names)}
-        self.sent_s = np.empty(n)
-        self.arrival_s = np.empty(n)
-        self.ap = np.empty(n, np.int32)
-        self.cause = np.empty(n, np.int8)
+        self._sent = array("d")
+        self._arrival = array("d")
+        self._ap = array("i")
+        self._cause = array("b")
         self.n = 0
 
     def add(self, sent: float, arrival: float, ap: str | None, cause: str | None) -> None:
-        i = self.n
-        self.sent_s[i] = sent
-        self.arrival_s[i] = arrival if cause is None else math.nan
-        self.ap[i] = -1 if ap is None else self.ap_index[ap]
-        self.cause[i] = -1 if cause is None else CAUSES.index(cause)
-        self.n = i + 1
+        self._sent.append(sent)
+        if cause is None:
+            self._arrival.append(arrival)
+            self._cause.append(-1)
+        else:
+            self._arrival.append(math.nan)
+            self._cause.append(CAUSES.index(cause))
+        self._ap.append(-1 if ap is None else self.ap_index[ap])
+        self.n += 1
 
     def trimmed(self) -> "PacketLog":
-        for name in ("sent_s", "arrival_s", "ap", "cause"):
-            setattr(self, name, getattr(self, name)[:self.n])
+        """Freeze the log into numpy arrays ``sent_s``, ``arrival_s``, ``ap``, ``cause``."""
+        self.sent_s = np.frombuffer(self._sent, dtype=np.float64)
+        self.arrival_s = np.frombuffer(self._arrival, dtype=np.float64)
+        self.ap = np.frombuffer(self._ap, dtype=np.int32)
+        self.cause = np.frombuffer(self._cause, dtype=np.int8)
         return self
 
 
 def cbr_source(assoc: Association, log: PacketLog, cfg: SimConfig, end_s: float):
-    """Constant-bit-rate datagrams (no retransmission), CN -> MH or MH -> CN."""
+    """Constant-bit-rate datagrams (no retransmission), CN -> MH or MH -> CN.
+
+    A datagram's fate depends only on state that changes at other events, and sending
+    one schedules nothing, so every datagram due before the next scheduled event is
+    sent in one go: the same order of events as one SimPy event per datagram, without
+    paying for 8.6 million of them a day.
+    """
     env = assoc.env
     interval = 1.0 / cfg.rate_pps
     size = cfg.payload_bytes + DATA_HEADER_BYTES
-    timeout = env.timeout
+    add = log.add
+    addr_ap = assoc.addr_ap
+    downlink = cfg.direction == "down"
+    n = int(math.ceil(end_s * cfg.rate_pps - 1e-9))
     k = 0
-    while True:
+    while k < n:
         t = k * interval
-        if t >= end_s:
-            return
         if t > env.now:
-            yield timeout(t - env.now)
-        if cfg.direction == "down":
-            dest = assoc.cn_destination()
-            if dest is None:
-                log.add(t, t, None, "no_route")
+            yield env.timeout(t - env.now)
+        horizon = env.peek()
+        while True:
+            if downlink:
+                dest = assoc.cn_destination()
+                if dest is None:
+                    add(t, t, None, "no_route")
+                else:
+                    arrival, cause = assoc.down(t, dest, size)
+                    add(t, arrival, addr_ap[dest], cause)
             else:
-                arrival, cause = assoc.down(t, dest, size)
-                log.add(t, arrival, assoc.addr_ap[dest], cause)
-        else:
-            src = assoc.src_primary
-            arrival, cause = assoc.up(t, src, size)
-            log.add(t, arrival, assoc.addr_ap[src], cause)
-        k += 1
+                src = assoc.src_primary
+                arrival, cause = assoc.up(t, src, size)
+                add(t, arrival, addr_ap[src], cause)
+            k += 1
+            t = k * interval
+            if k >= n or t >= horizon:
+                break

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import simpy
 
@@ -26,33 +24,17 @@ def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma") -> dict
     end_s = replay.duration_s
     ap_names = sorted(links)
     if cfg.traffic == "cbr":
-        log = PacketLog(int(math.ceil(end_s * cfg.rate_pps)) + 1, ap_names)
+        log = PacketLog(ap_names)
         env.process(cbr_source(assoc, log, cfg, end_s))
         bulk = None
     else:
-        log = GrowingLog(ap_names)
+        log = PacketLog(ap_names)
         bulk = BulkTransfer(assoc, cfg, log, end_s)
         env.process(bulk.start())
     env.process(assoc.run_plan())
     env.process(assoc.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
     env.run(until=end_s)
     return make_report(replay, cfg, assoc, log.trimmed(), bulk, protocol)
-
-
-class GrowingLog(PacketLog):
-    """A packet log whose size is not known in advance (reliable transfer)."""
-
-    def __init__(self, ap_names):
-        super().__init__(1 << 16, ap_names)
-
-    def add(self, sent, arrival, ap, cause):
-        if self.n == len(self.sent_s):
-            for name in ("sent_s", "arrival_s", "ap", "cause"):
-                old = getattr(self, name)
-                new = np.empty(2 * len(old), old.dtype)
-                new[:len(old)] = old
-                setattr(self, name, new)
-        super().add(sent, arrival, ap, cause)
 
 
 def _ms(x) -> float:
