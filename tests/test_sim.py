@@ -109,7 +109,7 @@ def test_truth_shifted_beyond_the_guard_loses_packets(guard_s, loses):
 
 def test_lost_asconf_is_retransmitted_and_the_handover_completes():
     rep = simulate(two_path_replay(duration_s=300.0), cbr(loss_prob=0.3, seed=3))
-    assert rep["signalling"]["asconf_retransmissions"] > 0
+    assert rep["signalling"]["retransmissions"]["ASCONF"] > 0
     assert rep["handovers"][0]["cn_switch_s"] is not None
 
 

@@ -36,7 +36,8 @@ ZERO_WINDOW_BYTES = SACK_BYTES                # a SACK advertising a_rwnd = 0 fo
 LM_UPDATE_BYTES = 40 + 8 + 60                 # IPv6 + UDP + a DNS UPDATE-sized record
 DATA_HEADER_BYTES = IP6_SCTP_BYTES + 16       # DATA chunk header
 
-CAUSES = ("link_down", "queue_overflow", "random_loss", "no_route")
+CAUSES = ("link_down", "queue_overflow", "random_loss", "no_route", "coa_gone",
+          "ingress_filtered")
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,15 @@ class Stats:
 
     messages: dict = field(default_factory=lambda: {})
     bytes: dict = field(default_factory=lambda: {})
-    asconf_retransmissions: int = 0
+    retransmissions: dict = field(default_factory=lambda: {})
     lm_queries: int = 0
     lm_stale_answers: int = 0
     lm_query_latency_s: list = field(default_factory=list)
     path_failures: list = field(default_factory=list)
     events: list = field(default_factory=list)     # (t_s, what, detail) at the CN/MH/LM
+
+    def retransmit(self, kind: str) -> None:
+        self.retransmissions[kind] = self.retransmissions.get(kind, 0) + 1
 
     def signal(self, kind: str, size: int) -> None:
         self.messages[kind] = self.messages.get(kind, 0) + 1
@@ -286,7 +290,7 @@ class Association:
             return
         self.mh_rto.backoff()
         out[4] += 1
-        self.stats.asconf_retransmissions += 1
+        self.stats.retransmit("ASCONF")
         self._transmit_asconf()
 
     def cn_receive_asconf(self, serial, action, address, src) -> None:
@@ -382,6 +386,15 @@ class Association:
                      and self.links[self.addr_ap[answer]].is_up(now))
         if not reachable:
             self.stats.lm_stale_answers += 1
+
+    def switch_times(self) -> list[tuple[float, str]]:
+        """When new data starts to take each new access point, in send-time terms: the
+        CN's switch for the downlink, the MH's routing change for the uplink."""
+        what = "CN_SET_PRIMARY" if self.cfg.direction == "down" else "SET_PRIMARY"
+        return [(t, self.addr_ap[a]) for t, w, a in self.stats.events if w == what]
+
+    def lm_summary(self) -> tuple[list, int]:
+        return self.lm_history, len(self.lm_history) - 1
 
     # -- where data goes ------------------------------------------------------------------
     def cn_destination(self) -> str | None:

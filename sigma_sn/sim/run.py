@@ -6,23 +6,39 @@ import numpy as np
 import simpy
 
 from sigma_sn.sim.bulk import BulkTransfer
+from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
 
 REPORT_SCHEMA = "sigma-sn/report/1"
 
 
-def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma") -> dict:
-    """Replay ``replay`` packet by packet under ``cfg``; return the report as a dict.
+def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
+             mip: MipConfig | None = None) -> dict:
+    """Replay ``replay`` packet by packet under ``cfg`` with SIGMA-SN (``protocol="sigma"``)
+    or the Mobile IPv6 baseline (``"mip"``, tuned by ``mip``); return the report.
 
     The same replay, config and seed give the same report, byte for byte.
     """
+    if protocol not in ("sigma", "mip"):
+        raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
     rng = np.random.default_rng(cfg.seed)
     env = simpy.Environment()
     links = build_links(replay, cfg, rng)
-    assoc = Association(env, replay, cfg, links)
     end_s = replay.duration_s
     ap_names = sorted(links)
+    if protocol == "mip":
+        if cfg.traffic != "cbr":
+            raise ValueError("the Mobile IP baseline replays CBR traffic only")
+        host = MobileIpHost(env, replay, cfg, mip or MipConfig(), links,
+                            np.random.default_rng(rng.integers(0, 2**63)))
+        log = PacketLog(ap_names)
+        env.process(mip_cbr_source(host, log, cfg, end_s))
+        env.process(host.run_plan())
+        # downlink datagrams are handled at the HA, ha_cn_s after they leave the CN
+        env.run(until=end_s + host.mip.ha_cn_s + 1e-6)
+        return make_report(replay, cfg, host, log.trimmed(), None, protocol)
+    assoc = Association(env, replay, cfg, links)
     if cfg.traffic == "cbr":
         log = PacketLog(ap_names)
         env.process(cbr_source(assoc, log, cfg, end_s))
@@ -66,12 +82,11 @@ def make_report(replay: Replay, cfg: SimConfig, assoc: Association, log: PacketL
     handovers = []
     hos = list(replay.handovers)
     bounds = [0.0] + [0.5 * (a.t_s + b.t_s) for a, b in zip(hos, hos[1:])] + [end_s]
-    switches = [(t, assoc.addr_ap[a]) for t, what, a in assoc.stats.events
-                if what == "CN_SET_PRIMARY"]
+    switches = assoc.switch_times()
     for k, h in enumerate(hos):
         lo, hi = bounds[k], bounds[k + 1]
         seg = (log.sent_s >= lo) & (log.sent_s < hi)
-        # the moment the CN switched to the new access point: new data goes there after it
+        # the moment new data started to take the new access point
         t_cn = next((t for t, ap in switches if ap == h.to_ap and lo <= t < hi), None)
         last_old = first_new = latency_ms = None
         if t_cn is not None:
@@ -114,11 +129,11 @@ def make_report(replay: Replay, cfg: SimConfig, assoc: Association, log: PacketL
                        "bytes": int(sum(stats.bytes.values())),
                        "by_kind": {k: {"messages": stats.messages[k], "bytes": stats.bytes[k]}
                                    for k in sorted(stats.messages)},
-                       "asconf_retransmissions": stats.asconf_retransmissions},
+                       "retransmissions": dict(sorted(stats.retransmissions.items()))},
         "location_manager": {
             "queries": stats.lm_queries, "stale_answers": stats.lm_stale_answers,
             "query_latency_ms": _percentiles_ms(lm_lat),
-            "updates_stored": len(assoc.lm_history) - 1},
+            "updates_stored": assoc.lm_summary()[1]},
         "path_failures": [{"t_s": round(t, 6), "address": a} for t, a in stats.path_failures],
         "handovers": handovers,
     }

@@ -1,0 +1,222 @@
+"""The Mobile IPv6 baseline (RFC 6275) on the same links, traffic and geometry.
+
+One care-of address (CoA) at a time, break-before-make: the MH stays with the serving
+access point until it sets (or until the plan's switch time), then does the L2
+handover, waits for a router advertisement (movement detection), runs DAD, and sends
+a binding update (BU) to its home agent (HA); the HA tunnels to the new CoA once the
+BU arrives, and acknowledges it (BA). Data takes the triangle CN -> HA -> MH; the
+uplink goes MH -> CN directly, or MH -> HA -> CN with reverse tunnelling (needed when
+the access network filters ingress, paper §5.1).
+
+The MH's attachment timeline follows from geometry and seeded RA waits and is fixed
+at the start; the HA's binding changes only when a BU arrives, as a SimPy event.
+Downlink datagrams are processed when they reach the HA, which is exact because the
+CN -> HA leg is a pure delay.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sigma_sn.sim.model import DATA_HEADER_BYTES, Replay, SimConfig, Stats
+
+BU_BYTES = 40 + 8 + 16 + 24          # IPv6 + mobility header + BU + home-address option
+BA_BYTES = 40 + 8 + 12 + 24
+TUNNEL_BYTES = 40                    # IPv6-in-IPv6 encapsulation
+BU_INITIAL_TIMEOUT_S = 1.0           # RFC 6275 InitialBindackTimeoutFirstReg is 1.5 s;
+BU_MAX_TIMEOUT_S = 32.0              # MAX_BINDACK_TIMEOUT
+
+
+@dataclass(frozen=True)
+class MipConfig:
+    """Mobile IPv6 parameters (defaults: DESIGN.md and RFC 6275 / 4861 / 4862)."""
+
+    t_l2_s: float = 0.050             # link-layer handover
+    ra_min_s: float = 0.030           # router advertisement interval, MIPv6 30-70 ms
+    ra_max_s: float = 0.070
+    t_dad_s: float = 1.0              # RFC 4862 RetransTimer; 0 = optimistic DAD
+    ha_cn_s: float = 0.025            # HA <-> CN, one way
+    ha_ap_s: float = 0.025            # HA <-> access points, one way
+    reverse_tunnel: bool = False      # uplink via the HA
+    ingress_filtering: bool = False   # access routers drop packets sourced from the HoA
+    switch: str = "los"               # break at the serving AP's LOS, or "plan": at SET_PRIMARY
+
+    def __post_init__(self):
+        for name in ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s", "ha_cn_s", "ha_ap_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.ra_max_s < self.ra_min_s:
+            raise ValueError(f"ra_max_s ({self.ra_max_s}) must be >= ra_min_s ({self.ra_min_s})")
+        if self.switch not in ("los", "plan"):
+            raise ValueError(f"switch must be 'los' or 'plan', got {self.switch!r}")
+
+
+@dataclass(frozen=True)
+class Move:
+    """One break-before-make movement of the MH."""
+
+    handover: int
+    from_ap: str
+    to_ap: str
+    t_break_s: float       # leaves the old AP
+    t_attach_s: float      # L2 up on the new AP
+    t_coa_s: float         # RA heard and DAD done: the new CoA exists, the BU leaves
+
+
+class MobileIpHost:
+    """MH, HA and CN of Mobile IPv6 on one SimPy clock."""
+
+    def __init__(self, env: simpy.Environment, replay: Replay, cfg: SimConfig,
+                 mip: MipConfig, links, rng: np.random.Generator):
+        self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
+        self.stats = Stats()
+        self.moves = self._timeline(rng)
+        # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
+        self.att_start = [0.0] + [m.t_attach_s for m in self.moves]
+        self.att_end = [m.t_break_s for m in self.moves] + [math.inf]
+        self.att_ap = [replay.initial_ap] + [m.to_ap for m in self.moves]
+        self.coa_ready = [0.0] + [m.t_coa_s for m in self.moves]
+        self.binding = replay.initial_ap         # the HA's current CoA (by access point)
+        self.binding_history = [(0.0, replay.initial_ap)]
+
+    def _timeline(self, rng) -> list[Move]:
+        """Break, attach and CoA times per handover: geometry plus seeded RA waits."""
+        moves = []
+        for h in self.replay.handovers:
+            old, new = self.links[h.from_ap], self.links[h.to_ap]
+            t_break = old.up_until(h.t_s) if self.mip.switch == "los" else h.t_s
+            if t_break == -math.inf:            # the old AP is already gone at the switch
+                t_break = h.t_s
+            t_up = t_break if new.is_up(t_break) else _next_up(new, t_break)
+            t_attach = t_up + self.mip.t_l2_s
+            interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
+            t_ra = t_attach + rng.uniform(0.0, interval)   # the next unsolicited RA
+            moves.append(Move(h.index, h.from_ap, h.to_ap, t_break, t_attach,
+                              t_ra + self.mip.t_dad_s))
+        return moves
+
+    def attached(self, t: float) -> str | None:
+        """The AP the MH listens on at ``t`` (None between break and attach)."""
+        k = bisect.bisect_right(self.att_start, t) - 1
+        if k >= 0 and t < self.att_end[k]:
+            return self.att_ap[k]
+        return None
+
+    def has_coa(self, t: float) -> str | None:
+        k = bisect.bisect_right(self.att_start, t) - 1
+        if k >= 0 and t < self.att_end[k] and t >= self.coa_ready[k]:
+            return self.att_ap[k]
+        return None
+
+    def at(self, t: float, fn, *args) -> None:
+        ev = self.env.timeout(max(0.0, t - self.env.now))
+        ev.callbacks.append(lambda _ev: fn(*args))
+
+    # -- binding updates --------------------------------------------------------------
+    def run_plan(self):
+        for m in self.moves:
+            if m.t_coa_s > self.env.now:
+                yield self.env.timeout(m.t_coa_s - self.env.now)
+            if self.attached(self.env.now) == m.to_ap:
+                self.send_bu(m, BU_INITIAL_TIMEOUT_S)
+
+    def send_bu(self, m: Move, timeout_s: float) -> None:
+        now = self.env.now
+        if self.attached(now) != m.to_ap:
+            return                                  # moved on already
+        self.stats.signal("BU", BU_BYTES)
+        arrival, cause = self.links[m.to_ap].send(now, BU_BYTES, "up")
+        if cause is None:
+            self.at(arrival + self.mip.ha_ap_s, self.ha_receive_bu, m)
+        self.at(now + timeout_s, self._bu_timeout, m, timeout_s)
+
+    def ha_receive_bu(self, m: Move) -> None:
+        self.binding = m.to_ap
+        self.binding_history.append((self.env.now, m.to_ap))
+        self.stats.events.append((self.env.now, "HA_BINDING", m.to_ap))
+        self.stats.signal("BA", BA_BYTES)
+        arrival, cause = self.links[m.to_ap].send(self.env.now + self.mip.ha_ap_s, BA_BYTES,
+                                                  "down")
+        if cause is None:
+            self.at(arrival, self._mh_receive_ba, m)
+
+    def _mh_receive_ba(self, m: Move) -> None:
+        self.stats.events.append((self.env.now, "BA", m.to_ap))
+
+    def _bu_timeout(self, m: Move, timeout_s: float) -> None:
+        if any(what == "BA" and ap == m.to_ap and t >= m.t_coa_s
+               for t, what, ap in self.stats.events):
+            return
+        if self.attached(self.env.now) == m.to_ap:
+            self.stats.retransmit("BU")
+            self.send_bu(m, min(2 * timeout_s, BU_MAX_TIMEOUT_S))
+
+    # -- data --------------------------------------------------------------------------
+    def deliver_down(self, t_ha: float, size: int):
+        """A datagram tunnelled by the HA at ``t_ha`` to the current binding."""
+        ap = self.binding
+        arrival, cause = self.links[ap].send(t_ha + self.mip.ha_ap_s, size + TUNNEL_BYTES,
+                                             "down")
+        if self.attached(arrival) != ap:
+            return ap, arrival, "coa_gone"          # the MH has left that access point
+        return ap, arrival, cause
+
+    def deliver_up(self, t: float, size: int):
+        ap = self.has_coa(t)
+        if ap is None:
+            return self.attached(t), t, "no_route"
+        if self.mip.reverse_tunnel:
+            arrival, cause = self.links[ap].send(t, size + TUNNEL_BYTES, "up")
+            return ap, arrival + self.mip.ha_ap_s + self.mip.ha_cn_s, cause
+        if self.mip.ingress_filtering:
+            return ap, t, "ingress_filtered"        # source = home address, not topological
+        arrival, cause = self.links[ap].send(t, size, "up")
+        return ap, arrival + self.cfg.terrestrial_s, cause
+
+
+    def switch_times(self) -> list[tuple[float, str]]:
+        """When new data starts to take each new access point, in send-time terms."""
+        if self.cfg.direction == "down":
+            return [(t - self.mip.ha_cn_s, ap) for t, what, ap in self.stats.events
+                    if what == "HA_BINDING"]
+        return [(m.t_coa_s, m.to_ap) for m in self.moves]
+
+    def lm_summary(self) -> tuple[list, int]:
+        """Mobile IP has no location manager: the HA is the directory."""
+        return [], 0
+
+
+def _next_up(link, t: float) -> float:
+    k = bisect.bisect_right(link._starts, t)
+    return link._starts[k] if k < len(link._starts) else math.inf
+
+
+def mip_cbr_source(host: MobileIpHost, log, cfg: SimConfig, end_s: float):
+    """CBR over Mobile IP; downlink datagrams are handled when they reach the HA."""
+    env = host.env
+    interval = 1.0 / cfg.rate_pps
+    size = cfg.payload_bytes + DATA_HEADER_BYTES
+    offset = host.mip.ha_cn_s if cfg.direction == "down" else 0.0
+    n = int(math.ceil(end_s * cfg.rate_pps - 1e-9))
+    k = 0
+    while k < n:
+        t = k * interval
+        if t + offset > env.now:
+            yield env.timeout(t + offset - env.now)
+        horizon = env.peek()
+        while True:
+            if cfg.direction == "down":
+                ap, arrival, cause = host.deliver_down(t + offset, size)
+            else:
+                ap, arrival, cause = host.deliver_up(t, size)
+            log.add(t, arrival, ap, cause)
+            k += 1
+            t = k * interval
+            if k >= n or t + offset >= horizon:
+                break
+
