@@ -1,0 +1,87 @@
+"""The selection and timing core on hand-made windows (constant 40 ms RTT)."""
+
+from hypothesis import given, settings, strategies as st
+
+from sigma_sn.planner import Action, Policy, Timing, Window, handovers, select
+
+RTT_S = 0.04
+TIMING = Timing()
+
+
+def rtt(ap, t_s):
+    return RTT_S
+
+
+def check_invariants(windows, sequence, plan):
+    for k, h in enumerate(plan):
+        t = {e.action: e.t_s for e in h.events}
+        retire = t.get(Action.DELETE_IP, t.get(Action.DEACTIVATE))
+        a, b = windows[sequence[k]], windows[sequence[k + 1]]
+        assert t[Action.ADDRESS_READY] <= t[Action.ADD_IP] < t[Action.SET_PRIMARY]
+        assert t[Action.SET_PRIMARY] <= t[Action.LM_UPDATE]
+        assert t[Action.SET_PRIMARY] < retire
+        assert t[Action.ADD_IP] > b.aos_s
+        if h.feasible:
+            assert retire < a.los_s
+            assert t[Action.SET_PRIMARY] < a.los_s
+
+
+def test_overlapping_chain_is_feasible_and_ordered():
+    windows = [Window("A", 0, 300), Window("B", 200, 700), Window("C", 650, 1000)]
+    seq = select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S)
+    assert seq == [0, 1, 2]
+    plan = handovers(windows, seq, TIMING, rtt)
+    assert all(h.feasible for h in plan)
+    check_invariants(windows, seq, plan)
+
+
+def test_short_overlap_is_a_hard_handover_with_its_outage():
+    windows = [Window("A", 0, 300), Window("B", 299, 700)]
+    seq = select(Policy.LONGEST_VISIBILITY, windows, 700, TIMING, RTT_S)
+    (h,) = handovers(windows, seq, TIMING, rtt)
+    assert not h.feasible
+    # ready at 299.1 and switched at 299.14, before A sets at 300: no data outage
+    assert h.outage_s == 0.0
+    gap = [Window("A", 0, 300), Window("B", 400, 700)]
+    (h,) = handovers(gap, [0, 1], TIMING, rtt)
+    assert not h.feasible
+    assert abs(h.outage_s - (400 + TIMING.setup_s + 2 * RTT_S - 300)) < 1e-9
+
+
+def test_zig_zag_deactivates_instead_of_deleting():
+    windows = [Window("A", 0, 300), Window("B", 200, 500), Window("A", 450, 900)]
+    seq = select(Policy.MIN_HANDOVERS, windows, 900, TIMING, RTT_S)
+    plan = handovers(windows, seq, TIMING, rtt)
+    assert [e.action for e in plan[0].events][-1] is Action.DEACTIVATE
+    check_invariants(windows, seq, plan)
+
+
+def test_min_handovers_prefers_the_wider_overlap_on_a_tie():
+    # both A-B-D and A-C-D take two handovers; A-C overlaps 5 s only, A-B 50 s
+    windows = [Window("A", 0, 100), Window("B", 50, 400), Window("C", 95, 450),
+               Window("D", 300, 1000)]
+    assert select(Policy.LONGEST_VISIBILITY, windows, 1000, TIMING, RTT_S) == [0, 2, 3]
+    assert select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S) == [0, 1, 3]
+
+
+windows_strategy = st.lists(
+    st.tuples(st.integers(0, 5), st.floats(0, 2000), st.floats(10, 600)),
+    min_size=1, max_size=25)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(windows_strategy)
+def test_min_handovers_never_needs_more_handovers_than_longest_visibility(rows):
+    windows = [Window(f"S{ap}", aos, aos + dur) for ap, aos, dur in rows]
+    best = select(Policy.MIN_HANDOVERS, windows, 2600, TIMING, RTT_S)
+    greedy = select(Policy.LONGEST_VISIBILITY, windows, 2600, TIMING, RTT_S)
+    assert len(best) <= len(greedy) or _uncovered(windows, best) < _uncovered(windows, greedy)
+    check_invariants(windows, best, handovers(windows, best, TIMING, rtt))
+
+
+def _uncovered(windows, seq, duration_s=2600):
+    t, gap = 0.0, 0.0
+    for i in seq:
+        gap += max(0.0, windows[i].aos_s - t)
+        t = max(t, windows[i].los_s)
+    return gap + max(0.0, duration_s - t)
