@@ -96,15 +96,31 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
     w = [windows[i] for i in kept]
     best: list[tuple] = []
     prev: list[int] = []
+    gap_best: tuple | None = None  # lexmin of (uncovered − LOS, ...) over windows set so far
+    settled = 0                    # windows [0, settled) set before the current AOS
     for j, b in enumerate(w):
+        while settled < j and w[settled].los_s <= b.aos_s:
+            a = w[settled]
+            key = (best[settled][0] - a.los_s, best[settled][1], best[settled][2],
+                   best[settled][3], settled)
+            if gap_best is None or key[:4] < gap_best[:4]:
+                gap_best = key
+            settled += 1
         cand = (max(b.aos_s, 0.0), 0, 0, -float("inf"), -1)
-        for i in range(j):
+        if gap_best is not None:  # across a coverage gap: infeasible, overlap negative
+            i = gap_best[4]
+            overlap = w[i].los_s - b.aos_s
+            key = (gap_best[0] + b.aos_s, gap_best[1] + 1, gap_best[2] + 1,
+                   max(gap_best[3], -overlap), i)
+            if key[:4] < cand[:4]:
+                cand = key
+        # windows still up at this AOS: contiguous, since AOS and LOS sort alike
+        for i in range(settled, j):
             a = w[i]
             overlap = a.los_s - b.aos_s
-            unc = best[i][0] + max(0.0, -overlap)
             infeasible = int(b.aos_s + need_s > a.los_s - guard_s)
-            minov = min(-best[i][3] if best[i][4] >= 0 else float("inf"), overlap)
-            key = (unc, best[i][1] + 1, best[i][2] + infeasible, -minov, i)
+            key = (best[i][0], best[i][1] + 1, best[i][2] + infeasible,
+                   max(best[i][3], -overlap), i)
             if key[:4] < cand[:4]:
                 cand = key
         best.append(cand)
