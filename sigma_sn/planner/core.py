@@ -3,6 +3,8 @@ model, on candidate windows of one mobile. Geometry enters only through ``rtt_s`
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -55,23 +57,28 @@ def longest_visibility(windows: Sequence[Window], duration_s: float,
     """Return window indices served in turn: at each forced decision (LOS − guard) you take
     the visible window that stays longest; with none visible, the next to rise."""
     order = sorted(range(len(windows)), key=lambda i: (windows[i].aos_s, -windows[i].los_s))
-    if not order:
-        return []
-    t = 0.0
+    heap: list[tuple[float, int]] = []  # (−LOS, index) of windows risen so far
+    p, t = 0, 0.0
     chosen: list[int] = []
+    used: set[int] = set()
     while True:
-        visible = [i for i in order if windows[i].aos_s <= t < windows[i].los_s
-                   and i not in chosen]
-        if not visible:
-            later = [i for i in order if windows[i].aos_s > t and i not in chosen]
-            if not later:
+        while p < len(order) and windows[order[p]].aos_s <= t:
+            heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
+            p += 1
+        while heap and (heap[0][1] in used or -heap[0][0] <= t):
+            heapq.heappop(heap)
+        if not heap:  # nothing up: wait for the next to rise
+            if p == len(order):
                 return chosen
-            first = min(windows[i].aos_s for i in later)
-            visible = [i for i in later if windows[i].aos_s == first]
-        pick = max(visible, key=lambda i: (windows[i].los_s, -i))
+            first = windows[order[p]].aos_s
+            while p < len(order) and windows[order[p]].aos_s == first:
+                heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
+                p += 1
+        pick = heap[0][1]
         if chosen and windows[pick].los_s <= windows[chosen[-1]].los_s:
             return chosen
         chosen.append(pick)
+        used.add(pick)
         if windows[pick].los_s >= duration_s:
             return chosen
         t = max(windows[pick].los_s - guard_s, windows[pick].aos_s)
@@ -154,6 +161,11 @@ def handovers(windows: Sequence[Window], sequence: Sequence[int], timing: Timing
     """
     out = []
     primary_since = 0.0
+    rises: dict[str, list[float]] = {}  # AOS times per access point, for the zig-zag test
+    for w in windows:
+        rises.setdefault(w.ap, []).append(w.aos_s)
+    for times in rises.values():
+        times.sort()
     for k in range(1, len(sequence)):
         a, b = windows[sequence[k - 1]], windows[sequence[k]]
         t_ready = b.aos_s + timing.setup_s
@@ -173,8 +185,10 @@ def handovers(windows: Sequence[Window], sequence: Sequence[int], timing: Timing
             t_lm = t_sp + rtt_b
             t_del = t_lm
             outage = max(0.0, t_sp + rtt_b - a.los_s)
-        comes_back = any(w.ap == a.ap and a.los_s < w.aos_s <= t_del + timing.address_lifetime_s
-                         for w in windows)
+        later = rises[a.ap]
+        k_next = bisect.bisect_right(later, a.los_s)
+        comes_back = (k_next < len(later)
+                      and later[k_next] <= t_del + timing.address_lifetime_s)
         retire = Action.DEACTIVATE if comes_back else Action.DELETE_IP
         events = (Event(Action.ADDRESS_READY, t_ready), Event(Action.ADD_IP, t_add),
                   Event(Action.SET_PRIMARY, t_sp), Event(Action.LM_UPDATE, t_lm),
