@@ -1,6 +1,9 @@
 """Router and host mode on small real cases: Iridium-like terminal, GPM-like over NEN-like stations."""
 
+import json
 from pathlib import Path
+
+import jsonschema
 
 from sigma_sn.elements import load_elements
 from sigma_sn.planner.kinds import Mode, Policy
@@ -13,7 +16,11 @@ START = "2026-08-22T00:00:00Z"
 ORDER = ["ADDRESS_READY", "ADD_IP", "SET_PRIMARY", "LM_UPDATE"]
 
 
+SCHEMA = json.loads((REPO / "sigma_sn" / "schemas" / "plan-1.json").read_text())
+
+
 def check(plan):
+    jsonschema.validate(plan, SCHEMA)
     for h in plan["handovers"]:
         t = [e["t_s"] for e in h["events"]]
         assert t[0] <= t[1] < t[2] <= t[3]
