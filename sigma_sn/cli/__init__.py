@@ -16,7 +16,7 @@ from sigma_sn import __version__
 from sigma_sn.errors import InputError
 
 #: command groups, in the order ``--help`` lists them
-COMMANDS = ("windows", "constellation", "plan")
+COMMANDS = ("windows", "constellation", "plan", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
