@@ -4,7 +4,7 @@ RFC 7946 draws every edge as a straight line in longitude/latitude, so nothing m
 cross the antimeridian: a track is cut there into a MultiLineString and a footprint
 that straddles it becomes a MultiPolygon of pieces that meet along ±180°. A footprint
 around a pole is closed through the pole: its ring runs along the footprint edge from
--180° to +180°, then along the pole's latitude back (RFC 7946 §3.1.9). Exterior rings
+-180° to +180°, then back along the pole's latitude in 90° steps (RFC 7946 §3.1.9). Exterior rings
 are counter-clockwise; coordinates are ``[lon, lat]`` rounded to ``ROUND_DEG``
 decimals, and the text is written with sorted keys, so the same input gives the same
 bytes.
@@ -164,8 +164,9 @@ def _polar_ring(lat, lon, winding_deg):
     f = (edge_in - lon_last) / (lon[0] - lon_last) if lon[0] != lon_last else 0.0
     lat_c = lat[-1] + f * (lat[0] - lat[-1])
     pole = 90.0 if np.mean(lat) > 0 else -90.0
-    points = ([(edge_in, lat_c)] + list(zip(lon, lat))
-              + [(edge_out, lat_c), (edge_out, pole), (edge_in, pole)])
+    # along the pole in 90° steps, so no edge spans more than 180° of longitude
+    along_pole = [(x, pole) for x in np.linspace(edge_out, edge_in, 5)]
+    points = [(edge_in, lat_c)] + list(zip(lon, lat)) + [(edge_out, lat_c)] + along_pole
     return _finish(points)
 
 
