@@ -20,7 +20,8 @@ hours = float(sys.argv[2]) if len(sys.argv) > 2 else 24.0
 rng = np.random.default_rng(1)
 sites = [Site(f"T{i:04d}", float(lat), float(lon))
          for i, (lat, lon) in enumerate(zip(rng.uniform(-50, 50, n), rng.uniform(-180, 180, n)))]
-sats = load_elements(Path(__file__).resolve().parents[1] / "tle_data" / "starlink_shell1.tle").satellites
+SHELL1 = Path(__file__).resolve().parents[1] / "tle_data" / "starlink_shell1.tle"
+sats = load_elements(SHELL1).satellites
 t0 = time.perf_counter()
 w = find_windows(sats, sites, "2026-08-22T00:00:00Z", hours * 3600, min_elev_deg=25.0)
 t1 = time.perf_counter()

@@ -84,7 +84,8 @@ def load_scenario(path) -> Scenario:
                          key="policy")
     base = path.parent
     elements = data.get("elements")
-    if not isinstance(elements, list) or not elements or not all(isinstance(e, str) for e in elements):
+    if (not isinstance(elements, list) or not elements
+            or not all(isinstance(e, str) for e in elements)):
         raise InputError("must be a non-empty list of file names", path=where, key="elements")
     sites: list[Site] = []
     for name in data.get("site_files", []):

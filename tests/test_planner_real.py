@@ -1,4 +1,5 @@
-"""Router and host mode on small real cases: Iridium-like terminal, GPM-like over NEN-like stations."""
+"""Router and host mode on small real cases: an Iridium-like terminal, and the GPM-like
+satellite over NEN-like stations."""
 
 import json
 from pathlib import Path
