@@ -100,6 +100,11 @@ class Link:
         k = bisect.bisect_right(self._starts, t) - 1
         return self._ends[k] if k >= 0 and t <= self._ends[k] else -math.inf
 
+    def next_up(self, t: float) -> float:
+        """Return when the access point next rises after ``t`` (``inf`` if never)."""
+        k = bisect.bisect_right(self._starts, t)
+        return self._starts[k] if k < len(self._starts) else math.inf
+
     def delay_s(self, t: float) -> float:
         """One-way propagation delay of the space segment at ``t`` (s)."""
         x = (t - self._t0) / self._dt

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sigma_sn.sim.model import DATA_HEADER_BYTES, Replay, SimConfig, Stats
+from sigma_sn.sim.model import DATA_HEADER_BYTES, Replay, SimConfig, Stats, call_at
 
 BU_BYTES = 40 + 8 + 16 + 24          # IPv6 + mobility header + BU + home-address option
 BA_BYTES = 40 + 8 + 12 + 24
@@ -92,7 +92,7 @@ class MobileIpHost:
             t_break = old.up_until(h.t_s) if self.mip.switch == "los" else h.t_s
             if t_break == -math.inf:            # the old AP is already gone at the switch
                 t_break = h.t_s
-            t_up = t_break if new.is_up(t_break) else _next_up(new, t_break)
+            t_up = t_break if new.is_up(t_break) else new.next_up(t_break)
             t_attach = t_up + self.mip.t_l2_s
             interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
             t_ra = t_attach + rng.uniform(0.0, interval)   # the next unsolicited RA
@@ -114,8 +114,7 @@ class MobileIpHost:
         return None
 
     def at(self, t: float, fn, *args) -> None:
-        ev = self.env.timeout(max(0.0, t - self.env.now))
-        ev.callbacks.append(lambda _ev: fn(*args))
+        call_at(self.env, t, fn, *args)
 
     # -- binding updates --------------------------------------------------------------
     def run_plan(self):
@@ -189,11 +188,6 @@ class MobileIpHost:
     def lm_summary(self) -> tuple[list, int]:
         """Mobile IP has no location manager: the HA is the directory."""
         return [], 0
-
-
-def _next_up(link, t: float) -> float:
-    k = bisect.bisect_right(link._starts, t)
-    return link._starts[k] if k < len(link._starts) else math.inf
 
 
 def mip_cbr_source(host: MobileIpHost, log, cfg: SimConfig, end_s: float):

@@ -112,6 +112,12 @@ class SimConfig:
             raise ValueError(f"loss_prob must be in [0, 1], got {self.loss_prob}")
 
 
+def call_at(env: simpy.Environment, t: float, fn, *args) -> None:
+    """Call ``fn(*args)`` at absolute time ``t`` (a callback, no process needed)."""
+    ev = env.timeout(max(0.0, t - env.now))
+    ev.callbacks.append(lambda _ev: fn(*args))
+
+
 class RtoEstimator:
     """RFC 4960 §6.3: SRTT, RTTVAR, RTO with min/max and exponential backoff."""
 
@@ -135,19 +141,12 @@ class RtoEstimator:
 
 @dataclass
 class Destination:
-    """The CN's view of one of the MH's addresses (RFC 4960 per-destination state)."""
+    """The CN's view of one of the MH's addresses."""
 
     address: str
     ap: str
     active: bool = True             # not failed (path failure after Path.Max.Retrans)
     zero_window: bool = False       # deactivated by the MH (SIGMA's zig-zag case)
-    error_count: int = 0
-    rto: RtoEstimator | None = None
-    cwnd: float = 0.0
-    ssthresh: float = 1e12
-    flight_bytes: int = 0
-    partial_acked: int = 0
-    t3_token: int = 0
 
     def usable(self) -> bool:
         return self.active and not self.zero_window
@@ -204,14 +203,10 @@ class Association:
 
     # -- plumbing ------------------------------------------------------------------
     def _new_dest(self, address: str) -> Destination:
-        d = Destination(address, self.addr_ap[address], rto=RtoEstimator(self.cfg))
-        d.cwnd = min(4 * self.cfg.mtu_bytes, max(2 * self.cfg.mtu_bytes, 4380))
-        return d
+        return Destination(address, self.addr_ap[address])
 
     def at(self, t: float, fn, *args) -> None:
-        """Call ``fn(*args)`` at absolute time ``t`` (no process needed)."""
-        ev = self.env.timeout(max(0.0, t - self.env.now))
-        ev.callbacks.append(lambda _ev: fn(*args))
+        call_at(self.env, t, fn, *args)
 
     def down(self, t: float, address: str, size: int, terrestrial_s: float | None = None):
         """CN (or LM) -> MH at ``address``: terrestrial, then the access point's link."""
@@ -301,7 +296,7 @@ class Association:
             if action == "ADD_IP":
                 if address in self.dests:
                     d = self.dests[address]
-                    d.zero_window, d.active, d.error_count = False, True, 0
+                    d.zero_window, d.active = False, True
                 else:
                     self.dests[address] = self._new_dest(address)
             elif action == "SET_PRIMARY":
