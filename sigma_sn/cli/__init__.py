@@ -16,7 +16,7 @@ from sigma_sn import __version__
 from sigma_sn.errors import InputError
 
 #: command groups, in the order ``--help`` lists them
-COMMANDS = ("windows", "constellation", "plan", "report")
+COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
