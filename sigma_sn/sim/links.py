@@ -23,8 +23,10 @@ from sigma_sn.geometry import C_KM_S
 class LinkGeometry:
     """Where one access point is, seen from the mobile: range samples and up intervals.
 
-    ``t_s`` must be evenly spaced. ``up_s`` holds sorted, disjoint ``(start, end)``
-    intervals in which the access point is above the mask.
+    ``t_s`` must increase; it need not be evenly spaced, so samples can be taken only
+    around the up intervals (a day of one Starlink terminal would otherwise hold a
+    day of samples for every satellite it ever sees). ``up_s`` holds sorted, disjoint
+    ``(start, end)`` intervals in which the access point is above the mask.
     """
 
     ap: str
@@ -36,6 +38,8 @@ class LinkGeometry:
     def __post_init__(self):
         if len(self.t_s) < 2 or len(self.t_s) != len(self.range_km):
             raise ValueError(f"link {self.ap}: need >= 2 range samples, one per time")
+        if np.any(np.diff(self.t_s) <= 0):
+            raise ValueError(f"link {self.ap}: sample times must increase")
         if np.any(self.range_km < 0):
             raise ValueError(f"link {self.ap}: negative range {self.range_km.min()}")
         for (a, b), (c, _) in zip(self.up_s, self.up_s[1:]):
@@ -70,8 +74,8 @@ class Link:
         self.ap = geometry.ap
         self.capacity_bps = float(capacity_bps)
         self.queue_pkts = int(queue_pkts)
-        self._t0 = float(geometry.t_s[0])
-        self._dt = float(geometry.t_s[1] - geometry.t_s[0])
+        self._t = np.asarray(geometry.t_s, float).tolist()
+        self._k = 0                                    # sample interval of the last lookup
         self._delay = (np.asarray(geometry.range_km, float) / C_KM_S).tolist()
         self._elev = np.asarray(geometry.elev_deg, float).tolist()
         self._starts = [a for a, _ in geometry.up_s]
@@ -105,22 +109,27 @@ class Link:
         k = bisect.bisect_right(self._starts, t)
         return self._starts[k] if k < len(self._starts) else math.inf
 
+    def _interval(self, t: float) -> tuple[int, float]:
+        """Return ``(k, f)``: ``t`` lies the fraction ``f`` from sample ``k`` to ``k + 1``
+        (clamped to the ends). Calls come in time order, so the last ``k`` usually fits."""
+        ts = self._t
+        k = self._k
+        if not ts[k] <= t < ts[k + 1]:
+            k = min(max(bisect.bisect_right(ts, t) - 1, 0), len(ts) - 2)
+            self._k = k
+        f = (t - ts[k]) / (ts[k + 1] - ts[k])
+        return k, (0.0 if f < 0.0 else 1.0 if f > 1.0 else f)
+
     def delay_s(self, t: float) -> float:
         """One-way propagation delay of the space segment at ``t`` (s)."""
-        x = (t - self._t0) / self._dt
-        k = int(x)
+        k, f = self._interval(t)
         d = self._delay
-        if k < 0:
-            return d[0]
-        if k >= len(d) - 1:
-            return d[-1]
-        f = x - k
         return d[k] + (d[k + 1] - d[k]) * f
 
     def elev_deg(self, t: float) -> float:
-        x = min(max((t - self._t0) / self._dt, 0.0), len(self._elev) - 1.0)
-        k = min(int(x), len(self._elev) - 2)
-        return self._elev[k] + (self._elev[k + 1] - self._elev[k]) * (x - k)
+        k, f = self._interval(t)
+        e = self._elev
+        return e[k] + (e[k + 1] - e[k]) * f
 
     def _random_loss(self, t: float) -> bool:
         if self._lossless:
