@@ -2,7 +2,8 @@
 
 from hypothesis import given, settings, strategies as st
 
-from sigma_sn.planner import Action, Policy, Timing, Window, handovers, select
+from sigma_sn.planner.core import Timing, handovers, select
+from sigma_sn.planner.kinds import Action, Policy, Serve, Window
 
 RTT_S = 0.04
 TIMING = Timing()
@@ -16,22 +17,28 @@ def check_invariants(windows, sequence, plan):
     for k, h in enumerate(plan):
         t = {e.action: e.t_s for e in h.events}
         retire = t.get(Action.DELETE_IP, t.get(Action.DEACTIVATE))
-        a, b = windows[sequence[k]], windows[sequence[k + 1]]
+        a, b = windows[sequence[k].index], windows[sequence[k + 1].index]
         assert t[Action.ADDRESS_READY] <= t[Action.ADD_IP] < t[Action.SET_PRIMARY]
         assert t[Action.SET_PRIMARY] <= t[Action.LM_UPDATE]
         assert t[Action.SET_PRIMARY] < retire
         assert t[Action.ADD_IP] > b.aos_s
+        assert abs(h.margin_s - (a.los_s - t[Action.LM_UPDATE])) < 1e-9
         if h.feasible:
             assert retire < a.los_s
             assert t[Action.SET_PRIMARY] < a.los_s
+            assert h.margin_s >= TIMING.guard_s - 1e-9
 
 
 def test_overlapping_chain_is_feasible_and_ordered():
     windows = [Window("A", 0, 300), Window("B", 200, 700), Window("C", 650, 1000)]
     seq = select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S)
-    assert seq == [0, 1, 2]
+    assert seq == [Serve(0), Serve(1), Serve(2)]
     plan = handovers(windows, seq, TIMING, rtt)
     assert all(h.feasible for h in plan)
+    # switched as soon as the new address is acknowledged: B ready at 200.1, acked 200.14
+    sp = [e.t_s for h in plan for e in h.events if e.action is Action.SET_PRIMARY]
+    assert abs(sp[0] - (200 + TIMING.setup_s + RTT_S)) < 1e-9
+    assert abs(plan[0].margin_s - (300 - sp[0] - RTT_S)) < 1e-9
     check_invariants(windows, seq, plan)
 
 
@@ -43,9 +50,31 @@ def test_short_overlap_is_a_hard_handover_with_its_outage():
     # ready at 299.1 and switched at 299.14, before A sets at 300: no data outage
     assert h.outage_s == 0.0
     gap = [Window("A", 0, 300), Window("B", 400, 700)]
-    (h,) = handovers(gap, [0, 1], TIMING, rtt)
+    (h,) = handovers(gap, [Serve(0), Serve(1)], TIMING, rtt)
     assert not h.feasible
     assert abs(h.outage_s - (400 + TIMING.setup_s + 2 * RTT_S - 300)) < 1e-9
+    assert abs(h.margin_s + h.outage_s) < 1e-9
+
+
+def test_preferred_switch_time_is_clamped_into_the_overlap():
+    windows = [Window("A", 0, 300), Window("B", 200, 700)]
+    for want, expect in ((250.0, 250.0), (100.0, 200 + TIMING.setup_s + RTT_S),
+                         (299.0, 300 - TIMING.guard_s - RTT_S)):
+        (h,) = handovers(windows, [Serve(0), Serve(1, want)], TIMING, rtt)
+        t = {e.action: e.t_s for e in h.events}
+        assert h.feasible
+        assert abs(t[Action.SET_PRIMARY] - expect) < 1e-9
+        assert abs(h.margin_s - (300 - expect - RTT_S)) < 1e-9
+
+
+def test_waiting_past_the_old_los_is_a_gap_with_its_outage():
+    # B is up from 200 but the policy switches only at 350 (e.g. waiting for capacity)
+    windows = [Window("A", 0, 300), Window("B", 200, 700)]
+    (h,) = handovers(windows, [Serve(0), Serve(1, 350.0)], TIMING, rtt)
+    t = {e.action: e.t_s for e in h.events}
+    assert not h.feasible
+    assert abs(t[Action.ADDRESS_READY] - (350 + TIMING.setup_s)) < 1e-9
+    assert abs(h.outage_s - (50 + TIMING.setup_s + 2 * RTT_S)) < 1e-9
 
 
 def test_zig_zag_deactivates_instead_of_deleting():
@@ -60,8 +89,12 @@ def test_min_handovers_prefers_the_wider_overlap_on_a_tie():
     # both A-B-D and A-C-D take two handovers; A-C overlaps 5 s only, A-B 50 s
     windows = [Window("A", 0, 100), Window("B", 50, 400), Window("C", 95, 450),
                Window("D", 300, 1000)]
-    assert select(Policy.LONGEST_VISIBILITY, windows, 1000, TIMING, RTT_S) == [0, 2, 3]
-    assert select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S) == [0, 1, 3]
+    assert _indices(select(Policy.LONGEST_VISIBILITY, windows, 1000, TIMING, RTT_S)) == [0, 2, 3]
+    assert _indices(select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S)) == [0, 1, 3]
+
+
+def _indices(sequence):
+    return [s.index for s in sequence]
 
 
 windows_strategy = st.lists(
@@ -81,7 +114,7 @@ def test_min_handovers_never_needs_more_handovers_than_longest_visibility(rows):
 
 def _uncovered(windows, seq, duration_s=2600):
     t, gap = 0.0, 0.0
-    for i in seq:
-        gap += max(0.0, windows[i].aos_s - t)
-        t = max(t, windows[i].los_s)
+    for s in seq:
+        gap += max(0.0, windows[s.index].aos_s - t)
+        t = max(t, windows[s.index].los_s)
     return gap + max(0.0, duration_s - t)

@@ -1,8 +1,14 @@
-"""Kinds that flow through a plan: mode, selection policy, protocol action."""
+"""Kinds that flow through a plan: mode, selection policy, protocol action, candidate
+windows, serving sequences and the selection parameters."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
+
+import numpy as np
 
 
 class Mode(str, Enum):
@@ -43,3 +49,70 @@ class Action(str, Enum):
 
 #: the order actions sort in when they share an instant
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
+
+
+@dataclass(frozen=True)
+class Window:
+    """One candidate window of one mobile: access point ``ap``, AOS and LOS (s after the
+    plan's start) and the pass's highest elevation (deg)."""
+
+    ap: str
+    aos_s: float
+    los_s: float
+    max_elev_deg: float = 90.0
+
+
+@dataclass(frozen=True)
+class Serve:
+    """One entry of a serving sequence: ``index`` into the mobile's candidate windows and
+    the preferred SET_PRIMARY time ``switch_s`` (None: as early as possible). On the first
+    entry ``switch_s`` is when serving starts (None: at the window's AOS). A ``switch_s`` at
+    or after the old window's LOS means the policy leaves a gap (e.g. waiting for capacity)."""
+
+    index: int
+    switch_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Policy parameters (the scenario's ``[selection]`` table)."""
+
+    min_dwell_s: float = 0.0            # hysteresis: least time on an AP before a voluntary switch
+    elev_margin_deg: float = 0.0        # max-elevation: switch only to an AP this much higher
+    signal_margin_db: float = 0.0       # strongest-signal: switch only to an AP this much stronger
+    decision_step_s: float = 10.0       # grid on which geometry-driven policies decide
+    # Ku-band user downlink: 10.7-12.7 GHz is the FSS space-to-Earth band Starlink's user
+    # beams use (FCC IBFS SAT-LOA-20161115-00118, Technical Attachment); take its middle.
+    frequency_hz: float = 11.7e9
+    # EIRP of one LEO Ku user beam, of the order filed for Starlink Gen1 (ibid., Schedule S).
+    # Every AP shares it, so it shifts received powers but never changes a selection.
+    eirp_dbw: float = 36.7
+    atmospheric_zenith_db: float = 0.0  # loss at zenith A_z; A_z / sin(elev) (cosecant law)
+    ap_capacity: int | None = None      # least-load: mobiles per AP at once (None: unlimited)
+
+    def __post_init__(self):
+        for name in ("min_dwell_s", "elev_margin_deg", "signal_margin_db",
+                     "atmospheric_zenith_db"):
+            _check_number(name, getattr(self, name), minimum=0.0)
+        for name in ("decision_step_s", "frequency_hz"):
+            _check_number(name, getattr(self, name), minimum=0.0, strict=True)
+        _check_number("eirp_dbw", self.eirp_dbw)
+        cap = self.ap_capacity
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"ap_capacity: must be an integer >= 1 or None, got {cap!r}")
+
+
+def _check_number(name: str, value, minimum: float | None = None, strict: bool = False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name}: must be a finite number, got {value!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+
+
+class Geometry(Protocol):
+    """Look angles of one mobile's links, for the geometry-driven policies."""
+
+    def look(self, ap: str, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (elev_deg, range_km) of the link mobile<->``ap`` at times ``t_s`` (s after
+        the plan's start)."""
+        ...
