@@ -83,6 +83,12 @@ class MobileIpHost:
         self.coa_ready = [0.0] + [m.t_coa_s for m in self.moves]
         self.binding = replay.initial_ap         # the HA's current CoA (by access point)
         self.binding_history = [(0.0, replay.initial_ap)]
+        # Optional hook (None: always up): ``ha_up(t) -> bool`` says whether the home
+        # agent, and with it the home network, is alive at ``t`` (sim.survive).
+        self.ha_up = None
+
+    def ha_alive(self, t: float) -> bool:
+        return self.ha_up is None or self.ha_up(t)
 
     def _timeline(self, rng) -> list[Move]:
         """Break, attach and CoA times per handover: geometry plus seeded RA waits."""
@@ -135,6 +141,8 @@ class MobileIpHost:
         self.at(now + timeout_s, self._bu_timeout, m, timeout_s)
 
     def ha_receive_bu(self, m: Move) -> None:
+        if not self.ha_alive(self.env.now):
+            return                                  # lost with the HA; the MH retransmits
         self.binding = m.to_ap
         self.binding_history.append((self.env.now, m.to_ap))
         self.stats.events.append((self.env.now, "HA_BINDING", m.to_ap))
@@ -159,6 +167,8 @@ class MobileIpHost:
     def deliver_down(self, t_ha: float, size: int):
         """A datagram tunnelled by the HA at ``t_ha`` to the current binding."""
         ap = self.binding
+        if not self.ha_alive(t_ha):
+            return ap, t_ha, "no_route"             # nobody intercepts the home address
         arrival, cause = self.links[ap].send(t_ha + self.mip.ha_ap_s, size + TUNNEL_BYTES,
                                              "down")
         if self.attached(arrival) != ap:
@@ -171,7 +181,10 @@ class MobileIpHost:
             return self.attached(t), t, "no_route"
         if self.mip.reverse_tunnel:
             arrival, cause = self.links[ap].send(t, size + TUNNEL_BYTES, "up")
-            return ap, arrival + self.mip.ha_ap_s + self.mip.ha_cn_s, cause
+            at_ha = arrival + self.mip.ha_ap_s
+            if cause is None and not self.ha_alive(at_ha):
+                return ap, at_ha, "no_route"        # the tunnel ends at a dead HA
+            return ap, at_ha + self.mip.ha_cn_s, cause
         if self.mip.ingress_filtering:
             return ap, t, "ingress_filtered"        # source = home address, not topological
         arrival, cause = self.links[ap].send(t, size, "up")

@@ -200,6 +200,13 @@ class Association:
         # LM
         self.lm_record = replay.initial_address
         self.lm_history = [(0.0, replay.initial_address)]
+        # Optional hooks (None: no effect). ``guard`` signs and checks ASCONF chunks and
+        # LM updates (sim.security.Guard); ``ingress_filter(ap, src) -> bool`` is the
+        # access router's source-address check; ``lm_answer_hook(t_asked, answer,
+        # reachable)`` sees every answer a new correspondent gets from the LM.
+        self.guard = None
+        self.ingress_filter = None
+        self.lm_answer_hook = None
 
     # -- plumbing ------------------------------------------------------------------
     def _new_dest(self, address: str) -> Destination:
@@ -216,7 +223,10 @@ class Association:
 
     def up(self, t: float, src: str, size: int, terrestrial_s: float | None = None):
         """MH from address ``src`` -> CN (or LM): the link, then terrestrial."""
-        arrival, cause = self.links[self.addr_ap[src]].send(t, size, "up")
+        ap = self.addr_ap[src]
+        if self.ingress_filter is not None and not self.ingress_filter(ap, src):
+            return t, "ingress_filtered"
+        arrival, cause = self.links[ap].send(t, size, "up")
         ter = self.cfg.terrestrial_s if terrestrial_s is None else terrestrial_s
         return (arrival + ter if cause is None else arrival), cause
 
@@ -274,7 +284,9 @@ class Association:
         if src is not None:
             arrival, cause = self.up(now, src, ASCONF_BYTES)
             if cause is None:
-                self.at(arrival, self.cn_receive_asconf, serial, action, address, src)
+                tag = (None if self.guard is None
+                       else self.guard.sign_asconf(serial, action, address, src))
+                self.at(arrival, self.cn_receive_asconf, serial, action, address, src, tag)
         # T-4 RTO timer: retransmit unless acknowledged
         token = (serial, tries)
         self.at(now + self.mh_rto.rto, self._asconf_timeout, token)
@@ -288,8 +300,12 @@ class Association:
         self.stats.retransmit("ASCONF")
         self._transmit_asconf()
 
-    def cn_receive_asconf(self, serial, action, address, src) -> None:
+    def cn_receive_asconf(self, serial, action, address, src, tag=None) -> None:
+        """An ASCONF arrives at the CN from ``src``; ``tag`` is its SCTP-AUTH HMAC."""
         now = self.env.now
+        if self.guard is not None and not self.guard.admit_asconf(serial, action, address,
+                                                                  tag):
+            return                     # RFC 4895 §6.3: an unauthenticated ASCONF is discarded
         if serial == self.cn_serial + 1:
             self.cn_serial = serial
             self.stats.events.append((now, f"CN_{action}", address))
@@ -349,11 +365,15 @@ class Association:
             arrival, cause = self.up(now, src, LM_UPDATE_BYTES, self.cfg.lm_terrestrial_s)
             if cause is None:
                 ok = True
-                self.at(arrival, self._lm_store, address)
+                auth = None if self.guard is None else self.guard.sign_lm(address)
+                self.at(arrival, self.lm_receive_update, address, auth)
         if not ok and tries < self.cfg.path_max_retrans:
             self.at(now + self.cfg.rto_min_s, self.send_lm_update, address, tries + 1)
 
-    def _lm_store(self, address: str) -> None:
+    def lm_receive_update(self, address: str, auth=None) -> None:
+        """A location update reaches the LM; ``auth`` is its (sequence, HMAC) if signed."""
+        if self.guard is not None and not self.guard.admit_lm(address, auth):
+            return
         self.lm_record = address
         self.lm_history.append((self.env.now, address))
 
@@ -379,6 +399,8 @@ class Association:
         self.stats.lm_query_latency_s.append(now - asked)
         reachable = (answer in self.bound and answer in self.dests
                      and self.links[self.addr_ap[answer]].is_up(now))
+        if self.lm_answer_hook is not None:
+            self.lm_answer_hook(asked, answer, reachable)
         if not reachable:
             self.stats.lm_stale_answers += 1
 
