@@ -1,11 +1,14 @@
-"""Plotly figures of results: ground tracks, a globe, visibility timelines, elevation and
-coverage.
+"""Plotly figures of results: ground tracks, a globe, visibility timelines, elevation,
+coverage, a plan's handovers, simulation time series and sweeps.
 
-Every function only reads results (an ephemeris, windows, look angles, a plan's
-intervals and events), returns a ``plotly.graph_objects.Figure`` and takes ``fig=None``
-to draw into a figure you already have. Maps use ``Scattergeo``, which needs no token;
-for them to draw with no network the page must carry plotly's base map, which
-:func:`sigma_sn.report.write_report` does. Times are shown as UTC.
+Every function only reads results (an ephemeris, windows, look angles, a plan as
+``docs/plan-format.md`` defines it, simulation reports, comparisons, sweep rows),
+returns a ``plotly.graph_objects.Figure`` and takes ``fig=None`` to draw into a figure
+you already have. Nothing here propagates an orbit: elevation samples come in as
+arrays (:func:`sigma_sn.report.plan_elevations` makes them for a plan). Maps use
+``Scattergeo``, which needs no token; for them to draw with no network the page must
+carry plotly's base map, which :func:`sigma_sn.report.write_report` does. Times are
+shown as UTC.
 """
 
 from __future__ import annotations
@@ -33,10 +36,18 @@ PALETTE = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#F
 def utc_strings(epoch, t_s) -> list[str]:
     """Return ``t_s`` (seconds after ``epoch``) as ISO UTC strings plotly reads as dates.
 
-    plotly has no time zones: it is given naive UTC (the ``Z`` dropped) and the axes
-    say UTC.
+    ``epoch``: a :class:`~sigma_sn.propagate.Epoch` or the start as an ISO 8601 UTC
+    string (a plan's or a report's ``start_utc``). plotly has no time zones: it is given
+    naive UTC (the ``Z`` dropped) and the axes say UTC.
     """
-    return [s[:-1] if s.endswith("Z") else s for s in map(str, epoch.iso(np.asarray(t_s)))]
+    t_s = np.asarray(t_s, float)
+    if hasattr(epoch, "iso"):
+        iso = epoch.iso(t_s)
+    else:
+        base = np.datetime64(str(epoch).rstrip("Z"), "us")
+        us = np.round(t_s * 1e6).astype("int64").astype("timedelta64[us]")
+        iso = np.datetime_as_string(base + us, unit="us")
+    return [s[:-1] if s.endswith("Z") else s for s in map(str, np.atleast_1d(iso))]
 
 
 def _with_gaps(pieces) -> tuple[list, list]:
@@ -197,7 +208,12 @@ def visibility_timeline(windows, site: str | None = None, serving=None, events=N
     end_s)`` intervals, drawn on a "serving" row in their own colour. ``events``: dicts
     with at least ``action`` and ``t_s`` (any other keys, e.g. ``address``, go into the
     hover text), drawn as markers on an "events" row.
+
+    Given a plan (a dict as ``docs/plan-format.md`` defines it) instead of windows, you
+    get :func:`plan_timeline` of the mobile named by ``site``.
     """
+    if isinstance(windows, dict):
+        return plan_timeline(windows, site, fig=fig)
     fig = fig if fig is not None else go.Figure()
     epoch = windows.epoch
     sel = np.arange(len(windows))
@@ -259,34 +275,38 @@ def visibility_timeline(windows, site: str | None = None, serving=None, events=N
     return fig
 
 
-def elevation_plot(look_angles_or_elev, t_s, names: Sequence[str], mask_deg: float,
+def elevation_plot(look_angles_or_elev, t_s, names: Sequence[str], mask_deg,
                    events=None, *, site_index: int = 0, epoch=None,
                    fig: go.Figure | None = None) -> go.Figure:
     """Return elevation against time for the satellites one site could use.
 
     ``look_angles_or_elev``: :class:`~sigma_sn.geometry.LookAngles` shaped
     ``(n_sat, n_site, n_time)`` (``site_index`` picks the site) or an elevation array
-    ``(n_sat, n_time)`` in degrees. Only satellites that rise above ``mask_deg`` are
+    ``(n_sat, n_time)`` in degrees (one row per name; rows may also be the satellite
+    seen from several stations, as in host mode). ``mask_deg``: one mask, or one per
+    name; each distinct mask is a dashed line. Only rows that rise above their mask are
     drawn, and only above the horizon. ``events``: dicts with ``action`` and ``t_s``,
-    drawn as vertical lines with hover text. With ``epoch`` times are UTC, otherwise
-    seconds after the start.
+    drawn as vertical lines with hover text. With ``epoch`` (an Epoch or an ISO start)
+    times are UTC, otherwise seconds after the start.
     """
     fig = fig if fig is not None else go.Figure()
     elev = getattr(look_angles_or_elev, "elev_deg", look_angles_or_elev)
     elev = np.asarray(elev, float)
     if elev.ndim == 3:
         elev = elev[:, site_index, :]
+    masks = np.broadcast_to(np.asarray(mask_deg, float), (len(names),))
     t_s = np.asarray(t_s, float)
     x = utc_strings(epoch, t_s) if epoch is not None else t_s
     for i, name in enumerate(names):
-        if not np.nanmax(elev[i], initial=-90.0) > mask_deg:
+        if not np.nanmax(elev[i], initial=-90.0) > masks[i]:
             continue
         y = np.where(elev[i] >= 0.0, np.round(elev[i], 3), np.nan)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, connectgaps=False,
                                  hovertemplate=f"{name}<br>%{{x}}<br>%{{y:.1f}}°"
                                                "<extra></extra>"))
-    fig.add_hline(y=mask_deg, line={"color": MASK_COLOUR, "dash": "dash"},
-                  annotation_text=f"mask {mask_deg:g}°", annotation_position="top left")
+    for mask in sorted(set(masks.tolist())):
+        fig.add_hline(y=mask, line={"color": MASK_COLOUR, "dash": "dash"},
+                      annotation_text=f"mask {mask:g}°", annotation_position="top left")
     if events:
         t_ev = np.asarray([e["t_s"] for e in events], float)
         x_ev = utc_strings(epoch, t_ev) if epoch is not None else t_ev
@@ -326,4 +346,328 @@ def coverage_heatmap(multiplicity, lat_deg, t_s, *, epoch=None,
     fig.update_layout(title="Satellites above the mask by latitude",
                       xaxis={"title": "UTC" if epoch is not None else "time since start (s)"},
                       yaxis={"title": "latitude (°)"})
+    return fig
+
+
+# --- a plan (docs/plan-format.md) ------------------------------------------------------
+
+#: marker symbol and colour of each planned action, the same in every figure
+ACTION_STYLE = {
+    "ADDRESS_READY": ("circle-open", "#7f7f7f"),
+    "ADD_IP": ("triangle-right", "#2ca02c"),
+    "SET_PRIMARY": ("star", "#9467bd"),
+    "LM_UPDATE": ("square", "#8c564b"),
+    "DELETE_IP": ("x", "#d62728"),
+    "DEACTIVATE": ("x-open", "#e377c2"),
+}
+OUTAGE_COLOUR = "#d62728"
+#: actions about the old access point (the rest are about the new one)
+_OLD_AP_ACTIONS = {"DELETE_IP", "DEACTIVATE"}
+
+
+def plan_mobile(plan: dict, mobile: str | None = None) -> dict:
+    """Return the plan's entry for ``mobile`` (default: its first mobile)."""
+    mobiles = plan["mobiles"]
+    if not mobiles:
+        raise ValueError("the plan has no mobiles")
+    if mobile is None:
+        return mobiles[0]
+    for m in mobiles:
+        if m["name"] == mobile:
+            return m
+    raise ValueError(f"no mobile {mobile!r} in this plan; mobiles are "
+                     f"{', '.join(m['name'] for m in mobiles)}")
+
+
+def plan_events(plan: dict, mobile: str) -> list[dict]:
+    """Return the planned events of one mobile in time order, each with the handover it
+    belongs to (``handover``: its index, ``from``, ``to``, ``feasible``, ``overlap_s``,
+    ``outage_s``, ``margin_s``) and ``ap``, the access point the action is about."""
+    out = []
+    for h in plan["handovers"]:
+        if h["mobile"] != mobile:
+            continue
+        for e in h["events"]:
+            out.append({**e, "ap": h["from"] if e["action"] in _OLD_AP_ACTIONS else h["to"],
+                        "handover": {k: h.get(k) for k in ("index", "from", "to", "feasible",
+                                                           "overlap_s", "outage_s",
+                                                           "margin_s")}})
+    out.sort(key=lambda e: e["t_s"])
+    return out
+
+
+def _event_hover(e: dict, utc: str) -> str:
+    h = e["handover"]
+    lines = [f"<b>{e['action']}</b> at {utc} UTC (t = {e['t_s']:.3f} s)",
+             f"address: {e.get('address') or '–'}",
+             f"handover {h['index']}: {h['from']} → {h['to']}"
+             + ("" if h.get("feasible", True) else " (hard handover)")]
+    for key, label in (("margin_s", "margin"), ("overlap_s", "overlap"),
+                       ("outage_s", "predicted outage")):
+        if h.get(key) is not None:
+            lines.append(f"{label}: {h[key]:.3f} s")
+    return "<br>".join(lines)
+
+
+def _interval_bars(fig: go.Figure, start_utc: str, items, from_key: str, to_key: str, rows,
+                   hover, **bar) -> None:
+    """Add one horizontal bar per item from ``item[from_key]`` to ``item[to_key]``
+    (seconds after ``start_utc``) on ``rows``; ``hover(k, item, from_utc, to_utc)``."""
+    t0 = np.array([it[from_key] for it in items], float)
+    t1 = np.array([it[to_key] for it in items], float)
+    a, b = utc_strings(start_utc, t0), utc_strings(start_utc, t1)
+    fig.add_trace(go.Bar(base=a, x=np.round((t1 - t0) * 1000.0, 3), y=list(rows),
+                         orientation="h", hoverinfo="text",
+                         hovertext=[hover(k, it, a[k], b[k]) for k, it in enumerate(items)],
+                         **bar))
+
+
+def plan_timeline(plan: dict, mobile: str | None = None, *,
+                  fig: go.Figure | None = None) -> go.Figure:
+    """Return a Gantt chart of one mobile's plan (default: the plan's first mobile).
+
+    One row per candidate access point, in order of first AOS: every candidate window as
+    a pale bar, the serving intervals on top of it in their own colour, and the planned
+    ADDRESS_READY / ADD_IP / SET_PRIMARY / LM_UPDATE / DELETE_IP (or DEACTIVATE) events
+    as markers on the row of the access point they are about, one legend entry per
+    action. Hover gives UTC times, addresses, margins and overlaps. Outages get an
+    "outage" row.
+    """
+    fig = fig if fig is not None else go.Figure()
+    m = plan_mobile(plan, mobile)
+    start = plan["start_utc"]
+    cands = m["candidates"]
+    first_aos: dict[str, float] = {}
+    for c in cands:
+        first_aos[c["ap"]] = min(first_aos.get(c["ap"], c["aos_s"]), c["aos_s"])
+    for s in m["serving"]:     # a plan may serve from a window its candidates truncate
+        first_aos.setdefault(s["ap"], s["from_s"])
+    rows = sorted(first_aos, key=lambda ap: (first_aos[ap], ap))
+    if cands:
+        tca = utc_strings(start, [c.get("tca_s", c["aos_s"]) for c in cands])
+        _interval_bars(
+            fig, start, cands, "aos_s", "los_s", [c["ap"] for c in cands],
+            lambda k, c, a, b: (f"{c['ap']} seen by {m['name']}<br>AOS {a}<br>TCA {tca[k]}"
+                                f"<br>LOS {b}<br>max elevation "
+                                f"{c.get('max_elev_deg', float('nan')):.1f}°, "
+                                f"{(c['los_s'] - c['aos_s']) / 60:.1f} min"),
+            name="candidate window", width=0.8,
+            marker={"color": WINDOW_COLOUR, "line": {"color": "#3182bd", "width": 0.5}})
+    if m["serving"]:
+        _interval_bars(
+            fig, start, m["serving"], "from_s", "to_s", [s["ap"] for s in m["serving"]],
+            lambda k, s, a, b: (f"serving: {s['ap']}<br>address {s.get('address') or '–'}"
+                                f"<br>{a} – {b} UTC<br>{(s['to_s'] - s['from_s']) / 60:.1f} min"),
+            name="serving", width=0.4, marker={"color": SERVING_COLOUR})
+    outages = [o for o in plan.get("outages", ()) if o["mobile"] == m["name"]]
+    if outages:
+        _interval_bars(
+            fig, start, outages, "from_s", "to_s", ["outage"] * len(outages),
+            lambda k, o, a, b: f"outage ({o['cause']})<br>{a} – {b} UTC<br>"
+                               f"{o['duration_s']:.3f} s",
+            name="outage", width=0.6, marker={"color": OUTAGE_COLOUR})
+    events = plan_events(plan, m["name"])
+    for action, (symbol, colour) in ACTION_STYLE.items():
+        mine = [e for e in events if e["action"] == action]
+        if not mine:
+            continue
+        utc = utc_strings(start, [e["t_s"] for e in mine])
+        fig.add_trace(go.Scatter(
+            x=utc, y=[e["ap"] for e in mine], mode="markers", name=action,
+            hovertext=[_event_hover(e, u) for e, u in zip(mine, utc)], hoverinfo="text",
+            marker={"symbol": symbol, "size": 10, "color": colour,
+                    "line": {"width": 1, "color": colour}}))
+    categories = list(reversed(rows)) + (["outage"] if outages else [])
+    fig.update_layout(
+        title=f"{plan.get('name', 'plan')}: {m['name']} ({plan.get('mode', '?')} mode, "
+              f"{plan.get('policy', '?')})",
+        barmode="overlay", height=max(320, 26 * len(categories) + 160),
+        xaxis={"type": "date", "title": "UTC"},
+        yaxis={"type": "category", "categoryorder": "array", "categoryarray": categories,
+               "title": "access point", "automargin": True},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, hovermode="closest")
+    return fig
+
+
+def plan_masks_deg(plan: dict, mobile: str, names: Sequence[str]) -> list[float]:
+    """Return the elevation mask (degrees) that applies to each access point ``names`` of
+    ``mobile``: the ground site's own ``min_elev_deg``, else the plan's."""
+    default = float(plan["inputs"]["parameters"].get("min_elev_deg") or 0.0)
+    site_mask = {s["name"]: s.get("min_elev_deg") for s in plan["sites"]}
+
+    def mask(site):
+        value = site_mask.get(site)
+        return default if value is None else float(value)
+
+    if plan["mode"] == "router":        # the mobile is the ground site
+        return [mask(mobile)] * len(names)
+    return [mask(ap) for ap in names]
+
+
+def plan_elevation(plan: dict, t_s, elev_deg, names: Sequence[str],
+                   mobile: str | None = None, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return elevation against time of one mobile's candidate access points, with its
+    planned events as vertical lines and the mask(s) as dashed lines.
+
+    ``elev_deg`` ``(len(names), len(t_s))``: the elevation of each candidate pair (the
+    satellite seen from the site), sampled elsewhere (see
+    :func:`sigma_sn.report.plan_elevations`); this function only draws.
+    """
+    m = plan_mobile(plan, mobile)
+    events = [{"action": e["action"], "t_s": e["t_s"], "address": e.get("address"),
+               "ap": e["ap"], "handover": f"{e['handover']['from']} → {e['handover']['to']}"}
+              for e in plan_events(plan, m["name"])]
+    fig = elevation_plot(elev_deg, t_s, names, plan_masks_deg(plan, m["name"], names),
+                         events=events, epoch=plan["start_utc"], fig=fig)
+    what = "satellites seen from" if plan["mode"] == "router" else "stations seeing"
+    fig.update_layout(title=f"Elevation of the {what} {m['name']}, planned events dotted")
+    return fig
+
+
+# --- simulation reports and comparisons ------------------------------------------------
+
+#: how each protocol is labelled and coloured
+PROTOCOL_LABEL = {"sigma": "SIGMA-SN", "mip": "Mobile IP"}
+PROTOCOL_COLOUR = {"sigma": "#1f77b4", "mip": "#d62728"}
+
+_SERIES = {
+    "latency": ("latency_ms_mean", "one-way latency (ms)", "One-way latency"),
+    "loss": ("lost", "packets lost (cumulative)", "Cumulative loss"),
+    "throughput": ("throughput_bps", "throughput (bit/s)", "Throughput"),
+}
+
+
+def simulation_reports(results) -> dict[str, dict]:
+    """Return ``{protocol or label: report}`` from a report (``sigma-sn/report/1``), a
+    comparison (``sigma-sn/compare/1``) or a mapping of labels to reports."""
+    schema = results.get("schema") if isinstance(results, dict) else None
+    if schema == "sigma-sn/report/1":
+        return {results["protocol"]: results}
+    if schema == "sigma-sn/compare/1":
+        return dict(results["reports"])
+    if schema is None and isinstance(results, dict) and all(
+            isinstance(r, dict) and r.get("schema") == "sigma-sn/report/1"
+            for r in results.values()):
+        return dict(results)
+    raise ValueError(f"not a simulation report or comparison (schema {schema!r})")
+
+
+def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return one time series of simulation results against UTC: ``what`` is
+    ``"latency"`` (mean one-way latency per bin, gaps where nothing arrived),
+    ``"loss"`` (cumulative packets lost) or ``"throughput"`` (bit/s per bin).
+
+    ``results``: a report, a comparison (SIGMA-SN and Mobile IP overlaid) or a mapping
+    ``{label: report}``; each report needs its ``timeseries``. Every report's handovers
+    are marked: a dotted line and a hover marker along the top.
+    """
+    if what not in _SERIES:
+        raise ValueError(f"what must be one of {', '.join(_SERIES)}, got {what!r}")
+    key, y_title, title = _SERIES[what]
+    fig = fig if fig is not None else go.Figure()
+    reports = simulation_reports(results)
+    for k, (label, rep) in enumerate(reports.items()):
+        ts = rep.get("timeseries")
+        if not ts:
+            raise ValueError(f"report {label!r} has no timeseries; re-run 'sigma-sn simulate'")
+        name = PROTOCOL_LABEL.get(label, label)
+        colour = PROTOCOL_COLOUR.get(label, PALETTE[k % len(PALETTE)])
+        y = np.array([np.nan if v is None else v for v in ts[key]], float)
+        if what == "loss":
+            y = np.cumsum(y)
+        x = utc_strings(rep["start_utc"], ts["t_s"])
+        fig.add_trace(go.Scatter(
+            x=x, y=np.round(y, 6), mode="lines", name=name, connectgaps=False,
+            line={"color": colour, "width": 1.5, "shape": "hv" if what == "loss" else None},
+            legendgroup=label,
+            hovertemplate=f"{name}<br>%{{x}} UTC<br>%{{y:.6g}}<extra></extra>"))
+        hos = rep.get("handovers", ())
+        if hos:
+            t_ho = utc_strings(rep["start_utc"], [h["t_s"] for h in hos])
+            for xv in t_ho:
+                fig.add_vline(x=xv, line={"color": colour, "width": 1, "dash": "dot"},
+                              opacity=0.5)
+            fig.add_trace(go.Scatter(
+                x=t_ho, y=[1.0 - 0.04 * k] * len(hos), yaxis="y2", mode="markers",
+                name=f"{name} handovers", legendgroup=label,
+                marker={"symbol": "triangle-down", "size": 9, "color": colour},
+                hovertext=[f"{name} handover{' of ' + h['mobile'] if h.get('mobile') else ''}"
+                           f"<br>{u} UTC<br>{h['from']} → {h['to']}<br>handover latency "
+                           + ("–" if h.get("handover_latency_ms") is None
+                              else f"{h['handover_latency_ms']:.1f} ms")
+                           + f"<br>lost {h.get('lost', 0)}" for h, u in zip(hos, t_ho)],
+                hoverinfo="text"))
+    fig.update_layout(
+        title=title + (" with handovers marked" if any(r.get("handovers")
+                                                        for r in reports.values()) else ""),
+        xaxis={"type": "date", "title": "UTC"}, yaxis={"title": y_title, "rangemode": "tozero"},
+        # the handover markers sit on their own hidden axis, at the top whatever the data
+        yaxis2={"overlaying": "y", "range": [0.0, 1.05], "visible": False},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, hovermode="closest")
+    return fig
+
+
+def latency_plot(results, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return mean one-way latency over time (see :func:`simulation_plot`)."""
+    return simulation_plot(results, "latency", fig=fig)
+
+
+def loss_plot(results, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return cumulative packets lost over time (see :func:`simulation_plot`)."""
+    return simulation_plot(results, "loss", fig=fig)
+
+
+def throughput_plot(results, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return throughput over time (see :func:`simulation_plot`)."""
+    return simulation_plot(results, "throughput", fig=fig)
+
+
+# --- sweeps ----------------------------------------------------------------------------
+
+def _number_or_text(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def sweep_plot(rows, metric: str | None = None, *, fig: go.Figure | None = None) -> go.Figure:
+    """Return one metric of a sweep against the swept value, one line per protocol.
+
+    ``rows``: dicts with the keys of the sweep CSV (``param, value[, param2, value2],
+    protocol, metric, unit, result``; strings are fine). With a second swept parameter
+    you get one line per protocol and ``value2``. ``metric`` may be left out when the
+    rows hold one metric only.
+    """
+    rows = list(rows)
+    metrics = sorted({r["metric"] for r in rows})
+    if metric is None:
+        if len(metrics) != 1:
+            raise ValueError(f"name the metric to draw; the sweep holds {', '.join(metrics)}")
+        metric = metrics[0]
+    mine = [r for r in rows if r["metric"] == metric]
+    if not mine:
+        raise ValueError(f"no metric {metric!r} in this sweep; it holds {', '.join(metrics)}")
+    fig = fig if fig is not None else go.Figure()
+    params = sorted({r["param"] for r in mine})
+    series: dict[tuple, list] = {}
+    for r in mine:
+        second = (r.get("param2") or "", r.get("value2") or "")
+        series.setdefault((r["protocol"], second), []).append(
+            (_number_or_text(r["value"]), _number_or_text(r["result"])))
+    for k, ((protocol, (p2, v2)), points) in enumerate(sorted(series.items())):
+        points.sort(key=lambda p: (isinstance(p[0], str), p[0]))
+        label = PROTOCOL_LABEL.get(protocol, protocol) + (f", {p2} = {v2}" if p2 else "")
+        colour = PROTOCOL_COLOUR.get(protocol) if not p2 else PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[None if p[1] == "" else p[1] for p in points],
+            mode="lines+markers", name=label,
+            line={"color": colour, "dash": "solid" if protocol == "sigma" else "dash"},
+            hovertemplate=f"{label}<br>{'/'.join(params)} = %{{x}}<br>{metric} = %{{y:.6g}}"
+                          "<extra></extra>"))
+    unit = next((r.get("unit") for r in mine if r.get("unit")), "")
+    fig.update_layout(title=f"{metric} against {', '.join(params)}",
+                      xaxis={"title": ", ".join(params)},
+                      yaxis={"title": metric + (f" ({unit})" if unit else "")},
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
     return fig

@@ -17,10 +17,14 @@ import html
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from sigma_sn.atomic import write_text
+from sigma_sn.errors import InputError
 
 #: trace types that draw on a geo subplot (and so need the inlined base map)
 _GEO_TRACES = {"scattergeo", "choropleth"}
@@ -167,3 +171,245 @@ def write_report(path, *, title: str, tables: Sequence[tuple[str, Sequence[dict]
     write_text(path, render_report(title=title, tables=tables, figures=figures, intro=intro,
                                    generated_utc=generated_utc))
     return path
+
+
+# --- content for plans, simulation results and sweeps ----------------------------------
+# These read results (dicts as docs/plan-format.md and the report/compare/sweep contracts
+# define them) and return what write_report takes. Only plan_elevations computes
+# anything: it samples look angles so that the plot module never propagates.
+
+
+@dataclass(frozen=True)
+class Section:
+    """Tables, figures and notes (things left out, and why) for one part of a report."""
+
+    tables: tuple = ()
+    figures: tuple = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ElevationSamples:
+    """Elevation of one mobile's candidate pairs: ``elev_deg[i]`` is the satellite of
+    pair ``names[i]`` seen from its site, at ``t_s`` seconds after the plan's start."""
+
+    mobile: str
+    names: tuple[str, ...]
+    t_s: np.ndarray
+    elev_deg: np.ndarray      # (len(names), len(t_s))
+
+
+def _resolve_input(path: str, plan_dir) -> Path:
+    p = Path(path)
+    for candidate in ((p,) if p.is_absolute() else (Path(plan_dir) / p, p)):
+        if candidate.exists():
+            return candidate
+    raise InputError(f"the plan names {path!r}, found neither in {plan_dir} nor in the "
+                     "current folder", key="inputs.files")
+
+
+def plan_satellites(plan: dict, plan_dir=".") -> list:
+    """Return the satellites the plan names, read from its element files (the
+    ``inputs.files`` with role ``elements``, taken from ``plan_dir`` or the current
+    folder)."""
+    import warnings
+
+    from sigma_sn.elements import load_elements
+
+    files = [_resolve_input(f["path"], plan_dir) for f in plan["inputs"]["files"]
+             if f["role"] == "elements"]
+    if not files:
+        raise InputError("the plan lists no element file", key="inputs.files")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the planner already said it
+        sats = load_elements(files).satellites
+    wanted = {s["name"] for s in plan["satellites"]}
+    return [s for s in sats if s.name in wanted]
+
+
+def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
+                    plan_dir=".", step_s: float | None = None) -> ElevationSamples:
+    """Return elevation samples of one mobile's candidate access points (default: the
+    plan's first mobile), for :func:`sigma_sn.plot.plan_elevation`.
+
+    Router mode: each candidate satellite seen from the mobile's site. Host mode: the
+    mobile satellite seen from each candidate station. ``satellites`` (objects with
+    ``name`` and ``satrec``) saves reading the plan's element files. ``step_s`` defaults
+    to about 1,500 samples over the plan, and never finer than 5 s.
+    """
+    from sigma_sn.geometry import look_angles
+    from sigma_sn.plot import plan_mobile
+    from sigma_sn.propagate import Epoch, propagate
+    from sigma_sn.sites import Site
+    from sigma_sn.visibility import time_grid
+
+    m = plan_mobile(plan, mobile)
+    first: dict[str, float] = {}
+    for c in m["candidates"]:
+        first[c["ap"]] = min(first.get(c["ap"], c["aos_s"]), c["aos_s"])
+    names = tuple(sorted(first, key=lambda ap: (first[ap], ap)))
+    duration_s = float(plan["duration_s"])
+    t_s = time_grid(duration_s, step_s or max(5.0, duration_s / 1500.0))
+    if satellites is None:
+        satellites = plan_satellites(plan, plan_dir)
+    sat_by_name = {s.name: s for s in satellites}
+    sites = {s["name"]: Site(s["name"], s["lat_deg"], s["lon_deg"], s.get("alt_m") or 0.0)
+             for s in plan["sites"]}
+    router = plan["mode"] == "router"
+    wanted_sats = list(names) if router else [m["name"]]
+    missing = [n for n in wanted_sats if n not in sat_by_name]
+    if missing:
+        raise InputError(f"no elements for satellite(s) {', '.join(missing[:5])}",
+                         key="satellites")
+    epoch = Epoch.at(plan["start_utc"])
+    eph = propagate([sat_by_name[n].satrec for n in wanted_sats], epoch, t_s)
+    if router:
+        elev = look_angles(eph, [sites[m["name"]]]).elev_deg[:, 0, :]
+    else:
+        elev = look_angles(eph, [sites[n] for n in names]).elev_deg[0]
+    return ElevationSamples(m["name"], names, t_s, elev)
+
+
+def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int = 6,
+                 max_rows: int = 500) -> Section:
+    """Return the report's plan part: a summary, the handovers and outages, a timeline
+    for each of the ``max_mobiles`` mobiles with most handovers, and the elevation of the
+    busiest one's candidates (left out, with a note, when the element files are gone)."""
+    from sigma_sn import plot
+
+    hos = plan["handovers"]
+    per_mobile = {m["name"]: 0 for m in plan["mobiles"]}
+    for h in hos:
+        per_mobile[h["mobile"]] = per_mobile.get(h["mobile"], 0) + 1
+    outages = plan.get("outages", [])
+    summary = [{
+        "name": plan.get("name"), "mode": plan["mode"], "policy": plan["policy"],
+        "start (UTC)": plan["start_utc"], "duration (s)": plan["duration_s"],
+        "mobiles": len(plan["mobiles"]), "access points": len(plan.get("access_points", ())),
+        "handovers": len(hos), "hard handovers": sum(not h["feasible"] for h in hos),
+        "outage total (s)": round(sum(o["duration_s"] for o in outages), 6),
+        "location updates": len(plan.get("location_updates", ())),
+    }]
+    ho_rows = []
+    for h in hos[:max_rows]:
+        sp = next((e for e in h["events"] if e["action"] == "SET_PRIMARY"), None)
+        ho_rows.append({"mobile": h["mobile"], "index": h["index"], "from": h["from"],
+                        "to": h["to"], "feasible": h["feasible"],
+                        "SET_PRIMARY (UTC)": sp["t_utc"] if sp else None,
+                        "overlap (s)": h["overlap_s"], "margin (s)": h.get("margin_s"),
+                        "predicted outage (s)": h["outage_s"]})
+    tables = [("Plan", summary),
+              ("Planned handovers" + (f" (first {max_rows} of {len(hos)})"
+                                      if len(hos) > max_rows else ""), ho_rows)]
+    if outages:
+        tables.append(("Planned outages", [
+            {k: o[k] for k in ("mobile", "from_utc", "to_utc", "duration_s", "cause")}
+            for o in outages[:max_rows]]))
+    busiest = sorted(per_mobile, key=lambda n: (-per_mobile[n], n))[:max_mobiles]
+    figures = [(f"Plan timeline: {name}", plot.plan_timeline(plan, name)) for name in busiest]
+    notes = []
+    if len(per_mobile) > max_mobiles:
+        notes.append(f"timelines of {max_mobiles} of {len(per_mobile)} mobiles, those with "
+                     "most handovers")
+    if busiest:
+        try:
+            s = plan_elevations(plan, busiest[0], satellites=satellites, plan_dir=plan_dir)
+        except InputError as exc:
+            notes.append(f"no elevation figure: {exc}")
+        else:
+            figures.append((f"Elevation of {s.mobile}'s candidates",
+                            plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names, s.mobile)))
+    return Section(tuple(tables), tuple(figures), tuple(notes))
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def report_metrics(report: dict) -> list[tuple[str, str, object]]:
+    """Return ``(metric, unit, value)`` rows summing up one simulation report."""
+    lat, pk = report["latency_ms"], report["packets"]
+    hos = report.get("handovers", [])
+    return [
+        ("packets sent", "", pk["sent"]), ("packets delivered", "", pk["delivered"]),
+        ("packets lost", "", pk["lost"]), ("loss rate", "", report["loss_rate"]),
+        ("latency p50", "ms", lat["p50"]), ("latency p95", "ms", lat["p95"]),
+        ("latency p99", "ms", lat["p99"]), ("latency max", "ms", lat["max"]),
+        ("throughput", "bit/s", report["throughput_bps"]),
+        ("signalling messages", "", report["signalling"]["messages"]),
+        ("signalling bytes", "B", report["signalling"]["bytes"]),
+        ("handovers", "", len(hos)),
+        ("handover latency mean", "ms", _mean(h.get("handover_latency_ms") for h in hos)),
+        ("lost in handovers", "", sum(h.get("lost", 0) for h in hos)),
+    ]
+
+
+def simulation_section(results, *, max_rows: int = 500) -> Section:
+    """Return the report's simulation part for a report or a comparison: the metrics
+    side by side (the comparison's own table when it has one), the handovers, and
+    latency, cumulative loss and throughput over time with the protocols overlaid."""
+    from sigma_sn import plot
+
+    reports = plot.simulation_reports(results)
+    labels = [plot.PROTOCOL_LABEL.get(k, k) for k in reports]
+    if isinstance(results, dict) and results.get("table"):
+        metrics = [{"metric": r["metric"], "unit": r.get("unit", ""),
+                    **{plot.PROTOCOL_LABEL.get(k, k): r.get(k) for k in reports}}
+                   for r in results["table"]]
+    else:
+        columns = [report_metrics(r) for r in reports.values()]
+        metrics = [{"metric": rows[0][0], "unit": rows[0][1],
+                    **{label: row[2] for label, row in zip(labels, rows)}}
+                   for rows in zip(*columns)]
+    ho_rows = [{"protocol": label, "mobile": h.get("mobile", rep.get("mobile")),
+                "from": h["from"], "to": h["to"], "t (UTC)": h["t_utc"],
+                "feasible": h.get("feasible"), "handover latency (ms)":
+                h.get("handover_latency_ms"), "lost": h.get("lost")}
+               for label, rep in zip(labels, reports.values()) for h in rep["handovers"]]
+    title = " and ".join(labels)
+    tables = [(f"Simulation: {title}", metrics),
+              ("Simulated handovers" + (f" (first {max_rows} of {len(ho_rows)})"
+                                        if len(ho_rows) > max_rows else ""),
+               ho_rows[:max_rows])]
+    if not all(r.get("timeseries") for r in reports.values()):
+        return Section(tuple(tables), (), ("no time-series figures: a report has no "
+                                           "timeseries",))
+    figures = [(f"{caption}: {title}", fn(results)) for caption, fn in (
+        ("One-way latency", plot.latency_plot), ("Cumulative loss", plot.loss_plot),
+        ("Throughput", plot.throughput_plot))]
+    return Section(tuple(tables), tuple(figures))
+
+
+#: the columns every sweep CSV has (``param2, value2`` are optional)
+SWEEP_COLUMNS = ("param", "value", "protocol", "metric", "unit", "result")
+
+
+def read_sweep_csv(path) -> list[dict]:
+    """Read a sweep CSV (``param,value[,param2,value2],protocol,metric,unit,result``) as
+    dicts of strings; raise :class:`InputError` naming the file when it is not one."""
+    import csv
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", path=str(path)) from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in SWEEP_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise InputError(f"not a sweep CSV: header lacks {', '.join(missing)}",
+                         path=str(path), line=1)
+    return list(reader)
+
+
+def sweep_section(rows, *, max_rows: int = 500) -> Section:
+    """Return the report's sweep part: one figure per metric, one line per protocol."""
+    from sigma_sn import plot
+
+    rows = list(rows)
+    metrics = list(dict.fromkeys(r["metric"] for r in rows))
+    figures = tuple((f"Sweep: {m}", plot.sweep_plot(rows, m)) for m in metrics)
+    caption = "Sweep" + (f" (first {max_rows} of {len(rows)} rows)"
+                         if len(rows) > max_rows else "")
+    return Section(((caption, rows[:max_rows]),), figures)

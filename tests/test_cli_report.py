@@ -14,6 +14,7 @@ from sigma_sn.visibility import find_windows
 from sigma_sn.windows_io import write_windows
 
 from conftest import REPO, START
+from results_fixtures import write_results
 
 STATIONS = REPO / "scenarios" / "sites" / "nen_like.csv"
 TLE = REPO / "tle_data" / "iridium_like.tle"
@@ -52,7 +53,7 @@ def test_report_of_a_windows_json_alone(tmp_path):
 
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda d: None, "holds neither windows.csv nor windows.json"),
+    (lambda d: None, "holds no results: none of windows.csv"),
     (lambda d: (d / "windows.csv").write_text("a,b\n1,2\n"), "not a windows file"),
 ])
 def test_a_folder_without_usable_windows_exits_2(tmp_path, capsys, setup, message):
@@ -86,3 +87,51 @@ def test_report_is_listed_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "report" in capsys.readouterr().out
+
+
+# --- plan, simulation and sweep results (shaped as the contracts say) -------------------
+
+def test_report_of_a_plan_a_comparison_and_a_sweep(tmp_path):
+    plan = write_results(tmp_path)
+    assert main(["report", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    # timeline + elevation, latency + loss + throughput, two sweep metrics
+    assert html.count('class="plotly-graph-div"') == 7
+    for caption in ("Plan timeline: Boulder", "Elevation of Boulder", "One-way latency",
+                    "Cumulative loss", "Throughput", "Sweep: packets_lost",
+                    "Sweep: latency_p50", "Planned handovers", "SIGMA-SN and Mobile IP"):
+        assert caption in html, caption
+    assert plan["handovers"][0]["events"][2]["t_utc"] in html   # in the handovers table
+    assert "Left out" not in html
+
+
+def test_report_of_one_simulation_report_alone(tmp_path):
+    write_results(tmp_path, plan=False, compare=False, report=True, sweep=False)
+    assert main(["report", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert html.count('class="plotly-graph-div"') == 3 and "Mobile IP" not in html
+
+
+def test_a_plan_whose_element_files_are_gone_still_reports_without_elevation(tmp_path):
+    plan = write_results(tmp_path, compare=False, sweep=False)
+    plan["inputs"]["files"][0]["path"] = "gone/elements.tle"
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    assert main(["report", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Left out: no elevation figure" in html and "gone/elements.tle" in html
+    assert html.count('class="plotly-graph-div"') == 1
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("plan.json", "{", "plan.json:1: not valid JSON"),
+    ("plan.json", '{"schema": "sigma-sn/report/1"}', "schema: expected 'sigma-sn/plan/1'"),
+    ("plan.json", '{"schema": "sigma-sn/plan/1", "mobiles": []}', "plan.json: not a sigma-sn"),
+    ("compare.json", '{"schema": "sigma-sn/compare/1", "reports": {"sigma": 1}}',
+     "compare.json: not a sigma-sn/compare/1 file"),
+    ("sweep.csv", "a,b\n1,2\n", "sweep.csv:1: not a sweep CSV: header lacks param"),
+])
+def test_bad_result_files_exit_2_naming_the_file(tmp_path, capsys, name, text, message):
+    (tmp_path / name).write_text(text)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -124,3 +124,135 @@ def test_coverage_by_latitude_counts_what_the_windows_count(run):
     heat = fig.data[0]
     assert np.array_equal(np.asarray(heat.z), cov.multiplicity)
     assert list(heat.y) == [0.0, 45.0, 80.0]
+
+
+# --- plan, simulation and sweep figures (results shaped as the contracts say) ----------
+
+@pytest.fixture(scope="module")
+def plan():
+    from results_fixtures import small_plan
+    return small_plan()
+
+
+def test_plan_timeline_shows_every_window_the_serving_chain_and_each_action(plan):
+    fig = plot.plan_timeline(plan)
+    assert plot.visibility_timeline(plan, "Boulder").to_dict() == fig.to_dict()
+    by_name = {t.name: t for t in fig.data}
+    mobile = plan["mobiles"][0]
+    windows, serving = by_name["candidate window"], by_name["serving"]
+    assert len(windows.base) == len(mobile["candidates"])
+    assert len(serving.base) == len(mobile["serving"])
+    assert serving.marker.color != windows.marker.color
+    # the serving bars sit on their access point's row, starting when the plan says
+    assert list(serving.y) == [s["ap"] for s in mobile["serving"]]
+    assert serving.base[1] == mobile["serving"][1]["from_utc"][:-1]
+    # one marker per planned event, on the row of the address it is about
+    for action in ("ADDRESS_READY", "ADD_IP", "SET_PRIMARY", "LM_UPDATE", "DELETE_IP"):
+        trace = by_name[action]
+        assert len(trace.x) == len(plan["handovers"])
+        want_row = [h["from"] if action == "DELETE_IP" else h["to"] for h in plan["handovers"]]
+        assert list(trace.y) == want_row
+    h = plan["handovers"][3]
+    hover = by_name["SET_PRIMARY"].hovertext[3]
+    assert h["events"][2]["t_utc"][:-1] in hover and h["events"][2]["address"] in hover
+    assert f"margin: {h['margin_s']:.3f} s" in hover and f"{h['from']} → {h['to']}" in hover
+    assert "DEACTIVATE" not in by_name                          # none planned, none drawn
+    assert set(fig.layout.yaxis.categoryarray) == {c["ap"] for c in mobile["candidates"]}
+    assert fig.layout.xaxis.type == "date"
+
+
+def test_plan_timeline_draws_outages_and_hard_handovers(plan):
+    import copy
+    hard = copy.deepcopy(plan)
+    h = hard["handovers"][0]
+    h["feasible"], h["outage_s"] = False, 4.5
+    hard["outages"] = [{"mobile": "Boulder", "from_s": 100.0, "to_s": 104.5,
+                        "from_utc": "2026-08-22T00:01:40Z", "to_utc": "2026-08-22T00:01:44.5Z",
+                        "duration_s": 4.5, "cause": "hard_handover"}]
+    fig = plot.plan_timeline(hard)
+    outage = [t for t in fig.data if t.name == "outage"][0]
+    assert list(outage.y) == ["outage"] and outage.x[0] == 4500.0
+    assert "hard_handover" in outage.hovertext[0]
+    assert "(hard handover)" in [t for t in fig.data if t.name == "ADD_IP"][0].hovertext[0]
+    assert fig.layout.yaxis.categoryarray[-1] == "outage"
+    with pytest.raises(ValueError, match="no mobile 'Nowhere'"):
+        plot.plan_timeline(plan, "Nowhere")
+
+
+def test_plan_elevation_samples_agree_with_the_windows_and_mark_events(plan):
+    from sigma_sn.report import plan_elevations
+    s = plan_elevations(plan, step_s=20.0)
+    mobile = plan["mobiles"][0]
+    assert s.mobile == "Boulder" and s.elev_deg.shape == (len(s.names), len(s.t_s))
+    assert set(s.names) == {c["ap"] for c in mobile["candidates"]}
+    # inside each candidate window the satellite is above the mask, outside it is below
+    for c in mobile["candidates"]:
+        row = s.elev_deg[s.names.index(c["ap"])]
+        inside = (s.t_s > c["aos_s"] + 1.0) & (s.t_s < c["los_s"] - 1.0)
+        assert np.all(row[inside] > 8.2)
+        assert abs(row[np.argmin(abs(s.t_s - c["tca_s"]))] - c["max_elev_deg"]) < 1.0
+    fig = plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names)
+    n_events = sum(len(h["events"]) for h in plan["handovers"])
+    assert sum(sh.x0 == sh.x1 for sh in fig.layout.shapes) == n_events
+    assert [sh.y0 for sh in fig.layout.shapes if sh.y0 == sh.y1] == [8.2]
+    events = [t for t in fig.data if t.name == "events"][0]
+    assert "SET_PRIMARY" in "".join(events.hovertext)
+    assert fig.layout.xaxis.type == "date"
+
+
+def test_elevation_plot_draws_one_mask_line_per_distinct_mask():
+    elev = np.array([[0, 10, 20, 10, 0], [0, 3, 6, 3, 0], [0, 30, 60, 30, 0]], float)
+    fig = plot.elevation_plot(elev, np.arange(5) * 60.0, ["a", "b", "c"], [5.0, 10.0, 10.0])
+    assert sorted(sh.y0 for sh in fig.layout.shapes) == [5.0, 10.0]
+    assert [t.name for t in fig.data] == ["a", "c"]            # b never clears its 10° mask
+
+
+def test_simulation_figures_overlay_protocols_and_mark_handovers(plan):
+    from results_fixtures import small_compare
+    comp = small_compare(plan)
+    sigma, mip = comp["reports"]["sigma"], comp["reports"]["mip"]
+    loss = plot.loss_plot(comp)
+    lines = [t for t in loss.data if t.mode == "lines"]
+    assert [t.name for t in lines] == ["SIGMA-SN", "Mobile IP"]
+    assert lines[1].y[-1] == mip["packets"]["lost"] and lines[0].y[-1] == 0
+    assert np.all(np.diff(lines[1].y) >= 0)                     # cumulative
+    marks = [t for t in loss.data if t.name == "Mobile IP handovers"][0]
+    assert len(marks.x) == len(mip["handovers"]) and marks.yaxis == "y2"
+    assert "870.0 ms" in marks.hovertext[0]
+    assert sum(s.x0 == s.x1 for s in loss.layout.shapes) == 2 * len(plan["handovers"])
+    lat = plot.latency_plot(sigma)                               # one report alone
+    assert [t.name for t in lat.data if t.mode == "lines"] == ["SIGMA-SN"]
+    y = lat.data[0].y
+    assert len(y) == len(sigma["timeseries"]["t_s"]) and lat.layout.xaxis.type == "date"
+    thr = plot.throughput_plot({"run A": sigma, "run B": mip})
+    assert [t.name for t in thr.data if t.mode == "lines"] == ["run A", "run B"]
+    assert np.allclose(thr.data[0].y, sigma["timeseries"]["throughput_bps"])
+    with pytest.raises(ValueError, match="no timeseries"):
+        plot.loss_plot({k: v for k, v in sigma.items() if k != "timeseries"})
+    with pytest.raises(ValueError, match="not a simulation report"):
+        plot.loss_plot(plan)
+
+
+def test_sweep_plot_has_one_line_per_protocol_in_value_order():
+    from results_fixtures import small_sweep
+    rows = small_sweep()
+    fig = plot.sweep_plot(rows[::-1], "packets_lost")
+    assert [t.name for t in fig.data] == ["Mobile IP", "SIGMA-SN"]
+    sigma = fig.data[1]
+    assert list(sigma.x) == [0.5, 1.0, 2.0, 4.0] and list(sigma.y) == [30.0, 20.0, 0.0, 0.0]
+    assert fig.layout.xaxis.title.text == "guard_s"
+    two = [dict(r, param2="rate_pps", value2=v) for r in rows for v in ("10", "100")]
+    assert len(plot.sweep_plot(two, "latency_p50").data) == 4
+    assert plot.sweep_plot(two, "latency_p50").layout.yaxis.title.text == "latency_p50 (ms)"
+    with pytest.raises(ValueError, match="name the metric"):
+        plot.sweep_plot(rows)
+
+
+def test_the_results_these_figures_are_tested_on_follow_the_report_schema(plan):
+    import json
+
+    import jsonschema
+    from results_fixtures import small_compare
+    schema = json.loads((REPO / "sigma_sn" / "schemas" / "report-1.json").read_text())
+    for report in small_compare(plan)["reports"].values():
+        jsonschema.validate(report, schema)

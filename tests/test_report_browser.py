@@ -25,12 +25,13 @@ from sigma_sn.coverage import coverage_by_latitude
 from sigma_sn.elements import read_tle
 from sigma_sn.geometry import footprint_half_angle_rad, look_angles
 from sigma_sn.propagate import Epoch, propagate
-from sigma_sn.report import write_report
+from sigma_sn.report import plan_elevations, write_report
 from sigma_sn.sites import Site
 from sigma_sn.visibility import find_windows
 from sigma_sn.windows_io import write_windows
 
 from conftest import REPO, START
+from results_fixtures import small_compare, small_plan, small_sweep, write_results
 
 ARTIFACTS = REPO / "test-artifacts"
 INSTALL = "apt-get update && apt-get install -y chromium"
@@ -123,6 +124,18 @@ def test_report_with_every_figure_draws_offline_without_errors(tmp_path):
         ("Coverage", plot.coverage_heatmap(cov.multiplicity, cov.lat_deg, cov.t_s,
                                            epoch=cov.epoch)),
     ]
+    # every plan, simulation and sweep figure too
+    plan = small_plan()
+    comp = small_compare(plan)
+    s = plan_elevations(plan, step_s=30.0)
+    figures += [
+        ("Plan timeline", plot.plan_timeline(plan)),
+        ("Plan elevation", plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names)),
+        ("Latency", plot.latency_plot(comp)),
+        ("Loss", plot.loss_plot(comp)),
+        ("Throughput", plot.throughput_plot(comp["reports"]["sigma"])),
+        ("Sweep", plot.sweep_plot(small_sweep(), "packets_lost")),
+    ]
     page = write_report(tmp_path / "report.html", title="Browser test <&>",
                         tables=[("Windows", windows.rows()[:10])], figures=figures)
     html = page.read_text()
@@ -145,5 +158,9 @@ def test_the_report_command_output_draws_offline(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({
         "tle": [str(REPO / "tle_data" / "iridium_like.tle")], "stations": str(stations),
         "start_utc": "2026-08-22T00:00:00Z", "hours": 1, "min_elev_deg": 5}))
+    write_results(tmp_path)     # plan.json, compare.json and sweep.csv beside the windows
     assert main(["report", str(tmp_path)]) == 0
-    check_in_browser(tmp_path / "report.html", tmp_path)
+    body = check_in_browser(tmp_path / "report.html", tmp_path)
+    # windows' 1 + 6 timelines, tracks, globe, elevation, coverage; plan 2, simulation 3,
+    # sweep 2
+    assert int(body["data-figures-drawn"]) >= 5 + 2 + 3 + 2

@@ -1,14 +1,20 @@
 """``sigma-sn report RESULTS_DIR``: one self-contained HTML report of a results folder.
 
-Reads ``windows.csv`` (or ``windows.json``) as ``sigma-sn windows`` writes it and, when
-present, ``run.json`` describing the run::
+Reads what it finds in RESULTS_DIR, each part optional but at least one needed:
+
+- ``windows.csv`` (or ``windows.json``) as ``sigma-sn windows`` writes it, and
+  ``run.json`` describing that run::
 
     {"tle": ["tle_data/iridium_like.tle"], "stations": "scenarios/sites/nen_like.csv",
      "start_utc": "2026-08-22T00:00:00Z", "hours": 24, "min_elev_deg": 5}
 
-Relative paths in ``run.json`` are taken from the current directory, else from
-RESULTS_DIR. With ``run.json`` the report also gets maps, elevations and coverage by
-latitude. Writes ``RESULTS_DIR/report.html``.
+  (with ``run.json`` the report also gets maps, elevations and coverage by latitude);
+- ``plan.json`` as ``sigma-sn plan`` writes it (timelines, events, elevations);
+- ``compare.json`` (both protocols overlaid) or else ``report.json`` (one simulation);
+- ``sweep.csv`` (one figure per metric, one line per protocol).
+
+Relative paths in ``run.json`` and in the plan's inputs are taken from the current
+directory, else from RESULTS_DIR. Writes ``RESULTS_DIR/report.html``.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ MAX_TRACKS = 12
 MAX_SITE_TIMELINES = 6
 #: most window rows listed in the report's table
 MAX_TABLE_ROWS = 500
+#: the result files a report can be made of
+RESULT_FILES = ("windows.csv", "windows.json", "plan.json", "compare.json", "report.json",
+                "sweep.csv")
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "report", help="self-contained HTML report of a results folder",
-        description="Write RESULTS_DIR/report.html from the windows (and run.json, if "
-                    "present) in RESULTS_DIR: tables and figures that open with no network.")
+        description="Write RESULTS_DIR/report.html from the results in RESULTS_DIR "
+                    "(windows and run.json, plan.json, compare.json or report.json, "
+                    "sweep.csv): tables and figures that open with no network.")
     p.add_argument("results_dir", metavar="RESULTS_DIR",
-                   help="folder holding windows.csv or windows.json (and optionally run.json)")
+                   help="folder holding any of " + ", ".join(RESULT_FILES))
     p.add_argument("--title", help="report title; default: 'sigma-sn: RESULTS_DIR'")
     p.set_defaults(func=run)
 
@@ -43,18 +53,78 @@ def run(args: argparse.Namespace) -> int:
     results = Path(args.results_dir)
     if not results.is_dir():
         raise InputError("no such folder", path=str(results))
-    run_info = _read_run_json(results)
-    rows, source = _read_window_rows(results)
-    windows = windows_from_rows(rows, start_utc=run_info.get("start_utc"),
-                                duration_s=_duration_s(run_info), source=source)
-    tables, figures = _content(windows, run_info, results)
+    if not any((results / name).exists() for name in RESULT_FILES):
+        raise InputError("holds no results: none of " + ", ".join(RESULT_FILES) + "; write "
+                         "one with 'sigma-sn windows ... --out RESULTS_DIR/windows.csv' or "
+                         "'sigma-sn plan ... --out RESULTS_DIR/plan.json'", path=str(results))
+    tables, figures, notes = [], [], []
+    if (results / "windows.csv").exists() or (results / "windows.json").exists():
+        run_info = _read_run_json(results)
+        rows, source = _read_window_rows(results)
+        windows = windows_from_rows(rows, start_utc=run_info.get("start_utc"),
+                                    duration_s=_duration_s(run_info), source=source)
+        tables, figures = _content(windows, run_info, results)
+    for part in _result_sections(results):
+        tables += part.tables
+        figures += part.figures
+        notes += part.notes
     from sigma_sn.report import write_report
 
     out = write_report(results / "report.html", title=args.title or f"sigma-sn: {results}",
-                       tables=tables, figures=figures)
+                       tables=tables, figures=figures,
+                       intro="Left out: " + "; ".join(notes) + "." if notes else None)
     print(f"report with {len(tables)} tables and {len(figures)} figures written to {out}",
           file=sys.stderr)
     return 0
+
+
+def _read_json(path, schema: str) -> dict:
+    import json
+
+    from sigma_sn.errors import InputError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"expected {schema!r}, got {got!r}", path=str(path), key="schema")
+    return data
+
+
+def _result_sections(results):
+    """The plan, simulation and sweep parts of the report, for the files that exist."""
+    from sigma_sn import report
+    from sigma_sn.errors import InputError
+
+    parts = []
+    for name, schema, build in (
+            ("plan.json", "sigma-sn/plan/1",
+             lambda d: report.plan_section(d, plan_dir=results)),
+            ("compare.json", "sigma-sn/compare/1", report.simulation_section),
+            ("report.json", "sigma-sn/report/1", report.simulation_section)):
+        path = results / name
+        if not path.exists() or (name == "report.json" and (results / "compare.json").exists()):
+            continue
+        data = _read_json(path, schema)
+        try:
+            parts.append(build(data))
+        except InputError as exc:
+            raise InputError(exc.reason, path=str(path), key=exc.key) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a {schema} file as sigma-sn writes it ({exc!r})",
+                             path=str(path)) from None
+    if (results / "sweep.csv").exists():
+        path = results / "sweep.csv"
+        try:
+            parts.append(report.sweep_section(report.read_sweep_csv(path)))
+        except (KeyError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"not a sweep CSV as sigma-sn writes it ({exc})",
+                             path=str(path)) from None
+    return parts
 
 
 def _read_run_json(results) -> dict:
