@@ -7,6 +7,7 @@ from sigma_sn.planner.kinds import Action, Policy, Serve, Window
 
 RTT_S = 0.04
 TIMING = Timing()
+LEAD_S = TIMING.guard_s + RTT_S   # a policy's forced decision comes this long before LOS
 
 
 def rtt(ap, t_s):
@@ -25,8 +26,11 @@ def check_invariants(windows, sequence, plan):
         assert abs(h.margin_s - (a.los_s - t[Action.LM_UPDATE])) < 1e-9
         if h.feasible:
             assert retire < a.los_s
-            assert t[Action.SET_PRIMARY] < a.los_s
             assert h.margin_s >= TIMING.guard_s - 1e-9
+            assert t[Action.SET_PRIMARY] < a.los_s
+            switch = sequence[k + 1].switch_s
+            if switch is not None and t[Action.ADD_IP] + RTT_S <= switch <= a.los_s - LEAD_S:
+                assert t[Action.SET_PRIMARY] == switch   # the policy's time is kept
 
 
 def test_overlapping_chain_is_feasible_and_ordered():

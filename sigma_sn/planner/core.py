@@ -10,7 +10,8 @@ from typing import Callable, Mapping, Sequence
 
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
-from sigma_sn.planner.policies import longest_visibility, min_handovers
+from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
+                                       min_handovers, received_power_dbw)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "handovers", "longest_visibility", "min_handovers", "select", "select_least_load"]
@@ -67,7 +68,21 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
         return [Serve(i) for i in seq]
     if policy is Policy.LONGEST_VISIBILITY:
         return [Serve(i) for i in longest_visibility(windows, duration_s, timing.guard_s)]
-    raise NotImplementedError(f"policy {policy.value} is not implemented yet")
+    if policy is Policy.LEAST_LOAD:  # one mobile alone never meets a full access point
+        return select_least_load({"": windows}, {}, duration_s, timing, rtt_bound_s,
+                                 selection=selection)[""]
+    if geometry is None:
+        raise ValueError(f"policy {policy.value} needs the geometry (look angles)")
+    if policy is Policy.MAX_ELEVATION:
+        def metric(elev_deg, range_km):
+            return elev_deg
+        margin = selection.elev_margin_deg
+    else:
+        def metric(elev_deg, range_km):
+            return received_power_dbw(elev_deg, range_km, selection)
+        margin = selection.signal_margin_db
+    return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
+                      selection.decision_step_s, timing.guard_s + rtt_bound_s)
 
 
 def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
@@ -76,8 +91,10 @@ def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapp
                       selection: Selection = Selection()) -> dict[str, list[Serve]]:
     """Return every mobile's serving sequence under least-load, decided jointly:
     ``candidates`` maps mobile -> its windows, ``capacity`` maps AP -> mobiles it serves at
-    once (APs missing from it are unlimited)."""
-    raise NotImplementedError("policy least-load is not implemented yet")
+    once (APs missing from it are unlimited). ``geometry`` is accepted for symmetry with
+    ``select``; the load rule does not need look angles."""
+    return least_load(candidates, capacity, duration_s, timing.setup_s, timing.guard_s,
+                      rtt_bound_s, selection.min_dwell_s)
 
 
 def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timing,

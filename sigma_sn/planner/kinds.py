@@ -67,10 +67,12 @@ class Serve:
     """One entry of a serving sequence: ``index`` into the mobile's candidate windows and
     the preferred SET_PRIMARY time ``switch_s`` (None: as early as possible). On the first
     entry ``switch_s`` is when serving starts (None: at the window's AOS). A ``switch_s`` at
-    or after the old window's LOS means the policy leaves a gap (e.g. waiting for capacity)."""
+    or after the old window's LOS means the policy leaves a gap; ``wait_from_s`` (least-load)
+    says the mobile waited for a full access point from then until ``switch_s``."""
 
     index: int
     switch_s: float | None = None
+    wait_from_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ angles); the timing model that turns a sequence into events lives in ``core``.
 from __future__ import annotations
 
 import heapq
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
-from sigma_sn.planner.kinds import Window
+import numpy as np
+
+from sigma_sn.geometry import C_KM_S
+from sigma_sn.planner.kinds import Geometry, Selection, Serve, Window
 
 
 def longest_visibility(windows: Sequence[Window], duration_s: float,
@@ -99,3 +102,262 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
         path.append(kept[end])
         end = prev[end]
     return path[::-1]
+
+
+def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
+                       selection: Selection) -> np.ndarray:
+    """Return the received power (dBW, isotropic receiver): EIRP minus free-space path loss
+    20·log10(4π·d·f/c) minus the optional cosecant-law atmospheric loss A_z / sin(elev)."""
+    fspl_db = 20.0 * np.log10(4e3 * np.pi * np.asarray(range_km) * selection.frequency_hz
+                              / (C_KM_S * 1e3))
+    power = selection.eirp_dbw - fspl_db
+    if selection.atmospheric_zenith_db:
+        # the cosecant law diverges at the horizon; 1° keeps a 0° mask finite
+        sin_e = np.sin(np.radians(np.maximum(np.asarray(elev_deg), 1.0)))
+        power = power - selection.atmospheric_zenith_db / sin_e
+    return power
+
+
+def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
+               metric: Callable[[np.ndarray, np.ndarray], np.ndarray], margin: float,
+               min_dwell_s: float, step_s: float, forced_lead_s: float) -> list[Serve]:
+    """Return the serving sequence that follows the best ``metric(elev_deg, range_km)``:
+    you stay on the current window until another is better by more than ``margin`` at a
+    decision time (every ``step_s``) at least ``min_dwell_s`` after you switched to it, or
+    until its forced decision ``forced_lead_s`` before its LOS, where you take the best
+    window that outlasts it (with none up, the next to rise).
+
+    A window is a candidate at time t when AOS <= t < LOS - forced_lead_s, so you never
+    switch to one you would have to leave at once. Look angles are fetched once per access
+    point for all its windows, and each stay is one vectorised scan.
+    """
+    n = len(windows)
+    if n == 0:
+        return []
+    aos = np.array([w.aos_s for w in windows], dtype=float)
+    los = np.array([w.los_s for w in windows], dtype=float)
+    g_last = int(np.floor(duration_s / step_s + 1e-9))
+    g_lo = np.ceil(np.maximum(aos, 0.0) / step_s - 1e-9).astype(np.int64)
+    g_hi = np.minimum(np.ceil((los - forced_lead_s) / step_s - 1e-9).astype(np.int64) - 1,
+                      g_last)  # last decision grid index inside the candidate span
+    count = np.maximum(g_hi - g_lo + 1, 0)
+    off = np.concatenate(([0], np.cumsum(count)))
+    win = np.repeat(np.arange(n), count)
+    g = np.arange(off[-1]) - np.repeat(off[:-1], count) + np.repeat(g_lo, count)
+    value = np.empty(off[-1])
+    aps = sorted({w.ap for w in windows})
+    ap_of_sample = np.repeat(np.array([aps.index(w.ap) for w in windows]), count)
+    by_ap = np.argsort(ap_of_sample, kind="stable")
+    bounds = np.searchsorted(ap_of_sample[by_ap], np.arange(len(aps) + 1))
+    for k, ap in enumerate(aps):  # one look-angle call per access point
+        pos = by_ap[bounds[k]:bounds[k + 1]]
+        if len(pos):
+            elev_deg, range_km = geometry.look(ap, g[pos] * step_s)
+            value[pos] = metric(np.asarray(elev_deg), np.asarray(range_km))
+    # samples sorted by grid index, then value, then lowest window index last: the last
+    # sample of each grid index is the best there
+    order = np.lexsort((-win, value, g))
+    g_sorted = g[order]
+    starts = np.searchsorted(g_sorted, np.arange(g_last + 2))
+    best_val = np.full(g_last + 1, -np.inf)
+    best_win = np.full(g_last + 1, -1)
+    has = starts[1:] > starts[:-1]
+    best_val[has] = value[order[starts[1:][has] - 1]]
+    best_win[has] = win[order[starts[1:][has] - 1]]
+
+    def pick_forced(gi: int, c: int) -> int:
+        """Best candidate at grid index gi that outlasts c, or -1."""
+        if 0 <= gi <= g_last:
+            for s in order[starts[gi]:starts[gi + 1]][::-1]:
+                if win[s] != c and los[win[s]] > los[c]:
+                    return int(win[s])
+        return -1
+
+    def next_rising(t_s: float, min_los_s: float, c: int) -> int:
+        """The window up or rising first from ``t_s`` among those setting after
+        ``min_los_s`` (not c): earliest, then the longest, then the lowest index."""
+        ok = los > max(t_s, min_los_s)
+        if c >= 0:
+            ok[c] = False
+        cand = np.flatnonzero(ok)
+        if not len(cand):
+            return -1
+        return int(cand[np.lexsort((cand, -los[cand], np.maximum(aos[cand], t_s)))[0]])
+
+    c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else next_rising(0.0, 0.0, -1)
+    if c < 0:
+        return []
+    seq = [Serve(c)]
+    since = max(aos[c], 0.0)
+    while True:
+        forced_s = los[c] - forced_lead_s
+        g_forced = int(np.floor(forced_s / step_s + 1e-9))
+        g_from = max(int(np.ceil((since + min_dwell_s) / step_s - 1e-9)),
+                     int(np.floor(since / step_s + 1e-9)) + 1, g_lo[c])
+        # voluntary: c's own samples from the dwell on, before the forced decision
+        a = off[c] + g_from - g_lo[c]
+        b = off[c] + min(g_forced, g_hi[c] + 1) - g_lo[c]
+        if b > a:
+            gs = g[a:b]
+            better = np.flatnonzero(best_val[gs] - value[a:b] > margin)
+            if len(better):
+                gi = int(gs[better[0]])
+                c, since = int(best_win[gi]), gi * step_s
+                seq.append(Serve(c, since))
+                continue
+        if forced_s >= duration_s:
+            return seq
+        on_grid = g_forced * step_s > since
+        t_dec = g_forced * step_s if on_grid else max(forced_s, since)
+        nxt = pick_forced(g_forced, c) if on_grid else -1
+        if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
+            nxt = next_rising(t_dec, los[c], c)
+            if nxt < 0:
+                return seq
+        if aos[nxt] <= t_dec:
+            seq.append(Serve(nxt, t_dec))
+            since = t_dec
+        else:  # across a gap or a late rise: as early as possible
+            seq.append(Serve(nxt))
+            since = aos[nxt]
+        c = nxt
+
+
+def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
+               duration_s: float, setup_s: float, guard_s: float, rtt_bound_s: float,
+               min_dwell_s: float) -> dict[str, list[Serve]]:
+    """Return every mobile's serving sequence, decided jointly and event by event.
+
+    An access point serves at most ``capacity[ap]`` mobiles at once (absent: unlimited).
+    A mobile takes, among the windows up with a free place, the least loaded access point
+    (count/capacity), then the longest remaining visibility; with none free it waits and
+    takes the first place that frees. It leaves its window at the forced decision
+    (LOS - guard - rtt bound) for the best one that outlasts it, or, with none free, holds
+    on until LOS and waits from there (a gap). Once ``min_dwell_s`` has passed it also
+    moves, when a new window comes up, to an access point that would still be less
+    loaded after the move than its own is now.
+
+    Every switch happens where the SET_PRIMARY can take place exactly then (after the new
+    address is acknowledged and before the old path's deadline), or after the old LOS, so
+    the places counted here are the places the timing model's serving intervals use.
+    """
+    names = sorted(candidates)
+    lead = guard_s + rtt_bound_s
+    need = setup_s + rtt_bound_s  # AOS to the earliest SET_PRIMARY over the new window
+    load: dict[str, int] = {}
+    waiting: dict[str, list[int]] = {}
+    wins = [list(candidates[m]) for m in names]
+    rise_order = [sorted(range(len(w)), key=lambda i, w=w: (w[i].aos_s, i)) for w in wins]
+    cur = [-1] * len(names)
+    since = [0.0] * len(names)
+    gen = [0] * len(names)
+    dwell_pushed = [-1] * len(names)
+    wait_from: list[float | None] = [None] * len(names)
+    seqs: list[list[Serve]] = [[] for _ in names]
+    up: list[list[int]] = [[] for _ in names]
+    nxt_rise = [0] * len(names)
+    # events: (t_s, priority, tie, mobile, kind, generation); releases sort first
+    los_ev, forced_ev, check_ev, rise_ev = 0, 1, 2, 3
+    heap: list[tuple] = []
+
+    def push_rise(m: int):
+        if nxt_rise[m] < len(rise_order[m]):
+            w = wins[m][rise_order[m][nxt_rise[m]]]
+            heapq.heappush(heap, (max(w.aos_s, 0.0), rise_ev, 0.0, m, rise_ev, 0))
+
+    def share(ap: str, extra: int = 0) -> float:
+        cap = capacity.get(ap)
+        return 0.0 if cap is None else (load.get(ap, 0) + extra) / cap
+
+    def free(ap: str) -> bool:
+        cap = capacity.get(ap)
+        return cap is None or load.get(ap, 0) < cap
+
+    def release(m: int, t_s: float):
+        ap = wins[m][cur[m]].ap
+        load[ap] -= 1
+        for other in waiting.pop(ap, []):  # the longest waiting first
+            since_s = wait_from[other]
+            heapq.heappush(heap, (t_s, check_ev, t_s if since_s is None else since_s, other,
+                                  check_ev, 0))
+
+    def take(m: int, j: int, t_s: float, switch_s: float | None):
+        w = wins[m][j]
+        load[w.ap] = load.get(w.ap, 0) + 1
+        seqs[m].append(Serve(j, switch_s, wait_from[m]))
+        cur[m], since[m], wait_from[m] = j, t_s, None
+        gen[m] += 1
+        if w.los_s - lead < duration_s:
+            heapq.heappush(heap, (w.los_s - lead, forced_ev, 0.0, m, forced_ev, gen[m]))
+
+    def best(m: int, t_s: float, ok) -> int:
+        """The least-loaded free window passing ``ok``, then the longest, or -1."""
+        pick, key = -1, None
+        for j in up[m]:
+            w = wins[m][j]
+            if ok(j, w) and free(w.ap):
+                k = (share(w.ap), -w.los_s, w.ap, j)
+                if key is None or k < key:
+                    pick, key = j, k
+        return pick
+
+    def attach_idle(m: int, t_s: float):
+        j = best(m, t_s, lambda j, w: True)
+        if j >= 0:
+            first = (not seqs[m] and wait_from[m] is None
+                     and t_s <= max(wins[m][j].aos_s, 0.0))
+            take(m, j, t_s, None if first else t_s)
+        elif up[m]:  # windows up, all full: wait for a place
+            if wait_from[m] is None:
+                wait_from[m] = t_s
+            for j in up[m]:
+                waiting.setdefault(wins[m][j].ap, []).append(m)
+
+    for m in range(len(names)):
+        push_rise(m)
+    while heap:
+        t, _, _, m, kind, g = heapq.heappop(heap)
+        if t >= duration_s:
+            break
+        if kind == rise_ev:
+            j = rise_order[m][nxt_rise[m]]
+            nxt_rise[m] += 1
+            push_rise(m)
+            up[m].append(j)
+            heapq.heappush(heap, (t, check_ev, t, m, check_ev, 0))
+            if wins[m][j].aos_s + need > t:
+                heapq.heappush(heap, (wins[m][j].aos_s + need, check_ev, t, m, check_ev, 0))
+            continue
+        # a window stays a candidate while leaving it later is still a clean switch
+        up[m] = [j for j in up[m] if wins[m][j].los_s - lead > t + rtt_bound_s]
+        c = cur[m]
+        if kind == los_ev:
+            if g == gen[m]:
+                release(m, t)
+                cur[m] = -1
+                attach_idle(m, t)
+        elif kind == forced_ev:
+            if g == gen[m]:
+                los_c = wins[m][c].los_s
+                j = best(m, t, lambda j, w: j != c and w.los_s > los_c and w.aos_s + need <= t)
+                if j >= 0:
+                    release(m, t)
+                    take(m, j, t, t)
+                else:  # no clean switch: hold on until LOS, then look again
+                    heapq.heappush(heap, (los_c, los_ev, 0.0, m, los_ev, gen[m]))
+        elif c < 0:
+            attach_idle(m, t)
+        elif t < wins[m][c].los_s - lead:
+            ready_s = since[m] + max(min_dwell_s, rtt_bound_s)
+            if t < ready_s:
+                if dwell_pushed[m] != gen[m]:  # look again once the dwell is over
+                    dwell_pushed[m] = gen[m]
+                    heapq.heappush(heap, (ready_s, check_ev, ready_s, m, check_ev, 0))
+                continue
+            mine = share(wins[m][c].ap)
+            j = best(m, t, lambda j, w: (j != c and w.aos_s + need <= t
+                                         and share(w.ap, 1) < mine))
+            if j >= 0:
+                release(m, t)
+                take(m, j, t, t)
+    return {name: seqs[m] for m, name in enumerate(names)}

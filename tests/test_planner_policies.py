@@ -1,0 +1,334 @@
+"""The five selection policies on crafted windows with closed-form look angles.
+
+Passes rise and set at 0° (the fake mask) with elevation ``max_elev·sin(π·(t−AOS)/(LOS−AOS))``;
+the slant range is ``altitude / sin(elev)`` (flat Earth), so a low satellite can beat a
+higher one on signal while losing on elevation. Max-elevation and strongest-signal are
+also checked against a plain per-time loop that applies the same rule.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from sigma_sn.planner.core import handovers, select, select_least_load
+from sigma_sn.planner.kinds import Action, Policy, Selection, Serve, Window
+from sigma_sn.planner.policies import received_power_dbw
+from tests.test_planner_core import LEAD_S, RTT_S, TIMING, check_invariants, rtt
+
+ALT_KM = {"A": 500.0, "B": 1200.0, "C": 500.0, "D": 1200.0, "E": 500.0}
+
+
+class Passes:
+    """Look angles of sine-shaped passes; ``wobble`` adds ``amp·sin(2πt/period + phase)``."""
+
+    def __init__(self, windows, alt_km=None, wobble=None):
+        self.by_ap = {}
+        for w in windows:
+            self.by_ap.setdefault(w.ap, []).append(w)
+        for ws in self.by_ap.values():
+            ws.sort(key=lambda w: w.aos_s)
+        self.alt_km = alt_km or {}
+        self.wobble = wobble or {}
+        self.calls = []
+
+    def look(self, ap, t_s):
+        t = np.asarray(t_s, dtype=float)
+        self.calls.append((ap, len(t)))
+        ws = self.by_ap[ap]
+        k = np.clip(np.searchsorted([w.aos_s for w in ws], t, side="right") - 1, 0, None)
+        aos = np.array([w.aos_s for w in ws])[k]
+        los = np.array([w.los_s for w in ws])[k]
+        top = np.array([w.max_elev_deg for w in ws])[k]
+        up = (t >= aos) & (t <= los)
+        elev = np.where(up, top * np.sin(np.pi * (t - aos) / (los - aos)), -1.0)
+        if ap in self.wobble:
+            amp, period, phase = self.wobble[ap]
+            elev = elev + amp * np.sin(2 * np.pi * t / period + phase)
+        sin_e = np.sin(np.radians(np.maximum(elev, 0.01)))
+        return elev, self.alt_km.get(ap, 550.0) / sin_e
+
+
+def aps(windows, seq):
+    return [windows[s.index].ap for s in seq]
+
+
+def elevation(elev_deg, range_km):
+    return elev_deg
+
+
+def reference(windows, duration_s, geometry, metric, margin, dwell_s, step_s):
+    """The hysteresis rule, one grid time at a time (slow and plain, for comparison)."""
+    def value(i, t):
+        e, r = geometry.look(windows[i].ap, np.array([t]))
+        return float(metric(e, r)[0])
+
+    def candidate(i, t):
+        return max(windows[i].aos_s, 0.0) <= t < windows[i].los_s - LEAD_S and t <= duration_s
+
+    def best(t, ok):
+        found = [(-value(i, t), i) for i in range(len(windows)) if candidate(i, t) and ok(i)]
+        return min(found)[1] if found else -1
+
+    def next_rising(t, min_los, c):
+        found = [(max(w.aos_s, t), -w.los_s, i) for i, w in enumerate(windows)
+                 if i != c and w.los_s > max(t, min_los)]
+        return min(found)[2] if found else -1
+
+    c = best(0.0, lambda i: True)
+    c = c if c >= 0 else next_rising(0.0, 0.0, -1)
+    seq, since = [Serve(c)], max(windows[c].aos_s, 0.0)
+    while True:
+        forced = windows[c].los_s - LEAD_S
+        g_forced = math.floor(forced / step_s + 1e-9)
+        switched = False
+        for g in range(g_forced):
+            t = g * step_s
+            if t > since and t >= since + dwell_s - 1e-9 and candidate(c, t):
+                b = best(t, lambda i: True)
+                if value(b, t) - value(c, t) > margin:
+                    c, since, switched = b, t, True
+                    seq.append(Serve(c, t))
+                    break
+        if switched:
+            continue
+        if forced >= duration_s:
+            return seq
+        t_dec = g_forced * step_s
+        on_grid = t_dec > since
+        los_c = windows[c].los_s
+        nxt = best(t_dec, lambda i: i != c and windows[i].los_s > los_c) if on_grid else -1
+        t_dec = t_dec if on_grid else max(forced, since)
+        if nxt < 0:
+            nxt = next_rising(t_dec, los_c, c)
+            if nxt < 0:
+                return seq
+        if windows[nxt].aos_s <= t_dec:
+            seq.append(Serve(nxt, t_dec))
+            since = t_dec
+        else:
+            seq.append(Serve(nxt))
+            since = windows[nxt].aos_s
+        c = nxt
+
+
+# A, then B and C rise (C 5 s before A sets), D and E late; B and D fly at 1200 km,
+# A, C, E at 500 km. Each policy's rule picks a different sequence:
+FIVE = [Window("A", 0, 100, 30), Window("B", 50, 400, 80), Window("C", 95, 450, 40),
+        Window("D", 300, 1000, 50), Window("E", 380, 990, 20)]
+
+
+def test_each_policy_picks_the_sequence_its_rule_implies():
+    geo = Passes(FIVE, ALT_KM)
+    got = {p: select(p, FIVE, 1000, TIMING, RTT_S, geometry=geo)
+           for p in Policy if p is not Policy.LEAST_LOAD}
+    # least-load: a second terminal holds D (one place) since 290 s
+    blocker = [Window("D", 290, 1000, 60)]
+    joint = select_least_load({"M": FIVE, "X": blocker}, {"D": 1}, 1000, TIMING, RTT_S)
+    got[Policy.LEAST_LOAD] = joint["M"]
+    assert [s.index for s in joint["X"]] == [0]
+    names = {p: aps(FIVE, seq) for p, seq in got.items()}
+    # longest remaining visibility at each forced decision: C (LOS 450) over B, then D
+    assert names[Policy.LONGEST_VISIBILITY] == ["A", "C", "D"]
+    # two handovers either way; A-B-D keeps the smallest overlap widest (50 s, not 5 s)
+    assert names[Policy.MIN_HANDOVERS] == ["A", "B", "D"]
+    # B overtakes A in elevation at 80 s, C overtakes B at 360 s, D overtakes C at 400 s
+    assert [(n, s.switch_s) for n, s in zip(names[Policy.MAX_ELEVATION],
+                                           got[Policy.MAX_ELEVATION])] == [
+        ("A", None), ("B", 80.0), ("C", 360.0), ("D", 400.0)]
+    # signal ~ sin(elev)/altitude: the 500 km E beats D around its peak, D wins late again
+    assert names[Policy.STRONGEST_SIGNAL] == ["A", "B", "C", "D", "E", "D"]
+    # like longest-visibility, but D is full at C's forced decision: E instead
+    assert names[Policy.LEAST_LOAD] == ["A", "C", "E"]
+    assert got[Policy.LEAST_LOAD][2].switch_s == pytest.approx(450 - LEAD_S)
+    assert len({tuple(n) for n in names.values()}) == 5
+    # the geometric ones follow their rule, step by step
+    for policy, metric in ((Policy.MAX_ELEVATION, elevation),
+                           (Policy.STRONGEST_SIGNAL,
+                            lambda e, r: received_power_dbw(e, r, Selection()))):
+        assert got[policy] == reference(FIVE, 1000, geo, metric, 0.0, 0.0, 10.0)
+    for seq in got.values():
+        check_invariants(FIVE, seq, handovers(FIVE, seq, TIMING, rtt))
+
+
+def test_geometry_is_asked_once_per_access_point():
+    geo = Passes(FIVE, ALT_KM)
+    select(Policy.MAX_ELEVATION, FIVE, 1000, TIMING, RTT_S, geometry=geo)
+    assert sorted(ap for ap, _ in geo.calls) == sorted(ALT_KM)
+
+
+def test_strongest_signal_is_free_space_loss_and_cosecant_atmosphere():
+    sel = Selection(frequency_hz=12e9, eirp_dbw=40.0, atmospheric_zenith_db=0.5)
+    # 1000 km at 12 GHz; at 30° the atmosphere costs twice A_z
+    p = received_power_dbw(np.array([30.0]), np.array([1000.0]), sel)
+    fspl = 20 * math.log10(4 * math.pi * 1e6 * 12e9 / 299_792_458.0)
+    assert p[0] == pytest.approx(40.0 - fspl - 1.0)
+    # the link-budget textbook form: 92.45 + 20·log10(d / km) + 20·log10(f / GHz)
+    assert fspl == pytest.approx(92.45 + 60.0 + 20 * math.log10(12.0), abs=0.01)
+    # the atmosphere alone can change the pick: a near, low pass loses to a far, high one
+    windows = [Window("A", -1000, 1000, 12), Window("B", -1000, 1000, 70)]
+    geo = Passes(windows, {"A": 100.0, "B": 500.0})
+    clear = select(Policy.STRONGEST_SIGNAL, windows, 400, TIMING, RTT_S, geometry=geo)
+    rainy = select(Policy.STRONGEST_SIGNAL, windows, 400, TIMING, RTT_S, geometry=geo,
+                   selection=Selection(atmospheric_zenith_db=3.0))
+    assert aps(windows, clear) == ["A"] and aps(windows, rainy) == ["B"]
+
+
+def test_geometric_policies_need_geometry():
+    with pytest.raises(ValueError, match="geometry"):
+        select(Policy.MAX_ELEVATION, FIVE, 1000, TIMING, RTT_S)
+
+
+@pytest.mark.parametrize("policy, margin", [(Policy.MAX_ELEVATION, {"elev_margin_deg": 5.0}),
+                                            (Policy.STRONGEST_SIGNAL, {"signal_margin_db": 1.0})])
+def test_hysteresis_stops_ping_pong(policy, margin):
+    # two passes at the same height cross slowly at 1500 s (0.044°/s apart) while their
+    # elevations wobble in opposition by ±2° (±4° apart, ~0.7 dB of signal)
+    windows = [Window("A", -3000, 3000, 60), Window("B", 0, 6000, 60)]
+    geo = Passes(windows, {"A": 550.0, "B": 550.0},
+                 wobble={"A": (2.0, 30.0, 0.0), "B": (2.0, 30.0, math.pi)})
+
+    def switches(**kw):
+        seq = select(policy, windows, 3000, TIMING, RTT_S, geometry=geo,
+                     selection=Selection(**kw))
+        check_invariants(windows, seq, handovers(windows, seq, TIMING, rtt))
+        return seq
+
+    plain = switches()
+    assert len(plain) - 1 >= 6   # ping-pong around the crossing
+    assert aps(windows, plain)[:3] == ["A", "B", "A"]
+    # a margin above the wobble: one switch, once B is clearly ahead
+    (a, b) = switches(**margin)
+    assert (a.index, b.index) == (0, 1) and b.switch_s > 1500
+    # a dwell: fewer switches, never two within the dwell
+    dwelled = switches(min_dwell_s=60.0)
+    assert 1 <= len(dwelled) - 1 < len(plain) - 1
+    starts = [s.switch_s for s in dwelled[1:]]
+    assert all(t1 - t0 >= 60.0 for t0, t1 in zip(starts, starts[1:]))
+
+
+def test_ping_pong_within_a_pass_deactivates_the_address():
+    windows = [Window("A", -2000, 2000, 60), Window("B", 0, 4000, 60)]
+    seq = [Serve(0), Serve(1, 500.0), Serve(0, 700.0), Serve(1, 1500.0)]
+    plan = handovers(windows, seq, TIMING, rtt)
+    # A's pass serves again at 700 s: its address is kept, not deleted at 1998 s
+    retire = plan[0].events[-1]
+    assert retire.action is Action.DEACTIVATE and retire.t_s < 700.0
+    assert plan[2].events[-1].action is Action.DELETE_IP
+    check_invariants(windows, seq, plan)
+
+
+def served_intervals(windows, seq, plan, duration_s):
+    """(ap, from_s, to_s) of each entry: from its SET_PRIMARY (or start) to the next
+    SET_PRIMARY, or to its LOS when the next one comes after it."""
+    first = windows[seq[0].index]
+    starts = [max(first.aos_s, seq[0].switch_s or 0.0, 0.0)]
+    starts += [e.t_s for h in plan for e in h.events if e.action is Action.SET_PRIMARY]
+    out = []
+    for k, s in enumerate(seq):
+        w = windows[s.index]
+        end = min(w.los_s, starts[k + 1]) if k + 1 < len(seq) else min(w.los_s, duration_s)
+        out.append((w.ap, starts[k], end))
+    return out
+
+
+def test_least_load_waits_for_a_place_and_never_overfills():
+    # six terminals, two satellites S1 (2 places) and S2 (1 place) up for all of them;
+    # S3 rises at 600 s with room for everyone
+    def cands(shift):
+        return [Window("S1", 0 + shift, 500 + shift), Window("S2", 100, 700),
+                Window("S3", 600, 2000)]
+    candidates = {f"T{k}": cands(10 * k) for k in range(6)}
+    capacity = {"S1": 2, "S2": 1}
+    plans = select_least_load(candidates, capacity, 2000, TIMING, RTT_S)
+    intervals = []
+    waited = []
+    for m, seq in plans.items():
+        ws = candidates[m]
+        plan = handovers(ws, seq, TIMING, rtt)
+        check_invariants(ws, seq, plan)
+        intervals += served_intervals(ws, seq, plan, 2000)
+        # what the policy counted: from each switch to the next, or to LOS across a gap
+        for k, s in enumerate(seq):
+            if s.wait_from_s is not None:
+                waited.append((m, s))
+                assert s.switch_s > s.wait_from_s
+                if k:  # a gap: hard handover, its outage covers the wait
+                    assert not plan[k - 1].feasible
+                    assert plan[k - 1].outage_s >= s.switch_s - ws[seq[k - 1].index].los_s
+    for ap, cap in capacity.items():
+        mine = [(t0, t1) for a, t0, t1 in intervals if a == ap]
+        for t in sorted({t0 for t0, _ in mine}):   # the load peaks where someone joins
+            assert sum(t0 <= t < t1 for t0, t1 in mine) <= cap, (ap, t)
+    # three places on S1 and S2 until S3 rises at 600 s: T2 waits for S2 to rise, T3-T5
+    # wait for S1 to free, and whoever sets before 600 s waits for S3
+    got = {m: [(candidates[m][s.index].ap, s.switch_s, s.wait_from_s) for s in seq]
+           for m, seq in plans.items()}
+    assert got == {
+        "T0": [("S1", None, None), ("S3", 600, 500)],
+        "T1": [("S1", None, None), ("S3", 600, 510)],
+        "T2": [("S2", 100, 20), ("S3", pytest.approx(600 + TIMING.setup_s + RTT_S), None)],
+        "T3": [("S1", 500, 30), ("S3", 600, 530)],    # S1 freed by T0 at its LOS
+        "T4": [("S1", 510, 40), ("S3", 600, 540)],
+        "T5": [("S1", 530, 50), ("S3", 600, 550)]}
+    assert len(waited) == 9
+
+
+def test_least_load_prefers_the_emptier_satellite_and_moves_after_the_dwell():
+    # S1 holds 2 of 4 places when S2 (4 places, empty) rises at 100 s: the terminals move
+    # there once their dwell is over, until both are equally loaded (1/4 vs 1/4 is no gain)
+    candidates = {f"T{k}": [Window("S1", 0, 1000), Window("S2", 100, 1000)] for k in range(2)}
+    capacity = {"S1": 4, "S2": 4}
+    quick = select_least_load(candidates, capacity, 1000, TIMING, RTT_S)
+    assert [[s.index for s in seq] for seq in quick.values()] == [[0, 1], [0]]
+    assert quick["T0"][1].switch_s == pytest.approx(100 + TIMING.setup_s + RTT_S)
+    slow = select_least_load(candidates, capacity, 1000, TIMING, RTT_S,
+                             selection=Selection(min_dwell_s=250.0))
+    assert slow["T0"][1].switch_s == pytest.approx(250.0)
+
+
+def test_selection_names_the_bad_field():
+    for field, bad in (("min_dwell_s", -1.0), ("decision_step_s", 0.0),
+                       ("frequency_hz", float("nan")), ("ap_capacity", 0),
+                       ("ap_capacity", True), ("eirp_dbw", "40")):
+        with pytest.raises(ValueError, match=f"^{field}: "):
+            Selection(**{field: bad})
+
+
+def _covered(windows, seq, duration_s):
+    """Seconds of [0, duration_s] inside the union of [switch-in, LOS] of the entries."""
+    spans = sorted((max(windows[s.index].aos_s, s.switch_s or 0.0, 0.0),
+                    min(windows[s.index].los_s, duration_s)) for s in seq)
+    total, reach = 0.0, 0.0
+    for t0, t1 in spans:
+        if t1 > max(t0, reach):
+            total += t1 - max(t0, reach)
+            reach = t1
+    return total
+
+
+windows_strategy = st.lists(
+    st.tuples(st.integers(0, 5), st.floats(0, 2000), st.floats(20, 600), st.floats(5, 90)),
+    min_size=1, max_size=20)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(windows_strategy, st.sampled_from([0.0, 60.0]))
+def test_min_handovers_never_needs_more_handovers_than_any_policy(rows, dwell_s):
+    windows, last_los = [], {}
+    for ap, aos, dur, top in sorted(rows):   # an AP's passes of one mobile never overlap
+        if aos > last_los.get(ap, -1.0):
+            windows.append(Window(f"S{ap}", aos, aos + dur, top))
+            last_los[ap] = aos + dur
+    geo = Passes(windows, {f"S{k}": 400.0 + 250.0 * k for k in range(6)})
+    sel = Selection(min_dwell_s=dwell_s)
+    seqs = {p: select(p, windows, 2600, TIMING, RTT_S, geometry=geo, selection=sel)
+            for p in Policy}
+    best = seqs[Policy.MIN_HANDOVERS]
+    for policy, seq in seqs.items():
+        assert (len(best) <= len(seq)
+                or _covered(windows, best, 2600) > _covered(windows, seq, 2600) + 1e-6), policy
+        check_invariants(windows, seq, handovers(windows, seq, TIMING, rtt))
+    assert seqs[Policy.MAX_ELEVATION] == reference(windows, 2600, geo, elevation, 0.0,
+                                                   dwell_s, 10.0)
