@@ -73,3 +73,45 @@ def test_mip_reports_use_the_same_schema():
     rep = simulate(two_path_replay(), cbr(), protocol="mip")
     assert rep["protocol"] == "mip"
     jsonschema.validate(json.loads(json.dumps(rep)), schema)
+
+
+def test_switch_at_the_plan_breaks_at_set_primary_not_at_los():
+    mip = MipConfig(switch="plan", ra_min_s=0.05, ra_max_s=0.05)
+    rep = simulate(two_path_replay(sp_s=30.0), cbr(), protocol="mip", mip=mip)
+    switch = rep["handovers"][0]["cn_switch_s"] + mip.ha_cn_s
+    outage_min = mip.t_l2_s + mip.t_dad_s + bu_one_way_s(mip)
+    assert 30.0 + outage_min <= switch <= 30.0 + outage_min + mip.ra_max_s + 1e-9
+    # breaking early does not make it lossless: the outage is the same, only earlier
+    assert rep["packets"]["lost"] > outage_min * RATE_PPS - ONE_PACKET
+
+
+@pytest.mark.parametrize("ra_min_s, ra_max_s", [(0.03, 0.07), (3.0, 10.0)])
+def test_movement_detection_waits_at_most_one_ra_interval(ra_min_s, ra_max_s):
+    """RFC 6275 §7.5 (30-70 ms) against plain RFC 4861 routers (here 3-10 s): the binding
+    lands between L2 + DAD + BU and that plus the longest RA interval, for every seed."""
+    mip = MipConfig(ra_min_s=ra_min_s, ra_max_s=ra_max_s)
+    outage_min = mip.t_l2_s + mip.t_dad_s + bu_one_way_s(mip)
+    waits = []
+    for seed in range(8):
+        rep = simulate(two_path_replay(duration_s=120.0), cbr(seed=seed), protocol="mip",
+                       mip=mip)
+        switch = rep["handovers"][0]["cn_switch_s"] + mip.ha_cn_s
+        waits.append(switch - 60.0 - outage_min)
+    assert all(-1e-9 <= w <= ra_max_s + 1e-9 for w in waits), waits
+    assert len(set(waits)) > 1                                   # the phase is random, seeded
+
+
+def test_lost_binding_updates_are_retransmitted():
+    rep = simulate(two_path_replay(duration_s=200.0), cbr(loss_prob=0.5, seed=2),
+                   protocol="mip")
+    assert rep["signalling"]["retransmissions"].get("BU", 0) > 0
+    assert rep["handovers"][0]["cn_switch_s"] is not None       # it got through in the end
+
+
+def test_uplink_without_a_care_of_address_has_no_route():
+    mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
+    rep = simulate(two_path_replay(), cbr(direction="up"), protocol="mip", mip=mip)
+    # from LOS of A until the new CoA exists (L2 + RA wait + DAD) the MH cannot send
+    no_coa_s = mip.t_l2_s + mip.t_dad_s
+    assert rep["loss_causes"]["no_route"] == pytest.approx(
+        no_coa_s * RATE_PPS, abs=mip.ra_max_s * RATE_PPS + ONE_PACKET)
