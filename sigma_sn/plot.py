@@ -28,6 +28,16 @@ WINDOW_COLOUR = "#9ecae1"
 SERVING_COLOUR = "#ff7f0e"
 EVENT_COLOUR = "#2ca02c"
 MASK_COLOUR = "#7f7f7f"
+#: marker symbol and colour of each planned action, the same in every figure
+ACTION_STYLE = {
+    "ADDRESS_READY": ("circle-open", "#7f7f7f"),
+    "ADD_IP": ("triangle-right", "#2ca02c"),
+    "SET_PRIMARY": ("star", "#9467bd"),
+    "LM_UPDATE": ("square", "#8c564b"),
+    "DELETE_IP": ("x", "#d62728"),
+    "DEACTIVATE": ("x-open", "#e377c2"),
+}
+OUTAGE_COLOUR = "#d62728"
 #: one colour per satellite, cycling (plotly's default colourway)
 PALETTE = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692",
            "#B6E880", "#FF97FF", "#FECB52")
@@ -310,14 +320,20 @@ def elevation_plot(look_angles_or_elev, t_s, names: Sequence[str], mask_deg,
     if events:
         t_ev = np.asarray([e["t_s"] for e in events], float)
         x_ev = utc_strings(epoch, t_ev) if epoch is not None else t_ev
-        for xv in x_ev:
-            fig.add_vline(x=xv, line={"color": EVENT_COLOUR, "width": 1, "dash": "dot"})
+        actions = [str(getattr(e["action"], "value", e["action"])) for e in events]
+        colour = {a: ACTION_STYLE.get(a, (None, EVENT_COLOUR))[1] for a in actions}
+        for xv, a in zip(x_ev, actions):
+            fig.add_vline(x=xv, line={"color": colour[a], "width": 1, "dash": "dot"})
         # the lines carry no hover, so a marker at the top of each says what happened
-        fig.add_trace(go.Scatter(
-            x=list(x_ev), y=[90.0] * len(events), mode="markers", name="events",
-            marker={"symbol": "triangle-down", "size": 9, "color": EVENT_COLOUR},
-            hovertext=["<br>".join(f"{k}: {getattr(v, 'value', v)}" for k, v in e.items())
-                       for e in events], hoverinfo="text"))
+        for a in dict.fromkeys(actions):
+            mine = [k for k, b in enumerate(actions) if b == a]
+            fig.add_trace(go.Scatter(
+                x=[x_ev[k] for k in mine], y=[90.0] * len(mine), mode="markers", name=a,
+                legendgroup="events", legendgrouptitle_text="events",
+                marker={"symbol": "triangle-down", "size": 9, "color": colour[a]},
+                hovertext=["<br>".join(f"{k}: {getattr(v, 'value', v)}"
+                                       for k, v in events[j].items()) for j in mine],
+                hoverinfo="text"))
     fig.update_layout(title="Elevation of candidate satellites",
                       xaxis={"title": "UTC" if epoch is not None else "time since start (s)",
                              "type": "date" if epoch is not None else "linear"},
@@ -351,16 +367,6 @@ def coverage_heatmap(multiplicity, lat_deg, t_s, *, epoch=None,
 
 # --- a plan (docs/plan-format.md) ------------------------------------------------------
 
-#: marker symbol and colour of each planned action, the same in every figure
-ACTION_STYLE = {
-    "ADDRESS_READY": ("circle-open", "#7f7f7f"),
-    "ADD_IP": ("triangle-right", "#2ca02c"),
-    "SET_PRIMARY": ("star", "#9467bd"),
-    "LM_UPDATE": ("square", "#8c564b"),
-    "DELETE_IP": ("x", "#d62728"),
-    "DEACTIVATE": ("x-open", "#e377c2"),
-}
-OUTAGE_COLOUR = "#d62728"
 #: actions about the old access point (the rest are about the new one)
 _OLD_AP_ACTIONS = {"DELETE_IP", "DEACTIVATE"}
 

@@ -322,29 +322,6 @@ def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int 
     return Section(tuple(tables), tuple(figures), tuple(notes))
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return round(sum(values) / len(values), 3) if values else None
-
-
-def report_metrics(report: dict) -> list[tuple[str, str, object]]:
-    """Return ``(metric, unit, value)`` rows summing up one simulation report."""
-    lat, pk = report["latency_ms"], report["packets"]
-    hos = report.get("handovers", [])
-    return [
-        ("packets sent", "", pk["sent"]), ("packets delivered", "", pk["delivered"]),
-        ("packets lost", "", pk["lost"]), ("loss rate", "", report["loss_rate"]),
-        ("latency p50", "ms", lat["p50"]), ("latency p95", "ms", lat["p95"]),
-        ("latency p99", "ms", lat["p99"]), ("latency max", "ms", lat["max"]),
-        ("throughput", "bit/s", report["throughput_bps"]),
-        ("signalling messages", "", report["signalling"]["messages"]),
-        ("signalling bytes", "B", report["signalling"]["bytes"]),
-        ("handovers", "", len(hos)),
-        ("handover latency mean", "ms", _mean(h.get("handover_latency_ms") for h in hos)),
-        ("lost in handovers", "", sum(h.get("lost", 0) for h in hos)),
-    ]
-
-
 def simulation_section(results, *, max_rows: int = 500) -> Section:
     """Return the report's simulation part for a report or a comparison: the metrics
     side by side (the comparison's own table when it has one), the handovers, and
@@ -358,10 +335,12 @@ def simulation_section(results, *, max_rows: int = 500) -> Section:
                     **{plot.PROTOCOL_LABEL.get(k, k): r.get(k) for k in reports}}
                    for r in results["table"]]
     else:
-        columns = [report_metrics(r) for r in reports.values()]
-        metrics = [{"metric": rows[0][0], "unit": rows[0][1],
-                    **{label: row[2] for label, row in zip(labels, rows)}}
-                   for rows in zip(*columns)]
+        from sigma_sn.compare import METRICS, metrics_of
+
+        values = [metrics_of(r) for r in reports.values()]
+        metrics = [{"metric": name, "unit": unit,
+                    **{label: v[name] for label, v in zip(labels, values)}}
+                   for name, unit in METRICS]
     ho_rows = [{"protocol": label, "mobile": h.get("mobile", rep.get("mobile")),
                 "from": h["from"], "to": h["to"], "t (UTC)": h["t_utc"],
                 "feasible": h.get("feasible"), "handover latency (ms)":

@@ -104,7 +104,7 @@ def test_elevation_plot_shows_the_mask_events_and_only_satellites_that_rise(run)
     la = look_angles(eph, SITES)
     fig = plot.elevation_plot(la, eph.t_s, [s.name for s in sats], 8.2, events=EVENTS,
                               site_index=0, epoch=eph.epoch)
-    drawn = {t.name for t in fig.data} - {"events"}
+    drawn = {t.name for t in fig.data} - {"ADD_IP", "SET_PRIMARY"}
     risen = {windows.sat_names[s] for s in windows.sat[windows.site == 0]}
     assert drawn == risen
     shapes = fig.layout.shapes
@@ -195,8 +195,11 @@ def test_plan_elevation_samples_agree_with_the_windows_and_mark_events(plan):
     n_events = sum(len(h["events"]) for h in plan["handovers"])
     assert sum(sh.x0 == sh.x1 for sh in fig.layout.shapes) == n_events
     assert [sh.y0 for sh in fig.layout.shapes if sh.y0 == sh.y1] == [8.2]
-    events = [t for t in fig.data if t.name == "events"][0]
-    assert "SET_PRIMARY" in "".join(events.hovertext)
+    sp = [t for t in fig.data if t.name == "SET_PRIMARY"][0]
+    assert len(sp.x) == len(plan["handovers"]) and sp.legendgroup == "events"
+    assert "action: SET_PRIMARY" in sp.hovertext[0]
+    assert plan["handovers"][0]["to"] in sp.hovertext[0]
+    assert sp.marker.color == plot.ACTION_STYLE["SET_PRIMARY"][1]
     assert fig.layout.xaxis.type == "date"
 
 
