@@ -178,7 +178,7 @@ def test_security_table_is_validated_naming_file_and_key():
            ({"attacks": [{"kind": "replay", "t_s": 1, "address": "evil"}]},
             "x.toml: security.attacks[0].address: not an IP address: 'evil'"),
            ({"keys": 1}, "x.toml: security.keys: unknown key; expected one of attacks, auth, "
-                         "ingress_filtering, prefix_len")]
+                         "ingress_filtering, location_manager, prefix_len")]
     for raw, message in bad:
         with pytest.raises(InputError) as exc:
             parse_security(raw, "x.toml")

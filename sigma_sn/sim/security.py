@@ -220,7 +220,7 @@ class SecurityConfig:
             raise ValueError(f"prefix_len must be in [1, 128], got {self.prefix_len}")
 
 
-_SECURITY_KEYS = {"auth", "ingress_filtering", "prefix_len", "attacks"}
+_SECURITY_KEYS = {"auth", "ingress_filtering", "prefix_len", "attacks", "location_manager"}
 _ATTACK_KEYS = {"kind", "t_s", "attempts", "interval_s", "address"}
 
 
@@ -255,22 +255,37 @@ def table_value(table: dict, key: str, kind: type, where: str, prefix: str, defa
     return kind(value)
 
 
-def parse_security(raw, where: str) -> SecurityConfig:
-    """Validate a scenario's raw ``[security]`` table (with ``[[security.attacks]]``);
-    raise :class:`InputError` naming ``where`` and the key."""
-    check_keys(raw, _SECURITY_KEYS, where, "security.")
-    attacks = []
-    items = raw.get("attacks", [])
-    if not isinstance(items, list):
-        raise InputError("must be an array of tables ([[security.attacks]])", path=where,
-                         key="security.attacks")
+def table_items(items, where: str, name: str, allowed):
+    """Yield ``(key_prefix, table)`` for each table of the array of tables ``name``."""
+    if not isinstance(items, (list, tuple)):
+        raise InputError(f"must be an array of tables ([[{name}]])", path=where, key=name)
     for i, item in enumerate(items):
-        p = f"security.attacks[{i}]."
-        check_keys(item, _ATTACK_KEYS, where, p)
-        kind = table_value(item, "kind", str, where, p)
-        if kind not in ATTACK_KINDS:
-            raise InputError(f"must be one of {', '.join(ATTACK_KINDS)}, got {kind!r}",
-                             path=where, key=p + "kind")
+        prefix = f"{name}[{i}]."
+        check_keys(item, allowed, where, prefix)
+        yield prefix, item
+
+
+def table_choice(table: dict, key: str, choices, where: str, prefix: str) -> str:
+    """``table[key]``, a string that must be one of ``choices``."""
+    value = table_value(table, key, str, where, prefix)
+    if value not in choices:
+        raise InputError(f"must be one of {', '.join(choices)}, got {value!r}", path=where,
+                         key=prefix + key)
+    return value
+
+
+def parse_security(raw, where: str) -> SecurityConfig:
+    """Validate a scenario's raw ``[security]`` table (with ``[[security.attacks]]``; its
+    ``[security.location_manager]`` is checked by :func:`survive.parse_location_manager`);
+    raise :class:`InputError` naming ``where`` and the key."""
+    from sigma_sn.sim.survive import parse_location_manager   # survive imports this module
+
+    check_keys(raw, _SECURITY_KEYS, where, "security.")
+    parse_location_manager(raw.get("location_manager"), where)
+    attacks = []
+    for p, item in table_items(raw.get("attacks", []), where, "security.attacks",
+                               _ATTACK_KEYS):
+        kind = table_choice(item, "kind", ATTACK_KINDS, where, p)
         address = item.get("address")
         if address is not None:
             try:
@@ -297,11 +312,13 @@ def parse_security(raw, where: str) -> SecurityConfig:
 
 def run_hooked(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
                mip: MipConfig | None = None, extra_links: dict[str, Link] | None = None,
-               log_factory=PacketLog, prepare=None) -> tuple[dict, Outcome]:
+               log_factory=PacketLog, prepare=None,
+               association=Association) -> tuple[dict, Outcome]:
     """Run one replay as :func:`sigma_sn.sim.run.run_replay` does (same random streams,
     same report), with room for more: ``extra_links`` join the MH's links,
-    ``log_factory(ap_names)`` makes the packet log, and ``prepare(env, endpoint)``
-    installs hooks and actors before the clock starts. Return ``(report, outcome)``."""
+    ``log_factory(ap_names)`` makes the packet log, ``association`` is the SIGMA
+    endpoint class, and ``prepare(env, endpoint)`` installs hooks and actors before the
+    clock starts. Return ``(report, outcome)``."""
     if protocol not in ("sigma", "mip"):
         raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
     rng = np.random.default_rng(cfg.seed)
@@ -320,7 +337,7 @@ def run_hooked(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         env.process(endpoint.run_plan())
         until = end_s + endpoint.mip.ha_cn_s + 1e-6
     else:
-        endpoint = Association(env, replay, cfg, links)
+        endpoint = association(env, replay, cfg, links)
         if cfg.traffic == "cbr":
             env.process(cbr_source(endpoint, log, cfg, end_s))
         else:
