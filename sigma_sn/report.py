@@ -9,6 +9,11 @@ keeps score on ``<body>``: ``data-figures-expected`` (figures in the page),
 ``data-figures-drawn`` (figures whose plot promise resolved with at least one trace
 element drawn), and ``data-errors`` (script errors and rejected promises, one per line;
 empty when all is well). Each figure ``<div>`` gets ``data-traces-drawn``.
+
+:func:`plan_section`, :func:`simulation_section` and :func:`sweep_section` turn a plan,
+a simulation report or comparison, and sweep rows into a :class:`Section` of tables and
+figures for :func:`write_report`; ``sigma-sn report`` uses them for ``plan.json``,
+``compare.json`` / ``report.json`` and ``sweep.csv``.
 """
 
 from __future__ import annotations
