@@ -1,31 +1,43 @@
-"""Scenario files (TOML): what to plan, validated with messages naming file and key.
-
-Only a first subset of the format is read so far: see docs/scenario-format.md.
+"""Scenario files (TOML): what to plan and simulate, validated with messages naming file and
+key, before anything is computed. The format is docs/scenario-format.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sigma_sn.errors import InputError
+from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy
+from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
 from sigma_sn.propagate import as_utc
+from sigma_sn.sim.mip import MipConfig
+from sigma_sn.sim.model import SimConfig
 from sigma_sn.sites import Site, read_sites_csv
 
-_TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "window", "timing"}
-_WINDOW = {"start_utc", "duration_s", "min_elev_deg", "step_s"}
+_TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
+        "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures"}
+_WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity"}
-_TIMING = {"l2_s": 0.05, "ra_s": 0.05, "dad_s": 0.0, "guard_s": 2.0,
-           "terrestrial_one_way_s": 0.02, "address_lifetime_s": 600.0}
+_TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
+#: SimConfig fields each table sets (terrestrial_s comes from timing.terrestrial_one_way_s)
+LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
+             "lm_terrestrial_s", "lm_query_rate_per_s")
+TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario; paths are already resolved against the scenario file."""
+    """A validated scenario; paths are already resolved against the scenario file.
+
+    ``security`` and ``failures`` are the raw ``[security]`` and ``[[failures]]`` tables,
+    kept as read (they are validated by the code that uses them).
+    """
 
     path: Path
     name: str
@@ -38,89 +50,288 @@ class Scenario:
     min_elev_deg: float = 0.0
     step_s: float = 60.0
     timing: Timing = field(default_factory=Timing)
+    site_files: tuple[Path, ...] = ()
+    mobiles: tuple[str, ...] | None = None
+    selection: Selection = field(default_factory=Selection)
+    address_prefix: str = DEFAULT_PREFIX
+    sim: SimConfig = field(default_factory=SimConfig)
+    mip: MipConfig = field(default_factory=MipConfig)
+    security: Any = None
+    failures: tuple = ()
 
 
-def _unknown(table: dict, allowed, path: str, prefix: str) -> None:
-    for key in sorted(table):
-        if key not in allowed:
-            raise InputError(f"unknown key; expected one of {', '.join(sorted(allowed))}",
-                             path=path, key=prefix + key)
+class _Reader:
+    """Typed access to one TOML table with errors that name ``file: key``."""
+
+    def __init__(self, where: str, table: Any, prefix: str):
+        if not isinstance(table, dict):
+            raise InputError(f"must be a table, got {table!r}", path=where,
+                             key=prefix.rstrip(".") or None)
+        self.where, self.table, self.prefix = where, table, prefix
+
+    def fail(self, key: str, message: str) -> InputError:
+        return InputError(message, path=self.where, key=self.prefix + key)
+
+    def only(self, allowed) -> None:
+        for key in sorted(self.table):
+            if key not in allowed:
+                raise self.fail(key, f"unknown key; expected one of {', '.join(sorted(allowed))}")
+
+    def number(self, key: str, default=None, *, minimum=None, maximum=None, below=None):
+        value = self.table.get(key, default)
+        if value is None:
+            raise self.fail(key, "missing")
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value)):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.fail(key, f"must be >= {minimum:g}, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise self.fail(key, f"must be <= {maximum:g}, got {value:g}")
+        if below is not None and value >= below:
+            raise self.fail(key, f"must be < {below:g}, got {value:g}")
+        return float(value)
+
+    def integer(self, key: str, default=None, *, minimum=None):
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be an integer, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.fail(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def string(self, key: str, default=None) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {value!r}")
+        return value
+
+    def files(self, key: str, base: Path, *, required: bool) -> tuple[Path, ...]:
+        value = self.table.get(key, [] if not required else None)
+        if (not isinstance(value, list) or (required and not value)
+                or not all(isinstance(e, str) for e in value)):
+            raise self.fail(key, "must be a " + ("non-empty " if required else "")
+                            + "list of file names")
+        paths = tuple(base / e for e in value)
+        for i, p in enumerate(paths):
+            if not p.is_file():
+                raise self.fail(f"{key}[{i}]", f"no such file: {p}")
+        return paths
 
 
-def _number(table: dict, key: str, path: str, prefix: str, default=None, *, minimum=None):
-    value = table.get(key, default)
-    if value is None:
-        raise InputError("missing", path=path, key=prefix + key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"must be a number, got {value!r}", path=path, key=prefix + key)
-    if minimum is not None and value < minimum:
-        raise InputError(f"must be >= {minimum}, got {value}", path=path, key=prefix + key)
-    return float(value)
+def _typed_fields(reader: _Reader, cls, keys, defaults) -> dict:
+    """Read ``keys`` of dataclass ``cls`` with the types of its defaults; the dataclass's
+    own checks run later and their messages are mapped to the key."""
+    out = {}
+    for key in keys:
+        if key not in reader.table:
+            continue
+        d = defaults[key]
+        if isinstance(d, bool):
+            if not isinstance(reader.table[key], bool):
+                raise reader.fail(key, f"must be true or false, got {reader.table[key]!r}")
+            out[key] = reader.table[key]
+        elif isinstance(d, str):
+            out[key] = reader.string(key)
+        elif isinstance(d, int) or (d is None and key.endswith("capacity")):
+            out[key] = reader.integer(key)
+        else:  # float, or None for an optional number
+            out[key] = reader.number(key)
+    return out
+
+
+def _construct(cls, kwargs: dict, readers: dict[str, _Reader]):
+    """Build ``cls(**kwargs)``; a ValueError naming a field becomes an InputError on its key."""
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        text = str(exc)
+        for name in sorted(readers, key=len, reverse=True):  # loss_prob_at_horizon first
+            reader = readers[name]
+            if text.startswith(name):
+                reason = text[len(name):].lstrip(": ")
+                raise reader.fail(name, reason) from None
+        reader = next(iter(readers.values()))
+        raise InputError(text, path=reader.where, key=reader.prefix.rstrip(".")) from None
+
+
+def _defaults(cls) -> dict:
+    return {f.name: f.default for f in dataclasses.fields(cls)}
 
 
 def load_scenario(path) -> Scenario:
-    """Read and validate the scenario at ``path``; raise :class:`InputError` naming the key."""
+    """Read and validate the scenario at ``path``; raise :class:`InputError` naming the key.
+
+    Every check (keys, values, that the named files exist) runs here, before anything is
+    computed. Host-mode ``mobiles`` are checked against the element files when they are
+    loaded (:func:`sigma_sn.planner.plan.plan_scenario`).
+    """
     path = Path(path)
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("no such file", path=where) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", path=where) from None
-    _unknown(data, _TOP, where, "")
+    top = _Reader(where, data, "")
+    top.only(_TOP)
+    name = top.string("name", path.stem)
     try:
-        mode = Mode(data.get("mode", "router"))
+        mode = Mode(top.string("mode", "router"))
     except ValueError:
-        raise InputError(f"must be router or host, got {data.get('mode')!r}", path=where,
-                         key="mode") from None
+        raise top.fail("mode", f"must be router or host, got {data.get('mode')!r}") from None
     try:
-        policy = Policy(data.get("policy", "min-handovers"))
+        policy = Policy(top.string("policy", "min-handovers"))
     except ValueError:
-        raise InputError(f"must be one of {', '.join(p.value for p in Policy)}, got "
-                         f"{data.get('policy')!r}", path=where, key="policy") from None
+        raise top.fail("policy", f"must be one of {', '.join(p.value for p in Policy)}, got "
+                       f"{data.get('policy')!r}") from None
     if policy not in POLICIES_BY_MODE[mode]:
-        raise InputError(f"{policy.value} is not offered in {mode.value} mode", path=where,
-                         key="policy")
+        raise top.fail("policy", f"{policy.value} is not offered in {mode.value} mode; "
+                       f"choose {', '.join(p.value for p in POLICIES_BY_MODE[mode])}")
     base = path.parent
-    elements = data.get("elements")
-    if (not isinstance(elements, list) or not elements
-            or not all(isinstance(e, str) for e in elements)):
-        raise InputError("must be a non-empty list of file names", path=where, key="elements")
+    element_files = top.files("elements", base, required=True)
+    site_files = top.files("site_files", base, required=False)
+    sites = _sites(top, site_files, where)
+
+    mobiles = data.get("mobiles")
+    if mobiles is not None:
+        if (not isinstance(mobiles, list) or not mobiles
+                or not all(isinstance(m, str) for m in mobiles)):
+            raise top.fail("mobiles", "must be a non-empty list of names")
+        if len(set(mobiles)) != len(mobiles):
+            raise top.fail("mobiles", "names a mobile twice")
+        if mode is Mode.ROUTER:
+            known = {s.name for s in sites}
+            unknown = [m for m in mobiles if m not in known]
+            if unknown:
+                raise top.fail("mobiles", f"no site named {unknown[0]!r} (router mode: the "
+                               "mobiles are terminals from sites or site_files)")
+        mobiles = tuple(mobiles)
+
+    window = _Reader(where, data.get("window", {}), "window.")
+    window.only(_WINDOW)
+    start_utc, duration_s = _window_span(window)
+
+    timing_r = _Reader(where, data.get("timing", {}), "timing.")
+    timing_r.only(_TIMING)
+    timing = Timing(**{k: timing_r.number(k, d, minimum=0) for k, d in _TIMING.items()})
+
+    sel_r = _Reader(where, data.get("selection", {}), "selection.")
+    sel_defaults = _defaults(Selection)
+    sel_r.only(sel_defaults)
+    selection = _construct(Selection, _typed_fields(sel_r, Selection, sel_defaults,
+                                                    sel_defaults),
+                           {k: sel_r for k in sel_defaults})
+
+    addr_r = _Reader(where, data.get("addresses", {}), "addresses.")
+    addr_r.only({"prefix"})
+    prefix = addr_r.string("prefix", DEFAULT_PREFIX)
+    try:
+        parse_prefix(prefix)
+    except ValueError as exc:
+        raise addr_r.fail("prefix", str(exc)) from None
+
+    sim_defaults = _defaults(SimConfig)
+    link_r = _Reader(where, data.get("link", {}), "link.")
+    link_r.only(LINK_KEYS)
+    traffic_r = _Reader(where, data.get("traffic", {}), "traffic.")
+    traffic_r.only(TRAFFIC_KEYS)
+    sim_kwargs = {**_typed_fields(link_r, SimConfig, LINK_KEYS, sim_defaults),
+                  **_typed_fields(traffic_r, SimConfig, TRAFFIC_KEYS, sim_defaults),
+                  "terrestrial_s": timing.terrestrial_one_way_s}
+    for key in ("queue_pkts", "payload_bytes"):
+        for r in (link_r, traffic_r):
+            if key in r.table and r.table[key] < 1:
+                raise r.fail(key, f"must be >= 1, got {r.table[key]}")
+    if "capacity_bps" in link_r.table and link_r.table["capacity_bps"] <= 0:
+        raise link_r.fail("capacity_bps", f"must be > 0, got {link_r.table['capacity_bps']}")
+    if ("loss_prob_at_horizon" in link_r.table
+            and not 0 <= link_r.table["loss_prob_at_horizon"] <= 1):
+        raise link_r.fail("loss_prob_at_horizon",
+                          f"must be in [0, 1], got {link_r.table['loss_prob_at_horizon']}")
+    sim = _construct(SimConfig, sim_kwargs, {**{k: link_r for k in LINK_KEYS},
+                                             **{k: traffic_r for k in TRAFFIC_KEYS}})
+
+    mip_r = _Reader(where, data.get("mip", {}), "mip.")
+    mip_defaults = _defaults(MipConfig)
+    mip_r.only(mip_defaults)
+    mip = _construct(MipConfig, _typed_fields(mip_r, MipConfig, mip_defaults, mip_defaults),
+                     {k: mip_r for k in mip_defaults})
+
+    security = data.get("security")
+    if security is not None and not isinstance(security, dict):
+        raise top.fail("security", "must be a table")
+    failures = data.get("failures", [])
+    if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
+        raise top.fail("failures", "must be an array of tables ([[failures]])")
+
+    return Scenario(
+        path=path, name=name, mode=mode, policy=policy, element_files=element_files,
+        sites=tuple(sites), start_utc=start_utc, duration_s=duration_s,
+        min_elev_deg=window.number("min_elev_deg", 0.0, minimum=-90, below=90),
+        step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
+        site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
+        sim=sim, mip=mip, security=security, failures=tuple(failures))
+
+
+def _sites(top: _Reader, site_files, where: str) -> list[Site]:
     sites: list[Site] = []
-    for name in data.get("site_files", []):
-        sites.extend(read_sites_csv(base / name))
-    for i, row in enumerate(data.get("sites", [])):
-        prefix = f"sites[{i}]."
-        _unknown(row, _SITE, where, prefix)
+    for p in site_files:
+        sites.extend(read_sites_csv(p))
+    rows = top.table.get("sites", [])
+    if not isinstance(rows, list):
+        raise top.fail("sites", "must be an array of tables ([[sites]])")
+    for i, row in enumerate(rows):
+        r = _Reader(where, row, f"sites[{i}].")
+        r.only(_SITE)
+        mask = r.number("min_elev_deg", minimum=-90, below=90) if "min_elev_deg" in row \
+            else None
+        cap = r.integer("capacity", minimum=1) if "capacity" in row else None
         try:
-            sites.append(Site(name=str(row.get("name", "")) or f"site{i}",
-                              lat_deg=_number(row, "lat_deg", where, prefix),
-                              lon_deg=_number(row, "lon_deg", where, prefix),
-                              alt_m=_number(row, "alt_m", where, prefix, 0.0),
-                              min_elev_deg=row.get("min_elev_deg"), capacity=row.get("capacity")))
+            sites.append(Site(name=r.string("name", f"site{i}") or f"site{i}",
+                              lat_deg=r.number("lat_deg", minimum=-90, maximum=90),
+                              lon_deg=r.number("lon_deg", minimum=-180, maximum=360),
+                              alt_m=r.number("alt_m", 0.0), min_elev_deg=mask, capacity=cap))
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(str(exc), path=where, key=f"sites[{i}]") from None
     if not sites:
-        raise InputError("no sites: give site_files or [[sites]]", path=where, key="sites")
-    window = data.get("window", {})
-    _unknown(window, _WINDOW, where, "window.")
-    start = window.get("start_utc")
+        raise top.fail("sites", "no sites: give site_files or [[sites]]")
+    seen: set[str] = set()
+    for s in sites:
+        if s.name in seen:
+            raise top.fail("sites", f"two sites are named {s.name!r}; names must be unique")
+        seen.add(s.name)
+    return sites
+
+
+def _window_span(window: _Reader) -> tuple[str, float]:
+    """Return ``(start_utc, duration_s)`` from start plus exactly one of duration or end."""
+    start_text = window.table.get("start_utc")
+    start = _utc(window, "start_utc")
+    has_end, has_duration = "end_utc" in window.table, "duration_s" in window.table
+    if has_end == has_duration:
+        raise window.fail("duration_s" if has_duration else "end_utc",
+                          "give exactly one of window.duration_s and window.end_utc")
+    if has_duration:
+        duration_s = window.number("duration_s", minimum=1)
+    else:
+        end = _utc(window, "end_utc")
+        duration_s = (end - start).total_seconds()
+        if duration_s < 1:
+            raise window.fail("end_utc", f"must be at least 1 s after window.start_utc "
+                              f"({start_text}), got {window.table['end_utc']}")
+    return (start_text if isinstance(start_text, str) else start.isoformat()), duration_s
+
+
+def _utc(window: _Reader, key: str):
+    value = window.table.get(key)
     try:
-        as_utc(start)
-    except (TypeError, ValueError):
-        raise InputError(f"must be an ISO 8601 UTC time, got {start!r}", path=where,
-                         key="window.start_utc") from None
-    timing = data.get("timing", {})
-    _unknown(timing, _TIMING, where, "timing.")
-    params = {k: _number(timing, k, where, "timing.", d, minimum=0) for k, d in _TIMING.items()}
-    return Scenario(
-        path=path, name=str(data.get("name", path.stem)), mode=mode, policy=policy,
-        element_files=tuple(base / e for e in elements), sites=tuple(sites),
-        start_utc=str(start),
-        duration_s=_number(window, "duration_s", where, "window.", minimum=1),
-        min_elev_deg=_number(window, "min_elev_deg", where, "window.", 0.0),
-        step_s=_number(window, "step_s", where, "window.", 60.0, minimum=1),
-        timing=Timing(**params))
+        return as_utc(value if isinstance(value, str) else value.isoformat())
+    except (AttributeError, TypeError, ValueError):
+        raise window.fail(key, f"must be an ISO 8601 UTC time, got {value!r}") from None

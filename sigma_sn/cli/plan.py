@@ -2,43 +2,119 @@
 
 from __future__ import annotations
 
+POLICIES = ("max-elevation", "longest-visibility", "strongest-signal", "least-load",
+            "min-handovers")
+
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("plan", help="plan the handovers of a scenario",
-                              description="Plan every SIGMA-SN handover of SCENARIO.toml.")
+    p = subparsers.add_parser(
+        "plan", help="plan the handovers of a scenario",
+        description="Plan every SIGMA-SN handover of SCENARIO.toml (docs/scenario-format.md) "
+                    "and print a summary; write the plan as JSON (docs/plan-format.md) "
+                    "and/or one CSV row per event.")
     p.add_argument("scenario", metavar="SCENARIO.toml")
-    p.add_argument("--out", help="write the plan as JSON here (atomic)")
+    p.add_argument("--out", metavar="PLAN.json", help="write the plan as JSON here (atomic)")
+    p.add_argument("--csv", metavar="PLAN.csv", help="write one row per event here (atomic)")
     p.add_argument("--mode", choices=("router", "host"), help="override the scenario's mode")
-    p.add_argument("--policy", choices=("longest-visibility", "min-handovers"),
-                   help="override the scenario's policy")
+    p.add_argument("--policy", choices=POLICIES, help="override the scenario's policy")
+    p.add_argument("--start", metavar="ISO", help="override window.start_utc (ISO 8601 UTC)")
+    span = p.add_mutually_exclusive_group()
+    span.add_argument("--duration-s", type=float, metavar="S",
+                      help="override the window's length in seconds")
+    span.add_argument("--hours", type=float, metavar="H",
+                      help="override the window's length in hours")
+    p.add_argument("--min-elev", type=float, metavar="DEG",
+                   help="override window.min_elev_deg (sites' own masks still apply)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def apply_overrides(sc, args):
+    """Return scenario ``sc`` with the command line's overrides, each checked like the key
+    it replaces (errors name the option)."""
     import dataclasses
 
-    from sigma_sn.atomic import write_text
-    from sigma_sn.elements import load_elements
-    from sigma_sn.planner.kinds import Mode, Policy
-    from sigma_sn.planner.plan import dumps, plan_windows
-    from sigma_sn.scenario import load_scenario
-    from sigma_sn.visibility import find_windows
+    from sigma_sn.errors import InputError
+    from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy
+    from sigma_sn.propagate import as_utc
 
-    sc = load_scenario(args.scenario)
+    changes = {}
     if args.mode:
-        sc = dataclasses.replace(sc, mode=Mode(args.mode))
+        changes["mode"] = Mode(args.mode)
     if args.policy:
-        sc = dataclasses.replace(sc, policy=Policy(args.policy))
-    sats = load_elements(sc.element_files).satellites
-    w = find_windows(sats, sc.sites, sc.start_utc, sc.duration_s,
-                     min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, workers=1)
-    plan = plan_windows(w, sats, sc.sites, sc.mode, sc.policy, sc.timing)
-    if args.out:
-        write_text(args.out, dumps(plan))
+        changes["policy"] = Policy(args.policy)
+    mode, policy = changes.get("mode", sc.mode), changes.get("policy", sc.policy)
+    if policy not in POLICIES_BY_MODE[mode]:
+        raise InputError(f"{policy.value} is not offered in {mode.value} mode; choose "
+                         f"{', '.join(p.value for p in POLICIES_BY_MODE[mode])}",
+                         key="--policy" if args.policy else "--mode")
+    if sc.mobiles is not None and args.mode and mode is not sc.mode:
+        raise InputError("the scenario's mobiles name the other mode's mobiles; drop --mode "
+                         "or the scenario's mobiles", path=str(sc.path), key="mobiles")
+    if args.start is not None:
+        try:
+            as_utc(args.start)
+        except ValueError:
+            raise InputError(f"must be an ISO 8601 UTC time, got {args.start!r}",
+                             key="--start") from None
+        changes["start_utc"] = args.start
+    for option, value in (("--duration-s", args.duration_s),
+                          ("--hours", None if args.hours is None else args.hours * 3600)):
+        if value is not None:
+            if not value >= 1:
+                raise InputError(f"must give at least 1 s, got {value:g} s", key=option)
+            changes["duration_s"] = float(value)
+    if args.min_elev is not None:
+        if not -90 <= args.min_elev < 90:
+            raise InputError(f"must be in [-90, 90), got {args.min_elev:g}", key="--min-elev")
+        changes["min_elev_deg"] = float(args.min_elev)
+    return dataclasses.replace(sc, **changes)
+
+
+def summary(plan: dict) -> list[str]:
+    """Return the summary lines ``sigma-sn plan`` prints."""
     hs = plan["handovers"]
     bad = [h for h in hs if not h["feasible"]]
-    good = [h["overlap_s"] for h in hs if h["feasible"]]
-    print(f"{sc.name}: {sc.mode.value} mode, {sc.policy.value}: {len(hs)} handovers, "
-          f"{len(bad)} infeasible"
-          + (f", shortest feasible overlap {min(good):.3f} s" if good else ""))
+    good = [h for h in hs if h["feasible"]]
+    lines = [f"{plan['name']}: {plan['mode']} mode, {plan['policy']}, "
+             f"{len(plan['mobiles'])} mobile(s), {plan['duration_s']:g} s from "
+             f"{plan['start_utc']}"]
+    text = f"handovers: {len(hs)}, infeasible: {len(bad)}"
+    if good:
+        text += (f", shortest overlap: {min(h['overlap_s'] for h in good):.3f} s"
+                 f", smallest margin to LOS: {min(h['margin_s'] for h in good):.3f} s")
+    lines.append(text)
+    outages = plan["outages"]
+    text = f"outages: {len(outages)}, {sum(o['duration_s'] for o in outages):.3f} s in total"
+    causes = sorted({o["cause"] for o in outages})
+    if causes:
+        text += " (" + ", ".join(
+            f"{c}: {sum(1 for o in outages if o['cause'] == c)}" for c in causes) + ")"
+    lines.append(text)
+    return lines
+
+
+def run(args) -> int:
+    from sigma_sn.planner.io import write_plan_csv, write_plan_json
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.progress import Progress
+    from sigma_sn.scenario import load_scenario
+
+    sc = apply_overrides(load_scenario(args.scenario), args)
+    bars = []
+
+    def bar(total):
+        bars.append(Progress("visibility", total))
+        return bars[-1]
+
+    try:
+        plan = plan_scenario(sc, progress=bar)
+    finally:
+        for b in bars:
+            b.close()
+    if args.out:
+        write_plan_json(args.out, plan)
+    if args.csv:
+        write_plan_csv(args.csv, plan)
+    print("\n".join(summary(plan)))
     return 0
+

@@ -1,95 +1,529 @@
-"""Plan real visibility windows: group them per mobile, select, time, export as JSON."""
+"""Plan real visibility windows (docs/plan-format.md): each mobile's candidate windows, the
+policy's serving sequence, the timing model's events with addresses, outages and the
+location manager's timeline, as one JSON-ready dict.
+
+Geometry is exact SGP4 everywhere, and batched: the policies get a :class:`LinkLook` per
+mobile that propagates one satellite at many times per call, and the round trips of all
+handovers of all mobiles are evaluated in one vectorised pass (see :func:`_plan_events`).
+"""
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import hashlib
 import json
-import math
+import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from sigma_sn.geometry import C_KM_S
-from sigma_sn.planner.core import Timing, Window, handovers, select
-from sigma_sn.planner.kinds import Mode, Policy
-from sigma_sn.sites import itrs_km
+from sigma_sn.geometry import C_KM_S, max_slant_range_km, topocentric
+from sigma_sn.planner import addresses, core
+from sigma_sn.planner.core import Timing
+from sigma_sn.planner.kinds import Mode, Policy, Selection, Serve, Window
+from sigma_sn.propagate import Epoch, propagate_pairs
+from sigma_sn.sites import WGS84_A_KM, enu_basis, itrs_km
 
 SCHEMA = "sigma-sn/plan/1"
-_ROUND = 6  # microseconds: exports are byte-identical across runs
+_ROUND = 6            # microseconds: exports are byte-identical across runs
+_TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
+_SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
+_MU_KM3_S2 = 398600.4418
 
 
-@functools.lru_cache(maxsize=None)
-def itrs_of(site) -> tuple[float, float, float]:
-    return tuple(float(v) for v in itrs_km([site])[0])
 
+class Sky:
+    """The satellites and sites of one plan: exact look angles for any (satellite, site,
+    time) triples, one vectorised SGP4 call per satellite."""
 
-class _Ranges:
-    """Slant range of one satellite from one site at any instant: scalar SGP4 plus GMST
-    interpolated on a 60 s grid (the rotation angle is linear to far below 1 µs there)."""
-
-    def __init__(self, epoch, duration_s: float):
+    def __init__(self, epoch: Epoch, duration_s: float, satellites: Sequence, sites: Sequence):
         self.epoch = epoch
-        self.t_grid = np.append(np.arange(0.0, duration_s, 60.0), duration_s)
+        self.satrecs = [s.satrec for s in satellites]
+        self.site_pos_km = itrs_km(sites)
+        self.site_enu = enu_basis(sites)
+        # GMST is linear in time to far below 1 µs over a minute; events may fall a little
+        # outside the window (an LM update after the end), hence the padding
+        pad_s = 3600.0
+        self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
         self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
 
-    def range_km(self, satellite, site, t_s: float) -> float:
-        jd, fr = self.epoch.sgp4_times(t_s)
-        err, r, v = satellite.satrec.sgp4(float(jd), float(fr))
-        if err:
-            return float("nan")
-        theta = float(np.interp(t_s, self.t_grid, self.theta))
-        c, s = math.cos(theta), math.sin(theta)
-        x, y, z = itrs_of(site)
-        # TEME -> ITRS about z (as teme_to_itrs), minus the site, without numpy overhead
-        return math.dist((c * r[0] + s * r[1], -s * r[0] + c * r[1], r[2]), (x, y, z))
+    def theta_of(self, t_s):
+        return (np.interp(t_s, self.t_grid, self.theta),
+                np.interp(t_s, self.t_grid, self.theta_dot))
+
+    def look(self, sat, site, t_s):
+        """Return look angles of satellite ``sat[j]`` from site ``site[j]`` at ``t_s[j]``
+        (NaN where SGP4 fails)."""
+        t_s = np.asarray(t_s, float)
+        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch, t_s,
+                                      self.theta_of)
+        site = np.asarray(site)
+        return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
+
+
+class LinkLook:
+    """The links of one mobile (the :class:`~sigma_sn.planner.kinds.Geometry` protocol):
+    elevation and range to any of its access points at an array of times."""
+
+    def __init__(self, sky: Sky, mode: Mode, mobile: int, ap_index: dict[str, int]):
+        self.sky, self.mode, self.mobile, self.ap_index = sky, mode, mobile, ap_index
+
+    def pair(self, ap: str) -> tuple[int, int]:
+        """Return (satellite index, site index) of the link to ``ap``."""
+        k = self.ap_index[ap]
+        return (k, self.mobile) if self.mode is Mode.ROUTER else (self.mobile, k)
+
+    def look(self, ap: str, t_s) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(t_s, float)
+        flat = np.atleast_1d(t).ravel()
+        sat, site = self.pair(ap)
+        la = self.sky.look(np.full(flat.shape, sat), np.full(flat.shape, site), flat)
+        return la.elev_deg.reshape(t.shape), la.range_km.reshape(t.shape)
+
+
+def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
+                timing: Timing) -> float:
+    """Return an upper bound on any link's RTT: the slant range at the lowest mask from
+    the highest apogee, both ways, plus the terrestrial segment both ways."""
+    lowest = min((s.mask_deg(min_elev_deg) for s in sites), default=min_elev_deg)
+    apogee_km = 0.0
+    for s in satellites:
+        a_km = (_MU_KM3_S2 / (s.satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
+        apogee_km = max(apogee_km, a_km * (1.0 + s.satrec.ecco) - WGS84_A_KM)
+    rng = float(max_slant_range_km(apogee_km, max(lowest, -89.0)))
+    return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
+
+
+class _Asked:
+    """Pass 1: answer every RTT with the bound, remember who asked when."""
+
+    def __init__(self, bound_s: float):
+        self.bound_s = bound_s
+        self.asked: list[tuple[str, float]] = []
+
+    def __call__(self, ap: str, t_s: float) -> float:
+        self.asked.append((ap, float(t_s)))
+        return self.bound_s
+
+
+class _Answered:
+    """Pass 2: the same questions come again in the same order, at instants that moved by
+    at most the RTT error of pass 1 (tens of ms); range + range-rate·dt from the exact
+    pass-1 values is then off by ½·(range accel ≲ 0.1 km/s²)·dt², nanoseconds of delay.
+    A question that does not match (another branch was taken) is propagated exactly."""
+
+    def __init__(self, asked, range_km, rate_km_s, terrestrial_s, exact):
+        self.asked, self.range_km, self.rate_km_s = asked, range_km, rate_km_s
+        self.terrestrial_s, self.exact = terrestrial_s, exact
+        self.k = 0
+        self.exact_calls = 0
+
+    def __call__(self, ap: str, t_s: float) -> float:
+        k = self.k
+        self.k += 1
+        if k < len(self.asked) and self.asked[k][0] == ap:
+            dt = t_s - self.asked[k][1]
+            if abs(dt) <= _TAYLOR_S:
+                rng = self.range_km[k] + self.rate_km_s[k] * dt
+                return 2.0 * (float(rng) / C_KM_S + self.terrestrial_s)
+        self.exact_calls += 1
+        return 2.0 * (self.exact(ap, t_s) / C_KM_S + self.terrestrial_s)
+
+
+def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection):
+    """Return ``{mobile: [Serve]}`` for every mobile."""
+    if policy is Policy.LEAST_LOAD:
+        out = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
+                                     geometry=looks, selection=selection)
+        return {m: list(out.get(m, [])) for m in candidates}
+    return {m: core.select(policy, cands, duration_s, timing, bound_s, geometry=looks[m],
+                           selection=selection) for m, cands in candidates.items()}
+
+
+def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky):
+    """Return ``{mobile: [Handover]}``: pass 1 with the RTT bound to learn which (link,
+    instant) pairs the timing model asks about, one batched exact evaluation of all of
+    them, pass 2 with those answers."""
+    asked = {}
+    for m, seq in sequences.items():
+        rec = _Asked(bound_s)
+        core.handovers(candidates[m], seq, timing, rec)
+        asked[m] = rec.asked
+    mobiles = [m for m in sequences if asked[m]]
+    pairs = [looks[m].pair(ap) for m in mobiles for ap, _ in asked[m]]
+    t_all = np.array([t for m in mobiles for _, t in asked[m]], float)
+    if pairs:
+        sat, site = np.array(pairs).T
+        la = sky.look(sat, site, t_all)
+        rng_all, rate_all = la.range_km, la.range_rate_km_s
+    else:
+        rng_all = rate_all = np.zeros(0)
+
+    def exact(look):
+        return lambda ap, t: float(look.look(ap, np.array([t]))[1][0])
+
+    out, k0 = {}, 0
+    for m in sequences:
+        n = len(asked[m])
+        ans = _Answered(asked[m], rng_all[k0:k0 + n], rate_all[k0:k0 + n],
+                        timing.terrestrial_one_way_s, exact(looks[m]))
+        k0 += n
+        out[m] = core.handovers(candidates[m], sequences[m], timing, ans)
+    return out
+
+
+class _Utc:
+    """Fill ``*_utc`` fields in one vectorised call at the end."""
+
+    def __init__(self, epoch: Epoch):
+        self.epoch = epoch
+        self.slots: list[tuple[dict, str]] = []
+        self.t_s: list[float] = []
+
+    def put(self, row: dict, key: str, t_s: float) -> None:
+        self.slots.append((row, key))
+        self.t_s.append(t_s)
+
+    def fill(self) -> None:
+        for (row, key), iso in zip(self.slots, self.epoch.iso(np.array(self.t_s, float))):
+            row[key] = str(iso)
+
+
+def _r(x: float) -> float:
+    return round(float(x), _ROUND)
+
+
+def _merge(intervals) -> list[list[float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1] + _SLIVER_S:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def _clip(intervals, lo: float, hi: float) -> list[tuple[float, float]]:
+    return [(max(a, lo), min(b, hi)) for a, b in intervals
+            if min(b, hi) - max(a, lo) > _SLIVER_S]
+
+
+def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
+    """Return the parts of [lo, hi] outside the (merged, sorted) ``covered`` intervals."""
+    out, t = [], lo
+    for a, b in covered:
+        if b <= t or a >= hi:
+            continue
+        if a > t:
+            out.append((t, a))
+        t = max(t, b)
+    if hi > t:
+        out.append((t, hi))
+    return [(a, b) for a, b in out if b - a > _SLIVER_S]
+
+
+def _serving(cands, seq: list[Serve], hos, duration_s: float) -> list[tuple[int, float, float]]:
+    """Return (window index, from_s, to_s) per serving interval (docs/plan-format.md):
+    an interval ends at the next SET_PRIMARY, or at LOS when the handover is hard (the
+    old path dies there); after a hard handover the new one starts when its outage ends."""
+    out = []
+    for k, s in enumerate(seq):
+        w = cands[s.index]
+        if k == 0:
+            start = w.aos_s if s.switch_s is None else max(w.aos_s, s.switch_s)
+        else:
+            h = hos[k - 1]
+            t_sp = h.events[2].t_s
+            start = t_sp if h.feasible or h.outage_s <= 0 else cands[seq[k - 1].index].los_s \
+                + h.outage_s
+        if k + 1 < len(seq):
+            h = hos[k]
+            t_sp = h.events[2].t_s
+            end = t_sp if h.feasible or h.outage_s <= 0 else w.los_s
+            end = min(end, w.los_s)
+        else:
+            end = w.los_s
+        start, end = max(start, w.aos_s, 0.0), min(end, w.los_s, duration_s)
+        if end - start > _SLIVER_S:
+            out.append((s.index, start, end))
+    return out
+
+
+def _outages(mobile, cands, seq, hos, serving, duration_s, policy, timing, utc):
+    """Return the gaps between serving intervals, each part with its cause: no candidate
+    up (``no_coverage``); the new access point attaching and the switch completing after
+    a hard handover (``hard_handover``); coverage left unused before that, which under
+    least-load is waiting for a free slot (``capacity``)."""
+    covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
+    ends = [0.0] + [b for _, _, b in serving]
+    begins = [a for _, a, _ in serving] + [duration_s]
+    pos = {s.index: k for k, s in enumerate(seq)}
+    rows = []
+    for i, (lo, hi) in enumerate(zip(ends, begins)):
+        if hi - lo <= _SLIVER_S:
+            continue
+        parts = [(a, b, "no_coverage") for a, b in _minus(lo, hi, covered)]
+        k = pos[serving[i][0]] if i < len(serving) else 0
+        if k > 0:  # the gap ends with the handover into serving[i]: attach from L2 on
+            h = hos[k - 1]
+            attach_s = max(cands[serving[i][0]].aos_s, h.events[0].t_s - timing.setup_s)
+        else:
+            attach_s = hi
+        waiting = "capacity" if policy is Policy.LEAST_LOAD else (
+            "hard_handover" if k > 0 else "no_coverage")
+        for a, b in _clip(covered, lo, hi):
+            if a < attach_s:
+                parts.append((a, min(b, attach_s), waiting))
+            if b > attach_s:
+                parts.append((max(a, attach_s), b, "hard_handover"))
+        for a, b, cause in sorted(parts):
+            if b - a <= _SLIVER_S:
+                continue
+            row = {"mobile": mobile, "from_s": _r(a), "to_s": _r(b),
+                   "duration_s": _r(b - a), "cause": cause}
+            utc.put(row, "from_utc", row["from_s"])
+            utc.put(row, "to_utc", row["to_s"])
+            rows.append(row)
+    return rows
 
 
 def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, policy: Policy,
-                 timing: Timing = Timing(), rtt_bound_s: float = 0.1) -> dict:
-    """Return the plan (JSON-ready dict) for every mobile of ``windows``.
+                 timing: Timing = Timing(), rtt_bound: float | None = None, *,
+                 selection: Selection = Selection(), prefix: str = addresses.DEFAULT_PREFIX,
+                 min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
+                 name: str = "plan", sim=None, mip=None, sources: dict | None = None) -> dict:
+    """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
-    satellite is a mobile, sites are access points. RTTs come from the slant range at
-    the event times (propagated there, windows are not recomputed).
+    satellite is a mobile, sites are access points. ``satellites`` and ``sites`` are the
+    scenario's, in its order (the order gives interface identifiers; access points get
+    subnets by name). ``rtt_bound``: the RTT bound the policies plan with (default:
+    :func:`rtt_bound_s`). ``sources``: ``{"scenario": ..., "files": [...]}`` for
+    ``inputs``; ``sim``/``mip``: SimConfig/MipConfig recorded as parameters.
     """
-    out_handovers = []
-    ranges = _Ranges(windows.epoch, windows.duration_s)
-    mobiles = range(len(sites)) if mode is Mode.ROUTER else range(len(satellites))
-    for m in mobiles:
-        rows = np.flatnonzero((windows.site if mode is Mode.ROUTER else windows.sat) == m)
-        if mode is Mode.ROUTER:
-            names = [satellites[windows.sat[k]].name for k in rows]
-            mobile = sites[m].name
-        else:
-            names = [sites[windows.site[k]].name for k in rows]
-            mobile = satellites[m].name
-        cands = [Window(n, float(windows.aos_s[k]), float(windows.los_s[k]))
-                 for n, k in zip(names, rows)]
-        seq = select(policy, cands, windows.duration_s, timing, rtt_bound_s)
+    from sigma_sn.scenario import LINK_KEYS, TRAFFIC_KEYS
+    from sigma_sn.sim.mip import MipConfig
+    from sigma_sn.sim.model import SimConfig
 
-        row_of = dict(zip(names, rows))
+    sim = SimConfig() if sim is None else sim
+    mip = MipConfig() if mip is None else mip
+    router = mode is Mode.ROUTER
+    bound_s = rtt_bound_s(satellites, sites, min_elev_deg, timing) if rtt_bound is None \
+        else rtt_bound
+    sat_names = _unique_names(satellites)
+    site_names = [s.name for s in sites]
+    ap_names, mobile_names = (sat_names, site_names) if router else (site_names, sat_names)
+    subnets = addresses.ap_subnets(ap_names, prefix)
+    ap_index = {n: k for k, n in enumerate(ap_names)}
+    sky = Sky(windows.epoch, windows.duration_s, satellites, sites)
+    duration_s = float(windows.duration_s)
 
-        def rtt_s(ap, t_s, row_of=row_of):
-            k = row_of[ap]
-            rng = ranges.range_km(satellites[windows.sat[k]], sites[windows.site[k]], t_s)
-            return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
+    # candidate windows per mobile, sorted by (AOS, AP name): Serve.index points here
+    mob_of = windows.site if router else windows.sat
+    ap_of = windows.sat if router else windows.site
+    candidates: dict[str, list[Window]] = {}
+    rows_of: dict[str, np.ndarray] = {}
+    looks: dict[str, LinkLook] = {}
+    names_arr = np.array(ap_names, dtype=object)
+    for m, mobile in enumerate(mobile_names):
+        rows = np.flatnonzero(mob_of == m)
+        aps = names_arr[ap_of[rows]]
+        order = sorted(range(len(rows)), key=lambda j: (windows.aos_s[rows[j]], aps[j]))
+        rows = rows[order]
+        rows_of[mobile] = rows
+        candidates[mobile] = [Window(str(a), float(s), float(e), float(x)) for a, s, e, x in
+                              zip(names_arr[ap_of[rows]], windows.aos_s[rows],
+                                  windows.los_s[rows], windows.max_elev_deg[rows])]
+        looks[mobile] = LinkLook(sky, mode, m, ap_index)
 
-        for h in handovers(cands, seq, timing, rtt_s):
+    capacity = _capacity(mode, sites, sat_names, selection)
+    sequences = _select(policy, candidates, looks, capacity, duration_s, timing, bound_s,
+                        selection)
+    events = _plan_events(candidates, sequences, looks, timing, bound_s, sky)
+
+    utc = _Utc(windows.epoch)
+    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
+    mentioned_aps: set[str] = set()
+    for iid, mobile in enumerate(mobile_names, start=1):
+        cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
+
+        def addr(ap, iid=iid):
+            return addresses.address(subnets[ap], iid)
+
+        rows = rows_of[mobile]
+        mentioned_aps.update(w.ap for w in cands)
+        cand_rows = [{"ap": w.ap, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
+                     for w, a, c, b, x in zip(
+                         cands, np.round(windows.aos_s[rows], _ROUND).tolist(),
+                         np.round(windows.tca_s[rows], _ROUND).tolist(),
+                         np.round(windows.los_s[rows], _ROUND).tolist(),
+                         np.round(windows.max_elev_deg[rows], _ROUND).tolist())]
+        serving = _serving(cands, seq, hos, duration_s)
+        serve_rows = []
+        for idx, a, b in serving:
+            ap = cands[idx].ap
+            row = {"ap": ap, "address": addr(ap), "from_s": _r(a), "to_s": _r(b)}
+            utc.put(row, "from_utc", row["from_s"])
+            utc.put(row, "to_utc", row["to_s"])
+            serve_rows.append(row)
+        out_mobiles.append({"name": mobile, "candidates": cand_rows, "serving": serve_rows})
+        if serving:
+            first = cands[serving[0][0]].ap
+            row = {"mobile": mobile, "t_s": _r(serving[0][1]), "address": addr(first),
+                   "ap": first}
+            utc.put(row, "t_utc", row["t_s"])
+            out_updates.append(row)
+        for k, h in enumerate(hos):
+            ev_rows = []
+            for e in h.events:
+                old = e.action.value in ("DELETE_IP", "DEACTIVATE")
+                row = {"action": e.action.value, "t_s": _r(e.t_s),
+                       "address": addr(h.from_ap if old else h.to_ap)}
+                utc.put(row, "t_utc", row["t_s"])
+                ev_rows.append(row)
+                if e.action.value == "LM_UPDATE":
+                    upd = {"mobile": mobile, "t_s": row["t_s"], "address": row["address"],
+                           "ap": h.to_ap}
+                    utc.put(upd, "t_utc", upd["t_s"])
+                    out_updates.append(upd)
             out_handovers.append({
-                "mobile": mobile, "from": h.from_ap, "to": h.to_ap, "feasible": h.feasible,
-                "overlap_s": round(h.overlap_s, _ROUND), "outage_s": round(h.outage_s, _ROUND),
-                "events": [{"action": e.action.value, "t_s": round(e.t_s, _ROUND)}
-                           for e in h.events]})
-    events = [e for h in out_handovers for e in h["events"]]
-    for e, iso in zip(events, windows.epoch.iso([e["t_s"] for e in events])):
-        e["t_utc"] = str(iso)
-    out_handovers.sort(key=lambda h: (h["events"][2]["t_s"], h["mobile"]))
-    return {"schema": SCHEMA, "mode": mode.value, "policy": policy.value,
-            "start_utc": str(windows.epoch.iso(0.0)),
-            "end_utc": str(windows.epoch.iso(windows.duration_s)),
-            "handovers": out_handovers}
+                "mobile": mobile, "index": k, "from": h.from_ap, "to": h.to_ap,
+                "feasible": bool(h.feasible), "overlap_s": _r(h.overlap_s),
+                "outage_s": _r(h.outage_s), "margin_s": _r(h.margin_s), "events": ev_rows})
+        out_outages.extend(_outages(mobile, cands, seq, hos, serving, duration_s, policy,
+                                       timing, utc))
+    utc.fill()
+
+    by_name = sorted  # every list is sorted so the JSON diffs well
+    sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
+                if not router or n in mentioned_aps]
+    sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
+                  "alt_m": s.alt_m, "min_elev_deg": s.mask_deg(min_elev_deg),
+                  "capacity": s.capacity} for s in sites]
+    plan = {
+        "schema": SCHEMA, "name": name, "mode": mode.value, "policy": policy.value,
+        "start_utc": str(windows.epoch.iso(0.0)),
+        "end_utc": str(windows.epoch.iso(duration_s)),
+        "duration_s": _r(duration_s),
+        "inputs": {
+            "scenario": (sources or {}).get("scenario"),
+            "files": list((sources or {}).get("files", [])),
+            "parameters": {
+                "min_elev_deg": float(min_elev_deg), "step_s": float(step_s),
+                "mobiles": None if mobiles is None else list(mobiles),
+                "rtt_bound_s": _r(bound_s),
+                "timing": dataclasses.asdict(timing),
+                "selection": dataclasses.asdict(selection),
+                "addresses": {"prefix": prefix},
+                "link": {k: getattr(sim, k) for k in LINK_KEYS},
+                "traffic": {k: getattr(sim, k) for k in TRAFFIC_KEYS},
+                "mip": dataclasses.asdict(mip),
+            },
+        },
+        "satellites": by_name(sats_out, key=lambda r: (r["name"], r["norad_id"])),
+        "sites": by_name(sites_out, key=lambda r: r["name"]),
+        "access_points": [{"name": n, "prefix": str(subnets[n])}
+                          for n in sorted(mentioned_aps)],
+        "mobiles": by_name(out_mobiles, key=lambda r: r["name"]),
+        "handovers": by_name(out_handovers, key=lambda r: (r["mobile"], r["index"])),
+        "outages": by_name(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
+        "location_updates": by_name(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
+    }
+    return plan
+
+
+def _unique_names(satellites) -> list[str]:
+    """Satellite names, with the catalogue number added where a name repeats (access
+    points and mobiles are known by name)."""
+    names = [s.name for s in satellites]
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    return [f"{s.name} ({s.norad_id})" if seen[s.name] > 1 else s.name for s in satellites]
+
+
+def _capacity(mode: Mode, sites, sat_names, selection: Selection) -> dict[str, int]:
+    """Per access point capacity for least-load: stations' own in host mode, the
+    selection's ``ap_capacity`` for every satellite in router mode (absent: unlimited)."""
+    if mode is Mode.HOST:
+        return {s.name: int(s.capacity) for s in sites if s.capacity is not None}
+    if selection.ap_capacity is None:
+        return {}
+    return {n: int(selection.ap_capacity) for n in sat_names}
+
+
+def display_path(path) -> str:
+    """Return ``path`` relative to the working directory, normalised, with ``/``."""
+    p = os.path.abspath(path)
+    try:
+        rel = os.path.relpath(p)
+    except ValueError:  # another drive (Windows): nothing relative exists
+        return Path(p).as_posix()
+    return Path(os.path.normpath(rel)).as_posix()
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def plan_scenario(scenario, *, progress=None, workers: int | None = 1) -> dict:
+    """Return the plan of a loaded :class:`~sigma_sn.scenario.Scenario`: load its elements,
+    compute the visibility windows (``sigma_sn.visibility.find_windows``) and plan them
+    with :func:`plan_windows`. ``progress``: None, a Progress-like object (``advance(n)``
+    per satellite), or a callable that takes the number of satellites and returns one.
+
+    Raises :class:`~sigma_sn.errors.InputError` naming the scenario's key when its
+    ``mobiles`` name a satellite that is not in the element files (host mode).
+    """
+    from sigma_sn.elements import load_elements
+    from sigma_sn.errors import InputError
+    from sigma_sn.visibility import find_windows
+
+    sc = scenario
+    sats = list(load_elements(sc.element_files).satellites)
+    sites = list(sc.sites)
+    if sc.mobiles is not None:
+        if sc.mode is Mode.ROUTER:
+            by = {s.name: s for s in sites}
+            sites = [by[n] for n in sc.mobiles]
+        else:
+            by = {}
+            for s, n in zip(sats, _unique_names(sats)):
+                by[n] = s
+            unknown = [n for n in sc.mobiles if n not in by]
+            if unknown:
+                raise InputError(f"no satellite named {unknown[0]!r} in the element files",
+                                 path=str(sc.path), key="mobiles")
+            mob = [by[n] for n in sc.mobiles]
+            sats = mob
+    if not sats:
+        raise InputError("the element files hold no satellites", path=str(sc.path),
+                         key="elements")
+    if progress is not None and not hasattr(progress, "advance"):
+        progress = progress(len(sats))
+    w = find_windows(sats, sites, sc.start_utc, sc.duration_s, min_elev_deg=sc.min_elev_deg,
+                     step_s=sc.step_s, workers=workers, progress=progress)
+    files = [{"role": "elements", "path": display_path(p), "sha256": sha256_of(p)}
+             for p in sc.element_files]
+    files += [{"role": "sites", "path": display_path(p), "sha256": sha256_of(p)}
+              for p in sc.site_files]
+    sources = {"scenario": {"path": display_path(sc.path), "sha256": sha256_of(sc.path)},
+               "files": files}
+    return plan_windows(w, sats, sites, sc.mode, sc.policy, sc.timing,
+                        selection=sc.selection, prefix=sc.address_prefix,
+                        min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
+                        name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources)
 
 
 def dumps(plan: dict) -> str:
     """Return ``plan`` as sorted, stable JSON text."""
     return json.dumps(plan, sort_keys=True, indent=1) + "\n"
+
+
+__all__ = ["LinkLook", "SCHEMA", "Sky", "display_path", "dumps",
+           "plan_scenario", "plan_windows", "rtt_bound_s", "sha256_of"]

@@ -1,0 +1,121 @@
+"""Plan files: JSON (the whole plan) and CSV (one row per event), written atomically and
+read back to equal objects."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sigma_sn.atomic import write_text
+from sigma_sn.errors import InputError
+from sigma_sn.planner.plan import SCHEMA, dumps
+
+CSV_HEADER = ("mobile", "handover", "action", "t_utc", "t_s", "from", "to", "address",
+              "feasible")
+_REQUIRED = ("mode", "policy", "start_utc", "end_utc", "duration_s", "mobiles", "handovers",
+             "outages", "location_updates")
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One planned event as a CSV row: handover ``handover`` (0, 1, ... per mobile) of
+    ``mobile`` from access point ``from_ap`` to ``to_ap``."""
+
+    mobile: str
+    handover: int
+    action: str
+    t_utc: str
+    t_s: float
+    from_ap: str
+    to_ap: str
+    address: str
+    feasible: bool
+
+
+def event_rows(plan: dict) -> list[EventRow]:
+    """Return the plan's events as rows, in the plan's order (mobile, handover, time)."""
+    return [EventRow(h["mobile"], h["index"], e["action"], e["t_utc"], e["t_s"], h["from"],
+                     h["to"], e["address"], h["feasible"])
+            for h in plan["handovers"] for e in h["events"]]
+
+
+def write_plan_json(path, plan: dict) -> None:
+    """Write ``plan`` as sorted, stable JSON (atomic)."""
+    write_text(path, dumps(plan))
+
+
+def write_plan_csv(path, plan: dict) -> None:
+    """Write one row per event with header ``mobile,handover,action,t_utc,t_s,from,to,
+    address,feasible`` (atomic). ``t_s`` keeps every digit, so it reads back equal."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    for r in event_rows(plan):
+        w.writerow([r.mobile, r.handover, r.action, r.t_utc, repr(float(r.t_s)), r.from_ap,
+                    r.to_ap, r.address, "true" if r.feasible else "false"])
+    write_text(path, buf.getvalue())
+
+
+def read_plan_json(path) -> dict:
+    """Read a plan written by :func:`write_plan_json`; an unreadable file, another schema
+    or a missing part raises :class:`InputError` naming the file (and key)."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", path=where) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=where) from None
+    try:
+        plan = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path=where, line=exc.lineno) from None
+    if not isinstance(plan, dict):
+        raise InputError("not a plan: expected a JSON object", path=where)
+    if plan.get("schema") != SCHEMA:
+        raise InputError(f"expected {SCHEMA!r}, got {plan.get('schema')!r} (is this a plan "
+                         "written by 'sigma-sn plan'?)", path=where, key="schema")
+    for key in _REQUIRED:
+        if key not in plan:
+            raise InputError("missing", path=where, key=key)
+    return plan
+
+
+def read_plan_csv(path) -> list[EventRow]:
+    """Read the rows :func:`write_plan_csv` wrote; a bad header or value raises
+    :class:`InputError` naming the file, line and column."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", path=where) from None
+    rows = csv.reader(text.splitlines())
+    header = next(rows, None)
+    if header is None or tuple(header) != CSV_HEADER:
+        raise InputError(f"header must be {','.join(CSV_HEADER)}, got "
+                         f"{','.join(header or [])}", path=where, line=1)
+    out = []
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(CSV_HEADER):
+            raise InputError(f"expected {len(CSV_HEADER)} fields, got {len(row)}",
+                             path=where, line=line)
+        mobile, handover, action, t_utc, t_s, from_ap, to_ap, address, feasible = row
+        try:
+            k, t = int(handover), float(t_s)
+        except ValueError:
+            raise InputError(f"handover and t_s must be numbers, got {handover!r}, {t_s!r}",
+                             path=where, line=line) from None
+        if feasible not in ("true", "false"):
+            raise InputError(f"feasible: must be true or false, got {feasible!r}", path=where,
+                             line=line)
+        out.append(EventRow(mobile, k, action, t_utc, t, from_ap, to_ap, address,
+                            feasible == "true"))
+    return out
+
+
+__all__ = ["CSV_HEADER", "EventRow", "event_rows", "read_plan_csv", "read_plan_json",
+           "write_plan_csv", "write_plan_json"]
