@@ -558,7 +558,10 @@ def simulation_reports(results) -> dict[str, dict]:
     if schema == "sigma-sn/report/1":
         return {results["protocol"]: results}
     if schema == "sigma-sn/compare/1":
-        return dict(results["reports"])
+        # compare.json is written with sorted keys; SIGMA-SN still comes first
+        reports = results["reports"]
+        return {k: reports[k] for k in sorted(reports, key=lambda k: (k not in PROTOCOL_LABEL,
+                                                                       k != "sigma", k))}
     if schema is None and isinstance(results, dict) and all(
             isinstance(r, dict) and r.get("schema") == "sigma-sn/report/1"
             for r in results.values()):
