@@ -13,6 +13,7 @@ from sigma_sn.sim import MipConfig
 from sigma_sn.sim.survive import (ALL_REPLICAS, Failure, LmReplicas, LocationService,
                                   parse_failures, parse_location_manager,
                                   survivability_report)
+from tests.conftest import REPO
 from tests.test_sim import cbr, two_path_replay
 
 T0, T1 = 100.0, 200.0            # the failure, well after the handover
@@ -142,3 +143,28 @@ def test_a_failure_must_name_an_existing_replica():
     with pytest.raises(ValueError, match="replica 3"):
         run([Failure("lm_down", T0, T1, replica=3)])
 
+
+
+def test_shipped_scenario_shows_attacks_and_failures():
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
+    from sigma_sn.sim.survive import findings_table, scenario_findings
+
+    sc = load_scenario(REPO / "scenarios" / "survivability.toml")
+    plan = plan_scenario(sc)
+    cfg, mip = config_from_plan(plan)
+    [replay] = replays_from_plan(plan, plan_dir=REPO)
+    found = scenario_findings(replay, cfg, security=sc.security, failures=sc.failures,
+                              where=str(sc.path), mip=mip)
+    rows = {r["metric"]: r for r in findings_table(found)}
+    assert rows["hijack (no auth): messages accepted / sent"]["sigma"] == 1.0
+    assert rows["hijack (no auth): packets to the attacker"]["sigma"] > 0
+    for kind in ("hijack", "bogus_lm_update", "replay"):
+        assert rows[f"{kind} (HMAC-SHA-256): messages accepted / sent"]["sigma"] == 0.0
+        assert rows[f"{kind} (HMAC-SHA-256): packets to the attacker"]["sigma"] == 0
+    assert rows["ingress filtering: uplink delivered"]["mip"] == 0.0
+    ha = "ha_down [3600, 4200) s: running association delivered"
+    assert rows[ha]["sigma"] == 1.0 and rows[ha]["mip"] == 0.0, rows[ha]
+    lm = "lm_down replica 0 [1800, 2400) s: new associations set up"
+    assert rows[lm]["sigma"] == 1.0, rows[lm]

@@ -32,8 +32,9 @@ import numpy as np
 from sigma_sn.errors import InputError
 from sigma_sn.sim.mip import MipConfig, MobileIpHost
 from sigma_sn.sim.model import Association, Replay, SimConfig
-from sigma_sn.sim.security import (check_keys, run_hooked, table_choice, table_items,
-                                   table_value)
+from sigma_sn.sim.security import (check_keys, ingress_comparison, parse_security,
+                                   run_hooked, simulate_with_attacks, table_choice,
+                                   table_items, table_value)
 
 FAILURE_KINDS = ("lm_down", "ha_down")
 ALL_REPLICAS = -1
@@ -299,6 +300,73 @@ def survivability_report(replay: Replay, cfg: SimConfig, failures, *,
     }
 
 
+# -- what a scenario with attackers or failures adds to a comparison ----------------------
+
+def scenario_findings(replay: Replay, cfg: SimConfig, *, security=None, failures=(),
+                      where: str = "scenario", mip: MipConfig | None = None) -> dict:
+    """Validate a scenario's raw ``[security]`` and ``[[failures]]`` tables (errors name
+    ``where``) and measure what they ask for on ``replay``: the attacks against an
+    association without and with authentication, ingress filtering for both protocols,
+    and the failures. Sections whose tables are absent are left out."""
+    from dataclasses import replace
+
+    sec = parse_security(security or {}, where)
+    fails = parse_failures(list(failures), where)
+    lm = parse_location_manager((security or {}).get("location_manager"), where)
+    out: dict = {}
+    if sec.attacks:
+        out["security"] = {
+            label: simulate_with_attacks(replay, cfg, replace(sec, auth=auth))["security"]
+            for label, auth in (("without_auth", False), ("with_auth", True))}
+    if sec.ingress_filtering:
+        out["ingress"] = ingress_comparison(replay, cfg, mip, sec.prefix_len)
+    if fails:
+        surv = survivability_report(replay, cfg, fails, lm=lm, mip=mip)
+        for protocol in ("sigma", "mip"):
+            surv[protocol] = {k: v for k, v in surv[protocol].items() if k != "report"}
+        out["survivability"] = surv
+    return out
+
+
+def findings_table(findings: dict) -> list[dict]:
+    """Rows ``{"metric", "unit", "sigma", "mip"}`` (the comparison table's shape) for
+    :func:`scenario_findings`; a protocol without the mechanism gets None."""
+    rows = []
+    for label, sec in findings.get("security", {}).items():
+        auth = "no auth" if label == "without_auth" else "HMAC-SHA-256"
+        for a in sec["attacks"]:
+            rows.append({"metric": f"{a['kind']} ({auth}): messages accepted / sent",
+                         "unit": "share", "sigma": round(a["accepted"] / a["attempts"], 6)
+                         if a["attempts"] else None, "mip": None})
+            rows.append({"metric": f"{a['kind']} ({auth}): packets to the attacker",
+                         "unit": "packets", "sigma": a["packets_to_attacker"], "mip": None})
+    if "ingress" in findings:
+        sigma, plain, tunnelled = findings["ingress"]["rows"]
+        rows += [{"metric": "ingress filtering: uplink delivered", "unit": "share",
+                  "sigma": sigma["delivered_share"], "mip": plain["delivered_share"]},
+                 {"metric": "ingress filtering: uplink delivered, MIP reverse-tunnelled",
+                  "unit": "share", "sigma": sigma["delivered_share"],
+                  "mip": tunnelled["delivered_share"]},
+                 {"metric": "ingress filtering: uplink one-way p50, MIP reverse-tunnelled",
+                  "unit": "ms", "sigma": sigma["latency_p50_ms"],
+                  "mip": tunnelled["latency_p50_ms"]}]
+    surv = findings.get("survivability")
+    if surv:
+        for k, f in enumerate(surv["sigma"]["failures"]):
+            m = surv["mip"]["failures"][k]
+            what = f["kind"] + ("" if f["replica"] is None else f" replica {f['replica']}")
+            name = f"{what} [{f['t0_s']:g}, {f['t1_s']:g}) s"
+            pairs = ((f"{name}: new associations set up", "share",
+                      lambda x: x["new_associations"]["share"]),
+                     (f"{name}: new association setup p50", "ms",
+                      lambda x: x["new_associations"]["setup_latency_ms"]["p50"]),
+                     (f"{name}: running association delivered", "share",
+                      lambda x: x["existing_association"]["share"]))
+            for metric, unit, get in pairs:
+                rows.append({"metric": metric, "unit": unit, "sigma": get(f), "mip": get(m)})
+    return rows
+
+
 # -- scenario tables -----------------------------------------------------------------------
 
 _FAILURE_KEYS = {"kind", "t0_s", "t1_s", "replica"}
@@ -350,4 +418,5 @@ def parse_location_manager(raw, where: str) -> LmReplicas:
 
 
 __all__ = ["ALL_REPLICAS", "FAILURE_KINDS", "Failure", "LmReplicas", "LocationService",
-           "parse_failures", "parse_location_manager", "survivability_report"]
+           "findings_table", "parse_failures", "parse_location_manager", "scenario_findings",
+           "survivability_report"]
