@@ -6,7 +6,9 @@ angles); the timing model that turns a sequence into events lives in ``core``.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -125,102 +127,131 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
     you stay on the current window until another is better by more than ``margin`` at a
     decision time (every ``step_s``) at least ``min_dwell_s`` after you switched to it, or
     until its forced decision ``forced_lead_s`` before its LOS, where you take the best
-    window that outlasts it (with none up, the next to rise).
+    window that outlasts it (with none up, the one up or rising first that outlasts it).
 
     A window is a candidate at time t when AOS <= t < LOS - forced_lead_s, so you never
     switch to one you would have to leave at once. Look angles are fetched once per access
-    point for all its windows, and each stay is one vectorised scan.
+    point for all its windows; where each stay ends comes from one vectorised pass.
     """
     n = len(windows)
     if n == 0:
         return []
-    aos = np.array([w.aos_s for w in windows], dtype=float)
-    los = np.array([w.los_s for w in windows], dtype=float)
-    g_last = int(np.floor(duration_s / step_s + 1e-9))
+    aos_l = [w.aos_s for w in windows]
+    los_l = [w.los_s for w in windows]
+    aos, los = np.array(aos_l, dtype=float), np.array(los_l, dtype=float)
+    g_last = math.floor(duration_s / step_s + 1e-9)
     g_lo = np.ceil(np.maximum(aos, 0.0) / step_s - 1e-9).astype(np.int64)
     g_hi = np.minimum(np.ceil((los - forced_lead_s) / step_s - 1e-9).astype(np.int64) - 1,
                       g_last)  # last decision grid index inside the candidate span
-    count = np.maximum(g_hi - g_lo + 1, 0)
-    off = np.concatenate(([0], np.cumsum(count)))
-    win = np.repeat(np.arange(n), count)
-    g = np.arange(off[-1]) - np.repeat(off[:-1], count) + np.repeat(g_lo, count)
-    value = np.empty(off[-1])
-    aps = sorted({w.ap for w in windows})
-    ap_of_sample = np.repeat(np.array([aps.index(w.ap) for w in windows]), count)
-    by_ap = np.argsort(ap_of_sample, kind="stable")
-    bounds = np.searchsorted(ap_of_sample[by_ap], np.arange(len(aps) + 1))
-    for k, ap in enumerate(aps):  # one look-angle call per access point
-        pos = by_ap[bounds[k]:bounds[k + 1]]
-        if len(pos):
-            elev_deg, range_km = geometry.look(ap, g[pos] * step_s)
-            value[pos] = metric(np.asarray(elev_deg), np.asarray(range_km))
+    # samples laid out window by window with each access point's windows together, so
+    # one look-angle call per access point takes a contiguous slice
+    by_ap = sorted(range(n), key=lambda i: (windows[i].ap, aos_l[i], i))
+    count = np.maximum(g_hi - g_lo + 1, 0)[by_ap]
+    first = np.concatenate(([0], np.cumsum(count)))
+    off = np.empty(n, dtype=np.int64)
+    off[by_ap] = first[:-1]
+    win = np.repeat(by_ap, count)
+    g = np.arange(first[-1]) - np.repeat(first[:-1], count) + np.repeat(g_lo[by_ap], count)
+    t_s = g * step_s
+    elev_deg, range_km = np.empty(first[-1]), np.empty(first[-1])
+    first_l = first.tolist()
+    k = 0
+    while k < n:
+        ap, lo = windows[by_ap[k]].ap, first_l[k]
+        while k < n and windows[by_ap[k]].ap == ap:
+            k += 1
+        if first_l[k] > lo:
+            elev_deg[lo:first_l[k]], range_km[lo:first_l[k]] = geometry.look(
+                ap, t_s[lo:first_l[k]])
+    value = metric(elev_deg, range_km)
     # samples sorted by grid index, then value, then lowest window index last: the last
     # sample of each grid index is the best there
     order = np.lexsort((-win, value, g))
-    g_sorted = g[order]
-    starts = np.searchsorted(g_sorted, np.arange(g_last + 2))
+    starts = np.searchsorted(g[order], np.arange(g_last + 2))
     best_val = np.full(g_last + 1, -np.inf)
     best_win = np.full(g_last + 1, -1)
     has = starts[1:] > starts[:-1]
     best_val[has] = value[order[starts[1:][has] - 1]]
     best_win[has] = win[order[starts[1:][has] - 1]]
+    g_lo_l, g_hi_l, off_l = g_lo.tolist(), g_hi.tolist(), off.tolist()
+    # for every sample, the first sample at or after it (in its window's run) where another
+    # window beats it by more than the margin: each stay's scan becomes one lookup
+    n_samples = len(value)
+    beaten = np.flatnonzero(best_val[g] - value > margin)
+    next_beaten = np.full(n_samples + 1, n_samples)
+    next_beaten[beaten] = beaten
+    next_beaten = np.minimum.accumulate(next_beaten[::-1])[::-1].tolist()
+    fallback = _FirstUp(aos_l, los_l)
 
     def pick_forced(gi: int, c: int) -> int:
         """Best candidate at grid index gi that outlasts c, or -1."""
-        if 0 <= gi <= g_last:
-            for s in order[starts[gi]:starts[gi + 1]][::-1]:
-                if win[s] != c and los[win[s]] > los[c]:
-                    return int(win[s])
+        for s in order[starts[gi]:starts[gi + 1]][::-1].tolist():
+            j = int(win[s])
+            if j != c and los_l[j] > los_l[c]:
+                return j
         return -1
 
-    def next_rising(t_s: float, min_los_s: float, c: int) -> int:
-        """The window up or rising first from ``t_s`` among those setting after
-        ``min_los_s`` (not c): earliest, then the longest, then the lowest index."""
-        ok = los > max(t_s, min_los_s)
-        if c >= 0:
-            ok[c] = False
-        cand = np.flatnonzero(ok)
-        if not len(cand):
-            return -1
-        return int(cand[np.lexsort((cand, -los[cand], np.maximum(aos[cand], t_s)))[0]])
-
-    c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else next_rising(0.0, 0.0, -1)
+    c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else fallback(0.0, 0.0)
     if c < 0:
         return []
     seq = [Serve(c)]
-    since = max(aos[c], 0.0)
+    since = max(aos_l[c], 0.0)
     while True:
-        forced_s = los[c] - forced_lead_s
-        g_forced = int(np.floor(forced_s / step_s + 1e-9))
-        g_from = max(int(np.ceil((since + min_dwell_s) / step_s - 1e-9)),
-                     int(np.floor(since / step_s + 1e-9)) + 1, g_lo[c])
+        forced_s = los_l[c] - forced_lead_s
+        g_forced = math.floor(forced_s / step_s + 1e-9)
+        g_from = max(math.ceil((since + min_dwell_s) / step_s - 1e-9),
+                     math.floor(since / step_s + 1e-9) + 1, g_lo_l[c])
         # voluntary: c's own samples from the dwell on, before the forced decision
-        a = off[c] + g_from - g_lo[c]
-        b = off[c] + min(g_forced, g_hi[c] + 1) - g_lo[c]
-        if b > a:
-            gs = g[a:b]
-            better = np.flatnonzero(best_val[gs] - value[a:b] > margin)
-            if len(better):
-                gi = int(gs[better[0]])
-                c, since = int(best_win[gi]), gi * step_s
-                seq.append(Serve(c, since))
-                continue
+        a = off_l[c] + g_from - g_lo_l[c]
+        b = off_l[c] + min(g_forced, g_hi_l[c] + 1) - g_lo_l[c]
+        if b > a and next_beaten[a] < b:
+            gi = int(g[next_beaten[a]])
+            c, since = int(best_win[gi]), gi * step_s
+            seq.append(Serve(c, since))
+            continue
         if forced_s >= duration_s:
             return seq
         on_grid = g_forced * step_s > since
         t_dec = g_forced * step_s if on_grid else max(forced_s, since)
         nxt = pick_forced(g_forced, c) if on_grid else -1
         if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
-            nxt = next_rising(t_dec, los[c], c)
+            nxt = fallback(t_dec, los_l[c])
             if nxt < 0:
                 return seq
-        if aos[nxt] <= t_dec:
+        if aos_l[nxt] <= t_dec:
             seq.append(Serve(nxt, t_dec))
             since = t_dec
         else:  # across a gap or a late rise: as early as possible
             seq.append(Serve(nxt))
-            since = aos[nxt]
+            since = aos_l[nxt]
         c = nxt
+
+
+class _FirstUp:
+    """Among windows setting after a time, the one up at ``t_s`` or rising first after it:
+    earliest, then the longest, then the lowest index (prefix maxima of LOS in AOS order
+    answer 'already up' without a scan)."""
+
+    def __init__(self, aos: list[float], los: list[float]):
+        self.order = sorted(range(len(aos)), key=lambda i: (aos[i], -los[i], i))
+        self.aos_sorted = [aos[i] for i in self.order]
+        self.aos, self.los = aos, los
+        self.top: list[int] = []  # window with the greatest LOS among the first k + 1
+        for i in self.order:
+            if not self.top or (-los[i], i) < (-los[self.top[-1]], self.top[-1]):
+                self.top.append(i)
+            else:
+                self.top.append(self.top[-1])
+
+    def __call__(self, t_s: float, min_los_s: float) -> int:
+        floor_s = max(t_s, min_los_s)
+        p = bisect.bisect_right(self.aos_sorted, t_s)
+        if p and self.los[self.top[p - 1]] > floor_s:
+            return self.top[p - 1]
+        for q in range(p, len(self.order)):  # AOS order, longest first on equal AOS
+            if self.los[self.order[q]] > floor_s:
+                return self.order[q]
+        return -1
 
 
 def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
