@@ -177,6 +177,8 @@ def test_security_table_is_validated_naming_file_and_key():
             "x.toml: security.attacks[0].attempts: must be >= 1, got 0"),
            ({"attacks": [{"kind": "replay", "t_s": 1, "address": "evil"}]},
             "x.toml: security.attacks[0].address: not an IP address: 'evil'"),
+           ({"attacks": [{"kind": "replay", "t_s": 1, "address": 5}]},
+            "x.toml: security.attacks[0].address: must be a string, got 5"),
            ({"keys": 1}, "x.toml: security.keys: unknown key; expected one of attacks, auth, "
                          "ingress_filtering, location_manager, prefix_len")]
     for raw, message in bad:

@@ -27,7 +27,7 @@ import hmac
 import ipaddress
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import simpy
@@ -288,8 +288,9 @@ def parse_security(raw, where: str) -> SecurityConfig:
         kind = table_choice(item, "kind", ATTACK_KINDS, where, p)
         address = item.get("address")
         if address is not None:
+            table_value(item, "address", str, where, p)
             try:
-                ipaddress.ip_address(table_value(item, "address", str, where, p))
+                ipaddress.ip_address(address)
             except ValueError:
                 raise InputError(f"not an IP address: {address!r}", path=where,
                                  key=p + "address") from None
@@ -557,8 +558,6 @@ def ingress_comparison(replay: Replay, cfg: SimConfig, mip: MipConfig | None = N
     """Uplink CBR through access routers that filter ingress (paper §5.1-5.2): SIGMA-SN
     with its topologically correct sources, Mobile IP without and with reverse
     tunnelling. Return one row per case and the reverse tunnel's detour."""
-    from dataclasses import replace
-
     up = replace(cfg, direction="up", traffic="cbr")
     mip = mip or MipConfig()
     cases = [("sigma", None,

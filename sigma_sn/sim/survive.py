@@ -25,7 +25,7 @@ running, the share of its packets sent inside the failure that were delivered.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -308,8 +308,6 @@ def scenario_findings(replay: Replay, cfg: SimConfig, *, security=None, failures
     ``where``) and measure what they ask for on ``replay``: the attacks against an
     association without and with authentication, ingress filtering for both protocols,
     and the failures. Sections whose tables are absent are left out."""
-    from dataclasses import replace
-
     sec = parse_security(security or {}, where)
     fails = parse_failures(list(failures), where)
     lm = parse_location_manager((security or {}).get("location_manager"), where)
