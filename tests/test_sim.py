@@ -183,3 +183,17 @@ def test_reports_validate_against_the_shipped_schema():
                 SimConfig(traffic="bulk", capacity_bps=2e6)):
         rep = simulate(two_path_replay(), cfg)
         jsonschema.validate(json.loads(json.dumps(rep)), schema)
+
+
+def test_link_delay_interpolates_on_an_uneven_grid_in_any_order():
+    from sigma_sn.sim import Link
+
+    t = np.array([0.0, 10.0, 100.0, 110.0])
+    rng = np.array([1000.0, 1100.0, 2000.0, 1900.0])
+    g = LinkGeometry("A", t, rng, np.full(4, 30.0), ((0.0, 15.0), (95.0, 110.0)))
+    link = Link(g, capacity_bps=1e6, queue_pkts=10)
+    probe = [105.0, 5.0, 0.0, 110.0, 50.0, 3.0, 200.0, -1.0, 109.999]
+    expected = np.interp(probe, t, rng) / C_KM_S
+    assert [link.delay_s(x) for x in probe] == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError, match="sample times must increase"):
+        LinkGeometry("B", np.array([0.0, 5.0, 5.0]), np.ones(3), np.ones(3), ())

@@ -15,6 +15,10 @@ from sigma_sn.propagate import propagate
 from sigma_sn.sim.links import LinkGeometry
 from sigma_sn.sites import enu_basis, itrs_km
 
+#: a window still open at the end of the run stays up this long past it, so packets in
+#: flight at the end are counted in flight, not lost to a set that never happens
+TRUNCATED_PAD_S = 60.0
+
 
 def sample_times(up_s, duration_s: float, step_s: float) -> np.ndarray:
     """Return sample times on the ``step_s`` grid covering every up interval with one
@@ -51,8 +55,10 @@ def link_geometries(windows, pairs, satellites, sites, *, step_s: float = 10.0,
     for i, j in pairs:
         sel = (windows.sat == i) & (windows.site == j)
         name = (names or {}).get((i, j), satellites[i].name)
-        up = tuple(sorted(zip(windows.aos_s[sel].tolist(), windows.los_s[sel].tolist())))
-        t_s = sample_times(up, windows.duration_s, step_s)
+        los = np.where(windows.los_truncated[sel], windows.duration_s + TRUNCATED_PAD_S,
+                       windows.los_s[sel])
+        up = tuple(sorted(zip(windows.aos_s[sel].tolist(), los.tolist())))
+        t_s = sample_times(up, windows.duration_s + TRUNCATED_PAD_S, step_s)
         eph = propagate([satellites[i].satrec], windows.epoch, t_s)
         site = [sites[j]]
         la = topocentric(eph.pos_itrs_km[0], eph.vel_itrs_km_s[0], itrs_km(site)[0],

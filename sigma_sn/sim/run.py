@@ -1,6 +1,14 @@
-"""Run one replay and turn its packet log into the report."""
+"""Run replays and turn their packet logs into the report (``sigma-sn/report/1``).
+
+One replay is one mobile's association. A plan with several mobiles runs one replay
+per mobile; the report's top-level numbers aggregate over all of them, and each
+handover and path failure says which mobile it belongs to.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -11,6 +19,10 @@ from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfi
                                 build_links, cbr_source)
 
 REPORT_SCHEMA = "sigma-sn/report/1"
+#: how many bins the report's time series aims at (figures need no more)
+TIMESERIES_BINS = 2000
+#: how many slices a run is cut into for progress reports (results do not change)
+PROGRESS_SLICES = 100
 
 
 def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
@@ -20,37 +32,89 @@ def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
 
     The same replay, config and seed give the same report, byte for byte.
     """
+    return simulate_many([replay], cfg, protocol=protocol, mip=mip)
+
+
+def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
+                  mip: MipConfig | None = None, progress=None) -> dict:
+    """Replay each of ``replays`` (one association per mobile) and return one report
+    aggregating them. Mobile ``k`` draws its random numbers from ``[seed, k]`` (the
+    first from ``seed`` alone), so mobiles do not share loss patterns. ``progress``
+    (a :class:`~sigma_sn.progress.Progress`-like object) is advanced in simulated time.
+    """
+    replays = list(replays)
+    if not replays:
+        raise ValueError("nothing to simulate: no replays")
+    if len({r.duration_s for r in replays}) != 1 or len({r.start_utc for r in replays}) != 1:
+        raise ValueError("replays of one report must share start and duration")
+    parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
+                                   progress=progress), cfg)
+             for k, r in enumerate(replays)]
+    return _report(parts, replays[0], cfg, protocol)
+
+
+def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> dict:
+    """Return the report of replays already run (by :func:`run_replay` or a variant of
+    it that builds its own endpoints), one association per outcome."""
+    outcomes = list(outcomes)
+    if not outcomes:
+        raise ValueError("nothing to report: no outcomes")
+    return _report([_summarise(o, cfg) for o in outcomes], outcomes[0].replay, cfg, protocol)
+
+
+@dataclass
+class Outcome:
+    """What one replay left behind: its endpoints, packet log and bulk sender."""
+
+    replay: Replay
+    endpoint: object              # Association (SIGMA) or MobileIpHost (MIP)
+    log: PacketLog
+    bulk: BulkTransfer | None
+
+
+def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
+               mip: MipConfig | None = None, stream: int = 0, progress=None) -> Outcome:
+    """Run one replay to its end and return the :class:`Outcome`."""
     if protocol not in ("sigma", "mip"):
         raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed if stream == 0 else [cfg.seed, stream])
     env = simpy.Environment()
     links = build_links(replay, cfg, rng)
     end_s = replay.duration_s
-    ap_names = sorted(links)
+    log = PacketLog(sorted(links))
+    bulk = None
     if protocol == "mip":
         if cfg.traffic != "cbr":
             raise ValueError("the Mobile IP baseline replays CBR traffic only")
-        host = MobileIpHost(env, replay, cfg, mip or MipConfig(), links,
-                            np.random.default_rng(rng.integers(0, 2**63)))
-        log = PacketLog(ap_names)
-        env.process(mip_cbr_source(host, log, cfg, end_s))
-        env.process(host.run_plan())
+        endpoint = MobileIpHost(env, replay, cfg, mip or MipConfig(), links,
+                                np.random.default_rng(rng.integers(0, 2**63)))
+        env.process(mip_cbr_source(endpoint, log, cfg, end_s))
+        env.process(endpoint.run_plan())
         # downlink datagrams are handled at the HA, ha_cn_s after they leave the CN
-        env.run(until=end_s + host.mip.ha_cn_s + 1e-6)
-        return make_report(replay, cfg, host, log.trimmed(), None, protocol)
-    assoc = Association(env, replay, cfg, links)
-    if cfg.traffic == "cbr":
-        log = PacketLog(ap_names)
-        env.process(cbr_source(assoc, log, cfg, end_s))
-        bulk = None
+        until = end_s + endpoint.mip.ha_cn_s + 1e-6
     else:
-        log = PacketLog(ap_names)
-        bulk = BulkTransfer(assoc, cfg, log, end_s)
-        env.process(bulk.start())
-    env.process(assoc.run_plan())
-    env.process(assoc.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
-    env.run(until=end_s)
-    return make_report(replay, cfg, assoc, log.trimmed(), bulk, protocol)
+        endpoint = Association(env, replay, cfg, links)
+        if cfg.traffic == "cbr":
+            env.process(cbr_source(endpoint, log, cfg, end_s))
+        else:
+            bulk = BulkTransfer(endpoint, cfg, log, end_s)
+            env.process(bulk.start())
+        env.process(endpoint.run_plan())
+        env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
+        until = end_s
+    if progress is None:
+        env.run(until=until)
+    else:
+        # stopping and resuming SimPy changes no outcome, only when we look
+        for k in range(1, PROGRESS_SLICES + 1):
+            env.run(until=until * k / PROGRESS_SLICES)
+            progress.advance(1)
+    return Outcome(replay, endpoint, log.trimmed(), bulk)
+
+
+def bin_seconds(duration_s: float) -> int:
+    """Width of the report's time-series bins: ``max(1, duration / 2000)``, whole seconds."""
+    return max(1, int(round(duration_s / TIMESERIES_BINS)))
 
 
 def _ms(x) -> float:
@@ -64,81 +128,191 @@ def _percentiles_ms(values: np.ndarray) -> dict:
     return {"p50": _ms(p[0]), "p95": _ms(p[1]), "p99": _ms(p[2]), "max": _ms(values.max())}
 
 
-def make_report(replay: Replay, cfg: SimConfig, assoc: Association, log: PacketLog,
-                bulk: BulkTransfer | None, protocol: str) -> dict:
+@dataclass
+class _Part:
+    """One mobile's share of the report, with the packet log reduced to what it needs."""
+
+    mobile: str
+    sent: int
+    delivered: int
+    lost: int
+    in_flight: int
+    causes: dict
+    latency_s: np.ndarray
+    delivered_bits: float
+    handovers: list
+    stats: object
+    lm_updates: int
+    series: dict                      # per-bin arrays
+    log: PacketLog | None = field(default=None)
+
+
+def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
+    replay, log = out.replay, out.log
     end_s = replay.duration_s
     delivered_mask = log.cause < 0
     arrived_in_time = delivered_mask & (log.arrival_s <= end_s)
-    in_flight = int((delivered_mask & (log.arrival_s > end_s)).sum())
     lost_mask = log.cause >= 0
     latency = log.arrival_s[arrived_in_time] - log.sent_s[arrived_in_time]
-    causes = {c: int((log.cause == i).sum()) for i, c in enumerate(CAUSES)}
-
-    if bulk is not None:
-        throughput = bulk.delivered_bytes * 8.0 / end_s
+    if out.bulk is not None:
+        bits = out.bulk.delivered_bytes * 8.0
     else:
-        throughput = float(arrived_in_time.sum()) * cfg.payload_bytes * 8.0 / end_s
+        bits = float(arrived_in_time.sum()) * cfg.payload_bytes * 8.0
+    return _Part(
+        mobile=replay.mobile, sent=int(log.n), delivered=int(arrived_in_time.sum()),
+        lost=int(lost_mask.sum()), in_flight=int((delivered_mask & ~arrived_in_time).sum()),
+        causes={c: int((log.cause == i).sum()) for i, c in enumerate(CAUSES)},
+        latency_s=latency, delivered_bits=bits,
+        handovers=_handovers(replay, out.endpoint, log, arrived_in_time, lost_mask),
+        stats=out.endpoint.stats, lm_updates=out.endpoint.lm_summary()[1],
+        series=_series(out, cfg, arrived_in_time, lost_mask, latency),
+        log=log if cfg.keep_trace else None)
 
-    handovers = []
+
+def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_mask) -> list:
+    """Per planned handover: when data switched, handover latency (last packet over the
+    old path to first over the new one, as the SIGMA papers define it), packets lost."""
+    end_s = replay.duration_s
     hos = list(replay.handovers)
     bounds = [0.0] + [0.5 * (a.t_s + b.t_s) for a, b in zip(hos, hos[1:])] + [end_s]
-    switches = assoc.switch_times()
+    switches = endpoint.switch_times()
+    # packets are logged in send order, so each handover's segment is a slice
+    if np.any(np.diff(log.sent_s) < 0):
+        raise RuntimeError("packet log is not in send order")
+    edges = np.searchsorted(log.sent_s, bounds, side="left")
+    not_random = CAUSES.index("random_loss")
+    out = []
     for k, h in enumerate(hos):
         lo, hi = bounds[k], bounds[k + 1]
-        seg = (log.sent_s >= lo) & (log.sent_s < hi)
+        s = slice(int(edges[k]), int(edges[k + 1]))
         # the moment new data started to take the new access point
-        t_cn = next((t for t, ap in switches if ap == h.to_ap and lo <= t < hi), None)
+        t_cn = next((t for t, a in switches if a == h.to_ap and lo <= t < hi), None)
         last_old = first_new = latency_ms = None
         if t_cn is not None:
-            ok = seg & arrived_in_time
-            old = ok & (log.ap == log.ap_index.get(h.from_ap, -2)) & (log.sent_s < t_cn)
-            new = ok & (log.ap == log.ap_index.get(h.to_ap, -2)) & (log.sent_s >= t_cn)
-            last_old = float(log.arrival_s[old].max()) if old.any() else None
-            first_new = float(log.arrival_s[new].min()) if new.any() else None
+            # the old path's last packet may be long before the segment when the
+            # handover is hard; look back to the previous planned switch
+            prev_s = hos[k - 1].t_s if k else 0.0
+            a, b, c = np.searchsorted(log.sent_s, [prev_s, t_cn, hi], side="left")
+            before, after = slice(int(a), int(b)), slice(int(b), int(c))
+            old = arrived_in_time[before] & (log.ap[before] == log.ap_index.get(h.from_ap, -2))
+            new = arrived_in_time[after] & (log.ap[after] == log.ap_index.get(h.to_ap, -2))
+            last_old = float(log.arrival_s[before][old].max()) if old.any() else None
+            first_new = float(log.arrival_s[after][new].min()) if new.any() else None
             if first_new is not None and last_old is not None:
                 latency_ms = _ms(first_new - last_old)
-        lost_here = seg & lost_mask & (log.cause != CAUSES.index("random_loss"))
-        handovers.append({
-            "index": h.index, "from": h.from_ap, "to": h.to_ap, "feasible": h.feasible,
-            "t_s": round(h.t_s, 6), "t_utc": _iso(replay.start_utc, h.t_s),
+        lost_here = lost_mask[s] & (log.cause[s] != not_random)
+        out.append({
+            "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
+            "feasible": h.feasible, "t_s": round(h.t_s, 6),
+            "t_utc": _iso(replay.start_utc, h.t_s),
             "cn_switch_s": None if t_cn is None else round(t_cn, 6),
             "handover_latency_ms": latency_ms,
             "last_old_arrival_s": None if last_old is None else round(last_old, 6),
             "first_new_arrival_s": None if first_new is None else round(first_new, 6),
             "lost": int(lost_here.sum()),
         })
+    return out
 
-    stats = assoc.stats
-    lm_lat = np.array(stats.lm_query_latency_s)
+
+def _series(out: Outcome, cfg: SimConfig, arrived_in_time, lost_mask, latency) -> dict:
+    """Per-bin sums: sent, delivered, lost and latency by send time; delivered payload
+    bits by arrival time (in-order bytes for the bulk transfer)."""
+    log, end_s = out.log, out.replay.duration_s
+    bin_s = bin_seconds(end_s)
+    n = max(1, int(math.ceil(end_s / bin_s - 1e-9)))
+
+    def by_bin(t, weights=None):
+        k = np.minimum((t // bin_s).astype(np.int64), n - 1)
+        return np.bincount(k, weights=weights, minlength=n)
+
+    if out.bulk is not None:
+        series = out.bulk.delivered_series
+        t = np.array([s[0] for s in series], float)
+        cum = np.array([s[1] for s in series], float)
+        bits = by_bin(t, np.diff(cum, prepend=0.0) * 8.0)
+    else:
+        bits = by_bin(log.arrival_s[arrived_in_time]) * (cfg.payload_bytes * 8.0)
+    return {"sent": by_bin(log.sent_s), "delivered": by_bin(log.sent_s[arrived_in_time]),
+            "lost": by_bin(log.sent_s[lost_mask]),
+            "latency_sum_s": by_bin(log.sent_s[arrived_in_time], latency), "bits": bits}
+
+
+def _timeseries(parts: list[_Part], end_s: float) -> dict:
+    bin_s = bin_seconds(end_s)
+    total = {k: sum(p.series[k] for p in parts) for k in parts[0].series}
+    n = len(total["sent"])
+    lat = [None if d == 0 else round(float(s) / float(d) * 1e3, 3)
+           for s, d in zip(total["latency_sum_s"], total["delivered"])]
+    # the last bin may be shorter than bin_s
+    widths = np.minimum(bin_s, end_s - np.arange(n) * bin_s)
+    return {"bin_s": bin_s, "t_s": [k * bin_s for k in range(n)],
+            "sent": [int(x) for x in total["sent"]],
+            "delivered": [int(x) for x in total["delivered"]],
+            "lost": [int(x) for x in total["lost"]],
+            "latency_ms_mean": lat,
+            "throughput_bps": [round(float(b) / w, 3) for b, w in zip(total["bits"], widths)]}
+
+
+def _sum_dicts(dicts) -> dict:
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items()))
+
+
+def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) -> dict:
+    end_s = first.duration_s
+    sent = sum(p.sent for p in parts)
+    lost = sum(p.lost for p in parts)
+    latency = np.concatenate([p.latency_s for p in parts])
+    messages = _sum_dicts(p.stats.messages for p in parts)
+    sizes = _sum_dicts(p.stats.bytes for p in parts)
+    lm_lat = np.array([x for p in parts for x in p.stats.lm_query_latency_s])
+    handovers = sorted((h for p in parts for h in p.handovers),
+                       key=lambda h: (h["t_s"], h["mobile"], h["index"]))
+    names = [p.mobile for p in parts]
     report = {
         "schema": REPORT_SCHEMA,
         "protocol": protocol,
-        "mobile": replay.mobile,
-        "start_utc": replay.start_utc,
+        "mobile": ", ".join(names),
+        "mobiles": names,
+        "start_utc": first.start_utc,
         "duration_s": round(end_s, 6),
         "traffic": {"kind": cfg.traffic, "direction": cfg.direction,
                     "rate_pps": cfg.rate_pps if cfg.traffic == "cbr" else None,
                     "payload_bytes": cfg.payload_bytes, "seed": cfg.seed},
-        "packets": {"sent": int(log.n), "delivered": int(arrived_in_time.sum()),
-                    "lost": int(lost_mask.sum()), "in_flight": in_flight},
-        "loss_causes": causes,
-        "loss_rate": round(float(lost_mask.sum()) / log.n, 9) if log.n else 0.0,
+        "packets": {"sent": sent, "delivered": sum(p.delivered for p in parts),
+                    "lost": lost, "in_flight": sum(p.in_flight for p in parts)},
+        "loss_causes": _sum_dicts(p.causes for p in parts),
+        "loss_rate": round(lost / sent, 9) if sent else 0.0,
         "latency_ms": _percentiles_ms(latency),
-        "throughput_bps": round(throughput, 3),
-        "signalling": {"messages": int(sum(stats.messages.values())),
-                       "bytes": int(sum(stats.bytes.values())),
-                       "by_kind": {k: {"messages": stats.messages[k], "bytes": stats.bytes[k]}
-                                   for k in sorted(stats.messages)},
-                       "retransmissions": dict(sorted(stats.retransmissions.items()))},
+        "throughput_bps": round(sum(p.delivered_bits for p in parts) / end_s, 3),
+        "signalling": {"messages": int(sum(messages.values())),
+                       "bytes": int(sum(sizes.values())),
+                       "by_kind": {k: {"messages": messages[k], "bytes": sizes[k]}
+                                   for k in messages},
+                       "retransmissions": _sum_dicts(p.stats.retransmissions for p in parts)},
         "location_manager": {
-            "queries": stats.lm_queries, "stale_answers": stats.lm_stale_answers,
+            "queries": sum(p.stats.lm_queries for p in parts),
+            "stale_answers": sum(p.stats.lm_stale_answers for p in parts),
             "query_latency_ms": _percentiles_ms(lm_lat),
-            "updates_stored": assoc.lm_summary()[1]},
-        "path_failures": [{"t_s": round(t, 6), "address": a} for t, a in stats.path_failures],
+            "updates_stored": sum(p.lm_updates for p in parts)},
+        "path_failures": [{"mobile": p.mobile, "t_s": round(t, 6), "address": a}
+                          for p in parts for t, a in p.stats.path_failures],
         "handovers": handovers,
+        "per_mobile": [{
+            "mobile": p.mobile,
+            "packets": {"sent": p.sent, "delivered": p.delivered, "lost": p.lost,
+                        "in_flight": p.in_flight},
+            "latency_ms": _percentiles_ms(p.latency_s),
+            "throughput_bps": round(p.delivered_bits / end_s, 3),
+            "handovers": len(p.handovers)} for p in parts],
+        "timeseries": _timeseries(parts, end_s),
     }
     if cfg.keep_trace:
-        report["_trace"] = log
+        report["_trace"] = parts[0].log
+        report["_traces"] = [(p.mobile, p.log) for p in parts]
     return report
 
 
