@@ -51,8 +51,9 @@ def longest_visibility(windows: Sequence[Window], duration_s: float,
 
 def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
                   guard_s: float) -> list[int]:
-    """Return the optimal serving sequence by DP: least uncovered time, then fewest
-    handovers, then fewest infeasible ones, then the largest smallest overlap.
+    """Return the optimal serving sequence by DP: least uncovered time (to the
+    microsecond), then fewest handovers, then fewest infeasible ones, then the largest
+    smallest overlap.
 
     A window inside another is never needed (the outer one covers it with more overlap
     on both sides), so those are dropped first; the rest sort by AOS and LOS alike.
@@ -66,23 +67,26 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
     if not kept:
         return []
     w = [windows[i] for i in kept]
+    # uncovered time in whole microseconds (the plan's resolution), so equal coverage
+    # compares equal and the handover count decides, not rounding noise or a sliver
+    aos_us = [round(x.aos_s * 1e6) for x in w]
+    los_us = [round(x.los_s * 1e6) for x in w]
     best: list[tuple] = []
     prev: list[int] = []
     gap_best: tuple | None = None  # lexmin of (uncovered − LOS, ...) over windows set so far
     settled = 0                    # windows [0, settled) set before the current AOS
     for j, b in enumerate(w):
-        while settled < j and w[settled].los_s <= b.aos_s:
-            a = w[settled]
-            key = (best[settled][0] - a.los_s, best[settled][1], best[settled][2],
+        while settled < j and los_us[settled] <= aos_us[j]:
+            key = (best[settled][0] - los_us[settled], best[settled][1], best[settled][2],
                    best[settled][3], settled)
             if gap_best is None or key[:4] < gap_best[:4]:
                 gap_best = key
             settled += 1
-        cand = (max(b.aos_s, 0.0), 0, 0, -float("inf"), -1)
+        cand = (max(aos_us[j], 0), 0, 0, -float("inf"), -1)
         if gap_best is not None:  # across a coverage gap: infeasible, overlap negative
             i = gap_best[4]
             overlap = w[i].los_s - b.aos_s
-            key = (gap_best[0] + b.aos_s, gap_best[1] + 1, gap_best[2] + 1,
+            key = (gap_best[0] + aos_us[j], gap_best[1] + 1, gap_best[2] + 1,
                    max(gap_best[3], -overlap), i)
             if key[:4] < cand[:4]:
                 cand = key
@@ -97,7 +101,8 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
                 cand = key
         best.append(cand)
         prev.append(cand[4])
-    end = min(range(len(w)), key=lambda j: (best[j][0] + max(0.0, duration_s - w[j].los_s),
+    end_us = round(duration_s * 1e6)
+    end = min(range(len(w)), key=lambda j: (best[j][0] + max(0, end_us - los_us[j]),
                                             best[j][1], best[j][2], best[j][3]))
     path = []
     while end >= 0:
