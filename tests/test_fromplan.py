@@ -1,0 +1,322 @@
+"""Plans of real scenarios replayed packet by packet: plan -> replays -> report.
+
+The truth element sets of the guard tests are the scenario's own elements with every
+epoch moved earlier by ``LEAD_S`` (same mean elements, so each satellite is where the
+original will be ``LEAD_S`` later: it rises and sets about ``LEAD_S`` early), written
+with :func:`sigma_sn.elements.write_tle` by :func:`write_truth_tle`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import importlib.resources
+import json
+import math
+import shutil
+from datetime import timedelta
+
+import jsonschema
+import numpy as np
+import pytest
+
+from sigma_sn.elements import read_tle, satellite_from_elements, write_tle
+from sigma_sn.errors import InputError
+from sigma_sn.geometry import C_KM_S, look_angles
+from sigma_sn.planner.plan import plan_scenario
+from sigma_sn.propagate import Epoch, propagate
+from sigma_sn.scenario import load_scenario
+from sigma_sn.sim import SimConfig
+from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
+from sigma_sn.sim.run import bin_seconds
+from sigma_sn.sim.trace import HEADER, write_trace_csv
+from sigma_sn.sites import Site
+from tests.conftest import REPO
+
+IRIDIUM = REPO / "scenarios" / "iridium_router.toml"
+GPM = REPO / "scenarios" / "gpm_host.toml"
+IRIDIUM_TLE = REPO / "tle_data" / "iridium_like.tle"
+LEAD_S = 5.0                 # truth ahead of the plan's elements
+ONE_PACKET = 1
+MICROSECOND = 1e-6
+
+
+def report_schema() -> dict:
+    return json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                      .read_text())
+
+
+def plan_of(path) -> dict:
+    return plan_scenario(load_scenario(path))
+
+
+def late_switch_scenario(tmp_path, guard_s: float, sites=(("Boulder", 40.015, -105.27),),
+                         duration_s: float = 7200.0):
+    """An Iridium-like router scenario whose max-elevation policy never switches
+    voluntarily (margin 90°): every handover is forced at LOS - guard - RTT bound, so
+    the old link's margin at LOS is the guard plus less than one 1 s decision step."""
+    site_text = "".join(f'[[sites]]\nname = "{n}"\nlat_deg = {lat}\nlon_deg = {lon}\n\n'
+                        for n, lat, lon in sites)
+    path = tmp_path / f"late_{guard_s:g}.toml"
+    path.write_text(f"""name = "late-switch"
+mode = "router"
+policy = "max-elevation"
+elements = ["{IRIDIUM_TLE.as_posix()}"]
+
+{site_text}[window]
+start_utc = "2026-08-22T00:00:00Z"
+duration_s = {duration_s}
+min_elev_deg = 8.2
+
+[timing]
+guard_s = {guard_s}
+
+[selection]
+elev_margin_deg = 90.0
+decision_step_s = 1.0
+""")
+    return path
+
+
+def write_truth_tle(path, lead_s: float, keep=None) -> None:
+    """Write the Iridium-like elements with epochs ``lead_s`` earlier (``keep``: only
+    the first ``keep`` satellites)."""
+    out = []
+    for sat in read_tle(IRIDIUM_TLE)[:keep]:
+        s = sat.satrec
+        out.append(satellite_from_elements(
+            name=sat.name, norad_id=sat.norad_id,
+            epoch_utc=sat.epoch_utc - timedelta(seconds=lead_s),
+            inclination_deg=math.degrees(s.inclo), raan_deg=math.degrees(s.nodeo),
+            eccentricity=s.ecco, arg_perigee_deg=math.degrees(s.argpo),
+            mean_anomaly_deg=math.degrees(s.mo),
+            mean_motion_rev_per_day=s.no_kozai * 1440.0 / (2.0 * math.pi),
+            bstar_per_earth_radius=s.bstar))
+    write_tle(path, out, header_comments=[f"iridium_like.tle with epochs {lead_s:g} s earlier"])
+
+
+@pytest.fixture(scope="module")
+def iridium_plan() -> dict:
+    return plan_of(IRIDIUM)
+
+
+def test_replays_recompute_the_plans_windows_and_events(iridium_plan):
+    plan = iridium_plan
+    (replay,) = replays_from_plan(plan, plan_dir=REPO)
+    (mobile,) = plan["mobiles"]
+    assert replay.mobile == mobile["name"] == "Boulder"
+    assert replay.initial_ap == mobile["serving"][0]["ap"]
+    assert replay.initial_address == mobile["serving"][0]["address"]
+    links = {g.ap: g for g in replay.links}
+    assert set(links) == {c["ap"] for c in mobile["candidates"]}
+    for c in mobile["candidates"]:
+        ups = links[c["ap"]].up_s
+        # the same window, found again from the same elements (a window open at the
+        # end stays up past it, so only its AOS is compared there)
+        assert any(abs(a - c["aos_s"]) < MICROSECOND
+                   and (abs(b - c["los_s"]) < MICROSECOND or b > plan["duration_s"])
+                   for a, b in ups)
+    events = [(e["t_s"], e["action"], e["address"]) for h in plan["handovers"]
+              for e in h["events"]]
+    assert sorted((s.t_s, s.action, s.address) for s in replay.steps) == sorted(events)
+    assert [s.t_s for s in replay.steps] == sorted(s.t_s for s in replay.steps)
+    assert [(h.from_ap, h.to_ap) for h in replay.handovers] == [
+        (h["from"], h["to"]) for h in plan["handovers"]]
+
+
+def test_real_plan_conserves_packets_and_never_beats_light(iridium_plan, tmp_path):
+    plan = iridium_plan
+    cfg, _ = config_from_plan(plan, rate_pps=20.0, loss_prob=0.01, seed=4, keep_trace=True)
+    assert cfg.terrestrial_s == plan["inputs"]["parameters"]["timing"]["terrestrial_one_way_s"]
+    rep = simulate_plan(plan, cfg, plan_dir=REPO)
+    p = rep["packets"]
+    assert p["sent"] == p["delivered"] + p["lost"] + p["in_flight"]
+    assert p["lost"] == sum(rep["loss_causes"].values())
+    # ample overlap: the only loss is the configured random loss
+    assert rep["loss_causes"]["random_loss"] == p["lost"] > 0
+    assert all(h["lost"] == 0 for h in rep["handovers"])
+
+    trace = tmp_path / "trace.csv"
+    assert write_trace_csv(trace, rep) == p["sent"]
+    with open(trace, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert ",".join(rows[0]) == HEADER and len(rows) == p["sent"]
+    ok = [r for r in rows if r["cause"] == ""]
+    assert len(ok) == p["delivered"] + p["in_flight"]
+    assert all(r["arrival_s"] == "" and r["latency_ms"] == "" for r in rows if r["cause"])
+    # every 97th delivered packet against an independent geometric one-way delay:
+    # propagate the satellite it went through to its send time
+    sats = {s.name: s for s in read_tle(IRIDIUM_TLE)}
+    site = [Site("Boulder", 40.015, -105.27, 1655.0)]
+    epoch = Epoch.at(plan["start_utc"])
+    sample = ok[::37]
+    by_ap: dict[str, list] = {}
+    for r in sample:
+        by_ap.setdefault(r["ap"], []).append(r)
+    checked = 0
+    for ap, rs in by_ap.items():
+        sent = np.array([float(r["sent_s"]) for r in rs])
+        latency = np.array([float(r["arrival_s"]) for r in rs]) - sent
+        la = look_angles(propagate([sats[ap].satrec], epoch, sent), site)
+        geometric = la.range_km[0, 0] / C_KM_S + cfg.terrestrial_s
+        # the trace rounds times to the microsecond; the satellite moves < 1 µs of
+        # delay while the packet is on its way
+        assert np.all(latency >= geometric - 3 * MICROSECOND), ap
+        checked += len(rs)
+    assert checked == len(sample) > 1000
+
+
+def test_ample_overlap_loses_nothing_and_hands_over_in_milliseconds(iridium_plan):
+    plan = iridium_plan
+    assert all(h["feasible"] and h["margin_s"] > 10.0 for h in plan["handovers"])
+    cfg, _ = config_from_plan(plan, rate_pps=50.0)
+    rep = simulate_plan(plan, cfg, plan_dir=REPO)
+    assert rep["packets"]["lost"] == 0
+    interval_ms = 1e3 / cfg.rate_pps
+    for h in rep["handovers"]:
+        assert h["lost"] == 0
+        # one packet interval, give or take the two paths' difference in delay
+        assert abs(h["handover_latency_ms"] - interval_ms) < 5.0, h
+    jsonschema.validate(rep, report_schema())
+
+
+def test_host_mode_loses_what_the_outages_predict():
+    plan = plan_of(GPM)
+    assert plan["mode"] == "host"
+    cfg, _ = config_from_plan(plan, rate_pps=10.0)
+    rep = simulate_plan(plan, cfg, plan_dir=REPO)
+    (replay,) = replays_from_plan(plan, plan_dir=REPO)
+    assert replay.mobile == "GPM-LIKE"
+    assert {g.ap for g in replay.links} <= {s["name"] for s in plan["sites"]}
+    predicted = sum(o["duration_s"] for o in plan["outages"]) * cfg.rate_pps
+    # within one packet interval per outage
+    assert rep["packets"]["lost"] == pytest.approx(predicted, abs=len(plan["outages"]))
+    assert rep["loss_causes"]["link_down"] == rep["packets"]["lost"]
+
+
+@pytest.mark.parametrize("guard_s, loses", [(2.0, True), (LEAD_S + 3.0, False)])
+def test_truth_ahead_by_more_than_the_guard_loses_packets(tmp_path, guard_s, loses):
+    plan = plan_of(late_switch_scenario(tmp_path, guard_s))
+    assert all(h["feasible"] for h in plan["handovers"]) and len(plan["handovers"]) > 5
+    truth = tmp_path / "truth.tle"
+    write_truth_tle(truth, LEAD_S)
+    # the truth does what it says: its windows set about LEAD_S early
+    (replay,) = replays_from_plan(plan, truth_elements=truth)
+    ups = {g.ap: g.up_s for g in replay.links}
+    shifts = [c["los_s"] - b for c in plan["mobiles"][0]["candidates"]
+              for a, b in ups[c["ap"]] if abs(a - (c["aos_s"] - LEAD_S)) < 1.0
+              and c["los_s"] < plan["duration_s"]]
+    assert len(shifts) > 5 and np.allclose(shifts, LEAD_S, atol=1.0)
+    cfg, _ = config_from_plan(plan, rate_pps=20.0)
+    rep = simulate_plan(plan, cfg, truth_elements=truth)
+    assert (rep["loss_causes"]["link_down"] > 0) == loses
+    # the same plan against its own elements loses nothing
+    assert simulate_plan(plan, cfg)["packets"]["lost"] == 0
+
+
+def test_truth_equal_to_the_plans_elements_changes_nothing(iridium_plan, tmp_path):
+    truth = tmp_path / "same.tle"
+    write_truth_tle(truth, 0.0)
+    cfg, _ = config_from_plan(iridium_plan, rate_pps=20.0)
+    a = simulate_plan(iridium_plan, cfg, plan_dir=REPO)
+    b = simulate_plan(iridium_plan, cfg, truth_elements=truth)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_truth_missing_satellites_are_named(iridium_plan, tmp_path):
+    truth = tmp_path / "few.tle"
+    write_truth_tle(truth, 0.0, keep=3)
+    with pytest.raises(InputError) as err:
+        replays_from_plan(iridium_plan, truth_elements=truth)
+    text = str(err.value)
+    assert str(truth) in text and "not in it" in text
+    used = {c["ap"] for c in iridium_plan["mobiles"][0]["candidates"]}
+    assert f"{len(used)} satellite(s)" in text
+    assert "IRIDIUM-LIKE-P2-S02 (90013)" in text
+
+
+def test_element_files_resolve_against_the_plan_dir_and_hashes_are_checked(iridium_plan,
+                                                                            tmp_path):
+    plan = copy.deepcopy(iridium_plan)
+    shutil.copy(IRIDIUM_TLE, tmp_path / "elements.tle")
+    plan["inputs"]["files"] = [{"role": "elements", "path": "elements.tle",
+                                "sha256": "0" * 64}]
+    with pytest.warns(UserWarning, match="elements.tle: differs from the element file"):
+        replays = replays_from_plan(plan, plan_dir=tmp_path, source="p.json")
+    assert len(replays) == 1
+    plan["inputs"]["files"][0]["path"] = "nowhere.tle"
+    with pytest.raises(InputError, match=r"p\.json: inputs\.files\[0\]\.path: element file "
+                                         r"nowhere\.tle not found"):
+        replays_from_plan(plan, plan_dir=tmp_path, source="p.json")
+
+
+def test_bad_plans_name_the_key():
+    with pytest.raises(InputError, match="x.json: schema: not a plan"):
+        replays_from_plan({"schema": "sigma-sn/report/1"}, source="x.json")
+    with pytest.raises(InputError, match="x.json: mode: missing"):
+        replays_from_plan({"schema": "sigma-sn/plan/1"}, source="x.json")
+
+
+def test_config_from_plan_takes_the_plans_parameters_then_overrides(iridium_plan):
+    plan = copy.deepcopy(iridium_plan)
+    params = plan["inputs"]["parameters"]
+    params["timing"]["terrestrial_one_way_s"] = 0.031
+    params["link"]["capacity_bps"] = 5e6
+    params["traffic"]["rate_pps"] = 42.0
+    params["mip"]["t_dad_s"] = 0.0
+    cfg, mip = config_from_plan(plan, seed=9)
+    assert (cfg.terrestrial_s, cfg.capacity_bps, cfg.rate_pps, cfg.seed) == (0.031, 5e6, 42.0, 9)
+    assert mip.t_dad_s == 0.0
+    cfg, _ = config_from_plan(plan, rate_pps=7.0, traffic=None)
+    assert cfg.rate_pps == 7.0 and cfg.traffic == "cbr"
+    params["link"]["warp_factor"] = 9
+    with pytest.warns(UserWarning, match="inputs.parameters.link.warp_factor"):
+        config_from_plan(plan)
+    del params["link"]["warp_factor"]
+    params["traffic"]["rate_pps"] = -1.0
+    with pytest.raises(InputError, match="rate_pps must be > 0"):
+        config_from_plan(plan)
+
+
+def test_several_mobiles_one_association_each(tmp_path):
+    sites = (("Boulder", 40.015, -105.27), ("Quito", -0.18, -78.47))
+    plan = plan_of(late_switch_scenario(tmp_path, 2.0, sites=sites, duration_s=1800.0))
+    cfg = SimConfig(rate_pps=20.0, lm_query_rate_per_s=0.0)
+    rep = simulate_plan(plan, cfg)
+    assert rep["mobiles"] == ["Boulder", "Quito"]
+    assert {h["mobile"] for h in rep["handovers"]} == {"Boulder", "Quito"}
+    assert len(rep["handovers"]) == len(plan["handovers"])
+    for key in ("sent", "delivered", "lost", "in_flight"):
+        assert rep["packets"][key] == sum(m["packets"][key] for m in rep["per_mobile"])
+    # each association is on its own: simulated alone, a mobile moves the same packets
+    for m in rep["per_mobile"]:
+        alone = simulate_plan(plan, cfg, mobiles=[m["mobile"]])
+        assert alone["mobiles"] == [m["mobile"]]
+        assert alone["packets"] == m["packets"]
+    jsonschema.validate(rep, report_schema())
+
+
+def test_timeseries_adds_up_to_the_totals(iridium_plan):
+    cfg, _ = config_from_plan(iridium_plan, rate_pps=20.0, loss_prob=0.05)
+    rep = simulate_plan(iridium_plan, cfg, plan_dir=REPO)
+    ts = rep["timeseries"]
+    assert ts["bin_s"] == bin_seconds(rep["duration_s"]) == 4        # 7200 s / 2000, rounded
+    assert len(ts["t_s"]) == math.ceil(rep["duration_s"] / ts["bin_s"])
+    assert sum(ts["sent"]) == rep["packets"]["sent"]
+    assert sum(ts["lost"]) == rep["packets"]["lost"]
+    assert sum(ts["delivered"]) == rep["packets"]["delivered"]
+    bits = sum(b * ts["bin_s"] for b in ts["throughput_bps"])
+    assert bits == pytest.approx(rep["throughput_bps"] * rep["duration_s"], rel=1e-6)
+    lat = [x for x in ts["latency_ms_mean"] if x is not None]
+    assert min(lat) >= rep["latency_ms"]["p50"] * 0.5 and max(lat) <= rep["latency_ms"]["max"]
+
+
+@pytest.mark.parametrize("protocol, traffic", [("sigma", "bulk"), ("mip", "cbr")])
+def test_other_protocols_and_traffic_validate(iridium_plan, protocol, traffic):
+    cfg, mip = config_from_plan(iridium_plan, traffic=traffic, rate_pps=20.0,
+                                capacity_bps=1e6)
+    plan = copy.deepcopy(iridium_plan)
+    plan["duration_s"] = 600.0           # a shorter replay of the same plan (one handover)
+    rep = simulate_plan(plan, cfg, protocol=protocol, mip=mip, plan_dir=REPO)
+    assert rep["protocol"] == protocol and rep["packets"]["sent"] > 0
+    jsonschema.validate(rep, report_schema())
