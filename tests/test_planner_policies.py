@@ -292,6 +292,21 @@ def test_least_load_prefers_the_emptier_satellite_and_moves_after_the_dwell():
     assert slow["T0"][1].switch_s == pytest.approx(250.0)
 
 
+def test_least_load_sees_every_window_rising_at_the_same_instant():
+    # all up at the start: the emptier satellite, then on a tie the longer visibility
+    windows = [Window("S1", 0, 100), Window("S2", 0, 500), Window("S3", 0, 400)]
+    assert [s.index for s in select(Policy.LEAST_LOAD, windows, 500, TIMING, RTT_S)] == [1]
+    # S2 has one place: T0 takes it, T1 the longer of the unlimited ones (S3); once S3 is
+    # usable T0 finds it emptier than its full S2 and moves; at S3's forced decision T0
+    # goes back to S2 (first in turn) and T1, finding S2 full, holds S3 to its LOS and
+    # then waits in vain
+    seqs = select_least_load({"T0": windows, "T1": windows}, {"S2": 1}, 500, TIMING, RTT_S)
+    assert {m: [s.index for s in seq] for m, seq in seqs.items()} == {"T0": [1, 2, 1],
+                                                                      "T1": [2]}
+    assert seqs["T0"][1].switch_s == pytest.approx(TIMING.setup_s + RTT_S)
+    assert seqs["T0"][2].switch_s == pytest.approx(400 - LEAD_S)
+
+
 def test_selection_names_the_bad_field():
     for field, bad in (("min_dwell_s", -1.0), ("decision_step_s", 0.0),
                        ("frequency_hz", float("nan")), ("ap_capacity", 0),

@@ -292,8 +292,9 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
     seqs: list[list[Serve]] = [[] for _ in names]
     up: list[list[int]] = [[] for _ in names]
     nxt_rise = [0] * len(names)
-    # events: (t_s, priority, tie, mobile, kind, generation); releases sort first
-    los_ev, forced_ev, check_ev, rise_ev = 0, 1, 2, 3
+    # events: (t_s, priority, tie, mobile, kind, generation). At one instant every window
+    # rising then is up before anyone decides, and places are freed before they are taken.
+    rise_ev, los_ev, forced_ev, check_ev = 0, 1, 2, 3
     heap: list[tuple] = []
 
     def push_rise(m: int):
