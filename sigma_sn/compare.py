@@ -112,6 +112,26 @@ def compare_plan(plan: dict, cfg, mip_cfg=None, *, plan_dir=".", truth_elements=
     return comparison(*reports, plan.get("name"))
 
 
+def add_findings(doc: dict, plan: dict, cfg, mip_cfg=None, *, security=None, failures=(),
+                 where: str = "scenario", truth_elements=None) -> dict:
+    """Add what a scenario's ``[security]`` and ``[[failures]]`` tables ask for (attacks
+    without and with authentication, ingress filtering, location-manager and home-agent
+    failures; :func:`sigma_sn.sim.survive.scenario_findings`) to ``doc``: the measurements
+    under ``"findings"`` and their rows at the end of the table. They are measured on the
+    plan's first mobile, which ``findings.mobile`` names. Without either table, ``doc``
+    is returned as it is."""
+    if not security and not failures:
+        return doc
+    from sigma_sn.sim.fromplan import replays_from_plan
+    from sigma_sn.sim.survive import findings_table, scenario_findings
+
+    replay = replays_from_plan(plan, truth_elements=truth_elements)[0]
+    found = scenario_findings(replay, cfg, security=security, failures=failures, where=where,
+                              mip=mip_cfg)
+    return {**doc, "findings": {"mobile": replay.mobile, **found},
+            "table": doc["table"] + findings_table(found)}
+
+
 def dumps(doc: dict) -> str:
     """The comparison as sorted, stable JSON text."""
     return json.dumps(doc, sort_keys=True, indent=1) + "\n"
