@@ -83,11 +83,12 @@ class Selection:
     elev_margin_deg: float = 0.0        # max-elevation: switch only to an AP this much higher
     signal_margin_db: float = 0.0       # strongest-signal: switch only to an AP this much stronger
     decision_step_s: float = 10.0       # grid on which geometry-driven policies decide
-    # Ku-band user downlink: 10.7-12.7 GHz is the FSS space-to-Earth band Starlink's user
-    # beams use (FCC IBFS SAT-LOA-20161115-00118, Technical Attachment); take its middle.
+    # Ku-band user downlink: the middle of the 10.7-12.7 GHz FSS space-to-Earth band that
+    # Starlink's user beams use (SpaceX FCC application SAT-LOA-20161115-00118; Kozhaya,
+    # Saroufim and Kassas, NAVIGATION 72(1), 2025, measure a carrier at 11.325 GHz in it).
     frequency_hz: float = 11.7e9
-    # EIRP of one LEO Ku user beam, of the order filed for Starlink Gen1 (ibid., Schedule S).
-    # Every AP shares it, so it shifts received powers but never changes a selection.
+    # EIRP of one LEO Ku user beam: a representative value (no per-beam figure is
+    # published). Every AP shares it, so it shifts received powers, never a selection.
     eirp_dbw: float = 36.7
     atmospheric_zenith_db: float = 0.0  # loss at zenith A_z; A_z / sin(elev) (cosecant law)
     ap_capacity: int | None = None      # least-load: mobiles per AP at once (None: unlimited)

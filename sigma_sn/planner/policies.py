@@ -115,8 +115,8 @@ def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
                        selection: Selection) -> np.ndarray:
     """Return the received power (dBW, isotropic receiver): EIRP minus free-space path loss
     20·log10(4π·d·f/c) minus the optional cosecant-law atmospheric loss A_z / sin(elev)."""
-    fspl_db = 20.0 * np.log10(4e3 * np.pi * np.asarray(range_km) * selection.frequency_hz
-                              / (C_KM_S * 1e3))
+    fspl_db = 20.0 * np.log10(4.0 * np.pi * np.asarray(range_km) * selection.frequency_hz
+                              / C_KM_S)  # km over km/s times Hz: dimensionless
     power = selection.eirp_dbw - fspl_db
     if selection.atmospheric_zenith_db:
         # the cosecant law diverges at the horizon; 1° keeps a 0° mask finite
