@@ -320,3 +320,69 @@ def test_other_protocols_and_traffic_validate(iridium_plan, protocol, traffic):
     rep = simulate_plan(plan, cfg, protocol=protocol, mip=mip, plan_dir=REPO)
     assert rep["protocol"] == protocol and rep["packets"]["sent"] > 0
     jsonschema.validate(rep, report_schema())
+
+
+def test_progress_bars_do_not_change_the_report(iridium_plan):
+    import io
+    from functools import partial
+
+    from sigma_sn.progress import Progress
+
+    stream = io.StringIO()
+    cfg, _ = config_from_plan(iridium_plan, rate_pps=10.0, loss_prob=0.02)
+    shown = simulate_plan(iridium_plan, cfg, plan_dir=REPO,
+                          progress=partial(Progress, stream=stream, enabled=True))
+    quiet = simulate_plan(iridium_plan, cfg, plan_dir=REPO)
+    assert json.dumps(shown, sort_keys=True) == json.dumps(quiet, sort_keys=True)
+    text = stream.getvalue()
+    assert "windows" in text and "geometry" in text and "simulate" in text and "100.0%" in text
+
+
+def test_a_mobile_never_served_is_skipped_with_a_warning(iridium_plan):
+    plan = copy.deepcopy(iridium_plan)
+    plan["mobiles"][0]["serving"] = []
+    with pytest.warns(UserWarning, match="mobile Boulder is never served"):
+        with pytest.raises(InputError, match="no mobile of the plan has a serving interval"):
+            replays_from_plan(plan, plan_dir=REPO)
+
+
+def test_overlap_below_the_asconf_exchange_loses_what_the_plan_predicts(tmp_path):
+    # a terminal at 25° N under the Iridium-like constellation with a 9° mask and full
+    # DAD (1 s): consecutive satellites overlap by seconds only
+    path = tmp_path / "tight.toml"
+    path.write_text(f"""name = "tight"
+mode = "router"
+policy = "min-handovers"
+elements = ["{IRIDIUM_TLE.as_posix()}"]
+
+[[sites]]
+name = "Terminal-25N"
+lat_deg = 25.0
+lon_deg = 10.0
+
+[window]
+start_utc = "2026-08-22T00:00:00Z"
+duration_s = 7200
+min_elev_deg = 9.0
+
+[timing]
+dad_s = 1.0
+guard_s = 2.0
+""")
+    plan = plan_of(path)
+    rate = 50.0
+    cfg, _ = config_from_plan(plan, rate_pps=rate)
+    rep = simulate_plan(plan, cfg)
+    short = [k for k, h in enumerate(plan["handovers"]) if not h["feasible"]
+             and 0 < h["overlap_s"] < 2.0]
+    assert short, "the scenario should have a handover whose overlap is too short"
+    for k in short:    # the satellites overlap, but not for long enough
+        predicted = plan["handovers"][k]["outage_s"] * rate
+        assert predicted > 5
+        assert rep["handovers"][k]["lost"] == pytest.approx(predicted, abs=ONE_PACKET)
+    for planned, got in zip(plan["handovers"], rep["handovers"]):
+        if planned["feasible"]:
+            assert got["lost"] == 0
+    outages = plan["outages"]
+    assert rep["packets"]["lost"] == pytest.approx(
+        sum(o["duration_s"] for o in outages) * rate, abs=len(outages))
