@@ -110,3 +110,19 @@ def test_every_listed_parameter_applies():
         p = parse_param(f"{name}={text}")
         new, overrides = apply(sc, [(name, p.values[0])])
         assert new != sc or overrides, name
+
+
+def test_shared_timing_steps_reach_mobile_ip_too():
+    """L2, RA and DAD are the access network's: both protocols meet the swept value."""
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sweep import apply
+    from tests.test_cli_compare import shipped_scenario
+
+    sc = load_scenario(shipped_scenario("iridium"))
+    new, over = apply(sc, [("timing.l2_s", 0.3), ("timing.ra_s", 1.5)])
+    assert (new.timing.l2_s, new.timing.ra_s) == (0.3, 1.5)
+    assert over == {"t_l2_s": 0.3, "ra_min_s": 1.5, "ra_max_s": 1.5}
+    new, over = apply(sc, [("timing.guard_s", 5.0), ("mip.ha_ap_s", 0.2)])
+    assert new.timing.guard_s == 5.0 and over == {"ha_ap_s": 0.2}     # guard: SIGMA-SN only
+    new, over = apply(sc, [("link.loss_prob", 0.01), ("window.min_elev_deg", 20.0)])
+    assert new.min_elev_deg == 20.0 and over == {"loss_prob": 0.01}
