@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from sigma_sn.atomic import atomic_open
 from sigma_sn.sim.model import CAUSES, PacketLog
 
@@ -45,21 +43,17 @@ def write_trace_csv(path: str | os.PathLike, report_or_log) -> int:
         fh.write(HEADER + "\n")
         for mobile, log in logs:
             mobile = _field(mobile)
-            ap_names = np.array([_field(a) for a in log.ap_names] + [""], dtype=object)
-            cause_names = np.array(list(CAUSES) + [""], dtype=object)
+            ap_names = [_field(a) for a in log.ap_names] + [""]     # index -1: none
+            cause_names = list(CAUSES) + [""]                       # index -1: delivered
             for lo in range(0, log.n, _ROWS_PER_WRITE):
                 hi = min(lo + _ROWS_PER_WRITE, log.n)
-                sent = log.sent_s[lo:hi]
-                arrival = log.arrival_s[lo:hi]
-                ok = log.cause[lo:hi] < 0
-                sent_txt = np.char.mod("%.6f", sent)
-                arr_txt = np.where(ok, np.char.mod("%.6f", np.where(ok, arrival, 0.0)), "")
-                lat_txt = np.where(ok, np.char.mod("%.3f", np.where(ok, arrival - sent, 0.0)
-                                                   * 1e3), "")
-                ap_txt = ap_names[log.ap[lo:hi]]            # -1 picks the trailing ""
-                cause_txt = cause_names[log.cause[lo:hi]]   # -1 picks the trailing ""
-                lines = [f"{mobile},{k},{s},{a},{p},{c},{m}\n" for k, s, a, p, c, m in zip(
-                    range(lo, hi), sent_txt, arr_txt, ap_txt, cause_txt, lat_txt)]
-                fh.writelines(lines)
+                sent = log.sent_s[lo:hi].tolist()
+                arrival = log.arrival_s[lo:hi].tolist()
+                causes = log.cause[lo:hi].tolist()
+                aps = log.ap[lo:hi].tolist()
+                fh.writelines([
+                    f"{mobile},{k},{s:.6f},{a:.6f},{ap_names[p]},,{(a - s) * 1e3:.3f}\n"
+                    if c < 0 else f"{mobile},{k},{s:.6f},,{ap_names[p]},{cause_names[c]},\n"
+                    for k, s, a, p, c in zip(range(lo, hi), sent, arrival, aps, causes)])
                 rows += hi - lo
     return rows
