@@ -204,27 +204,16 @@ class ElevationSamples:
     elev_deg: np.ndarray      # (len(names), len(t_s))
 
 
-def _resolve_input(path: str, plan_dir) -> Path:
-    p = Path(path)
-    for candidate in ((p,) if p.is_absolute() else (Path(plan_dir) / p, p)):
-        if candidate.exists():
-            return candidate
-    raise InputError(f"the plan names {path!r}, found neither in {plan_dir} nor in the "
-                     "current folder", key="inputs.files")
-
-
 def plan_satellites(plan: dict, plan_dir=".") -> list:
-    """Return the satellites the plan names, read from its element files (the
-    ``inputs.files`` with role ``elements``, taken from ``plan_dir`` or the current
-    folder)."""
+    """Return the satellites the plan names, read from its element files (found as
+    :func:`sigma_sn.sim.fromplan.element_files` finds them: from the current folder, else
+    from ``plan_dir``)."""
     import warnings
 
     from sigma_sn.elements import load_elements
+    from sigma_sn.sim.fromplan import element_files
 
-    files = [_resolve_input(f["path"], plan_dir) for f in plan["inputs"]["files"]
-             if f["role"] == "elements"]
-    if not files:
-        raise InputError("the plan lists no element file", key="inputs.files")
+    files = element_files(plan, plan_dir=plan_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the planner already said it
         sats = load_elements(files).satellites

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from sigma_sn.cli import main
+from sigma_sn.compare import METRICS
 from sigma_sn.elements import read_tle
 from sigma_sn.sites import read_sites_csv
 from sigma_sn.visibility import find_windows
@@ -95,11 +96,12 @@ def test_report_of_a_plan_a_comparison_and_a_sweep(tmp_path):
     plan = write_results(tmp_path)
     assert main(["report", str(tmp_path)]) == 0
     html = (tmp_path / "report.html").read_text()
-    # timeline + elevation, latency + loss + throughput, two sweep metrics
-    assert html.count('class="plotly-graph-div"') == 7
+    # timeline + elevation, latency + loss + throughput, one figure per swept metric
+    assert html.count('class="plotly-graph-div"') == 2 + 3 + len(METRICS)
     for caption in ("Plan timeline: Boulder", "Elevation of Boulder", "One-way latency",
                     "Cumulative loss", "Throughput", "Sweep: packets_lost",
-                    "Sweep: latency_p50", "Planned handovers", "SIGMA-SN and Mobile IP"):
+                    "Sweep: handover_latency_mean", "Planned handovers",
+                    "SIGMA-SN and Mobile IP"):
         assert caption in html, caption
     assert plan["handovers"][0]["events"][2]["t_utc"] in html   # in the handovers table
     assert "Left out" not in html
@@ -114,7 +116,9 @@ def test_report_of_one_simulation_report_alone(tmp_path):
 
 def test_a_plan_whose_element_files_are_gone_still_reports_without_elevation(tmp_path):
     plan = write_results(tmp_path, compare=False, sweep=False)
-    plan["inputs"]["files"][0]["path"] = "gone/elements.tle"
+    for f in plan["inputs"]["files"]:
+        if f["role"] == "elements":
+            f["path"] = "gone/elements.tle"
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     assert main(["report", str(tmp_path)]) == 0
     html = (tmp_path / "report.html").read_text()
