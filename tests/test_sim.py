@@ -197,3 +197,24 @@ def test_link_delay_interpolates_on_an_uneven_grid_in_any_order():
     assert [link.delay_s(x) for x in probe] == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError, match="sample times must increase"):
         LinkGeometry("B", np.array([0.0, 5.0, 5.0]), np.ones(3), np.ones(3), ())
+
+
+def test_trace_csv_of_a_bare_log_has_one_row_per_packet(tmp_path):
+    import csv
+
+    from sigma_sn.sim import write_trace_csv
+
+    rep = simulate(two_path_replay(los_a_s=30.0, aos_b_s=35.0, sp_s=35.2, delete_s=35.4),
+                   cbr(keep_trace=True))
+    path = tmp_path / "t.csv"
+    assert write_trace_csv(path, rep["_trace"]) == rep["packets"]["sent"]
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lost = [r for r in rows if r["cause"]]
+    assert len(lost) == rep["packets"]["lost"] > 0
+    assert {r["cause"] for r in lost} == {"link_down"} and lost[0]["ap"] == "A"
+    assert all(r["arrival_s"] == r["latency_ms"] == "" and r["mobile"] == "" for r in lost)
+    assert [int(r["seq"]) for r in rows] == list(range(len(rows)))
+    r = next(r for r in rows if not r["cause"])
+    assert float(r["latency_ms"]) == pytest.approx(
+        (float(r["arrival_s"]) - float(r["sent_s"])) * 1e3, abs=2e-3)
