@@ -386,3 +386,11 @@ guard_s = 2.0
     outages = plan["outages"]
     assert rep["packets"]["lost"] == pytest.approx(
         sum(o["duration_s"] for o in outages) * rate, abs=len(outages))
+
+
+def test_a_plan_entry_without_its_keys_is_named_not_a_traceback(iridium_plan):
+    plan = copy.deepcopy(iridium_plan)
+    del plan["mobiles"][0]["serving"][0]["address"]
+    with pytest.raises(InputError, match="p.json: malformed plan: an entry lacks the key "
+                                         "'address'"):
+        replays_from_plan(plan, plan_dir=REPO, source="p.json")

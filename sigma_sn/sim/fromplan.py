@@ -151,10 +151,21 @@ def replays_from_plan(plan: dict, *, truth_elements=None, plan_dir=".", step_s: 
     ``progress``: None, or a factory ``progress(label, total)`` of
     :class:`~sigma_sn.progress.Progress`-like objects (the class itself will do).
     """
+    p = _Plan(plan, source)
+    try:
+        return _replays(p, truth_elements, plan_dir, step_s, progress, mobiles)
+    except KeyError as exc:
+        # an entry of mobiles, serving, candidates, handovers or events lacks a key
+        raise InputError(f"malformed plan: an entry lacks the key {exc}; is it a "
+                         "sigma-sn/plan/1 file written by 'sigma-sn plan'?",
+                         path=source) from None
+
+
+def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> list[Replay]:
     from sigma_sn.elements import load_elements
     from sigma_sn.visibility import find_windows
 
-    p = _Plan(plan, source)
+    plan, source = p.plan, p.source
     mode = p.get("mode")
     if mode not in ("router", "host"):
         raise p.fail(f"must be router or host, got {mode!r}", "mode")
