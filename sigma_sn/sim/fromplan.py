@@ -188,7 +188,7 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     # who is who: router mode moves sites between satellites, host mode the reverse
     wanted_sats: dict[str, None] = {}
     wanted_sites: dict[str, None] = {}
-    for k, m in enumerate(plan_mobiles):
+    for m in plan_mobiles:
         aps = [c["ap"] for c in m.get("candidates", [])] + [s["ap"] for s in m.get("serving", [])]
         sat_names, site_names = (aps, [m["name"]]) if mode == "router" else ([m["name"]], aps)
         wanted_sats.update(dict.fromkeys(sat_names))

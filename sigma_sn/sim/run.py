@@ -221,20 +221,22 @@ def _series(out: Outcome, cfg: SimConfig, arrived_in_time, lost_mask, latency) -
     bin_s = bin_seconds(end_s)
     n = max(1, int(math.ceil(end_s / bin_s - 1e-9)))
 
-    def by_bin(t, weights=None):
-        k = np.minimum((t // bin_s).astype(np.int64), n - 1)
-        return np.bincount(k, weights=weights, minlength=n)
+    def bin_of(t):
+        return np.minimum(t // bin_s, n - 1).astype(np.int32)
 
     if out.bulk is not None:
         series = out.bulk.delivered_series
         t = np.array([s[0] for s in series], float)
         cum = np.array([s[1] for s in series], float)
-        bits = by_bin(t, np.diff(cum, prepend=0.0) * 8.0)
+        bits = np.bincount(bin_of(t), np.diff(cum, prepend=0.0) * 8.0, minlength=n)
     else:
-        bits = by_bin(log.arrival_s[arrived_in_time]) * (cfg.payload_bytes * 8.0)
-    return {"sent": by_bin(log.sent_s), "delivered": by_bin(log.sent_s[arrived_in_time]),
-            "lost": by_bin(log.sent_s[lost_mask]),
-            "latency_sum_s": by_bin(log.sent_s[arrived_in_time], latency), "bits": bits}
+        bits = np.bincount(bin_of(log.arrival_s[arrived_in_time]), minlength=n) \
+            * (cfg.payload_bytes * 8.0)
+    k = bin_of(log.sent_s)            # once, then masked: 8.6 M packets a day at 100/s
+    k_ok = k[arrived_in_time]
+    return {"sent": np.bincount(k, minlength=n), "delivered": np.bincount(k_ok, minlength=n),
+            "lost": np.bincount(k[lost_mask], minlength=n),
+            "latency_sum_s": np.bincount(k_ok, latency, minlength=n), "bits": bits}
 
 
 def _timeseries(parts: list[_Part], end_s: float) -> dict:
