@@ -62,3 +62,35 @@ def address(subnet: ipaddress.IPv6Network, interface_id: int) -> str:
     if not 1 <= interface_id < subnet.num_addresses:
         raise ValueError(f"interface id {interface_id} does not fit in {subnet}")
     return str(subnet.network_address + interface_id)
+
+
+class AddressBook:
+    """Addresses of mobiles at access points, formatted fast: a plan of a thousand mobiles
+    needs hundreds of thousands, and ``ipaddress`` takes ~30 µs to format one."""
+
+    def __init__(self, subnets: dict[str, ipaddress.IPv6Network]):
+        self.subnets = subnets
+        self._head: dict[str, str | None] = {}
+
+    def address(self, ap: str, interface_id: int) -> str:
+        head = self._head.get(ap, "")
+        if head == "":
+            head = self._head[ap] = self._template(self.subnets[ap])
+        if head is not None and 1 <= interface_id < 0x10000:
+            return f"{head}{interface_id:x}"
+        return address(self.subnets[ap], interface_id)
+
+    @staticmethod
+    def _template(net: ipaddress.IPv6Network) -> str | None:
+        """Return the text before the last group when every address with a one-group
+        interface identifier prints as that text plus the group, else None. The zero
+        groups between prefix and identifier are then the run ``::`` stands for; that
+        holds for one identifier exactly when it holds for all of them, so one check
+        against ``ipaddress`` decides."""
+        text = str(net.network_address)
+        if net.prefixlen > 64 or not text.endswith("::"):
+            return None
+        for iid in (1, 0xFFFF):
+            if str(net.network_address + iid) != f"{text}{iid:x}":
+                return None
+        return text

@@ -9,27 +9,33 @@ handovers of all mobiles are evaluated in one vectorised pass (see :func:`_plan_
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from sigma_sn.geometry import C_KM_S, max_slant_range_km, topocentric
+from sigma_sn.geometry import C_KM_S, topocentric
 from sigma_sn.planner import addresses, core
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import Mode, Policy, Selection, Serve, Window
+from sigma_sn.planner.kinds import Action, Mode, Policy, Selection, Serve, Window
 from sigma_sn.propagate import Epoch, propagate_pairs
-from sigma_sn.sites import WGS84_A_KM, enu_basis, itrs_km
+from sigma_sn.sites import enu_basis, itrs_km
 
 SCHEMA = "sigma-sn/plan/1"
 _ROUND = 6            # microseconds: exports are byte-identical across runs
 _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
 _MU_KM3_S2 = 398600.4418
+_POLAR_RADIUS_KM = 6356.752   # WGS84 b
+_ACTION_TEXT = {a: a.value for a in Action}
+_RETIRE = ("DELETE_IP", "DEACTIVATE")
 
 
 
@@ -61,6 +67,20 @@ class Sky:
         site = np.asarray(site)
         return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
 
+    def elev_range(self, sat: int, site: int, t_s: np.ndarray):
+        """Return elevation (deg) and range (km) of one satellite from one site at times
+        ``t_s`` (1-D): the policies ask this once per access point for all its samples, so
+        it skips everything they do not need (velocities, azimuths, grouping)."""
+        jd, fr = self.epoch.sgp4_times(t_s)
+        _, r, _ = self.satrecs[sat].sgp4_array(jd, fr)   # NaN where SGP4 fails
+        theta = np.interp(t_s, self.t_grid, self.theta)
+        c, s = np.cos(theta), np.sin(theta)
+        d = np.stack([c * r[:, 0] + s * r[:, 1], c * r[:, 1] - s * r[:, 0], r[:, 2]], axis=-1)
+        d -= self.site_pos_km[site]
+        range_km = np.sqrt(np.einsum("ij,ij->i", d, d))
+        up = d @ self.site_enu[site][2]
+        return np.degrees(np.arcsin(np.clip(up / range_km, -1.0, 1.0))), range_km
+
 
 class LinkLook:
     """The links of one mobile (the :class:`~sigma_sn.planner.kinds.Geometry` protocol):
@@ -77,58 +97,93 @@ class LinkLook:
     def look(self, ap: str, t_s) -> tuple[np.ndarray, np.ndarray]:
         t = np.asarray(t_s, float)
         flat = np.atleast_1d(t).ravel()
-        sat, site = self.pair(ap)
-        la = self.sky.look(np.full(flat.shape, sat), np.full(flat.shape, site), flat)
-        return la.elev_deg.reshape(t.shape), la.range_km.reshape(t.shape)
+        elev, rng = self.sky.elev_range(*self.pair(ap), flat)
+        return elev.reshape(t.shape), rng.reshape(t.shape)
 
 
 def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
                 timing: Timing) -> float:
     """Return an upper bound on any link's RTT: the slant range at the lowest mask from
-    the highest apogee, both ways, plus the terrestrial segment both ways."""
+    the highest apogee, both ways, plus the terrestrial segment both ways.
+
+    The slant range from a site at geocentric radius R to a satellite at radius r seen at
+    elevation ε is sqrt(r² − R² cos² ε) − R sin ε, largest for the smallest R (the polar
+    radius, less the lowest land) and the lowest ε (the geocentric horizontal is within
+    0.2° of the WGS84 one)."""
     lowest = min((s.mask_deg(min_elev_deg) for s in sites), default=min_elev_deg)
-    apogee_km = 0.0
+    eps = math.radians(max(lowest - 0.2, -90.0))
+    r_site_km = _POLAR_RADIUS_KM - 0.5
+    r_sat_km = r_site_km
     for s in satellites:
         a_km = (_MU_KM3_S2 / (s.satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
-        apogee_km = max(apogee_km, a_km * (1.0 + s.satrec.ecco) - WGS84_A_KM)
-    rng = float(max_slant_range_km(apogee_km, max(lowest, -89.0)))
+        r_sat_km = max(r_sat_km, a_km * (1.0 + s.satrec.ecco))
+    rng = math.sqrt(r_sat_km**2 - (r_site_km * math.cos(eps)) ** 2) - r_site_km * math.sin(eps)
     return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
 
 
-class _Asked:
-    """Pass 1: answer every RTT with the bound, remember who asked when."""
+class _Ranges:
+    """Round trips of one mobile's links from exact ranges and range rates at instants
+    near those the timing model asks about (predicted by :func:`_predict`): a question
+    within ``_TAYLOR_S`` of one is answered by range + rate·dt, off by at most
+    ½·(range acceleration ≲ 0.1 km/s²)·dt² = 0.05 km, a fraction of a microsecond of
+    delay; any other question is propagated exactly."""
 
-    def __init__(self, bound_s: float):
-        self.bound_s = bound_s
-        self.asked: list[tuple[str, float]] = []
-
-    def __call__(self, ap: str, t_s: float) -> float:
-        self.asked.append((ap, float(t_s)))
-        return self.bound_s
-
-
-class _Answered:
-    """Pass 2: the same questions come again in the same order, at instants that moved by
-    at most the RTT error of pass 1 (tens of ms); range + range-rate·dt from the exact
-    pass-1 values is then off by ½·(range accel ≲ 0.1 km/s²)·dt², nanoseconds of delay.
-    A question that does not match (another branch was taken) is propagated exactly."""
-
-    def __init__(self, asked, range_km, rate_km_s, terrestrial_s, exact):
-        self.asked, self.range_km, self.rate_km_s = asked, range_km, rate_km_s
+    def __init__(self, terrestrial_s: float, exact):
         self.terrestrial_s, self.exact = terrestrial_s, exact
-        self.k = 0
+        self.table: dict[str, tuple[list, list, list]] = {}
         self.exact_calls = 0
 
+    def add(self, ap: str, t_s: list, range_km: list, rate_km_s: list) -> None:
+        order = sorted(range(len(t_s)), key=t_s.__getitem__)
+        self.table[ap] = ([t_s[i] for i in order], [range_km[i] for i in order],
+                          [rate_km_s[i] for i in order])
+
     def __call__(self, ap: str, t_s: float) -> float:
-        k = self.k
-        self.k += 1
-        if k < len(self.asked) and self.asked[k][0] == ap:
-            dt = t_s - self.asked[k][1]
-            if abs(dt) <= _TAYLOR_S:
-                rng = self.range_km[k] + self.rate_km_s[k] * dt
-                return 2.0 * (float(rng) / C_KM_S + self.terrestrial_s)
+        row = self.table.get(ap)
+        if row is not None:
+            times = row[0]
+            k = bisect.bisect_left(times, t_s)
+            if k == len(times) or (k > 0 and t_s - times[k - 1] <= times[k] - t_s):
+                k -= 1  # the nearer neighbour
+            dt = t_s - times[k]
+            rng = row[1][k]
+            if -_TAYLOR_S <= dt <= _TAYLOR_S and rng == rng:  # (NaN: SGP4 failed there)
+                return 2.0 * ((rng + row[2][k] * dt) / C_KM_S + self.terrestrial_s)
         self.exact_calls += 1
         return 2.0 * (self.exact(ap, t_s) / C_KM_S + self.terrestrial_s)
+
+
+def _predict(cands, seq, timing: Timing, bound_s: float) -> list[tuple[str, float]]:
+    """Return (access point, instant) pairs the timing model will ask RTTs at, predicted
+    with the RTT bound (core.handovers asks at ADD_IP and at LOS − guard over the old
+    path, then at SET_PRIMARY over the old or at ADD_IP over the new one)."""
+    out = []
+    if not seq:
+        return out
+    first = cands[seq[0].index]
+    primary_s = max(first.aos_s, seq[0].switch_s or first.aos_s)
+    for k in range(1, len(seq)):
+        a, b = cands[seq[k - 1].index], cands[seq[k].index]
+        switch_s = seq[k].switch_s
+        t_up = max(b.aos_s, switch_s) if switch_s is not None and switch_s >= a.los_s \
+            else b.aos_s
+        t_add = max(t_up + timing.setup_s, primary_s)
+        lo, hi = t_add + bound_s, a.los_s - timing.guard_s - bound_s
+        t_sp = min(max(switch_s if switch_s is not None else lo, lo), max(hi, lo))
+        out += [(a.ap, t_add), (a.ap, a.los_s - timing.guard_s), (a.ap, t_sp),
+                (b.ap, t_add)]
+        primary_s = t_sp
+    return out
+
+
+def _only_served(cands, seq):
+    """Return the candidate windows of the access points ``seq`` uses and ``seq``
+    re-indexed to them: all the timing model looks at (the zig-zag test asks when the
+    old access point rises again), far fewer than all candidates."""
+    used = {cands[s.index].ap for s in seq}
+    keep = [i for i, w in enumerate(cands) if w.ap in used]
+    new = {i: j for j, i in enumerate(keep)}
+    return [cands[i] for i in keep], [Serve(new[s.index], s.switch_s) for s in seq]
 
 
 def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection):
@@ -141,35 +196,36 @@ def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, se
                            selection=selection) for m, cands in candidates.items()}
 
 
-def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky):
-    """Return ``{mobile: [Handover]}``: pass 1 with the RTT bound to learn which (link,
-    instant) pairs the timing model asks about, one batched exact evaluation of all of
-    them, pass 2 with those answers."""
-    asked = {}
-    for m, seq in sequences.items():
-        rec = _Asked(bound_s)
-        core.handovers(candidates[m], seq, timing, rec)
-        asked[m] = rec.asked
-    mobiles = [m for m in sequences if asked[m]]
-    pairs = [looks[m].pair(ap) for m in mobiles for ap, _ in asked[m]]
-    t_all = np.array([t for m in mobiles for _, t in asked[m]], float)
+def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
+                 stats: dict):
+    """Return ``{mobile: [Handover]}``: predict which (link, instant) pairs the timing
+    model asks about, evaluate all of them for all mobiles in one batched propagation,
+    then run the timing model with those answers."""
+    asked = {m: _predict(candidates[m], seq, timing, bound_s) for m, seq in sequences.items()}
+    pairs = [looks[m].pair(ap) for m in sequences for ap, _ in asked[m]]
+    rng_all = rate_all = []
     if pairs:
         sat, site = np.array(pairs).T
-        la = sky.look(sat, site, t_all)
-        rng_all, rate_all = la.range_km, la.range_rate_km_s
-    else:
-        rng_all = rate_all = np.zeros(0)
-
-    def exact(look):
-        return lambda ap, t: float(look.look(ap, np.array([t]))[1][0])
-
-    out, k0 = {}, 0
-    for m in sequences:
-        n = len(asked[m])
-        ans = _Answered(asked[m], rng_all[k0:k0 + n], rate_all[k0:k0 + n],
-                        timing.terrestrial_one_way_s, exact(looks[m]))
-        k0 += n
-        out[m] = core.handovers(candidates[m], sequences[m], timing, ans)
+        la = sky.look(sat, site, np.array([t for m in sequences for _, t in asked[m]], float))
+        rng_all, rate_all = la.range_km.tolist(), la.range_rate_km_s.tolist()
+    out, k0, exact_calls = {}, 0, 0
+    for m, seq in sequences.items():
+        look = looks[m]
+        ranges = _Ranges(timing.terrestrial_one_way_s,
+                         lambda ap, t, look=look: float(look.look(ap, [t])[1][0]))
+        per_ap: dict[str, tuple[list, list, list]] = {}
+        for j, (ap, t) in enumerate(asked[m], start=k0):
+            row = per_ap.setdefault(ap, ([], [], []))
+            row[0].append(t)
+            row[1].append(rng_all[j])
+            row[2].append(rate_all[j])
+        k0 += len(asked[m])
+        for ap, row in per_ap.items():
+            ranges.add(ap, *row)
+        out[m] = core.handovers(*_only_served(candidates[m], seq), timing, ranges)
+        exact_calls += ranges.exact_calls
+    stats["rtt_batched"] = k0
+    stats["rtt_exact_calls"] = exact_calls
     return out
 
 
@@ -191,7 +247,7 @@ class _Utc:
 
 
 def _r(x: float) -> float:
-    return round(float(x), _ROUND)
+    return round(x, _ROUND)
 
 
 def _merge(intervals) -> list[list[float]]:
@@ -255,9 +311,11 @@ def _outages(mobile, cands, seq, hos, serving, duration_s, policy, timing, utc):
     up (``no_coverage``); the new access point attaching and the switch completing after
     a hard handover (``hard_handover``); coverage left unused before that, which under
     least-load is waiting for a free slot (``capacity``)."""
-    covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
     ends = [0.0] + [b for _, _, b in serving]
     begins = [a for _, a, _ in serving] + [duration_s]
+    if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
+        return []  # served throughout (the usual case under a dense constellation)
+    covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
     pos = {s.index: k for k, s in enumerate(seq)}
     rows = []
     for i, (lo, hi) in enumerate(zip(ends, begins)):
@@ -292,7 +350,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  timing: Timing = Timing(), rtt_bound: float | None = None, *,
                  selection: Selection = Selection(), prefix: str = addresses.DEFAULT_PREFIX,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
-                 name: str = "plan", sim=None, mip=None, sources: dict | None = None) -> dict:
+                 name: str = "plan", sim=None, mip=None, sources: dict | None = None,
+                 stats: dict | None = None) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -300,12 +359,14 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     scenario's, in its order (the order gives interface identifiers; access points get
     subnets by name). ``rtt_bound``: the RTT bound the policies plan with (default:
     :func:`rtt_bound_s`). ``sources``: ``{"scenario": ..., "files": [...]}`` for
-    ``inputs``; ``sim``/``mip``: SimConfig/MipConfig recorded as parameters.
+    ``inputs``; ``sim``/``mip``: SimConfig/MipConfig recorded as parameters. ``stats``,
+    if given, receives the seconds each stage took and how many RTTs were evaluated.
     """
     from sigma_sn.scenario import LINK_KEYS, TRAFFIC_KEYS
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
+    stats = {} if stats is None else stats
     sim = SimConfig() if sim is None else sim
     mip = MipConfig() if mip is None else mip
     router = mode is Mode.ROUTER
@@ -320,28 +381,40 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     duration_s = float(windows.duration_s)
 
     # candidate windows per mobile, sorted by (AOS, AP name): Serve.index points here
+    t0 = time.perf_counter()
     mob_of = windows.site if router else windows.sat
     ap_of = windows.sat if router else windows.site
+    rank = np.empty(len(ap_names), np.int64)
+    rank[sorted(range(len(ap_names)), key=ap_names.__getitem__)] = np.arange(len(ap_names))
+    order = np.lexsort((rank[ap_of], windows.aos_s, mob_of)) if len(windows) else \
+        np.zeros(0, np.int64)
+    bounds = np.searchsorted(mob_of[order], np.arange(len(mobile_names) + 1))
+    cols = {k: np.round(getattr(windows, k)[order], _ROUND).tolist()
+            for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}
+    raw = {k: getattr(windows, k)[order].tolist() for k in ("aos_s", "los_s", "max_elev_deg")}
+    ap_col = [ap_names[k] for k in ap_of[order].tolist()]
     candidates: dict[str, list[Window]] = {}
-    rows_of: dict[str, np.ndarray] = {}
+    spans: dict[str, tuple[int, int]] = {}
     looks: dict[str, LinkLook] = {}
-    names_arr = np.array(ap_names, dtype=object)
     for m, mobile in enumerate(mobile_names):
-        rows = np.flatnonzero(mob_of == m)
-        aps = names_arr[ap_of[rows]]
-        order = sorted(range(len(rows)), key=lambda j: (windows.aos_s[rows[j]], aps[j]))
-        rows = rows[order]
-        rows_of[mobile] = rows
-        candidates[mobile] = [Window(str(a), float(s), float(e), float(x)) for a, s, e, x in
-                              zip(names_arr[ap_of[rows]], windows.aos_s[rows],
-                                  windows.los_s[rows], windows.max_elev_deg[rows])]
+        lo, hi = int(bounds[m]), int(bounds[m + 1])
+        spans[mobile] = (lo, hi)
+        candidates[mobile] = list(map(Window, ap_col[lo:hi], raw["aos_s"][lo:hi],
+                                      raw["los_s"][lo:hi], raw["max_elev_deg"][lo:hi]))
         looks[mobile] = LinkLook(sky, mode, m, ap_index)
+    stats["candidates_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
     capacity = _capacity(mode, sites, sat_names, selection)
     sequences = _select(policy, candidates, looks, capacity, duration_s, timing, bound_s,
                         selection)
-    events = _plan_events(candidates, sequences, looks, timing, bound_s, sky)
+    stats["select_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    events = _plan_events(candidates, sequences, looks, timing, bound_s, sky, stats)
+    stats["events_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    book = addresses.AddressBook(subnets)
     utc = _Utc(windows.epoch)
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     mentioned_aps: set[str] = set()
@@ -349,16 +422,14 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
         cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
 
         def addr(ap, iid=iid):
-            return addresses.address(subnets[ap], iid)
+            return book.address(ap, iid)
 
-        rows = rows_of[mobile]
-        mentioned_aps.update(w.ap for w in cands)
-        cand_rows = [{"ap": w.ap, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
+        lo, hi = spans[mobile]
+        mentioned_aps.update(ap_col[lo:hi])
+        cand_rows = [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
                      for w, a, c, b, x in zip(
-                         cands, np.round(windows.aos_s[rows], _ROUND).tolist(),
-                         np.round(windows.tca_s[rows], _ROUND).tolist(),
-                         np.round(windows.los_s[rows], _ROUND).tolist(),
-                         np.round(windows.max_elev_deg[rows], _ROUND).tolist())]
+                         ap_col[lo:hi], cols["aos_s"][lo:hi], cols["tca_s"][lo:hi],
+                         cols["los_s"][lo:hi], cols["max_elev_deg"][lo:hi])]
         serving = _serving(cands, seq, hos, duration_s)
         serve_rows = []
         for idx, a, b in serving:
@@ -376,13 +447,14 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
             out_updates.append(row)
         for k, h in enumerate(hos):
             ev_rows = []
+            new_addr, old_addr = addr(h.to_ap), addr(h.from_ap)
             for e in h.events:
-                old = e.action.value in ("DELETE_IP", "DEACTIVATE")
-                row = {"action": e.action.value, "t_s": _r(e.t_s),
-                       "address": addr(h.from_ap if old else h.to_ap)}
+                action = _ACTION_TEXT[e.action]
+                row = {"action": action, "t_s": _r(e.t_s),
+                       "address": old_addr if action in _RETIRE else new_addr}
                 utc.put(row, "t_utc", row["t_s"])
                 ev_rows.append(row)
-                if e.action.value == "LM_UPDATE":
+                if action == "LM_UPDATE":
                     upd = {"mobile": mobile, "t_s": row["t_s"], "address": row["address"],
                            "ap": h.to_ap}
                     utc.put(upd, "t_utc", upd["t_s"])
@@ -394,6 +466,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
         out_outages.extend(_outages(mobile, cands, seq, hos, serving, duration_s, policy,
                                        timing, utc))
     utc.fill()
+    stats["output_s"] = time.perf_counter() - t0
 
     by_name = sorted  # every list is sorted so the JSON diffs well
     sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
