@@ -68,6 +68,7 @@ def test_a_folder_without_usable_windows_exits_2(tmp_path, capsys, setup, messag
     ("{not json", "run.json:1: not valid JSON"),
     ('{"tle": ["x.tle"], "colour": 1}', "unknown keys ['colour']"),
     ('{"hours": "two"}', "hours: has the wrong type"),
+    ('{"schema": "sigma-sn/run/1"}', "run.json: parameters: a sigma-sn/run/1 record without"),
     ('{"tle": ["missing.tle"], "stations": "s.csv", "start_utc": "2026-08-22T00:00:00Z"}',
      "names 'missing.tle'"),
 ])
@@ -126,9 +127,27 @@ def test_a_plan_whose_element_files_are_gone_still_reports_without_elevation(tmp
     assert html.count('class="plotly-graph-div"') == 1
 
 
+def test_report_of_a_sigma_sn_run_folder(tmp_path):
+    """What 'sigma-sn run' leaves: windows.csv, plan.json, its comparison as report.json
+    and a sigma-sn/run/1 run.json (not the windows command's run.json)."""
+    from results_fixtures import small_compare
+    folder, _ = results_dir(tmp_path, run=False)
+    plan = write_results(folder, compare=False, sweep=False)
+    (folder / "report.json").write_text(json.dumps(small_compare()))
+    (folder / "run.json").write_text(json.dumps({
+        "schema": "sigma-sn/run/1", "scenario": plan["name"], "policies": {},
+        "parameters": {"start_utc": plan["start_utc"], "end_utc": plan["end_utc"]}}))
+    assert main(["report", str(folder)]) == 0
+    html = (folder / "report.html").read_text()
+    assert "Plan timeline: Boulder" in html and "SIGMA-SN and Mobile IP" in html
+    assert "Visibility windows by site" in html and "Ground tracks" not in html
+
+
 @pytest.mark.parametrize("name, text, message", [
     ("plan.json", "{", "plan.json:1: not valid JSON"),
     ("plan.json", '{"schema": "sigma-sn/report/1"}', "schema: expected 'sigma-sn/plan/1'"),
+    ("report.json", '{"schema": "sigma-sn/plan/1"}',
+     "schema: expected 'sigma-sn/compare/1' or 'sigma-sn/report/1'"),
     ("plan.json", '{"schema": "sigma-sn/plan/1", "mobiles": []}', "plan.json: not a sigma-sn"),
     ("compare.json", '{"schema": "sigma-sn/compare/1", "reports": {"sigma": 1}}',
      "compare.json: not a sigma-sn/compare/1 file"),

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_json(path, schema: str) -> dict:
+def _read_json(path, *schemas: str) -> dict:
     import json
 
     from sigma_sn.errors import InputError
@@ -87,9 +87,10 @@ def _read_json(path, schema: str) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
-    if not isinstance(data, dict) or data.get("schema") != schema:
+    if not isinstance(data, dict) or data.get("schema") not in schemas:
         got = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(f"expected {schema!r}, got {got!r}", path=str(path), key="schema")
+        raise InputError(f"expected {' or '.join(map(repr, schemas))}, got {got!r}",
+                         path=str(path), key="schema")
     return data
 
 
@@ -99,15 +100,18 @@ def _result_sections(results):
     from sigma_sn.errors import InputError
 
     parts = []
-    for name, schema, build in (
-            ("plan.json", "sigma-sn/plan/1",
+    simulated = ("sigma-sn/compare/1", "sigma-sn/report/1")
+    for name, schemas, build in (
+            ("plan.json", ("sigma-sn/plan/1",),
              lambda d: report.plan_section(d, plan_dir=results)),
-            ("compare.json", "sigma-sn/compare/1", report.simulation_section),
-            ("report.json", "sigma-sn/report/1", report.simulation_section)):
+            # 'sigma-sn run' writes its comparison as report.json
+            ("compare.json", simulated, report.simulation_section),
+            ("report.json", simulated, report.simulation_section)):
         path = results / name
         if not path.exists() or (name == "report.json" and (results / "compare.json").exists()):
             continue
-        data = _read_json(path, schema)
+        data = _read_json(path, *schemas)
+        schema = data["schema"]
         try:
             parts.append(build(data))
         except InputError as exc:
@@ -141,6 +145,8 @@ def _read_run_json(results) -> dict:
         raise InputError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
     if not isinstance(info, dict):
         raise InputError("must hold a JSON object", path=str(path))
+    if info.get("schema") == "sigma-sn/run/1":
+        return _from_run_record(info, str(path))
     known = {"tle", "stations", "start_utc", "hours", "min_elev_deg"}
     unknown = sorted(set(info) - known)
     if unknown:
@@ -161,6 +167,21 @@ def _read_run_json(results) -> dict:
                              key="start_utc") from None
     info["_path"] = str(path)
     return info
+
+
+def _from_run_record(record: dict, path: str) -> dict:
+    """The window of a 'sigma-sn run' record (its plan.json carries the geometry)."""
+    from sigma_sn.errors import InputError
+    from sigma_sn.propagate import as_utc
+
+    try:
+        par = record["parameters"]
+        start, end = as_utc(par["start_utc"]), as_utc(par["end_utc"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"a sigma-sn/run/1 record without a usable window ({exc!r})",
+                         path=path, key="parameters") from None
+    return {"start_utc": par["start_utc"], "hours": (end - start).total_seconds() / 3600.0,
+            "_path": path}
 
 
 def _duration_s(run_info: dict) -> float | None:
