@@ -436,7 +436,29 @@ def _interval_bars(fig: go.Figure, start_utc: str, items, from_key: str, to_key:
                          **bar))
 
 
-def plan_timeline(plan: dict, mobile: str | None = None, *,
+def _within(items, from_key: str, to_key: str, span_s) -> list:
+    """The items whose ``[from, to]`` meets ``[span_s[0], span_s[1])`` (all of them when
+    ``span_s`` is None)."""
+    if span_s is None:
+        return list(items)
+    return [it for it in items if it[to_key] >= span_s[0] and it[from_key] < span_s[1]]
+
+
+def busy_span_s(plan: dict, mobile: str | None = None,
+                max_access_points: int = 30) -> tuple[float, float] | None:
+    """Return ``(0, t)`` covering the part of the plan where the mobile's first
+    ``max_access_points`` access points rise, or None when it has no more than that
+    (a day of a Starlink terminal meets over a thousand satellites: too many rows)."""
+    m = plan_mobile(plan, mobile)
+    first: dict[str, float] = {}
+    for c in sorted(m["candidates"], key=lambda c: c["aos_s"]):
+        first.setdefault(c["ap"], c["aos_s"])
+    if len(first) <= max_access_points:
+        return None
+    return 0.0, sorted(first.values())[max_access_points]
+
+
+def plan_timeline(plan: dict, mobile: str | None = None, *, span_s=None,
                   fig: go.Figure | None = None) -> go.Figure:
     """Return a Gantt chart of one mobile's plan (default: the plan's first mobile).
 
@@ -445,16 +467,18 @@ def plan_timeline(plan: dict, mobile: str | None = None, *,
     ADDRESS_READY / ADD_IP / SET_PRIMARY / LM_UPDATE / DELETE_IP (or DEACTIVATE) events
     as markers on the row of the access point they are about, one legend entry per
     action. Hover gives UTC times, addresses, margins and overlaps. Outages get an
-    "outage" row.
+    "outage" row. ``span_s``: ``(from_s, to_s)`` draws only that part of the plan (see
+    :func:`busy_span_s`).
     """
     fig = fig if fig is not None else go.Figure()
     m = plan_mobile(plan, mobile)
     start = plan["start_utc"]
-    cands = m["candidates"]
+    cands = _within(m["candidates"], "aos_s", "los_s", span_s)
+    serving = _within(m["serving"], "from_s", "to_s", span_s)
     first_aos: dict[str, float] = {}
     for c in cands:
         first_aos[c["ap"]] = min(first_aos.get(c["ap"], c["aos_s"]), c["aos_s"])
-    for s in m["serving"]:     # a plan may serve from a window its candidates truncate
+    for s in serving:     # a plan may serve from a window its candidates truncate
         first_aos.setdefault(s["ap"], s["from_s"])
     rows = sorted(first_aos, key=lambda ap: (first_aos[ap], ap))
     if cands:
@@ -467,20 +491,21 @@ def plan_timeline(plan: dict, mobile: str | None = None, *,
                                 f"{(c['los_s'] - c['aos_s']) / 60:.1f} min"),
             name="candidate window", width=0.8,
             marker={"color": WINDOW_COLOUR, "line": {"color": "#3182bd", "width": 0.5}})
-    if m["serving"]:
+    if serving:
         _interval_bars(
-            fig, start, m["serving"], "from_s", "to_s", [s["ap"] for s in m["serving"]],
+            fig, start, serving, "from_s", "to_s", [s["ap"] for s in serving],
             lambda k, s, a, b: (f"serving: {s['ap']}<br>address {s.get('address') or '–'}"
                                 f"<br>{a} – {b} UTC<br>{(s['to_s'] - s['from_s']) / 60:.1f} min"),
             name="serving", width=0.4, marker={"color": SERVING_COLOUR})
-    outages = [o for o in plan.get("outages", ()) if o["mobile"] == m["name"]]
+    outages = _within([o for o in plan.get("outages", ()) if o["mobile"] == m["name"]],
+                      "from_s", "to_s", span_s)
     if outages:
         _interval_bars(
             fig, start, outages, "from_s", "to_s", ["outage"] * len(outages),
             lambda k, o, a, b: f"outage ({o['cause']})<br>{a} – {b} UTC<br>"
                                f"{o['duration_s']:.3f} s",
             name="outage", width=0.6, marker={"color": OUTAGE_COLOUR})
-    events = plan_events(plan, m["name"])
+    events = _within(plan_events(plan, m["name"]), "t_s", "t_s", span_s)
     for action, (symbol, colour) in ACTION_STYLE.items():
         mine = [e for e in events if e["action"] == action]
         if not mine:
@@ -496,7 +521,8 @@ def plan_timeline(plan: dict, mobile: str | None = None, *,
         title=f"{plan.get('name', 'plan')}: {m['name']} ({plan.get('mode', '?')} mode, "
               f"{plan.get('policy', '?')})",
         barmode="overlay", height=max(320, 26 * len(categories) + 160),
-        xaxis={"type": "date", "title": "UTC"},
+        xaxis={"type": "date", "title": "UTC",
+               **({} if span_s is None else {"range": utc_strings(start, span_s)})},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": categories,
                "title": "access point", "automargin": True},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, hovermode="closest")
@@ -528,9 +554,12 @@ def plan_elevation(plan: dict, t_s, elev_deg, names: Sequence[str],
     :func:`sigma_sn.report.plan_elevations`); this function only draws.
     """
     m = plan_mobile(plan, mobile)
+    t_s = np.asarray(t_s, float)
+    # only the events the samples cover, so a zoomed sample keeps its zoom
     events = [{"action": e["action"], "t_s": e["t_s"], "address": e.get("address"),
                "ap": e["ap"], "handover": f"{e['handover']['from']} → {e['handover']['to']}"}
-              for e in plan_events(plan, m["name"])]
+              for e in plan_events(plan, m["name"])
+              if len(t_s) and t_s[0] <= e["t_s"] <= t_s[-1]]
     fig = elevation_plot(elev_deg, t_s, names, plan_masks_deg(plan, m["name"], names),
                          events=events, epoch=plan["start_utc"], fig=fig)
     what = "satellites seen from" if plan["mode"] == "router" else "stations seeing"

@@ -222,14 +222,16 @@ def plan_satellites(plan: dict, plan_dir=".") -> list:
 
 
 def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
-                    plan_dir=".", step_s: float | None = None) -> ElevationSamples:
+                    plan_dir=".", step_s: float | None = None,
+                    span_s=None) -> ElevationSamples:
     """Return elevation samples of one mobile's candidate access points (default: the
     plan's first mobile), for :func:`sigma_sn.plot.plan_elevation`.
 
     Router mode: each candidate satellite seen from the mobile's site. Host mode: the
     mobile satellite seen from each candidate station. ``satellites`` (objects with
-    ``name`` and ``satrec``) saves reading the plan's element files. ``step_s`` defaults
-    to about 1,500 samples over the plan, and never finer than 5 s.
+    ``name`` and ``satrec``) saves reading the plan's element files. ``span_s``:
+    ``(from_s, to_s)`` samples only that part of the plan and the candidates up in it.
+    ``step_s`` defaults to about 1,500 samples, and never finer than 5 s.
     """
     from sigma_sn.geometry import look_angles
     from sigma_sn.plot import plan_mobile
@@ -238,12 +240,13 @@ def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
     from sigma_sn.visibility import time_grid
 
     m = plan_mobile(plan, mobile)
+    t0, t1 = (0.0, float(plan["duration_s"])) if span_s is None else map(float, span_s)
     first: dict[str, float] = {}
     for c in m["candidates"]:
-        first[c["ap"]] = min(first.get(c["ap"], c["aos_s"]), c["aos_s"])
+        if c["los_s"] >= t0 and c["aos_s"] < t1:
+            first[c["ap"]] = min(first.get(c["ap"], c["aos_s"]), c["aos_s"])
     names = tuple(sorted(first, key=lambda ap: (first[ap], ap)))
-    duration_s = float(plan["duration_s"])
-    t_s = time_grid(duration_s, step_s or max(5.0, duration_s / 1500.0))
+    t_s = t0 + time_grid(t1 - t0, step_s or max(5.0, (t1 - t0) / 1500.0))
     if satellites is None:
         satellites = plan_satellites(plan, plan_dir)
     sat_by_name = {s.name: s for s in satellites}
@@ -265,10 +268,12 @@ def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
 
 
 def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int = 6,
-                 max_rows: int = 500) -> Section:
+                 max_access_points: int = 30, max_rows: int = 500) -> Section:
     """Return the report's plan part: a summary, the handovers and outages, a timeline
     for each of the ``max_mobiles`` mobiles with most handovers, and the elevation of the
-    busiest one's candidates (left out, with a note, when the element files are gone)."""
+    busiest one's candidates (left out, with a note, when the element files are gone).
+    A mobile that meets more than ``max_access_points`` access points is drawn over the
+    part of the plan where the first of them rise, so that the figures stay readable."""
     from sigma_sn import plot
 
     hos = plan["handovers"]
@@ -300,14 +305,21 @@ def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int 
             {k: o[k] for k in ("mobile", "from_utc", "to_utc", "duration_s", "cause")}
             for o in outages[:max_rows]]))
     busiest = sorted(per_mobile, key=lambda n: (-per_mobile[n], n))[:max_mobiles]
-    figures = [(f"Plan timeline: {name}", plot.plan_timeline(plan, name)) for name in busiest]
-    notes = []
+    figures, notes = [], []
     if len(per_mobile) > max_mobiles:
         notes.append(f"timelines of {max_mobiles} of {len(per_mobile)} mobiles, those with "
                      "most handovers")
+    for name in busiest:
+        span = plot.busy_span_s(plan, name, max_access_points)
+        if span is not None:
+            notes.append(f"the timeline and elevation of {name} show the first "
+                         f"{span[1] / 60:.0f} min, where its first {max_access_points} "
+                         "access points rise")
+        figures.append((f"Plan timeline: {name}", plot.plan_timeline(plan, name, span_s=span)))
     if busiest:
         try:
-            s = plan_elevations(plan, busiest[0], satellites=satellites, plan_dir=plan_dir)
+            s = plan_elevations(plan, busiest[0], satellites=satellites, plan_dir=plan_dir,
+                                span_s=plot.busy_span_s(plan, busiest[0], max_access_points))
         except InputError as exc:
             notes.append(f"no elevation figure: {exc}")
         else:

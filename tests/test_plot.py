@@ -255,3 +255,30 @@ def test_sweep_plot_has_one_line_per_protocol_in_value_order():
     with pytest.raises(ValueError, match="name the metric"):
         plot.sweep_plot(rows)
 
+
+
+def test_a_busy_mobile_is_drawn_over_the_span_where_its_first_access_points_rise(plan):
+    from sigma_sn.report import plan_elevations, plan_section
+    mobile = plan["mobiles"][0]
+    first = {}
+    for c in sorted(mobile["candidates"], key=lambda c: c["aos_s"]):
+        first.setdefault(c["ap"], c["aos_s"])
+    assert len(first) > 5
+    assert plot.busy_span_s(plan, max_access_points=len(first)) is None
+    span = plot.busy_span_s(plan, max_access_points=5)
+    assert span == (0.0, sorted(first.values())[5])
+    fig = plot.plan_timeline(plan, span_s=span)
+    assert len(fig.layout.yaxis.categoryarray) == 5
+    assert list(fig.layout.xaxis.range) == plot.utc_strings(plan["start_utc"], span)
+    for trace in fig.data:
+        if trace.name in plot.ACTION_STYLE:
+            assert all(x < fig.layout.xaxis.range[1] for x in trace.x)
+    s = plan_elevations(plan, span_s=span, step_s=10.0)
+    assert s.t_s[0] == 0.0 and s.t_s[-1] == span[1] and len(s.names) == 5
+    elev = plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names)
+    n_in_span = sum(span[0] <= e["t_s"] <= span[1] for h in plan["handovers"]
+                    for e in h["events"])
+    assert sum(sh.x0 == sh.x1 for sh in elev.layout.shapes) == n_in_span
+    section = plan_section(plan, max_access_points=5)
+    assert "show the first" in section.notes[0]
+    assert len(section.figures) == 2
