@@ -150,7 +150,11 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
                       g_last)  # last decision grid index inside the candidate span
     # samples laid out window by window with each access point's windows together, so
     # one look-angle call per access point takes a contiguous slice
-    by_ap = sorted(range(n), key=lambda i: (windows[i].ap, aos_l[i], i))
+    ap_of = [w.ap for w in windows]
+    aps = sorted(set(ap_of))
+    code = {ap: k for k, ap in enumerate(aps)}
+    codes = np.array([code[ap] for ap in ap_of])
+    by_ap = np.lexsort((aos, codes))
     count = np.maximum(g_hi - g_lo + 1, 0)[by_ap]
     first = np.concatenate(([0], np.cumsum(count)))
     off = np.empty(n, dtype=np.int64)
@@ -159,25 +163,23 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
     g = np.arange(first[-1]) - np.repeat(first[:-1], count) + np.repeat(g_lo[by_ap], count)
     t_s = g * step_s
     elev_deg, range_km = np.empty(first[-1]), np.empty(first[-1])
-    first_l = first.tolist()
-    k = 0
-    while k < n:
-        ap, lo = windows[by_ap[k]].ap, first_l[k]
-        while k < n and windows[by_ap[k]].ap == ap:
-            k += 1
-        if first_l[k] > lo:
-            elev_deg[lo:first_l[k]], range_km[lo:first_l[k]] = geometry.look(
-                ap, t_s[lo:first_l[k]])
+    # where each access point's run of samples begins and ends
+    bounds = first[np.searchsorted(codes[by_ap], np.arange(len(aps) + 1))].tolist()
+    for k, ap in enumerate(aps):
+        if bounds[k + 1] > bounds[k]:
+            elev_deg[bounds[k]:bounds[k + 1]], range_km[bounds[k]:bounds[k + 1]] = \
+                geometry.look(ap, t_s[bounds[k]:bounds[k + 1]])
     value = metric(elev_deg, range_km)
-    # samples sorted by grid index, then value, then lowest window index last: the last
-    # sample of each grid index is the best there
-    order = np.lexsort((-win, value, g))
-    starts = np.searchsorted(g[order], np.arange(g_last + 2))
+    # the best window at each grid index: the highest value, the lowest index on a tie
+    # (NaN, a failed propagation, is never best)
     best_val = np.full(g_last + 1, -np.inf)
-    best_win = np.full(g_last + 1, -1)
-    has = starts[1:] > starts[:-1]
-    best_val[has] = value[order[starts[1:][has] - 1]]
-    best_win[has] = win[order[starts[1:][has] - 1]]
+    np.maximum.at(best_val, g, value)
+    tops = np.flatnonzero(value == best_val[g])
+    best_win = np.full(g_last + 1, n)
+    np.minimum.at(best_win, g[tops], win[tops])
+    best_win[best_win == n] = -1
+    by_grid = np.argsort(g, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(g, minlength=g_last + 1)))).tolist()
     g_lo_l, g_hi_l, off_l = g_lo.tolist(), g_hi.tolist(), off.tolist()
     # for every sample, the first sample at or after it (in its window's run) where another
     # window beats it by more than the margin: each stay's scan becomes one lookup
@@ -185,16 +187,17 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
     beaten = np.flatnonzero(best_val[g] - value > margin)
     next_beaten = np.full(n_samples + 1, n_samples)
     next_beaten[beaten] = beaten
-    next_beaten = np.minimum.accumulate(next_beaten[::-1])[::-1].tolist()
+    next_beaten = np.minimum.accumulate(next_beaten[::-1])[::-1]
     fallback = _FirstUp(aos_l, los_l)
 
     def pick_forced(gi: int, c: int) -> int:
         """Best candidate at grid index gi that outlasts c, or -1."""
-        for s in order[starts[gi]:starts[gi + 1]][::-1].tolist():
-            j = int(win[s])
-            if j != c and los_l[j] > los_l[c]:
-                return j
-        return -1
+        here = by_grid[starts[gi]:starts[gi + 1]]
+        pick, top = -1, -np.inf
+        for j, v in zip(win[here].tolist(), value[here].tolist()):
+            if j != c and los_l[j] > los_l[c] and (v > top or (v == top and j < pick)):
+                pick, top = j, v
+        return pick
 
     c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else fallback(0.0, 0.0)
     if c < 0:
@@ -209,8 +212,8 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
         # voluntary: c's own samples from the dwell on, before the forced decision
         a = off_l[c] + g_from - g_lo_l[c]
         b = off_l[c] + min(g_forced, g_hi_l[c] + 1) - g_lo_l[c]
-        if b > a and next_beaten[a] < b:
-            gi = int(g[next_beaten[a]])
+        if b > a and (k := int(next_beaten[a])) < b:
+            gi = int(g[k])
             c, since = int(best_win[gi]), gi * step_s
             seq.append(Serve(c, since))
             continue
@@ -238,9 +241,13 @@ class _FirstUp:
     answer 'already up' without a scan)."""
 
     def __init__(self, aos: list[float], los: list[float]):
+        self.aos, self.los = aos, los
+        self.order: list[int] | None = None  # built on first use: dense coverage never asks
+
+    def _build(self):
+        aos, los = self.aos, self.los
         self.order = sorted(range(len(aos)), key=lambda i: (aos[i], -los[i], i))
         self.aos_sorted = [aos[i] for i in self.order]
-        self.aos, self.los = aos, los
         self.top: list[int] = []  # window with the greatest LOS among the first k + 1
         for i in self.order:
             if not self.top or (-los[i], i) < (-los[self.top[-1]], self.top[-1]):
@@ -249,6 +256,8 @@ class _FirstUp:
                 self.top.append(self.top[-1])
 
     def __call__(self, t_s: float, min_los_s: float) -> int:
+        if self.order is None:
+            self._build()
         floor_s = max(t_s, min_los_s)
         p = bisect.bisect_right(self.aos_sorted, t_s)
         if p and self.los[self.top[p - 1]] > floor_s:
@@ -306,10 +315,6 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
         cap = capacity.get(ap)
         return 0.0 if cap is None else (load.get(ap, 0) + extra) / cap
 
-    def free(ap: str) -> bool:
-        cap = capacity.get(ap)
-        return cap is None or load.get(ap, 0) < cap
-
     def release(m: int, t_s: float):
         ap = wins[m][cur[m]].ap
         load[ap] -= 1
@@ -328,14 +333,23 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             heapq.heappush(heap, (w.los_s - lead, forced_ev, 0.0, m, forced_ev, gen[m]))
 
     def best(m: int, t_s: float, ok) -> int:
-        """The least-loaded free window passing ``ok``, then the longest, or -1."""
-        pick, key = -1, None
+        """The least-loaded free window passing ``ok``, then the longest, or -1. Windows
+        that can no longer be left cleanly later are dropped from ``up`` on the way."""
+        pick, key, keep = -1, None, []
         for j in up[m]:
             w = wins[m][j]
-            if ok(j, w) and free(w.ap):
-                k = (share(w.ap), -w.los_s, w.ap, j)
+            if w.los_s - lead <= t_s + rtt_bound_s:
+                continue
+            keep.append(j)
+            if ok(j, w):
+                cap = capacity.get(w.ap)
+                used = 0 if cap is None else load.get(w.ap, 0)
+                if cap is not None and used >= cap:
+                    continue  # full
+                k = (0.0 if cap is None else used / cap, -w.los_s, w.ap, j)
                 if key is None or k < key:
                     pick, key = j, k
+        up[m] = keep
         return pick
 
     def attach_idle(m: int, t_s: float):
@@ -361,12 +375,12 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             nxt_rise[m] += 1
             push_rise(m)
             up[m].append(j)
-            heapq.heappush(heap, (t, check_ev, t, m, check_ev, 0))
-            if wins[m][j].aos_s + need > t:
-                heapq.heappush(heap, (wins[m][j].aos_s + need, check_ev, t, m, check_ev, 0))
+            if cur[m] < 0:  # idle: look once everything rising now is up
+                heapq.heappush(heap, (t, check_ev, t, m, check_ev, 0))
+            if capacity:  # serving: a move to an emptier AP once this one is usable
+                heapq.heappush(heap, (max(wins[m][j].aos_s + need, t), check_ev, t, m,
+                                      check_ev, 0))
             continue
-        # a window stays a candidate while leaving it later is still a clean switch
-        up[m] = [j for j in up[m] if wins[m][j].los_s - lead > t + rtt_bound_s]
         c = cur[m]
         if kind == los_ev:
             if g == gen[m]:
@@ -392,6 +406,8 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
                     heapq.heappush(heap, (ready_s, check_ev, ready_s, m, check_ev, 0))
                 continue
             mine = share(wins[m][c].ap)
+            if mine == 0.0:  # nothing is emptier than an empty or unlimited AP
+                continue
             j = best(m, t, lambda j, w: (j != c and w.aos_s + need <= t
                                          and share(w.ap, 1) < mine))
             if j >= 0:
