@@ -569,6 +569,9 @@ def plan_elevation(plan: dict, t_s, elev_deg, names: Sequence[str],
 
 # --- simulation reports and comparisons ------------------------------------------------
 
+#: above this many handovers in a report only the markers show them: thousands of
+#: full-height lines hide the data and make the page slow
+MAX_HANDOVER_LINES = 200
 #: how each protocol is labelled and coloured
 PROTOCOL_LABEL = {"sigma": "SIGMA-SN", "mip": "Mobile IP"}
 PROTOCOL_COLOUR = {"sigma": "#1f77b4", "mip": "#d62728"}
@@ -605,7 +608,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
 
     ``results``: a report, a comparison (SIGMA-SN and Mobile IP overlaid) or a mapping
     ``{label: report}``; each report needs its ``timeseries``. Every report's handovers
-    are marked: a dotted line and a hover marker along the top.
+    are marked: a hover marker along the top and, up to :data:`MAX_HANDOVER_LINES` of
+    them, a dotted line.
     """
     if what not in _SERIES:
         raise ValueError(f"what must be one of {', '.join(_SERIES)}, got {what!r}")
@@ -630,7 +634,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
         hos = rep.get("handovers", ())
         if hos:
             t_ho = utc_strings(rep["start_utc"], [h["t_s"] for h in hos])
-            _vlines(fig, t_ho, [colour] * len(t_ho), opacity=0.5)
+            if len(t_ho) <= MAX_HANDOVER_LINES:
+                _vlines(fig, t_ho, [colour] * len(t_ho), opacity=0.5)
             fig.add_trace(go.Scatter(
                 x=t_ho, y=[1.0 - 0.04 * k] * len(hos), yaxis="y2", mode="markers",
                 name=f"{name} handovers", legendgroup=label,

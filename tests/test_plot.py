@@ -228,6 +228,10 @@ def test_simulation_figures_overlay_protocols_and_mark_handovers(plan):
     assert f"{mip['handovers'][0]['handover_latency_ms']:.1f} ms" in marks.hovertext[0]
     assert (sum(s.x0 == s.x1 for s in loss.layout.shapes)
             == len(sigma["handovers"]) + len(mip["handovers"]))
+    many = dict(mip, handovers=mip["handovers"] * (plot.MAX_HANDOVER_LINES + 1))
+    crowded = plot.loss_plot(many)
+    assert len(crowded.layout.shapes) == 0                      # markers only
+    assert len(crowded.data[1].x) == len(many["handovers"])
     lat = plot.latency_plot(sigma)                               # one report alone
     assert [t.name for t in lat.data if t.mode == "lines"] == ["SIGMA-SN"]
     y = lat.data[0].y
