@@ -236,7 +236,6 @@ def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
     from sigma_sn.geometry import look_angles
     from sigma_sn.plot import plan_mobile
     from sigma_sn.propagate import Epoch, propagate
-    from sigma_sn.sites import Site
     from sigma_sn.visibility import time_grid
 
     m = plan_mobile(plan, mobile)
@@ -250,8 +249,7 @@ def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
     if satellites is None:
         satellites = plan_satellites(plan, plan_dir)
     sat_by_name = {s.name: s for s in satellites}
-    sites = {s["name"]: Site(s["name"], s["lat_deg"], s["lon_deg"], s.get("alt_m") or 0.0)
-             for s in plan["sites"]}
+    sites = {s.name: s for s in _plan_sites(plan)}
     router = plan["mode"] == "router"
     wanted_sats = list(names) if router else [m["name"]]
     missing = [n for n in wanted_sats if n not in sat_by_name]
@@ -325,7 +323,60 @@ def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int 
         else:
             figures.append((f"Elevation of {s.mobile}'s candidates",
                             plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names, s.mobile)))
+            caption, fig = plan_ground_tracks(
+                plan, satellites=satellites, plan_dir=plan_dir,
+                span_s=plot.busy_span_s(plan, busiest[0], max_access_points))
+            figures.append((caption, fig))
     return Section(tuple(tables), tuple(figures), tuple(notes))
+
+
+def _plan_sites(plan: dict) -> list:
+    from sigma_sn.sites import Site
+
+    return [Site(s["name"], s["lat_deg"], s["lon_deg"], s.get("alt_m") or 0.0,
+                 s.get("min_elev_deg"), s.get("capacity")) for s in plan["sites"]]
+
+
+def plan_ground_tracks(plan: dict, *, satellites=None, plan_dir=".", span_s=None,
+                       max_tracks: int = 12, step_s: float = 60.0):
+    """Return ``(caption, figure)``: a map of the ground tracks and footprints of the
+    satellites that serve (router mode; the first ``max_tracks`` to serve) or that are
+    the mobiles (host mode), over ``span_s`` or the whole plan, with the plan's sites.
+
+    Footprints use the plan's mask at each satellite's mean altitude.
+    """
+    from sigma_sn import plot
+    from sigma_sn.geometry import footprint_half_angle_rad
+    from sigma_sn.propagate import Epoch, propagate
+    from sigma_sn.sites import WGS84_A_KM
+    from sigma_sn.visibility import time_grid
+
+    t0, t1 = (0.0, float(plan["duration_s"])) if span_s is None else map(float, span_s)
+    if plan["mode"] == "router":
+        first: dict[str, float] = {}
+        for m in plan["mobiles"]:
+            for s in m["serving"]:
+                if s["to_s"] >= t0 and s["from_s"] < t1:
+                    first[s["ap"]] = min(first.get(s["ap"], s["from_s"]), s["from_s"])
+        names = sorted(first, key=lambda n: (first[n], n))[:max_tracks]
+        caption = "Ground tracks of the serving satellites"
+    else:
+        names = [m["name"] for m in plan["mobiles"]][:max_tracks]
+        caption = "Ground track" + ("s" if len(names) > 1 else "") + " of " + ", ".join(names)
+    if satellites is None:
+        satellites = plan_satellites(plan, plan_dir)
+    by_name = {s.name: s for s in satellites}
+    names = [n for n in names if n in by_name]
+    t_s = t0 + time_grid(t1 - t0, step_s)
+    eph = propagate([by_name[n].satrec for n in names], Epoch.at(plan["start_utc"]), t_s)
+    alt_km = np.nanmean(np.linalg.norm(eph.pos_itrs_km, axis=-1), axis=1) - WGS84_A_KM
+    mask = float(plan["inputs"]["parameters"].get("min_elev_deg") or 0.0)
+    fig = plot.ground_tracks(eph, names, _plan_sites(plan),
+                             footprint_half_angle_rad=footprint_half_angle_rad(alt_km, mask),
+                             every_s=max(step_s, (t1 - t0) / 6.0))
+    if span_s is not None:
+        caption += f" (first {(t1 - t0) / 60:.0f} min)"
+    return caption, fig
 
 
 def simulation_section(results, *, max_rows: int = 500) -> Section:

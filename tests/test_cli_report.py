@@ -97,9 +97,10 @@ def test_report_of_a_plan_a_comparison_and_a_sweep(tmp_path):
     plan = write_results(tmp_path)
     assert main(["report", str(tmp_path)]) == 0
     html = (tmp_path / "report.html").read_text()
-    # timeline + elevation, latency + loss + throughput, one figure per swept metric
-    assert html.count('class="plotly-graph-div"') == 2 + 3 + len(METRICS)
-    for caption in ("Plan timeline: Boulder", "Elevation of Boulder", "One-way latency",
+    # timeline, elevation, tracks; latency, loss, throughput; one figure per swept metric
+    assert html.count('class="plotly-graph-div"') == 3 + 3 + len(METRICS)
+    for caption in ("Plan timeline: Boulder", "Elevation of Boulder",
+                    "Ground tracks of the serving satellites", "One-way latency",
                     "Cumulative loss", "Throughput", "Sweep: packets_lost",
                     "Sweep: handover_latency_mean", "Planned handovers",
                     "SIGMA-SN and Mobile IP"):
@@ -140,7 +141,9 @@ def test_report_of_a_sigma_sn_run_folder(tmp_path):
     assert main(["report", str(folder)]) == 0
     html = (folder / "report.html").read_text()
     assert "Plan timeline: Boulder" in html and "SIGMA-SN and Mobile IP" in html
-    assert "Visibility windows by site" in html and "Ground tracks" not in html
+    # the windows' timelines; the map comes from the plan, not from a windows run.json
+    assert "Visibility windows by site" in html and "Ground tracks and footprints (" not in html
+    assert "Ground tracks of the serving satellites" in html
 
 
 @pytest.mark.parametrize("name, text, message", [

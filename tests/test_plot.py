@@ -285,4 +285,22 @@ def test_a_busy_mobile_is_drawn_over_the_span_where_its_first_access_points_rise
     assert sum(sh.x0 == sh.x1 for sh in elev.layout.shapes) == n_in_span
     section = plan_section(plan, max_access_points=5)
     assert "show the first" in section.notes[0]
-    assert len(section.figures) == 2
+    captions = [c for c, _ in section.figures]
+    assert captions == ["Plan timeline: Boulder", "Elevation of Boulder's candidates",
+                        f"Ground tracks of the serving satellites (first {span[1] / 60:.0f} min)"]
+
+
+def test_plan_ground_tracks_follow_the_serving_satellites_over_the_sites(plan):
+    from sigma_sn.report import plan_ground_tracks
+    caption, fig = plan_ground_tracks(plan)
+    serving = list(dict.fromkeys(s["ap"] for s in plan["mobiles"][0]["serving"]))
+    tracks = [t.name for t in fig.data if t.name and t.name.startswith("IRIDIUM")
+              and not t.name.endswith("footprint")]
+    assert tracks == serving[:12] and caption == "Ground tracks of the serving satellites"
+    sites = [t for t in fig.data if t.name == "sites"][0]
+    assert list(sites.text) == ["Boulder"]
+    # the first serving satellite passes within its footprint of Boulder
+    track = [t for t in fig.data if t.name == serving[0]][0]
+    lat = np.array([np.nan if v is None else v for v in track.lat], float)
+    lon = np.array([np.nan if v is None else v for v in track.lon], float)
+    assert np.nanmin(np.hypot(lat - 40.0, (lon + 105.3) * np.cos(np.radians(40.0)))) < 25.0
