@@ -43,7 +43,8 @@ class Event:
 class Handover:
     """One handover of a serving sequence. ``overlap_s``: old LOS minus new AOS (negative
     across a coverage gap); ``margin_s``: old LOS minus the SET_PRIMARY ack (LM_UPDATE),
-    at least ``guard_s`` when feasible; ``outage_s``: predicted loss of connectivity."""
+    ``guard_s`` or more when feasible (up to the RTT's drift between the switch and
+    LOS − guard); ``outage_s``: predicted loss of connectivity."""
 
     from_ap: str
     to_ap: str
