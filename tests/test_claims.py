@@ -202,12 +202,12 @@ def test_mobile_ip_one_way_latency_exceeds_sigma_by_the_triangle_detour():
 PUBLISHED_MIPV6_MS = 817.0     # DESIGN.md: one Linux testbed, terrestrial
 
 
-def terrestrial_like(ra_min_s: float, ra_max_s: float) -> dict:
+def terrestrial_like(ra_min_s: float, ra_max_s: float, dad_s: float = 1.0) -> dict:
     """Mean Mobile IPv6 handover latency over 40 handovers on near-zero-range links,
     L2 50 ms, DAD 1 s, HA RTT 50 ms (25 ms each way). Passes of 100 s overlapping by 10 s,
     so that even a 10 s RA wait ends inside the handover's share of the timeline."""
     timing = Timing(terrestrial_one_way_s=TERRESTRIAL_S)
-    mip = MipConfig(t_l2_s=0.05, ra_min_s=ra_min_s, ra_max_s=ra_max_s, t_dad_s=1.0,
+    mip = MipConfig(t_l2_s=0.05, ra_min_s=ra_min_s, ra_max_s=ra_max_s, t_dad_s=dad_s,
                     ha_ap_s=0.025, ha_cn_s=0.025)
     rep = simulate(chain_replay(40, timing, pass_s=100.0, overlap_s=10.0,
                                     range_km=1.0), cbr(rate_pps=100.0), protocol="mip",
@@ -225,9 +225,11 @@ def test_mobile_ipv6_handover_latency_is_in_the_published_regime():
     from RFC 4861's 3-10 s router advertisements, which the second case checks."""
     fast = terrestrial_like(0.05, 1.5)
     slow = terrestrial_like(3.0, 10.0)
+    optimistic = terrestrial_like(0.05, 1.5, dad_s=0.0)
     numbers = (f"RA 0.05-1.5 s, DAD 1 s, HA RTT 50 ms: MIPv6 handover latency mean "
                f"{fast['mean_ms']:.1f} ms (min {fast['min_ms']:.1f}, max {fast['max_ms']:.1f});"
                f" published {PUBLISHED_MIPV6_MS} ms\n"
+               f"same with optimistic DAD: mean {optimistic['mean_ms']:.1f} ms\n"
                f"RA 3-10 s (RFC 4861): mean {slow['mean_ms']:.1f} ms")
     print(numbers)
     band = (PUBLISHED_MIPV6_MS / 2, PUBLISHED_MIPV6_MS * 2)
@@ -236,6 +238,9 @@ def test_mobile_ipv6_handover_latency_is_in_the_published_regime():
     assert fast["min_ms"] >= 1e3 * (0.05 + 1.0 + 0.05) - 10.0, numbers
     assert fast["max_ms"] <= 1e3 * (0.05 + 1.5 + 1.0 + 0.05) + 20.0, numbers
     assert slow["mean_ms"] > band[1], numbers
+    # our model runs DAD in series; the published figure falls between that and optimistic
+    # DAD, as it would if the testbed's DAD overlapped the rest in part
+    assert optimistic["mean_ms"] < PUBLISHED_MIPV6_MS < fast["mean_ms"], numbers
 
 
 # -- the same claims on a real plan: Iridium-like over Boulder, planned by the planner ---
