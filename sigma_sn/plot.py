@@ -704,7 +704,9 @@ def sweep_plot(rows, metric: str | None = None, *, fig: go.Figure | None = None)
         second = (r.get("param2") or "", r.get("value2") or "")
         series.setdefault((r["protocol"], second), []).append(
             (_number_or_text(r["value"]), _number_or_text(r["result"])))
-    for k, ((protocol, (p2, v2)), points) in enumerate(sorted(series.items())):
+    order = sorted(series, key=lambda key: (key[0] != "sigma", key))    # SIGMA-SN first
+    for k, (protocol, (p2, v2)) in enumerate(order):
+        points = series[(protocol, (p2, v2))]
         points.sort(key=lambda p: (isinstance(p[0], str), p[0]))
         label = PROTOCOL_LABEL.get(protocol, protocol) + (f", {p2} = {v2}" if p2 else "")
         colour = PROTOCOL_COLOUR.get(protocol) if not p2 else PALETTE[k % len(PALETTE)]

@@ -373,7 +373,7 @@ def plan_ground_tracks(plan: dict, *, satellites=None, plan_dir=".", span_s=None
     mask = float(plan["inputs"]["parameters"].get("min_elev_deg") or 0.0)
     fig = plot.ground_tracks(eph, names, _plan_sites(plan),
                              footprint_half_angle_rad=footprint_half_angle_rad(alt_km, mask),
-                             every_s=max(step_s, (t1 - t0) / 6.0))
+                             every_s=max(step_s, (t1 - t0) / 4.0))
     if span_s is not None:
         caption += f" (first {(t1 - t0) / 60:.0f} min)"
     return caption, fig

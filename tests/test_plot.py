@@ -249,8 +249,8 @@ def test_sweep_plot_has_one_line_per_protocol_in_value_order():
     from results_fixtures import small_sweep
     rows = small_sweep()
     fig = plot.sweep_plot(rows[::-1], "packets_lost")
-    assert [t.name for t in fig.data] == ["Mobile IP", "SIGMA-SN"]
-    sigma = fig.data[1]
+    assert [t.name for t in fig.data] == ["SIGMA-SN", "Mobile IP"]
+    sigma = fig.data[0]
     assert list(sigma.x) == [0.5, 1.0, 2.0, 4.0] and list(sigma.y) == [30.0, 20.0, 0.0, 0.0]
     assert fig.layout.xaxis.title.text == "guard_s"
     two = [dict(r, param2="rate_pps", value2=v) for r in rows for v in ("10", "100")]
