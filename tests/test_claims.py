@@ -105,7 +105,6 @@ def test_sigma_is_flat_while_mobile_ip_grows_with_l2_ra_dad(which):
                f"  SIGMA-SN mean handover latency {np.round(sig_lat, 3)} ms, lost {sig_lost}\n"
                f"  Mobile IP mean handover latency {np.round(mip_lat, 3)} ms, "
                f"lost per handover {mip_lost}")
-    print(numbers)
     # SIGMA-SN: make-before-break, so the gap is one packet interval whatever the setup
     # time (equal ranges: no path-delay difference), and nothing is lost
     interval_ms = 1e3 / RATE_PPS[which]
