@@ -13,6 +13,7 @@ import pytest
 
 from sigma_sn import golden, runner
 from sigma_sn.cli import main
+from tests.plan_checks import check_plan_invariants, count_load
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
@@ -47,6 +48,7 @@ def _json(path: Path):
 def test_shipped_scenario_matches_its_golden(name, results):
     out = results(name)
     assert sorted(p.name for p in out.iterdir()) == sorted(runner.OUTPUT_FILES)
+    check_plan_invariants(_json(out / "plan.json"))
     bad = golden.check(GOLDEN / name, out, scenario=name)
     assert not bad, ("results differ from the golden; if the change is intended, run "
                      "'python -m sigma_sn.golden regenerate " + name + "' and review the "
@@ -114,15 +116,9 @@ def test_fleet_host_load_makes_satellites_wait_for_antennas(results):
     capacity = {s["name"]: s["capacity"] for s in plan["sites"]}
     assert set(capacity.values()) <= {1, 2}
     # never more satellites on a station than it has antennas
-    for station, cap in capacity.items():
-        edges = sorted([(s["from_s"], 1) for m in plan["mobiles"] for s in m["serving"]
-                        if s["ap"] == station]
-                       + [(s["to_s"], -1) for m in plan["mobiles"] for s in m["serving"]
-                          if s["ap"] == station])
-        load = 0
-        for _, step in edges:
-            load += step
-            assert load <= cap, station
+    peak = count_load(plan)
+    assert all(peak[ap] <= capacity[ap] for ap in peak), (peak, capacity)
+    assert any(peak[ap] == capacity[ap] for ap in peak)
 
 
 def test_zigzag_deactivates_and_gets_the_old_address_back(results):
@@ -234,3 +230,10 @@ def test_scenario_mistakes_exit_2_naming_file_and_key_before_computing(case, bod
     assert "Traceback" not in run.stderr
     assert "[2/9]" not in run.stderr  # nothing was computed
     assert not out.exists()
+
+
+def test_a_scenario_file_that_is_not_there_exits_2(tmp_path, capsys):
+    missing = tmp_path / "nowhere.toml"
+    assert main(["run", str(missing), "--out-dir", str(tmp_path / "out")]) == 2
+    assert f"sigma-sn run: error: {missing}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
