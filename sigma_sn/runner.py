@@ -118,6 +118,9 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     stages.end(f"{sc.name}: {sc.mode.value} mode, {sc.policy.value}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give the mode mkdir would
     try:
         result = _run_stages(sc, scenario_path, tmp, stages)
         _replace_dir(tmp, out)

@@ -237,3 +237,9 @@ def test_a_scenario_file_that_is_not_there_exits_2(tmp_path, capsys):
     assert main(["run", str(missing), "--out-dir", str(tmp_path / "out")]) == 2
     assert f"sigma-sn run: error: {missing}: no such file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_results_folder_gets_the_mode_mkdir_would_give(results):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert results("zigzag").stat().st_mode & 0o777 == 0o777 & ~umask
