@@ -25,7 +25,7 @@ from sigma_sn.geometry import C_KM_S, topocentric
 from sigma_sn.planner import addresses, core
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.kinds import Action, Mode, Policy, Selection, Serve, Window
-from sigma_sn.propagate import Epoch, propagate_pairs
+from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
 
 SCHEMA = "sigma-sn/plan/1"
@@ -71,15 +71,20 @@ class Sky:
         """Return elevation (deg) and range (km) of one satellite from one site at times
         ``t_s`` (1-D): the policies ask this once per access point for all its samples, so
         it skips everything they do not need (velocities, azimuths, grouping)."""
-        jd, fr = self.epoch.sgp4_times(t_s)
-        _, r, _ = self.satrecs[sat].sgp4_array(jd, fr)   # NaN where SGP4 fails
+        t_s = np.asarray(t_s, float)
+        jd = np.full(t_s.shape, self.epoch.jd_utc)
+        _, r, _ = self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_s / DAY_S)
         theta = np.interp(t_s, self.t_grid, self.theta)
         c, s = np.cos(theta), np.sin(theta)
-        d = np.stack([c * r[:, 0] + s * r[:, 1], c * r[:, 1] - s * r[:, 0], r[:, 2]], axis=-1)
-        d -= self.site_pos_km[site]
-        range_km = np.sqrt(np.einsum("ij,ij->i", d, d))
-        up = d @ self.site_enu[site][2]
-        return np.degrees(np.arcsin(np.clip(up / range_km, -1.0, 1.0))), range_km
+        px, py, pz = self.site_pos_km[site]
+        ux, uy, uz = self.site_enu[site][2]
+        # TEME -> ITRS about z (as propagate.teme_to_itrs), then relative to the site
+        dx = c * r[:, 0] + s * r[:, 1] - px
+        dy = c * r[:, 1] - s * r[:, 0] - py
+        dz = r[:, 2] - pz
+        range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
+        up = (dx * ux + dy * uy + dz * uz) / range_km
+        return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
 
 
 class LinkLook:
@@ -230,20 +235,25 @@ def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, s
 
 
 class _Utc:
-    """Fill ``*_utc`` fields in one vectorised call at the end."""
+    """Fill ``*_utc`` fields in one vectorised call at the end: ``column(key)`` gives the
+    two lists to append a row and its ``t_s`` to (plain appends: this runs per event)."""
 
     def __init__(self, epoch: Epoch):
         self.epoch = epoch
-        self.slots: list[tuple[dict, str]] = []
-        self.t_s: list[float] = []
+        self.columns: dict[str, tuple[list, list]] = {}
+
+    def column(self, key: str) -> tuple[list, list]:
+        return self.columns.setdefault(key, ([], []))
 
     def put(self, row: dict, key: str, t_s: float) -> None:
-        self.slots.append((row, key))
-        self.t_s.append(t_s)
+        rows, times = self.column(key)
+        rows.append(row)
+        times.append(t_s)
 
     def fill(self) -> None:
-        for (row, key), iso in zip(self.slots, self.epoch.iso(np.array(self.t_s, float))):
-            row[key] = str(iso)
+        for key, (rows, times) in self.columns.items():
+            for row, iso in zip(rows, self.epoch.iso(np.array(times, float)).tolist()):
+                row[key] = iso
 
 
 def _r(x: float) -> float:
@@ -416,6 +426,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     t0 = time.perf_counter()
     book = addresses.AddressBook(subnets)
     utc = _Utc(windows.epoch)
+    ev_rows_all, ev_t_all = utc.column("t_utc")
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     mentioned_aps: set[str] = set()
     for iid, mobile in enumerate(mobile_names, start=1):
@@ -450,9 +461,11 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
             new_addr, old_addr = addr(h.to_ap), addr(h.from_ap)
             for e in h.events:
                 action = _ACTION_TEXT[e.action]
-                row = {"action": action, "t_s": _r(e.t_s),
+                t_s = round(e.t_s, _ROUND)
+                row = {"action": action, "t_s": t_s,
                        "address": old_addr if action in _RETIRE else new_addr}
-                utc.put(row, "t_utc", row["t_s"])
+                ev_rows_all.append(row)
+                ev_t_all.append(t_s)
                 ev_rows.append(row)
                 if action == "LM_UPDATE":
                     upd = {"mobile": mobile, "t_s": row["t_s"], "address": row["address"],
