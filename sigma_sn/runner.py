@@ -56,6 +56,7 @@ class RunResult:
     summary: tuple[tuple[str, str], ...]   # (what, value) rows of the planning summary
     table: tuple[dict, ...]                # the comparison table (compare contract rows)
     policies: dict                         # policy -> handover counts, every policy planned
+    policy: str = ""                       # the policy the plan used
 
     @property
     def report_html(self) -> Path:
@@ -87,7 +88,11 @@ class _Stages:
         dt = time.monotonic() - self._t0
         self.done.append(Stage(self._name, dt, note))
         if self.log:
-            self.log(f"      {self._name}: {note + ', ' if note else ''}{dt:.2f} s")
+            self.log(f"      {note + ' ' if note else ''}({dt:.2f} s)")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _stderr(line: str) -> None:
@@ -156,8 +161,8 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     windows = find_windows(satellites, sc.sites, sc.start_utc, sc.duration_s,
                            min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, workers=1)
     write_windows(tmp / "windows.csv", windows)
-    stages.end(f"{len(windows)} windows of {len(satellites)} satellites over "
-               f"{len(sc.sites)} sites")
+    stages.end(f"{len(windows)} windows of {_n(len(satellites), 'satellite')} over "
+               f"{_n(len(sc.sites), 'site')}")
 
     stages.start("plan")
     plan = plan_scenario(sc)
@@ -196,7 +201,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     write_text(tmp / "run.json", json.dumps(run_info, sort_keys=True, indent=1) + "\n")
     return RunResult(name=plan.get("name", sc.name), out_dir=tmp, stages=tuple(stages.done),
                      summary=tuple(plan_summary(plan)), table=tuple(doc["table"]),
-                     policies=policies)
+                     policies=policies, policy=plan["policy"])
 
 
 def policy_counts(sc, plan: dict) -> dict:
@@ -350,8 +355,10 @@ def summary_text(result: RunResult) -> str:
     lines = [f"{result.name}"] + [f"  {k:<{width}}  {v}" for k, v in result.summary]
     counted = {p: c for p, c in result.policies.items() if "handovers" in c}
     if len(counted) > 1:
-        lines.append("  handovers by policy: " + ", ".join(
-            f"{p} {c['handovers']} ({c['infeasible']} infeasible)" for p, c in counted.items()))
+        lines.append("handovers by policy, on the same windows:")
+        w = max(len(p) for p in counted)
+        lines += [f"  {p:<{w}}  {c['handovers']:>4} ({c['infeasible']} infeasible)"
+                  + ("  <- planned" if p == result.policy else "") for p, c in counted.items()]
     lines += ["", format_table(list(result.table)).rstrip("\n"), "",
               "stages: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in result.stages)]
     return "\n".join(lines) + "\n"
