@@ -444,18 +444,25 @@ def _within(items, from_key: str, to_key: str, span_s) -> list:
     return [it for it in items if it[to_key] >= span_s[0] and it[from_key] < span_s[1]]
 
 
+#: the shortest span :func:`busy_span_s` returns
+MIN_SPAN_S = 300.0
+
+
 def busy_span_s(plan: dict, mobile: str | None = None,
                 max_access_points: int = 30) -> tuple[float, float] | None:
     """Return ``(0, t)`` covering the part of the plan where the mobile's first
     ``max_access_points`` access points rise, or None when it has no more than that
-    (a day of a Starlink terminal meets over a thousand satellites: too many rows)."""
+    (a day of a Starlink terminal meets over a thousand satellites: too many rows).
+    The span is never shorter than :data:`MIN_SPAN_S` (or the plan), even when more
+    than that many are up at the start."""
     m = plan_mobile(plan, mobile)
     first: dict[str, float] = {}
     for c in sorted(m["candidates"], key=lambda c: c["aos_s"]):
         first.setdefault(c["ap"], c["aos_s"])
     if len(first) <= max_access_points:
         return None
-    return 0.0, sorted(first.values())[max_access_points]
+    return 0.0, max(sorted(first.values())[max_access_points],
+                    min(MIN_SPAN_S, float(plan["duration_s"])))
 
 
 def plan_timeline(plan: dict, mobile: str | None = None, *, span_s=None,

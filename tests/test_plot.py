@@ -271,6 +271,9 @@ def test_a_busy_mobile_is_drawn_over_the_span_where_its_first_access_points_rise
     assert plot.busy_span_s(plan, max_access_points=len(first)) is None
     span = plot.busy_span_s(plan, max_access_points=5)
     assert span == (0.0, sorted(first.values())[5])
+    crowded = dict(plan, mobiles=[dict(mobile, candidates=[dict(c, aos_s=0.0) for c in
+                                                           mobile["candidates"]])])
+    assert plot.busy_span_s(crowded, max_access_points=5) == (0.0, plot.MIN_SPAN_S)
     fig = plot.plan_timeline(plan, span_s=span)
     assert len(fig.layout.yaxis.categoryarray) == 5
     assert list(fig.layout.xaxis.range) == plot.utc_strings(plan["start_utc"], span)
