@@ -153,7 +153,8 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
     delivered_mask = log.cause < 0
     arrived_in_time = delivered_mask & (log.arrival_s <= end_s)
     lost_mask = log.cause >= 0
-    latency = log.arrival_s[arrived_in_time] - log.sent_s[arrived_in_time]
+    latency = log.arrival_s[arrived_in_time]      # a copy: subtract in place
+    latency -= log.sent_s[arrived_in_time]
     if out.bulk is not None:
         bits = out.bulk.delivered_bytes * 8.0
     else:
