@@ -97,6 +97,13 @@ def test_min_handovers_prefers_the_wider_overlap_on_a_tie():
     assert _indices(select(Policy.MIN_HANDOVERS, windows, 1000, TIMING, RTT_S)) == [0, 1, 3]
 
 
+def test_longest_visibility_goes_on_past_a_pass_that_sets_first():
+    # B is still up at A's forced decision but sets before A: of no use, and no reason to
+    # stop planning (C rises after a gap)
+    windows = [Window("A", 0, 500), Window("B", 300, 499), Window("C", 600, 900)]
+    assert _indices(select(Policy.LONGEST_VISIBILITY, windows, 900, TIMING, RTT_S)) == [0, 2]
+
+
 def _indices(sequence):
     return [s.index for s in sequence]
 

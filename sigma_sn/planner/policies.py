@@ -20,33 +20,30 @@ from sigma_sn.planner.kinds import Geometry, Selection, Serve, Window
 def longest_visibility(windows: Sequence[Window], duration_s: float,
                        guard_s: float) -> list[int]:
     """Return window indices served in turn: at each forced decision (LOS − guard) you take
-    the visible window that stays longest; with none visible, the next to rise."""
+    the visible window that stays longest; with none up that outlasts the one you leave,
+    the next to rise that does."""
     order = sorted(range(len(windows)), key=lambda i: (windows[i].aos_s, -windows[i].los_s))
     heap: list[tuple[float, int]] = []  # (−LOS, index) of windows risen so far
-    p, t = 0, 0.0
+    p, t, last_los = 0, 0.0, -math.inf
     chosen: list[int] = []
-    used: set[int] = set()
     while True:
         while p < len(order) and windows[order[p]].aos_s <= t:
             heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
             p += 1
-        while heap and (heap[0][1] in used or -heap[0][0] <= t):
+        # set already, or setting no later than the window served: of no use
+        while heap and -heap[0][0] <= max(t, last_los):
             heapq.heappop(heap)
-        if not heap:  # nothing up: wait for the next to rise
+        if not heap:  # nothing up that helps: wait for the next to rise
             if p == len(order):
                 return chosen
-            first = windows[order[p]].aos_s
-            while p < len(order) and windows[order[p]].aos_s == first:
-                heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
-                p += 1
+            t = windows[order[p]].aos_s
+            continue
         pick = heap[0][1]
-        if chosen and windows[pick].los_s <= windows[chosen[-1]].los_s:
-            return chosen
         chosen.append(pick)
-        used.add(pick)
-        if windows[pick].los_s >= duration_s:
+        last_los = windows[pick].los_s
+        if last_los >= duration_s:
             return chosen
-        t = max(windows[pick].los_s - guard_s, windows[pick].aos_s)
+        t = max(last_los - guard_s, windows[pick].aos_s)
 
 
 def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
@@ -287,8 +284,15 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
     the places counted here are the places the timing model's serving intervals use.
     """
     names = sorted(candidates)
-    lead = guard_s + rtt_bound_s
-    need = setup_s + rtt_bound_s  # AOS to the earliest SET_PRIMARY over the new window
+
+    # the earliest clean SET_PRIMARY into a window and the latest out of it, in the same
+    # floating-point steps as the timing model, so a switch planned at either lands there
+    def usable(w: Window) -> float:
+        return w.aos_s + setup_s + rtt_bound_s
+
+    def deadline(w: Window) -> float:
+        return w.los_s - guard_s - rtt_bound_s
+
     load: dict[str, int] = {}
     waiting: dict[str, list[int]] = {}
     wins = [list(candidates[m]) for m in names]
@@ -329,8 +333,8 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
         seqs[m].append(Serve(j, switch_s, wait_from[m]))
         cur[m], since[m], wait_from[m] = j, t_s, None
         gen[m] += 1
-        if w.los_s - lead < duration_s:
-            heapq.heappush(heap, (w.los_s - lead, forced_ev, 0.0, m, forced_ev, gen[m]))
+        if deadline(w) < duration_s:
+            heapq.heappush(heap, (deadline(w), forced_ev, 0.0, m, forced_ev, gen[m]))
 
     def best(m: int, t_s: float, ok) -> int:
         """The least-loaded free window passing ``ok``, then the longest, or -1. Windows
@@ -338,7 +342,7 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
         pick, key, keep = -1, None, []
         for j in up[m]:
             w = wins[m][j]
-            if w.los_s - lead <= t_s + rtt_bound_s:
+            if deadline(w) <= t_s + rtt_bound_s:
                 continue
             keep.append(j)
             if ok(j, w):
@@ -378,7 +382,7 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             if cur[m] < 0:  # idle: look once everything rising now is up
                 heapq.heappush(heap, (t, check_ev, t, m, check_ev, 0))
             if capacity:  # serving: a move to an emptier AP once this one is usable
-                heapq.heappush(heap, (max(wins[m][j].aos_s + need, t), check_ev, t, m,
+                heapq.heappush(heap, (max(usable(wins[m][j]), t), check_ev, t, m,
                                       check_ev, 0))
             continue
         c = cur[m]
@@ -390,7 +394,7 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
         elif kind == forced_ev:
             if g == gen[m]:
                 los_c = wins[m][c].los_s
-                j = best(m, t, lambda j, w: j != c and w.los_s > los_c and w.aos_s + need <= t)
+                j = best(m, t, lambda j, w: j != c and w.los_s > los_c and usable(w) <= t)
                 if j >= 0:
                     release(m, t)
                     take(m, j, t, t)
@@ -398,7 +402,7 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
                     heapq.heappush(heap, (los_c, los_ev, 0.0, m, los_ev, gen[m]))
         elif c < 0:
             attach_idle(m, t)
-        elif t < wins[m][c].los_s - lead:
+        elif t < deadline(wins[m][c]):
             ready_s = since[m] + max(min_dwell_s, rtt_bound_s)
             if t < ready_s:
                 if dwell_pushed[m] != gen[m]:  # look again once the dwell is over
@@ -408,7 +412,7 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             mine = share(wins[m][c].ap)
             if mine == 0.0:  # nothing is emptier than an empty or unlimited AP
                 continue
-            j = best(m, t, lambda j, w: (j != c and w.aos_s + need <= t
+            j = best(m, t, lambda j, w: (j != c and usable(w) <= t
                                          and share(w.ap, 1) < mine))
             if j >= 0:
                 release(m, t)
