@@ -177,6 +177,14 @@ def test_strongest_signal_is_free_space_loss_and_cosecant_atmosphere():
     assert aps(windows, clear) == ["A"] and aps(windows, rainy) == ["B"]
 
 
+def test_nothing_is_served_after_the_plan_ends():
+    windows = [Window("A", 0, 300, 40), Window("B", 400, 700, 40)]
+    geo = Passes(windows)
+    for policy in Policy:
+        seq = select(policy, windows, 350, TIMING, RTT_S, geometry=geo)
+        assert [s.index for s in seq] == [0], policy
+
+
 def test_geometric_policies_need_geometry():
     with pytest.raises(ValueError, match="geometry"):
         select(Policy.MAX_ELEVATION, FIVE, 1000, TIMING, RTT_S)

@@ -34,7 +34,7 @@ def longest_visibility(windows: Sequence[Window], duration_s: float,
         while heap and -heap[0][0] <= max(t, last_los):
             heapq.heappop(heap)
         if not heap:  # nothing up that helps: wait for the next to rise
-            if p == len(order):
+            if p == len(order) or windows[order[p]].aos_s >= duration_s:
                 return chosen
             t = windows[order[p]].aos_s
             continue
@@ -197,7 +197,7 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
         return pick
 
     c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else fallback(0.0, 0.0)
-    if c < 0:
+    if c < 0 or aos_l[c] >= duration_s:
         return []
     seq = [Serve(c)]
     since = max(aos_l[c], 0.0)
@@ -221,7 +221,7 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
         nxt = pick_forced(g_forced, c) if on_grid else -1
         if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
             nxt = fallback(t_dec, los_l[c])
-            if nxt < 0:
+            if nxt < 0 or aos_l[nxt] >= duration_s:
                 return seq
         if aos_l[nxt] <= t_dec:
             seq.append(Serve(nxt, t_dec))
