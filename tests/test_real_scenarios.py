@@ -227,7 +227,11 @@ def test_gpm_core_host_over_nen_stations(shared_data, tmp_path):
     forced = sum(1 for (_, a), (_, b) in zip(clusters, clusters[1:]) if not a & b)
     hs = plan["handovers"]
     assert forced >= 1
-    assert forced <= len(hs) <= len(cands) - 1
+    serving = plan["mobiles"][0]["serving"]
+    assert forced <= len(hs) <= len(cands) - 1, (
+        f"{forced} coverage changes with no station in common force as many handovers, "
+        f"the plan has {len(hs)}; its last serving interval ends at "
+        f"{serving[-1]['to_s'] if serving else None} s of {plan['duration_s']} s")
     assert sum(not h["feasible"] for h in hs) >= forced
     assert len([o for o in plan["outages"] if o["cause"] == "no_coverage"]) >= len(clusters) - 1
 
