@@ -33,9 +33,13 @@ print(f"visibility: {len(w)} windows, {len(sats)} satellites x {n} terminals, {h
       f"{visibility_s:.1f} s")
 for policy in policies:
     t1 = time.perf_counter()
-    plan = plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0)
+    stats = {}
+    plan = plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0, stats=stats)
     planning_s = time.perf_counter() - t1
     hs = plan["handovers"]
     print(f"planning ({policy.value}): {len(hs)} handovers "
           f"({sum(not h['feasible'] for h in hs)} infeasible), {len(plan['outages'])} "
-          f"outages: {planning_s:.1f} s = {planning_s / visibility_s:.2f} x visibility")
+          f"outages: {planning_s:.1f} s = {planning_s / visibility_s:.2f} x visibility "
+          f"(candidates {stats['candidates_s']:.1f} s, selection {stats['select_s']:.1f} s, "
+          f"events {stats['events_s']:.1f} s with {stats['rtt_batched']} batched RTTs and "
+          f"{stats['rtt_exact_calls']} exact, output {stats['output_s']:.1f} s)")

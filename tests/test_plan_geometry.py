@@ -15,6 +15,7 @@ from sigma_sn.planner.plan import LinkLook, Sky, plan_windows, rtt_bound_s
 from sigma_sn.propagate import Epoch
 from sigma_sn.sites import Site
 from sigma_sn.visibility import find_windows
+from tests.plan_checks import check_plan_invariants
 
 REPO = Path(__file__).resolve().parents[1]
 START = "2026-08-22T00:00:00Z"
@@ -67,6 +68,7 @@ def test_batched_round_trips_give_the_exact_events(iridium):
     timing = Timing(dad_s=1.0)
     for policy in (Policy.MIN_HANDOVERS, Policy.MAX_ELEVATION):
         plan = plan_windows(w, sats, site, Mode.ROUTER, policy, timing, min_elev_deg=14.0)
+        check_plan_invariants(plan)
         sky = Sky(w.epoch, w.duration_s, sats, site)
         look = LinkLook(sky, Mode.ROUTER, 0, {s.name: k for k, s in enumerate(sats)})
         cands = [core.Window(c["ap"], c["aos_s"], c["los_s"], c["max_elev_deg"])

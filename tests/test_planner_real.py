@@ -88,7 +88,7 @@ def test_gpm_core_over_nen_core_stations(shared_data):
     stations = read_sites_csv(shared_data / "stations" / "nen_core_stations.csv")
     sats = load_elements(shared_data / "tle" / "gpm_core_2026-08-22.tle").satellites
     w = find_windows(sats, stations, START, 43200.0, min_elev_deg=5.0, workers=1)
-    for policy in (Policy.LONGEST_VISIBILITY, Policy.MIN_HANDOVERS, Policy.STRONGEST_SIGNAL):
+    for policy in POLICIES_BY_MODE[Mode.HOST]:
         plan = plan_windows(w, sats, stations, Mode.HOST, policy, min_elev_deg=5.0)
         check_plan_invariants(plan, satellites=_by_name(sats), sites=_by_name(stations))
         serving = plan["mobiles"][0]["serving"]

@@ -107,7 +107,7 @@ def run(args) -> int:
         return bars[-1]
 
     try:
-        plan = plan_scenario(sc, progress=bar)
+        plan = plan_scenario(sc, progress=bar, workers=None)
     finally:
         for b in bars:
             b.close()

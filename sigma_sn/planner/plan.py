@@ -188,7 +188,7 @@ def _only_served(cands, seq):
     used = {cands[s.index].ap for s in seq}
     keep = [i for i, w in enumerate(cands) if w.ap in used]
     new = {i: j for j, i in enumerate(keep)}
-    return [cands[i] for i in keep], [Serve(new[s.index], s.switch_s) for s in seq]
+    return [cands[i] for i in keep], [dataclasses.replace(s, index=new[s.index]) for s in seq]
 
 
 def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection):
