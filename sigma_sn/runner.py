@@ -152,17 +152,27 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     from sigma_sn.elements import load_elements
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
     from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
     from sigma_sn.visibility import find_windows
     from sigma_sn.windows_io import write_windows
 
     stages.start("windows")
     satellites = load_elements(sc.element_files).satellites
-    windows = find_windows(satellites, sc.sites, sc.start_utc, sc.duration_s,
-                           min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, workers=1)
+    sites = sc.sites
+    if sc.mobiles is not None:  # the windows of the mobiles the scenario plans, no others
+        if sc.mode.value == "router":
+            sites = tuple(s for s in sites if s.name in sc.mobiles)
+        else:
+            satellites = [s for s in satellites if s.name in sc.mobiles]
+    # a bar on a terminal only (and never when quiet): big constellations take a while
+    with Progress("      windows", len(satellites), enabled=None if stages.log else False) as bar:
+        windows = find_windows(satellites, sites, sc.start_utc, sc.duration_s,
+                               min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, workers=1,
+                               progress=bar)
     write_windows(tmp / "windows.csv", windows)
     stages.end(f"{len(windows)} windows of {_n(len(satellites), 'satellite')} over "
-               f"{_n(len(sc.sites), 'site')}")
+               f"{_n(len(sites), 'site')}")
 
     stages.start("plan")
     plan = plan_scenario(sc)
