@@ -1,6 +1,6 @@
 """The golden comparison itself: text exact, numbers within named tolerances, messages
 that name the scenario, the field and both values; the checked-in goldens are sorted,
-stable JSON that the extraction reproduces byte for byte."""
+stable JSON (tests/test_run.py compares each shipped scenario's run with them)."""
 
 import json
 from pathlib import Path
