@@ -98,3 +98,14 @@ def test_every_shipped_scenario_has_a_sorted_stable_golden(name):
     plan = json.loads((GOLDEN / name / golden.PLAN_FILE).read_text())
     assert plan["scenario"] == name
     assert plan["counts"]["handovers"] == len(plan["handovers"])
+
+
+def test_the_documented_regenerate_command_writes_what_the_golden_holds(tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(REPO)
+    assert golden._main(["regenerate", "zigzag", "--golden-dir", str(tmp_path)]) == 0
+    assert f"wrote {tmp_path / 'zigzag' / golden.PLAN_FILE}" in capsys.readouterr().out
+    for file in golden.GOLDEN_FILES:
+        fresh = json.loads((tmp_path / "zigzag" / file).read_text())
+        kept = json.loads((GOLDEN / "zigzag" / file).read_text())
+        assert golden.compare(kept, fresh, scenario="zigzag") == []
