@@ -197,6 +197,9 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
 
     stages.start("compare")
     doc = cmp.comparison(reports["sigma"], reports["mip"], plan.get("name", sc.name))
+    # a scenario's [security] and [[failures]] add their findings, as 'sigma-sn compare'
+    doc = cmp.add_findings(doc, plan, cfg, mip_cfg, security=sc.security,
+                           failures=sc.failures, where=str(sc.path))
     write_text(tmp / "report.json", cmp.dumps(doc))
     stages.end()
 
