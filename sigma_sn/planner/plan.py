@@ -289,8 +289,10 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b - a > _SLIVER_S]
 
 
-def _serving(cands, seq: list[Serve], hos, duration_s: float) -> list[tuple[int, float, float]]:
-    """Return (window index, from_s, to_s) per serving interval (docs/plan-format.md):
+def _serving(cands, seq: list[Serve], hos, duration_s: float
+             ) -> list[tuple[int, int, float, float]]:
+    """Return (position in ``seq``, window index, from_s, to_s) per serving interval
+    (docs/plan-format.md):
     an interval ends at the next SET_PRIMARY, or at LOS when the handover is hard (the
     old path dies there); after a hard handover the new one starts when its outage ends."""
     out = []
@@ -312,30 +314,29 @@ def _serving(cands, seq: list[Serve], hos, duration_s: float) -> list[tuple[int,
             end = w.los_s
         start, end = max(start, w.aos_s, 0.0), min(end, w.los_s, duration_s)
         if end - start > _SLIVER_S:
-            out.append((s.index, start, end))
+            out.append((k, s.index, start, end))
     return out
 
 
-def _outages(mobile, cands, seq, hos, serving, duration_s, policy, timing, utc):
+def _outages(mobile, cands, hos, serving, duration_s, policy, timing, utc):
     """Return the gaps between serving intervals, each part with its cause: no candidate
     up (``no_coverage``); the new access point attaching and the switch completing after
     a hard handover (``hard_handover``); coverage left unused before that, which under
     least-load is waiting for a free slot (``capacity``)."""
-    ends = [0.0] + [b for _, _, b in serving]
-    begins = [a for _, a, _ in serving] + [duration_s]
+    ends = [0.0] + [b for _, _, _, b in serving]
+    begins = [a for _, _, a, _ in serving] + [duration_s]
     if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
         return []  # served throughout (the usual case under a dense constellation)
     covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
-    pos = {s.index: k for k, s in enumerate(seq)}
     rows = []
     for i, (lo, hi) in enumerate(zip(ends, begins)):
         if hi - lo <= _SLIVER_S:
             continue
         parts = [(a, b, "no_coverage") for a, b in _minus(lo, hi, covered)]
-        k = pos[serving[i][0]] if i < len(serving) else 0
+        k = serving[i][0] if i < len(serving) else 0
         if k > 0:  # the gap ends with the handover into serving[i]: attach from L2 on
             h = hos[k - 1]
-            attach_s = max(cands[serving[i][0]].aos_s, h.events[0].t_s - timing.setup_s)
+            attach_s = max(cands[serving[i][1]].aos_s, h.events[0].t_s - timing.setup_s)
         else:
             attach_s = hi
         waiting = "capacity" if policy is Policy.LEAST_LOAD else (
@@ -443,7 +444,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                          cols["los_s"][lo:hi], cols["max_elev_deg"][lo:hi])]
         serving = _serving(cands, seq, hos, duration_s)
         serve_rows = []
-        for idx, a, b in serving:
+        for _, idx, a, b in serving:
             ap = cands[idx].ap
             row = {"ap": ap, "address": addr(ap), "from_s": _r(a), "to_s": _r(b)}
             utc.put(row, "from_utc", row["from_s"])
@@ -451,8 +452,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
             serve_rows.append(row)
         out_mobiles.append({"name": mobile, "candidates": cand_rows, "serving": serve_rows})
         if serving:
-            first = cands[serving[0][0]].ap
-            row = {"mobile": mobile, "t_s": _r(serving[0][1]), "address": addr(first),
+            first = cands[serving[0][1]].ap
+            row = {"mobile": mobile, "t_s": _r(serving[0][2]), "address": addr(first),
                    "ap": first}
             utc.put(row, "t_utc", row["t_s"])
             out_updates.append(row)
@@ -476,7 +477,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                 "mobile": mobile, "index": k, "from": h.from_ap, "to": h.to_ap,
                 "feasible": bool(h.feasible), "overlap_s": _r(h.overlap_s),
                 "outage_s": _r(h.outage_s), "margin_s": _r(h.margin_s), "events": ev_rows})
-        out_outages.extend(_outages(mobile, cands, seq, hos, serving, duration_s, policy,
+        out_outages.extend(_outages(mobile, cands, hos, serving, duration_s, policy,
                                        timing, utc))
     utc.fill()
     stats["output_s"] = time.perf_counter() - t0
