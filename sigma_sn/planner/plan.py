@@ -482,7 +482,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     utc.fill()
     stats["output_s"] = time.perf_counter() - t0
 
-    by_name = sorted  # every list is sorted so the JSON diffs well
+    # every list is sorted so the JSON diffs well
     sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
                 if not router or n in mentioned_aps]
     sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
@@ -508,14 +508,14 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                 "mip": dataclasses.asdict(mip),
             },
         },
-        "satellites": by_name(sats_out, key=lambda r: (r["name"], r["norad_id"])),
-        "sites": by_name(sites_out, key=lambda r: r["name"]),
+        "satellites": sorted(sats_out, key=lambda r: (r["name"], r["norad_id"])),
+        "sites": sorted(sites_out, key=lambda r: r["name"]),
         "access_points": [{"name": n, "prefix": str(subnets[n])}
                           for n in sorted(mentioned_aps)],
-        "mobiles": by_name(out_mobiles, key=lambda r: r["name"]),
-        "handovers": by_name(out_handovers, key=lambda r: (r["mobile"], r["index"])),
-        "outages": by_name(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
-        "location_updates": by_name(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
+        "mobiles": sorted(out_mobiles, key=lambda r: r["name"]),
+        "handovers": sorted(out_handovers, key=lambda r: (r["mobile"], r["index"])),
+        "outages": sorted(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
+        "location_updates": sorted(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
     }
     return plan
 
