@@ -2,8 +2,9 @@
 
 The truth element sets of the guard tests are the scenario's own elements with every
 epoch moved earlier by ``LEAD_S`` (same mean elements, so each satellite is where the
-original will be ``LEAD_S`` later: it rises and sets about ``LEAD_S`` early), written
-with :func:`sigma_sn.elements.write_tle` by :func:`write_truth_tle`.
+original will be ``LEAD_S`` later: it rises and sets about ``LEAD_S`` early), or later
+by ``LAG_S`` (it rises and sets late), written with
+:func:`sigma_sn.elements.write_tle` by :func:`write_truth_tle`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ IRIDIUM = REPO / "scenarios" / "iridium_router.toml"
 GPM = REPO / "scenarios" / "gpm_host.toml"
 IRIDIUM_TLE = REPO / "tle_data" / "iridium_like.tle"
 LEAD_S = 5.0                 # truth ahead of the plan's elements
+LAG_S = 5.0                  # truth behind them
 ONE_PACKET = 1
 MICROSECOND = 1e-6
 
@@ -212,6 +214,38 @@ def test_truth_ahead_by_more_than_the_guard_loses_packets(tmp_path, guard_s, los
     assert (rep["loss_causes"]["link_down"] > 0) == loses
     # the same plan against its own elements loses nothing
     assert simulate_plan(plan, cfg)["packets"]["lost"] == 0
+
+
+def test_truth_behind_the_plan_waits_for_the_new_link_and_loses_nothing(iridium_plan,
+                                                                       tmp_path):
+    # min-handovers switches as soon as the new address is acknowledged, so a truth
+    # rising LAG_S late meets every planned SET_PRIMARY before its access point is up;
+    # the old one sets LAG_S late too, so the overlap is still ample
+    plan = iridium_plan
+    truth = tmp_path / "lag.tle"
+    write_truth_tle(truth, -LAG_S)
+    (replay,) = replays_from_plan(plan, truth_elements=truth)
+    ups = {g.ap: g.up_s for g in replay.links}
+    setup_s = sum(plan["inputs"]["parameters"]["timing"][k] for k in ("l2_s", "ra_s", "dad_s"))
+    windows = plan["mobiles"][0]["candidates"]
+    cfg, _ = config_from_plan(plan, rate_pps=20.0)
+    rep = simulate_plan(plan, cfg, truth_elements=truth)
+    assert rep["packets"]["lost"] == 0
+    checked = 0
+    for planned, got in zip(plan["handovers"], rep["handovers"]):
+        assert got["lost"] == 0 and got["handover_latency_ms"] is not None, got
+        t_ready = min(e["t_s"] for e in planned["events"])
+        aos = max(w["aos_s"] for w in windows if w["ap"] == planned["to"]
+                  and w["aos_s"] <= t_ready)
+        if aos <= 0.0:
+            continue                            # up at the start in both: not late
+        (rise,) = [a for a, _ in ups[planned["to"]] if abs(a - aos - LAG_S) < 1.0]
+        # the plan switched before the truth rose; the replay waited for it
+        assert next(e["t_s"] for e in planned["events"]
+                    if e["action"] == "SET_PRIMARY") < rise
+        assert got["cn_switch_s"] >= rise + setup_s, got
+        checked += 1
+    assert checked >= 3
 
 
 def test_truth_equal_to_the_plans_elements_changes_nothing(iridium_plan, tmp_path):
@@ -394,3 +428,51 @@ def test_a_plan_entry_without_its_keys_is_named_not_a_traceback(iridium_plan):
     with pytest.raises(InputError, match="p.json: malformed plan: an entry lacks the key "
                                          "'address'"):
         replays_from_plan(plan, plan_dir=REPO, source="p.json")
+
+
+def test_compare_measures_every_mobile_ip_handover_of_a_mid_pass_policy(tmp_path, capsys):
+    """starlink-router (max-elevation with hysteresis) switches mid-pass about once a
+    minute, and Mobile IP breaks only at each old satellite's LOS, often after the plan's
+    next switch: its handovers are measured around its own breaks and bindings."""
+    from sigma_sn.cli import main
+
+    text = (REPO / "scenarios" / "starlink-router.toml").read_text()
+    assert "duration_s = 1800" in text and '"../tle_data/' in text
+    text = text.replace("duration_s = 1800", "duration_s = 900")
+    text = text.replace('"../tle_data/', f'"{(REPO / "tle_data").as_posix()}/')
+    scenario = tmp_path / "starlink_short.toml"
+    scenario.write_text(text)
+    out = tmp_path / "out"
+    rate = 50.0
+    assert main(["compare", str(scenario), "--out-dir", str(out), "--rate", f"{rate:g}"]) == 0
+    capsys.readouterr()
+    doc = json.loads((out / "compare.json").read_text())
+    plan = json.loads((out / "plan.json").read_text())
+    _, mip = config_from_plan(plan)
+    windows = plan["mobiles"][0]["candidates"]
+    planned = plan["handovers"]
+    hos = doc["reports"]["mip"]["handovers"]
+    assert len(hos) == len(planned) >= 5
+    # the case the fix is for: old satellites set after the plan's next switch
+    switch = [next(e["t_s"] for e in p["events"] if e["action"] == "SET_PRIMARY")
+              for p in planned]
+    los = [next(w["los_s"] for w in windows if w["ap"] == p["from"]
+                and w["aos_s"] <= t <= w["los_s"]) for p, t in zip(planned, switch)]
+    assert sum(a > t for a, t in zip(los, switch[1:])) >= 3
+    d_min, d_max = 550.0 / C_KM_S, 1130.0 / C_KM_S     # slant range at zenith and at 25°
+    outage_min = mip.t_l2_s + mip.t_dad_s + d_min + mip.ha_ap_s
+    outage_max = mip.t_l2_s + mip.ra_max_s + mip.t_dad_s + d_max + mip.ha_ap_s
+    bindings = []
+    for h, t_los in zip(hos, los):
+        if t_los >= plan["duration_s"]:
+            continue                            # still up at the end: never broke
+        binding = h["cn_switch_s"] + mip.ha_cn_s
+        assert t_los + outage_min <= binding <= t_los + outage_max, (h, t_los)
+        assert h["last_old_arrival_s"] <= t_los < h["first_new_arrival_s"], h
+        assert 1e3 * (binding - t_los) < h["handover_latency_ms"] < 1e3 * (
+            binding - t_los + mip.ha_ap_s + d_max + 2.0 / rate), h
+        bindings.append(binding)
+    assert len(bindings) >= 5 and bindings == sorted(bindings)
+    table = {r["metric"]: r for r in doc["table"]}
+    assert table["handovers_without_latency"]["mip"] == len(hos) - len(bindings)
+    assert table["handovers_without_latency"]["sigma"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sigma_sn.geometry import C_KM_S
-from sigma_sn.sim import MipConfig, simulate
+from sigma_sn.sim import Handover, LinkGeometry, MipConfig, Replay, Step, simulate
 from tests.test_sim import RANGE_A_KM, RANGE_B_KM, RATE_PPS, TERRESTRIAL_S, cbr, two_path_replay
 
 ONE_PACKET = 1
@@ -115,3 +115,89 @@ def test_uplink_without_a_care_of_address_has_no_route():
     no_coa_s = mip.t_l2_s + mip.t_dad_s
     assert rep["loss_causes"]["no_route"] == pytest.approx(
         no_coa_s * RATE_PPS, abs=mip.ra_max_s * RATE_PPS + ONE_PACKET)
+
+
+def mid_pass_chain(n: int, *, period_s: float = 10.0, pass_s: float = 40.0,
+                   short: dict | None = None) -> Replay:
+    """Access points P0, P1, ...: Pk is up from ``k * period_s`` for ``pass_s`` (or for
+    ``short[k]``); the plan switches to Pk 1 s after it rises, so planned switches are
+    ``period_s`` apart while each old access point stays up for most of a pass more,
+    as under a policy that switches mid-pass."""
+    short = short or {}
+    ups = [(k * period_s, k * period_s + short.get(k, pass_s)) for k in range(n + 1)]
+    links = tuple(LinkGeometry.constant(f"P{k}", RANGE_A_KM, [u]) for k, u in enumerate(ups))
+    steps, hos = [], []
+    for k in range(1, n + 1):
+        t = ups[k][0] + 1.0
+        steps += [Step(t - 0.9, "ADDRESS_READY", f"2001:db8:{k}::1", f"P{k}", k - 1),
+                  Step(t - 0.9, "ADD_IP", f"2001:db8:{k}::1", f"P{k}", k - 1),
+                  Step(t, "SET_PRIMARY", f"2001:db8:{k}::1", f"P{k}", k - 1)]
+        hos.append(Handover(k - 1, f"P{k - 1}", f"P{k}", t, True))
+    return Replay("T", "2026-08-22T00:00:00Z", ups[-1][1] - 1.0, links, "P0", "2001:db8:0::1",
+                  tuple(sorted(steps, key=lambda s: s.t_s)), tuple(hos))
+
+
+def test_mobile_ip_handovers_are_measured_around_its_own_breaks():
+    # planned switches 10 s apart; Mobile IP breaks at each old LOS, 30 s after the plan
+    mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
+    replay = mid_pass_chain(8)
+    rep = simulate(replay, cbr(), protocol="mip", mip=mip)
+    outage_min = mip.t_l2_s + mip.t_dad_s + RANGE_A_KM / C_KM_S + mip.ha_ap_s
+    prev_first_new_s = 0.0
+    for k, h in enumerate(rep["handovers"]):
+        los_old = k * 10.0 + 40.0
+        binding = h["cn_switch_s"] + mip.ha_cn_s
+        assert los_old + outage_min <= binding <= los_old + outage_min + mip.ra_max_s + 1e-9
+        # last packet over the old access point before its LOS, first over the new one
+        # after the binding: the latency is the outage, give or take a packet
+        assert los_old - 1.0 / RATE_PPS < h["last_old_arrival_s"] <= los_old
+        assert h["first_new_arrival_s"] >= binding
+        assert h["handover_latency_ms"] == pytest.approx(
+            (h["first_new_arrival_s"] - h["last_old_arrival_s"]) * 1e3, abs=1e-3)
+        assert h["handover_latency_ms"] > 1e3 * outage_min
+        assert h["last_old_arrival_s"] > prev_first_new_s           # in order
+        prev_first_new_s = h["first_new_arrival_s"]
+        assert h["lost"] > 0
+    assert sum(h["lost"] for h in rep["handovers"]) == rep["packets"]["lost"]
+
+
+def test_mobile_ip_skips_a_planned_access_point_that_set_before_it_got_there():
+    # P2 is up only 15 s: when P1 sets at 50 s, P2 is gone and P3 (planned from 31 s)
+    # is up, so Mobile IP goes P1 -> P3 and never makes the handover to P2
+    mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
+    rep = simulate(mid_pass_chain(5, short={2: 15.0}), cbr(), protocol="mip", mip=mip)
+    hos = rep["handovers"]
+    assert hos[1]["to"] == "P2" and hos[1]["cn_switch_s"] is None
+    assert hos[1]["handover_latency_ms"] is None and hos[1]["lost"] == 0
+    made = [h for k, h in enumerate(hos) if k != 1]
+    assert all(h["handover_latency_ms"] is not None for h in made)
+    breaks = [40.0, 50.0, 70.0, 80.0]                              # LOS of P0, P1, P3, P4
+    bindings = [h["cn_switch_s"] + mip.ha_cn_s for h in made]
+    assert all(b > t for b, t in zip(bindings, breaks))
+    assert all(b - t < 1.5 for b, t in zip(bindings, breaks))
+    assert bindings == sorted(bindings)
+    assert sum(h["lost"] for h in hos) == rep["packets"]["lost"]
+
+
+def test_mobile_ip_leaves_at_the_end_of_the_pass_it_is_in_and_waits_for_the_next():
+    # the plan hands A's first pass over to A's next pass (host mode's same station
+    # again), then to B: Mobile IP loses A at 30 s, gets it back when it rises at 60 s,
+    # and leaves it for B at its second LOS, 100 s
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0), (60.0, 100.0)])
+    b = LinkGeometry.constant("B", RANGE_A_KM, [(90.0, 200.0)])
+    steps = (Step(60.1, "ADDRESS_READY", "2001:db8:a::2", "A", 0),
+             Step(61.0, "SET_PRIMARY", "2001:db8:a::2", "A", 0),
+             Step(90.1, "ADDRESS_READY", "2001:db8:b::1", "B", 1),
+             Step(95.0, "SET_PRIMARY", "2001:db8:b::1", "B", 1))
+    replay = Replay("T", "2026-08-22T00:00:00Z", 150.0, (a, b), "A", "2001:db8:a::1", steps,
+                    (Handover(0, "A", "A", 61.0, False), Handover(1, "A", "B", 95.0, True)))
+    mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
+    rep = simulate(replay, cbr(), protocol="mip", mip=mip)
+    outage_min = mip.t_l2_s + mip.t_dad_s + RANGE_A_KM / C_KM_S + mip.ha_ap_s
+    for h, up in zip(rep["handovers"], (60.0, 100.0)):
+        binding = h["cn_switch_s"] + mip.ha_cn_s
+        assert up + outage_min <= binding <= up + outage_min + mip.ra_max_s + 1e-9, h
+    first, second = rep["handovers"]
+    assert first["last_old_arrival_s"] <= 30.0 and first["handover_latency_ms"] > 30e3
+    assert 99.9 < second["last_old_arrival_s"] <= 100.0
+    assert rep["signalling"]["retransmissions"].get("BU", 0) == 0

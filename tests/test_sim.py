@@ -17,16 +17,22 @@ RATE_PPS = 100.0
 ONE_PACKET = 1
 
 
+SETUP_S = 0.1                # the crafted plan's L2 + RA + DAD
+QUEUE_WAIT_S = 0.005         # signalling behind a few 1 kB packets at 20 Mbit/s
+
+
 def two_path_replay(*, los_a_s=60.0, aos_b_s=20.0, sp_s=30.0, delete_s=None, duration_s=100.0,
-                    truth_los_a_s=None) -> Replay:
+                    truth_los_a_s=None, truth_aos_b_s=None) -> Replay:
     """Terminal under A, handed to B: A up [0, LOS_A], B up [AOS_B, 1000]. Plan:
     address and ADD_IP at AOS_B + 0.1 s, SET_PRIMARY at ``sp_s``, LM update after it,
-    DELETE_IP at ``delete_s`` (default LOS_A - 2 s). ``truth_los_a_s`` replays the
-    same plan against an access point that really sets at another time."""
+    DELETE_IP at ``delete_s`` (default LOS_A - 2 s). ``truth_los_a_s`` and
+    ``truth_aos_b_s`` replay the same plan against access points that really set or
+    rise at other times."""
     los_truth = los_a_s if truth_los_a_s is None else truth_los_a_s
+    aos_truth = aos_b_s if truth_aos_b_s is None else truth_aos_b_s
     a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, los_truth)])
-    b = LinkGeometry.constant("B", RANGE_B_KM, [(aos_b_s, 1000.0)])
-    t_ready = aos_b_s + 0.1
+    b = LinkGeometry.constant("B", RANGE_B_KM, [(aos_truth, 1000.0)])
+    t_ready = aos_b_s + SETUP_S
     delete_s = los_a_s - 2.0 if delete_s is None else delete_s
     steps = (Step(t_ready, "ADDRESS_READY", B_ADDR, "B", 0),
              Step(t_ready, "ADD_IP", B_ADDR, "B", 0),
@@ -34,7 +40,7 @@ def two_path_replay(*, los_a_s=60.0, aos_b_s=20.0, sp_s=30.0, delete_s=None, dur
              Step(sp_s + 0.1, "LM_UPDATE", B_ADDR, "B", 0),
              Step(max(delete_s, sp_s + 0.2), "DELETE_IP", A_ADDR, "A", 0))
     return Replay("T", "2026-08-22T00:00:00Z", duration_s, (a, b), "A", A_ADDR, steps,
-                  (Handover(0, "A", "B", sp_s, sp_s < los_a_s),))
+                  (Handover(0, "A", "B", sp_s, sp_s < los_a_s),), address_setup_s=SETUP_S)
 
 
 def cbr(**kw) -> SimConfig:
@@ -105,6 +111,37 @@ def test_truth_shifted_beyond_the_guard_loses_packets(guard_s, loses):
                              truth_los_a_s=planned_los - shift)
     lost = simulate(replay, cbr())["loss_causes"]["link_down"]
     assert (lost > 0) == loses
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+def test_new_access_point_rising_late_delays_the_handover_not_the_data(direction):
+    # the plan expects B at 20 s and switches 0.3 s later; in truth B rises at 25 s,
+    # long after the planned ADD_IP and SET_PRIMARY, while A stays up until 60 s
+    aos_b, lag = 20.0, 5.0
+    replay = two_path_replay(aos_b_s=aos_b, sp_s=aos_b + 0.3, truth_aos_b_s=aos_b + lag)
+    rep = simulate(replay, cbr(direction=direction))
+    assert rep["packets"]["lost"] == 0
+    switch = rep["handovers"][0]["cn_switch_s"]
+    ready = aos_b + lag + SETUP_S                 # step 1 starts at the real rise
+    if direction == "down":
+        # ADD_IP leaves at ready over A, its ACK comes back, then SET_PRIMARY goes (each
+        # may wait a few ms in A's queues behind the data)
+        one_way_a = RANGE_A_KM / C_KM_S + TERRESTRIAL_S
+        assert ready + 3 * one_way_a <= switch <= ready + 3 * one_way_a + QUEUE_WAIT_S
+    else:
+        assert switch == pytest.approx(ready, abs=1e-9)    # the MH's routing moves at once
+    # the same plan against a B that rises on time switches when planned
+    on_time = simulate(two_path_replay(aos_b_s=aos_b, sp_s=aos_b + 0.3), cbr(direction=direction))
+    assert on_time["packets"]["lost"] == 0
+    assert on_time["handovers"][0]["cn_switch_s"] < aos_b + 0.4
+
+
+def test_a_rise_late_by_less_than_the_plans_slack_changes_nothing():
+    # B rises 50 ms late but the plan only switches at 30 s: same report as on time
+    late = simulate(two_path_replay(truth_aos_b_s=20.05), cbr(loss_prob=0.01))
+    on_time = simulate(two_path_replay(), cbr(loss_prob=0.01))
+    assert late["packets"] == on_time["packets"]
+    assert late["handovers"] == on_time["handovers"]
 
 
 def test_lost_asconf_is_retransmitted_and_the_handover_completes():
@@ -195,6 +232,9 @@ def test_link_delay_interpolates_on_an_uneven_grid_in_any_order():
     probe = [105.0, 5.0, 0.0, 110.0, 50.0, 3.0, 200.0, -1.0, 109.999]
     expected = np.interp(probe, t, rng) / C_KM_S
     assert [link.delay_s(x) for x in probe] == pytest.approx(expected, abs=1e-12)
+    assert [link.up_since(x) for x in (0.0, 15.0, 50.0, 100.0, 111.0)] == [
+        0.0, 0.0, np.inf, 95.0, np.inf]
+    assert [link.next_up(x) for x in (0.0, 50.0, 100.0)] == [95.0, 95.0, np.inf]
     with pytest.raises(ValueError, match="sample times must increase"):
         LinkGeometry("B", np.array([0.0, 5.0, 5.0]), np.ones(3), np.ones(3), ())
 

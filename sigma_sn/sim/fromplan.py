@@ -225,6 +225,9 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     sat_index = {n: i for i, n in enumerate(sat_list)}
     site_index = {n: j for j, n in enumerate(site_list)}
 
+    # how long after its access point rises a new address is ready (the plan's step 1)
+    timing = params.get("timing") or {}
+    setup_s = sum(float(timing.get(k) or 0.0) for k in ("l2_s", "ra_s", "dad_s"))
     by_mobile: dict[str, list] = {}
     for k, h in enumerate(p.get("handovers", kind=list)):
         by_mobile.setdefault(h.get("mobile"), []).append((k, h))
@@ -248,7 +251,8 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
         steps, hos = _steps(p, by_mobile.get(name, []), set(links))
         replays.append(Replay(name, start_utc, duration_s,
                               tuple(links[a] for a in sorted(links)),
-                              serving[0]["ap"], serving[0]["address"], steps, hos))
+                              serving[0]["ap"], serving[0]["address"], steps, hos,
+                              address_setup_s=setup_s))
         bar.advance(1)
     bar.close()
     if not replays:

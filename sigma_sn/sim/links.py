@@ -104,6 +104,11 @@ class Link:
         k = bisect.bisect_right(self._starts, t) - 1
         return self._ends[k] if k >= 0 and t <= self._ends[k] else -math.inf
 
+    def up_since(self, t: float) -> float:
+        """Return when the current up interval began (``inf`` if down at ``t``)."""
+        k = bisect.bisect_right(self._starts, t) - 1
+        return self._starts[k] if k >= 0 and t <= self._ends[k] else math.inf
+
     def next_up(self, t: float) -> float:
         """Return when the access point next rises after ``t`` (``inf`` if never)."""
         k = bisect.bisect_right(self._starts, t)

@@ -68,6 +68,11 @@ class Move:
     t_coa_s: float         # RA heard and DAD done: the new CoA exists, the BU leaves
 
 
+def _stays_up(link, t: float) -> bool:
+    """Is ``link`` up at ``t`` and not setting at that very moment?"""
+    return link.up_until(t) > t
+
+
 class MobileIpHost:
     """MH, HA and CN of Mobile IPv6 on one SimPy clock."""
 
@@ -83,6 +88,7 @@ class MobileIpHost:
         self.coa_ready = [0.0] + [m.t_coa_s for m in self.moves]
         self.binding = replay.initial_ap         # the HA's current CoA (by access point)
         self.binding_history = [(0.0, replay.initial_ap)]
+        self.binding_at: dict[int, float] = {}   # handover -> when its BU reached the HA
         # Optional hook (None: always up): ``ha_up(t) -> bool`` says whether the home
         # agent, and with it the home network, is alive at ``t`` (sim.survive).
         self.ha_up = None
@@ -91,19 +97,47 @@ class MobileIpHost:
         return self.ha_up is None or self.ha_up(t)
 
     def _timeline(self, rng) -> list[Move]:
-        """Break, attach and CoA times per handover: geometry plus seeded RA waits."""
+        """Break, attach and CoA times, one move per handover in the plan's order:
+        geometry plus seeded RA waits.
+
+        The MH leaves the access point it is on when that sets (``switch="los"``) or at
+        the plan's switch (``"plan"``), never before it got there, so moves stay in order
+        even when the plan switches mid-pass and the old access point sets after the
+        plan's next switch. It goes to the handover's new access point (at once if that
+        is up, else when it rises), or, when that is down and a later handover of the
+        plan, due by then, has its access point up, to that one: the handovers in between
+        are skipped (Mobile IP never makes them, and the report shows no move).
+        """
         moves = []
-        for h in self.replay.handovers:
-            old, new = self.links[h.from_ap], self.links[h.to_ap]
-            t_break = old.up_until(h.t_s) if self.mip.switch == "los" else h.t_s
-            if t_break == -math.inf:            # the old AP is already gone at the switch
-                t_break = h.t_s
-            t_up = t_break if new.is_up(t_break) else new.next_up(t_break)
+        hos = self.replay.handovers
+        cur, t_on = self.replay.initial_ap, 0.0
+        k = 0
+        while k < len(hos):
+            if self.mip.switch == "los":
+                # the end of the pass the MH attached in, or waits for (not the pass the
+                # plan's switch falls in: the plan may hand over to the same access
+                # point's next pass)
+                link = self.links[cur]
+                t_in = t_on if link.is_up(t_on) else link.next_up(t_on)
+                t_break = max(link.up_until(t_in), t_on)
+            else:
+                t_break = max(hos[k].t_s, t_on)
+            j = k                               # none up: wait for the planned one to rise
+            for i in range(k, len(hos)):
+                if i > k and hos[i].t_s > t_break:
+                    break
+                if _stays_up(self.links[hos[i].to_ap], t_break):
+                    j = i
+                    break
+            h, new = hos[j], self.links[hos[j].to_ap]
+            t_up = t_break if _stays_up(new, t_break) else new.next_up(t_break)
             t_attach = t_up + self.mip.t_l2_s
             interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
             t_ra = t_attach + rng.uniform(0.0, interval)   # the next unsolicited RA
-            moves.append(Move(h.index, h.from_ap, h.to_ap, t_break, t_attach,
-                              t_ra + self.mip.t_dad_s))
+            moves.append(Move(h.index, cur, h.to_ap, t_break, t_attach, t_ra + self.mip.t_dad_s))
+            if t_attach == math.inf:
+                break                           # never attached again
+            cur, t_on, k = h.to_ap, t_attach, j + 1
         return moves
 
     def attached(self, t: float) -> str | None:
@@ -125,6 +159,8 @@ class MobileIpHost:
     # -- binding updates --------------------------------------------------------------
     def run_plan(self):
         for m in self.moves:
+            if m.t_coa_s == math.inf:
+                return
             if m.t_coa_s > self.env.now:
                 yield self.env.timeout(m.t_coa_s - self.env.now)
             if self.attached(self.env.now) == m.to_ap:
@@ -145,6 +181,7 @@ class MobileIpHost:
             return                                  # lost with the HA; the MH retransmits
         self.binding = m.to_ap
         self.binding_history.append((self.env.now, m.to_ap))
+        self.binding_at.setdefault(m.handover, self.env.now)
         self.stats.events.append((self.env.now, "HA_BINDING", m.to_ap))
         self.stats.signal("BA", BA_BYTES)
         arrival, cause = self.links[m.to_ap].send(self.env.now + self.mip.ha_ap_s, BA_BYTES,
@@ -190,13 +227,25 @@ class MobileIpHost:
         arrival, cause = self.links[ap].send(t, size, "up")
         return ap, arrival + self.cfg.terrestrial_s, cause
 
-
-    def switch_times(self) -> list[tuple[float, str]]:
-        """When new data starts to take each new access point, in send-time terms."""
-        if self.cfg.direction == "down":
-            return [(t - self.mip.ha_cn_s, ap) for t, what, ap in self.stats.events
-                    if what == "HA_BINDING"]
-        return [(m.t_coa_s, m.to_ap) for m in self.moves]
+    def handover_times(self) -> list[tuple[float, float | None, str, str] | None]:
+        """Per handover of the replay: ``(t_break_s, t_switch_s, old_ap, new_ap)`` of its
+        move, None if Mobile IP skipped it. ``t_switch_s`` is when new data starts to take
+        the new access point in send-time terms: the binding update's arrival at the HA
+        less ``ha_cn_s`` for the downlink, the new CoA for the uplink (None if never)."""
+        by_handover = {m.handover: m for m in self.moves}
+        out = []
+        for h in self.replay.handovers:
+            m = by_handover.get(h.index)
+            if m is None:
+                out.append(None)
+                continue
+            if self.cfg.direction == "down":
+                t = self.binding_at.get(m.handover)
+                t = None if t is None else t - self.mip.ha_cn_s
+            else:
+                t = m.t_coa_s if m.t_coa_s < math.inf else None
+            out.append((m.t_break_s, t, m.from_ap, m.to_ap))
+        return out
 
     def lm_summary(self) -> tuple[list, int]:
         """Mobile IP has no location manager: the HA is the directory."""

@@ -4,7 +4,8 @@ correspondent node (CN) and a mobile host (MH), packet by packet.
 What happens, and where it happens:
 
 * the plan's steps (ADDRESS_READY, ADD_IP, SET_PRIMARY, LM_UPDATE, DELETE_IP or
-  DEACTIVATE) run at their planned times at the MH;
+  DEACTIVATE) run at their planned times at the MH, except that a new address cannot
+  be ready before its access point has really risen (:meth:`Association.step_times`);
 * ASCONF chunks (ADD_IP, SET_PRIMARY, DELETE_IP) travel MH -> CN over the modelled
   links, the CN applies them on arrival and answers with an ASCONF-ACK to the source
   address of the ASCONF; an unanswered ASCONF is retransmitted on RTO (RFC 5061: one
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import simpy
@@ -35,6 +36,11 @@ SACK_BYTES = IP6_SCTP_BYTES + 16
 ZERO_WINDOW_BYTES = SACK_BYTES                # a SACK advertising a_rwnd = 0 for the address
 LM_UPDATE_BYTES = 40 + 8 + 60                 # IPv6 + UDP + a DNS UPDATE-sized record
 DATA_HEADER_BYTES = IP6_SCTP_BYTES + 16       # DATA chunk header
+
+#: steps about the new access point's address: none can happen before the address exists
+NEW_ADDRESS_ACTIONS = ("ADDRESS_READY", "ADD_IP", "SET_PRIMARY", "LM_UPDATE")
+#: a real rise within this of the plan's is the plan's (the same windows, rounded apart)
+RISE_TOLERANCE_S = 1e-6
 
 CAUSES = ("link_down", "queue_overflow", "random_loss", "no_route", "coa_gone",
           "ingress_filtered")
@@ -72,6 +78,9 @@ class Replay:
     initial_address: str
     steps: tuple[Step, ...]
     handovers: tuple[Handover, ...] = ()
+    # L2 handover + router advertisement + DAD (the plan's timing): how long after the
+    # new access point really rises its address can be ready
+    address_setup_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,11 @@ class Association:
         # LM
         self.lm_record = replay.initial_address
         self.lm_history = [(0.0, replay.initial_address)]
+        self.steps = self.step_times()
+        # per handover: when the MH's routing and the CN's primary moved to the new address
+        self.mh_switch: dict[int, float] = {}
+        self.cn_switch: dict[int, float] = {}
+        self.asconf_sent: dict[int, tuple] = {}           # serial -> (action, address, handover)
         # Optional hooks (None: no effect). ``guard`` signs and checks ASCONF chunks and
         # LM updates (sim.security.Guard); ``ingress_filter(ap, src) -> bool`` is the
         # access router's source-address check; ``lm_answer_hook(t_asked, answer,
@@ -241,18 +255,42 @@ class Association:
         return None
 
     # -- the plan, at the MH -----------------------------------------------------------
+    def step_times(self) -> tuple[Step, ...]:
+        """The plan's steps at the times they can really happen.
+
+        Step 1 (L2 handover, router advertisement, DAD) cannot start before the new
+        access point is above the mask, so a handover's address is ready at
+        ``max(planned, real rise + address_setup_s)``; its ADD_IP, SET_PRIMARY and
+        LM_UPDATE wait for it (a SET_PRIMARY then follows ADD_IP's ack, one ASCONF being
+        outstanding at a time). The real rise is the start of the up interval the plan's
+        ready time falls in, or the next one. Steps that can never happen are dropped.
+        """
+        ready: dict[int, float] = {}
+        for s in self.replay.steps:
+            if s.action == "ADDRESS_READY" and s.handover not in ready:
+                link = self.links[s.ap]
+                rise = link.up_since(s.t_s) if link.is_up(s.t_s) else link.next_up(s.t_s)
+                t = rise + self.replay.address_setup_s
+                ready[s.handover] = t if t > s.t_s + RISE_TOLERANCE_S else s.t_s
+        out = [replace(s, t_s=ready[s.handover])
+               if s.action in NEW_ADDRESS_ACTIONS and ready.get(s.handover, -math.inf) > s.t_s
+               else s for s in self.replay.steps]
+        # stable: steps that meet at one instant keep the plan's order
+        return tuple(sorted((s for s in out if s.t_s < math.inf), key=lambda s: s.t_s))
+
     def run_plan(self):
-        for step in self.replay.steps:
+        for step in self.steps:
             if step.t_s > self.env.now:
                 yield self.env.timeout(step.t_s - self.env.now)
             self.stats.events.append((self.env.now, step.action, step.address))
             if step.action == "ADDRESS_READY":
                 self.bound.add(step.address)
             elif step.action in ("ADD_IP", "DELETE_IP"):
-                self.queue_asconf(step.action, step.address)
+                self.queue_asconf(step.action, step.address, step.handover)
             elif step.action == "SET_PRIMARY":
-                self.queue_asconf(step.action, step.address)
+                self.queue_asconf(step.action, step.address, step.handover)
                 self.src_primary = step.address     # the MH's routing table follows at once
+                self.mh_switch.setdefault(step.handover, self.env.now)
             elif step.action == "LM_UPDATE":
                 self.send_lm_update(step.address, tries=0)
             elif step.action == "DEACTIVATE":
@@ -261,8 +299,8 @@ class Association:
                 raise ValueError(f"unknown plan action {step.action!r}")
 
     # -- ASCONF (RFC 5061) ----------------------------------------------------------------
-    def queue_asconf(self, action: str, address: str) -> None:
-        self.asconf_queue.append((action, address))
+    def queue_asconf(self, action: str, address: str, handover: int | None = None) -> None:
+        self.asconf_queue.append((action, address, handover))
         if self.asconf_outstanding is None:
             self._send_next_asconf()
 
@@ -270,8 +308,9 @@ class Association:
         if not self.asconf_queue:
             self.asconf_outstanding = None
             return
-        action, address = self.asconf_queue.pop(0)
+        action, address, handover = self.asconf_queue.pop(0)
         self.asconf_serial += 1
+        self.asconf_sent[self.asconf_serial] = (action, address, handover)
         self.asconf_outstanding = [self.asconf_serial, action, address, self.env.now, 0]
         self._transmit_asconf()
 
@@ -320,6 +359,9 @@ class Association:
                     self.dests[address] = self._new_dest(address)
                 self.primary = address
                 self.dests[address].zero_window = False
+                sent = self.asconf_sent.get(serial)
+                if sent is not None and sent[:2] == (action, address) and sent[2] is not None:
+                    self.cn_switch.setdefault(sent[2], now)     # the MH's own, not a forgery
             elif action == "DELETE_IP":
                 if address in self.dests and address != self.primary:
                     del self.dests[address]
@@ -404,11 +446,17 @@ class Association:
         if not reachable:
             self.stats.lm_stale_answers += 1
 
-    def switch_times(self) -> list[tuple[float, str]]:
-        """When new data starts to take each new access point, in send-time terms: the
-        CN's switch for the downlink, the MH's routing change for the uplink."""
-        what = "CN_SET_PRIMARY" if self.cfg.direction == "down" else "SET_PRIMARY"
-        return [(t, self.addr_ap[a]) for t, w, a in self.stats.events if w == what]
+    def handover_times(self) -> list[tuple[float, float | None, str, str] | None]:
+        """Per handover of the replay: ``(t_first_s, t_switch_s, old_ap, new_ap)``, where
+        ``t_switch_s`` is when new data starts to take the new access point in send-time
+        terms (the CN's switch for the downlink, the MH's routing change for the uplink;
+        None if it never did) and ``t_first_s`` the same, or the planned switch."""
+        switched = self.cn_switch if self.cfg.direction == "down" else self.mh_switch
+        out = []
+        for h in self.replay.handovers:
+            t = switched.get(h.index)
+            out.append((h.t_s if t is None else t, t, h.from_ap, h.to_ap))
+        return out
 
     def lm_summary(self) -> tuple[list, int]:
         return self.lm_history, len(self.lm_history) - 1

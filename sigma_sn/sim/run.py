@@ -172,36 +172,55 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
 
 def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_mask) -> list:
     """Per planned handover: when data switched, handover latency (last packet over the
-    old path to first over the new one, as the SIGMA papers define it), packets lost."""
+    old path to first over the new one, as the SIGMA papers define it), packets lost.
+
+    Packets are shared out around each protocol's own times (the endpoint's
+    ``handover_times()``): SIGMA-SN's switch of primary; Mobile IP's break and binding,
+    which come at the old access point's LOS, often minutes after the plan's switch.
+    Two handovers part at the midpoint of the first's switch and the second's break
+    (its switch for SIGMA-SN). A handover the protocol never made gets no packets.
+    """
     end_s = replay.duration_s
     hos = list(replay.handovers)
-    bounds = [0.0] + [0.5 * (a.t_s + b.t_s) for a, b in zip(hos, hos[1:])] + [end_s]
-    switches = endpoint.switch_times()
-    # packets are logged in send order, so each handover's segment is a slice
+    times = endpoint.handover_times()
+    # packets are logged in send order, so each handover's share is a slice
     if np.any(np.diff(log.sent_s) < 0):
         raise RuntimeError("packet log is not in send order")
+    made = [k for k, t in enumerate(times) if t is not None]
+    # each made handover spans [first, last] in send time: the break (or switch) to the
+    # switch, or to the break when data never switched
+    spans = [(times[k][0], max(times[k][0], times[k][1] if times[k][1] is not None
+                               else times[k][0])) for k in made]
+    bounds = [0.0]
+    for (_, last), (first, _) in zip(spans, spans[1:]):
+        bounds.append(min(max(bounds[-1], 0.5 * (last + first)), end_s))
+    bounds.append(max(bounds[-1], end_s))
     edges = np.searchsorted(log.sent_s, bounds, side="left")
+    share = {k: (i, bounds[i], bounds[i + 1]) for i, k in enumerate(made)}
     not_random = CAUSES.index("random_loss")
     out = []
     for k, h in enumerate(hos):
-        lo, hi = bounds[k], bounds[k + 1]
-        s = slice(int(edges[k]), int(edges[k + 1]))
-        # the moment new data started to take the new access point
-        t_cn = next((t for t, a in switches if a == h.to_ap and lo <= t < hi), None)
-        last_old = first_new = latency_ms = None
+        t_cn = last_old = first_new = latency_ms = None
+        lost = 0
+        if k in share:
+            i, lo, hi = share[k]
+            _, t_cn, old_ap, new_ap = times[k]
+            s = slice(int(edges[i]), int(edges[i + 1]))
+            lost = int((lost_mask[s] & (log.cause[s] != not_random)).sum())
         if t_cn is not None:
-            # the old path's last packet may be long before the segment when the
-            # handover is hard; look back to the previous planned switch
-            prev_s = hos[k - 1].t_s if k else 0.0
-            a, b, c = np.searchsorted(log.sent_s, [prev_s, t_cn, hi], side="left")
-            before, after = slice(int(a), int(b)), slice(int(b), int(c))
-            old = arrived_in_time[before] & (log.ap[before] == log.ap_index.get(h.from_ap, -2))
-            new = arrived_in_time[after] & (log.ap[after] == log.ap_index.get(h.to_ap, -2))
+            # the old path's last packet was sent before the break (the switch for
+            # SIGMA-SN), maybe long before the share when the handover is hard; look
+            # back to the previous handover's switch
+            prev_s = spans[i - 1][1] if i else 0.0
+            a, b, c, d = np.searchsorted(log.sent_s, [prev_s, spans[i][0], t_cn, hi],
+                                         side="left")
+            before, after = slice(int(a), int(b)), slice(int(c), int(d))
+            old = arrived_in_time[before] & (log.ap[before] == log.ap_index.get(old_ap, -2))
+            new = arrived_in_time[after] & (log.ap[after] == log.ap_index.get(new_ap, -2))
             last_old = float(log.arrival_s[before][old].max()) if old.any() else None
             first_new = float(log.arrival_s[after][new].min()) if new.any() else None
             if first_new is not None and last_old is not None:
                 latency_ms = _ms(first_new - last_old)
-        lost_here = lost_mask[s] & (log.cause[s] != not_random)
         out.append({
             "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
             "feasible": h.feasible, "t_s": round(h.t_s, 6),
@@ -210,7 +229,7 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
             "handover_latency_ms": latency_ms,
             "last_old_arrival_s": None if last_old is None else round(last_old, 6),
             "first_new_arrival_s": None if first_new is None else round(first_new, 6),
-            "lost": int(lost_here.sum()),
+            "lost": lost,
         })
     return out
 
