@@ -123,14 +123,18 @@ def test_fleet_host_load_makes_satellites_wait_for_antennas(results):
 
 def test_zigzag_deactivates_and_gets_the_old_address_back(results):
     plan = _json(results("zigzag") / "plan.json")
-    retire = [h["events"][-1]["action"] for h in plan["handovers"]]
-    assert "DEACTIVATE" in retire
-    serving = plan["mobiles"][0]["serving"]
+    hs = plan["handovers"]
+    # A -> B retiring A's address with DEACTIVATE, later B -> A with that same address
+    zigzags = [(h, later) for k, h in enumerate(hs) for later in hs[k + 1:]
+               if h["from"] != h["to"] and h["events"][-1]["action"] == "DEACTIVATE"
+               and later["to"] == h["from"]
+               and later["events"][0]["address"] == h["events"][-1]["address"]]
+    assert zigzags, [(h["from"], h["to"], h["events"][-1]["action"]) for h in hs]
+    # one address per station: the satellite gets its old one back, never a new one
     by_ap: dict[str, set] = {}
-    for s in serving:
+    for s in plan["mobiles"][0]["serving"]:
         by_ap.setdefault(s["ap"], set()).add(s["address"])
-    assert all(len(a) == 1 for a in by_ap.values()), by_ap
-    assert max(sum(1 for s in serving if s["ap"] == ap) for ap in by_ap) >= 2
+    assert len(by_ap) == 2 and all(len(a) == 1 for a in by_ap.values()), by_ap
 
 
 def test_tight_overlap_has_feasible_and_infeasible_handovers_near_the_exchange(results):
