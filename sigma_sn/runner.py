@@ -121,8 +121,12 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
         raise InputError("exists and is not an earlier results folder (no run.json); "
                          "choose another --out-dir", path=str(out))
     stages.end(f"{sc.name}: {sc.mode.value} mode, {sc.policy.value}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"cannot write here ({exc.strerror}); choose another --out-dir",
+                         path=str(out)) from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give the mode mkdir would

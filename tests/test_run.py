@@ -252,3 +252,11 @@ def test_the_run_report_draws_offline_in_a_browser(tmp_path, results):
 
     body = check_in_browser(results("iridium-router") / "report.html", tmp_path)
     assert int(body["data-figures-expected"]) >= 4   # timeline, elevation, simulation
+
+
+def test_an_out_dir_that_cannot_be_made_exits_2(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "res"
+    assert main(["run", str(SCENARIOS / "zigzag.toml"), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: cannot write here" in err and "--out-dir" in err
