@@ -155,6 +155,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     from sigma_sn.atomic import write_text
     from sigma_sn.elements import load_elements
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
+    from sigma_sn.planner.kinds import Mode
     from sigma_sn.planner.plan import plan_scenario
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
@@ -165,7 +166,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     satellites = load_elements(sc.element_files).satellites
     sites = sc.sites
     if sc.mobiles is not None:  # the windows of the mobiles the scenario plans, no others
-        if sc.mode.value == "router":
+        if sc.mode is Mode.ROUTER:
             sites = tuple(s for s in sites if s.name in sc.mobiles)
         else:
             satellites = [s for s in satellites if s.name in sc.mobiles]
