@@ -87,9 +87,18 @@ def check_plan_invariants(plan, *, satellites=None, sites=None, capacity_waits=N
         assert len(iids) <= 1, f"{name}: one interface identifier per mobile, got {iids}"
         _intervals_tile([(s["from_s"], s["to_s"]) for s in serving]
                         + [(o["from_s"], o["to_s"]) for o in outages.get(name, [])], duration)
-        # consecutive serving intervals are the handovers, in order
-        assert len(serving) == len(hos) + 1 or not serving and not hos, (len(serving), len(hos))
-        for k, h in enumerate(hos):
+        # consecutive serving intervals on different access points are the handovers, in
+        # order; the same access point twice in a row is its next pass after a gap (no
+        # handover, same address, the gap an outage)
+        pairs = handover_positions(serving)
+        for k in range(len(serving) - 1):
+            if serving[k]["ap"] == serving[k + 1]["ap"]:
+                assert serving[k]["address"] == serving[k + 1]["address"]
+                assert serving[k + 1]["from_s"] - serving[k]["to_s"] > ROUND_S, (
+                    f"{name}: {serving[k]['ap']} re-acquired without a gap", serving[k:k + 2])
+        assert len(pairs) == len(hos), (name, len(pairs), len(hos))
+        for h, k in zip(hos, pairs):
+            assert h["from"] != h["to"], f"{name}: handover {h['index']} to {h['to']} itself"
             assert (h["from"], h["to"]) == (serving[k]["ap"], serving[k + 1]["ap"])
             t = {e["action"]: e["t_s"] for e in h["events"]}
             acts = [e["action"] for e in h["events"]]
@@ -136,6 +145,12 @@ def check_plan_invariants(plan, *, satellites=None, sites=None, capacity_waits=N
                 assert elev.min() >= masks[site] - ELEV_TOL_DEG, (
                     f"{name} served by {s['ap']} at {elev.min():.4f}° < mask {masks[site]}°")
     return lm
+
+
+def handover_positions(serving):
+    """Return ``k`` for each pair of consecutive serving intervals ``k``, ``k + 1`` on
+    different access points: the i-th handover of the mobile goes between them."""
+    return [k for k in range(len(serving) - 1) if serving[k]["ap"] != serving[k + 1]["ap"]]
 
 
 def count_load(plan):

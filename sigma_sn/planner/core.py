@@ -14,7 +14,8 @@ from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibilit
                                        min_handovers, received_power_dbw)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
-           "handovers", "longest_visibility", "min_handovers", "select", "select_least_load"]
+           "changes", "handovers", "longest_visibility", "min_handovers", "select",
+           "select_least_load"]
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,17 @@ def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timi
     both ways plus the terrestrial segment). A handover across a gap (the new window rises
     after the old one sets, or ``switch_s`` is at or after the old LOS) is a hard handover
     whose outage is the gap plus the time to bring the new path up.
+
+    Consecutive entries on the same access point (its next pass after a gap) are no
+    handover: the mobile keeps its address there, so nothing is signalled and the gap is
+    an outage. The result has one entry per change of access point, in order
+    (:func:`changes` gives their positions in ``sequence``).
     """
     if not sequence:
         return []
     out = []
     first = windows[sequence[0].index]
-    primary_since = max(first.aos_s, sequence[0].switch_s or first.aos_s)
+    primary_since = _resumed_s(first, sequence[0])
     rises: dict[str, list[float]] = {}  # AOS times per access point, for the zig-zag test
     for w in windows:
         rises.setdefault(w.ap, []).append(w.aos_s)
@@ -121,6 +127,9 @@ def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timi
     guard = timing.guard_s
     for k in range(1, len(sequence)):
         a, b = windows[sequence[k - 1].index], windows[sequence[k].index]
+        if a.ap == b.ap:  # re-acquired: the path comes back with the same address
+            primary_since = max(primary_since, _resumed_s(b, sequence[k]) + timing.setup_s)
+            continue
         switch_s = sequence[k].switch_s
         waits = switch_s is not None and switch_s >= a.los_s  # the policy leaves a gap
         t_up = max(b.aos_s, switch_s) if waits else b.aos_s
@@ -156,3 +165,17 @@ def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timi
                             a.los_s - t_lm, events))
         primary_since = t_sp
     return out
+
+
+def changes(windows: Sequence[Window], sequence: Sequence[Serve]) -> list[int]:
+    """Return the positions ``k`` in ``sequence`` where the access point changes (entry
+    ``k - 1`` -> ``k`` is a handover): the i-th handover :func:`handovers` returns enters
+    ``sequence[changes(...)[i]]``."""
+    return [k for k in range(1, len(sequence))
+            if windows[sequence[k - 1].index].ap != windows[sequence[k].index].ap]
+
+
+def _resumed_s(w: Window, serve: Serve) -> float:
+    """When serving on ``w`` starts without a handover into it: the first entry, or the
+    same access point's next pass (at its AOS, or later when the policy waited)."""
+    return max(w.aos_s, serve.switch_s or w.aos_s)

@@ -171,6 +171,9 @@ def _predict(cands, seq, timing: Timing, bound_s: float) -> list[tuple[str, floa
     for k in range(1, len(seq)):
         a, b = cands[seq[k - 1].index], cands[seq[k].index]
         switch_s = seq[k].switch_s
+        if a.ap == b.ap:  # re-acquired, no handover (as core.handovers)
+            primary_s = max(primary_s, max(b.aos_s, switch_s or b.aos_s) + timing.setup_s)
+            continue
         t_up = max(b.aos_s, switch_s) if switch_s is not None and switch_s >= a.los_s \
             else b.aos_s
         t_add = max(t_up + timing.setup_s, primary_s)
@@ -290,24 +293,35 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b - a > _SLIVER_S]
 
 
-def _serving(cands, seq: list[Serve], hos, duration_s: float
+def _into(cands, seq: list[Serve], hos) -> list:
+    """Return, per position in ``seq``, the handover into it (None for the first entry
+    and for an access point re-acquired on its next pass, which is no handover)."""
+    into: list = [None] * len(seq)
+    for k, h in zip(core.changes(cands, seq), hos):
+        into[k] = h
+    return into
+
+
+def _serving(cands, seq: list[Serve], into, duration_s: float
              ) -> list[tuple[int, int, float, float]]:
     """Return (position in ``seq``, window index, from_s, to_s) per serving interval
     (docs/plan-format.md):
     an interval ends at the next SET_PRIMARY, or at LOS when the handover is hard (the
-    old path dies there); after a hard handover the new one starts when its outage ends."""
+    old path dies there) or when the access point is re-acquired on its next pass; after
+    a hard handover the new one starts when its outage ends, after a re-acquisition at
+    its AOS (or when the policy chose)."""
     out = []
     for k, s in enumerate(seq):
         w = cands[s.index]
-        if k == 0:
+        h = into[k]
+        if h is None:
             start = w.aos_s if s.switch_s is None else max(w.aos_s, s.switch_s)
         else:
-            h = hos[k - 1]
             t_sp = h.events[2].t_s
             start = t_sp if h.feasible or h.outage_s <= 0 else cands[seq[k - 1].index].los_s \
                 + h.outage_s
-        if k + 1 < len(seq):
-            h = hos[k]
+        h = into[k + 1] if k + 1 < len(seq) else None
+        if h is not None:
             t_sp = h.events[2].t_s
             end = t_sp if h.feasible or h.outage_s <= 0 else w.los_s
             end = min(end, w.los_s)
@@ -319,7 +333,7 @@ def _serving(cands, seq: list[Serve], hos, duration_s: float
     return out
 
 
-def _outages(mobile, cands, hos, serving, duration_s, policy, timing, utc):
+def _outages(mobile, cands, into, serving, duration_s, policy, timing, utc):
     """Return the gaps between serving intervals, each part with its cause: no candidate
     up (``no_coverage``); the new access point attaching and the switch completing after
     a hard handover (``hard_handover``); coverage left unused before that, which under
@@ -334,14 +348,13 @@ def _outages(mobile, cands, hos, serving, duration_s, policy, timing, utc):
         if hi - lo <= _SLIVER_S:
             continue
         parts = [(a, b, "no_coverage") for a, b in _minus(lo, hi, covered)]
-        k = serving[i][0] if i < len(serving) else 0
-        if k > 0:  # the gap ends with the handover into serving[i]: attach from L2 on
-            h = hos[k - 1]
+        h = into[serving[i][0]] if i < len(serving) else None
+        if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
             attach_s = max(cands[serving[i][1]].aos_s, h.events[0].t_s - timing.setup_s)
-        else:
+        else:  # before the first interval, after the last, or until a re-acquisition
             attach_s = hi
         waiting = "capacity" if policy is Policy.LEAST_LOAD else (
-            "hard_handover" if k > 0 else "no_coverage")
+            "hard_handover" if h is not None else "no_coverage")
         for a, b in _clip(covered, lo, hi):
             if a < attach_s:
                 parts.append((a, min(b, attach_s), waiting))
@@ -459,7 +472,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                      for w, a, c, b, x in zip(
                          ap_col[lo:hi], cols["aos_s"][lo:hi], cols["tca_s"][lo:hi],
                          cols["los_s"][lo:hi], cols["max_elev_deg"][lo:hi])]
-        serving = _serving(cands, seq, hos, duration_s)
+        into = _into(cands, seq, hos)
+        serving = _serving(cands, seq, into, duration_s)
         serve_rows = []
         for _, idx, a, b in serving:
             ap = cands[idx].ap
@@ -494,8 +508,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                 "mobile": mobile, "index": k, "from": h.from_ap, "to": h.to_ap,
                 "feasible": bool(h.feasible), "overlap_s": _r(h.overlap_s),
                 "outage_s": _r(h.outage_s), "margin_s": _r(h.margin_s), "events": ev_rows})
-        out_outages.extend(_outages(mobile, cands, hos, serving, duration_s, policy,
-                                       timing, utc))
+        out_outages.extend(_outages(mobile, cands, into, serving, duration_s, policy,
+                                    timing, utc))
     utc.fill()
     stats["output_s"] = time.perf_counter() - t0
 

@@ -50,7 +50,7 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
                   guard_s: float) -> list[int]:
     """Return the optimal serving sequence by DP: least uncovered time (to the
     microsecond), then fewest handovers, then fewest infeasible ones, then the largest
-    smallest overlap.
+    smallest overlap. The same access point's next pass after a gap is no handover.
 
     A window inside another is never needed (the outer one covers it with more overlap
     on both sides), so those are dropped first; the rest sort by AOS and LOS alike.
@@ -71,6 +71,7 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
     best: list[tuple] = []
     prev: list[int] = []
     gap_best: tuple | None = None  # lexmin of (uncovered − LOS, ...) over windows set so far
+    gap_same: dict[str, tuple] = {}  # the same, per access point
     settled = 0                    # windows [0, settled) set before the current AOS
     for j, b in enumerate(w):
         while settled < j and los_us[settled] <= aos_us[j]:
@@ -78,6 +79,9 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
                    best[settled][3], settled)
             if gap_best is None or key[:4] < gap_best[:4]:
                 gap_best = key
+            ap = w[settled].ap
+            if ap not in gap_same or key[:4] < gap_same[ap][:4]:
+                gap_same[ap] = key
             settled += 1
         cand = (max(aos_us[j], 0), 0, 0, -float("inf"), -1)
         if gap_best is not None:  # across a coverage gap: infeasible, overlap negative
@@ -85,6 +89,11 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
             overlap = w[i].los_s - b.aos_s
             key = (gap_best[0] + aos_us[j], gap_best[1] + 1, gap_best[2] + 1,
                    max(gap_best[3], -overlap), i)
+            if key[:4] < cand[:4]:
+                cand = key
+        same = gap_same.get(b.ap)
+        if same is not None:  # the same access point's next pass: no handover at all
+            key = (same[0] + aos_us[j],) + same[1:]
             if key[:4] < cand[:4]:
                 cand = key
         # windows still up at this AOS: contiguous, since AOS and LOS sort alike
