@@ -6,6 +6,7 @@ higher one on signal while losing on elevation. Max-elevation and strongest-sign
 also checked against a plain per-time loop that applies the same rule.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -17,6 +18,8 @@ from sigma_sn.planner.kinds import Action, Policy, Selection, Serve, Window
 from sigma_sn.planner.policies import received_power_dbw
 from tests.test_planner_core import LEAD_S, RTT_S, TIMING, check_invariants, rtt
 
+# the pure rules, without the default hysteresis (kinds.Selection explains the defaults)
+PURE = Selection(min_dwell_s=0.0, elev_margin_deg=0.0, signal_margin_db=0.0)
 ALT_KM = {"A": 500.0, "B": 1200.0, "C": 500.0, "D": 1200.0, "E": 500.0}
 
 
@@ -123,11 +126,12 @@ FIVE = [Window("A", 0, 100, 30), Window("B", 50, 400, 80), Window("C", 95, 450, 
 
 def test_each_policy_picks_the_sequence_its_rule_implies():
     geo = Passes(FIVE, ALT_KM)
-    got = {p: select(p, FIVE, 1000, TIMING, RTT_S, geometry=geo)
+    got = {p: select(p, FIVE, 1000, TIMING, RTT_S, geometry=geo, selection=PURE)
            for p in Policy if p is not Policy.LEAST_LOAD}
     # least-load: a second terminal holds D (one place) since 290 s
     blocker = [Window("D", 290, 1000, 60)]
-    joint = select_least_load({"M": FIVE, "X": blocker}, {"D": 1}, 1000, TIMING, RTT_S)
+    joint = select_least_load({"M": FIVE, "X": blocker}, {"D": 1}, 1000, TIMING, RTT_S,
+                              selection=PURE)
     got[Policy.LEAST_LOAD] = joint["M"]
     assert [s.index for s in joint["X"]] == [0]
     names = {p: aps(FIVE, seq) for p, seq in got.items()}
@@ -171,9 +175,10 @@ def test_strongest_signal_is_free_space_loss_and_cosecant_atmosphere():
     # the atmosphere alone can change the pick: a near, low pass loses to a far, high one
     windows = [Window("A", -1000, 1000, 12), Window("B", -1000, 1000, 70)]
     geo = Passes(windows, {"A": 100.0, "B": 500.0})
-    clear = select(Policy.STRONGEST_SIGNAL, windows, 400, TIMING, RTT_S, geometry=geo)
+    clear = select(Policy.STRONGEST_SIGNAL, windows, 400, TIMING, RTT_S, geometry=geo,
+                   selection=PURE)
     rainy = select(Policy.STRONGEST_SIGNAL, windows, 400, TIMING, RTT_S, geometry=geo,
-                   selection=Selection(atmospheric_zenith_db=3.0))
+                   selection=dataclasses.replace(PURE, atmospheric_zenith_db=3.0))
     assert aps(windows, clear) == ["A"] and aps(windows, rainy) == ["B"]
 
 
@@ -201,7 +206,7 @@ def test_hysteresis_stops_ping_pong(policy, margin):
 
     def switches(**kw):
         seq = select(policy, windows, 3000, TIMING, RTT_S, geometry=geo,
-                     selection=Selection(**kw))
+                     selection=dataclasses.replace(PURE, **kw))
         check_invariants(windows, seq, handovers(windows, seq, TIMING, rtt))
         return seq
 
@@ -253,7 +258,7 @@ def test_least_load_waits_for_a_place_and_never_overfills():
                 Window("S3", 600, 2000)]
     candidates = {f"T{k}": cands(10 * k) for k in range(6)}
     capacity = {"S1": 2, "S2": 1}
-    plans = select_least_load(candidates, capacity, 2000, TIMING, RTT_S)
+    plans = select_least_load(candidates, capacity, 2000, TIMING, RTT_S, selection=PURE)
     intervals = []
     waited = []
     for m, seq in plans.items():
@@ -292,7 +297,7 @@ def test_least_load_prefers_the_emptier_satellite_and_moves_after_the_dwell():
     # there once their dwell is over, until both are equally loaded (1/4 vs 1/4 is no gain)
     candidates = {f"T{k}": [Window("S1", 0, 1000), Window("S2", 100, 1000)] for k in range(2)}
     capacity = {"S1": 4, "S2": 4}
-    quick = select_least_load(candidates, capacity, 1000, TIMING, RTT_S)
+    quick = select_least_load(candidates, capacity, 1000, TIMING, RTT_S, selection=PURE)
     assert [[s.index for s in seq] for seq in quick.values()] == [[0, 1], [0]]
     assert quick["T0"][1].switch_s == pytest.approx(100 + TIMING.setup_s + RTT_S)
     slow = select_least_load(candidates, capacity, 1000, TIMING, RTT_S,
@@ -303,12 +308,14 @@ def test_least_load_prefers_the_emptier_satellite_and_moves_after_the_dwell():
 def test_least_load_sees_every_window_rising_at_the_same_instant():
     # all up at the start: the emptier satellite, then on a tie the longer visibility
     windows = [Window("S1", 0, 100), Window("S2", 0, 500), Window("S3", 0, 400)]
-    assert [s.index for s in select(Policy.LEAST_LOAD, windows, 500, TIMING, RTT_S)] == [1]
+    assert [s.index for s in select(Policy.LEAST_LOAD, windows, 500, TIMING, RTT_S,
+                                    selection=PURE)] == [1]
     # S2 has one place: T0 takes it, T1 the longer of the unlimited ones (S3); once S3 is
     # usable T0 finds it emptier than its full S2 and moves; at S3's forced decision T0
     # goes back to S2 (first in turn) and T1, finding S2 full, holds S3 to its LOS and
     # then waits in vain
-    seqs = select_least_load({"T0": windows, "T1": windows}, {"S2": 1}, 500, TIMING, RTT_S)
+    seqs = select_least_load({"T0": windows, "T1": windows}, {"S2": 1}, 500, TIMING, RTT_S,
+                             selection=PURE)
     assert {m: [s.index for s in seq] for m, seq in seqs.items()} == {"T0": [1, 2, 1],
                                                                       "T1": [2]}
     assert seqs["T0"][1].switch_s == pytest.approx(TIMING.setup_s + RTT_S)
@@ -354,7 +361,7 @@ def _passes(rows):
 def test_min_handovers_never_needs_more_handovers_than_any_policy(rows, dwell_s):
     windows = _passes(rows)
     geo = Passes(windows, {f"S{k}": 400.0 + 250.0 * k for k in range(6)})
-    sel = Selection(min_dwell_s=dwell_s)
+    sel = dataclasses.replace(PURE, min_dwell_s=dwell_s)
     seqs = {p: select(p, windows, 2600, TIMING, RTT_S, geometry=geo, selection=sel)
             for p in Policy}
     best = seqs[Policy.MIN_HANDOVERS]
@@ -377,7 +384,7 @@ def test_least_load_never_overfills_an_access_point(mobiles, dwell_s):
     candidates = {f"T{k}": _passes(rows) for k, rows in enumerate(mobiles)}
     capacity = {"S0": 1, "S1": 1, "S2": 2}   # S3-S5 unlimited
     plans = select_least_load(candidates, capacity, 2600, TIMING, RTT_S,
-                              selection=Selection(min_dwell_s=dwell_s))
+                              selection=dataclasses.replace(PURE, min_dwell_s=dwell_s))
     intervals = []
     for m, seq in plans.items():
         plan = handovers(candidates[m], seq, TIMING, rtt)

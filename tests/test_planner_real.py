@@ -10,7 +10,7 @@ import pytest
 
 from sigma_sn.elements import load_elements
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy
+from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
 from sigma_sn.planner.plan import dumps, plan_scenario, plan_windows
 from sigma_sn.scenario import load_scenario
 from sigma_sn.sites import Site, read_sites_csv
@@ -196,3 +196,33 @@ def test_plans_are_byte_identical_across_runs():
     for path in (IRIDIUM, GPM):
         sc = load_scenario(path)
         assert dumps(plan_scenario(sc)) == dumps(plan_scenario(sc))
+
+
+def test_default_hysteresis_does_not_ping_pong_a_starlink_terminal():
+    """With the default Selection (kinds.py explains the values) max-elevation and
+    strongest-signal never take a Starlink terminal back to a satellite it left within
+    min_dwell_s, and never stay less than min_dwell_s; with no hysteresis they do stay
+    a single 10 s decision step at times (the rule alone chatters)."""
+    sats = load_elements(REPO / "tle_data" / "starlink_shell1.tle").satellites
+    madrid = [Site("Madrid", 40.4168, -3.7038, 650.0)]
+    w = find_windows(sats, madrid, START, 6 * 3600.0, min_elev_deg=25.0, workers=1)
+    dwell_s = Selection().min_dwell_s
+    assert dwell_s >= 15.0   # at least one Starlink scheduling period
+    pure = Selection(min_dwell_s=0.0, elev_margin_deg=0.0, signal_margin_db=0.0)
+    for policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
+        counts = {}
+        for label, sel in (("default", Selection()), ("none", pure)):
+            plan = plan_windows(w, sats, madrid, Mode.ROUTER, policy, min_elev_deg=25.0,
+                                selection=sel)
+            check_plan_invariants(plan)
+            serving = plan["mobiles"][0]["serving"]
+            # a stay that ends in a handover (not the plan's end), shorter than the dwell
+            short = sum(s["to_s"] - s["from_s"] < dwell_s - 1e-6 for s in serving[:-1])
+            back = sum(1 for k in range(2, len(serving))
+                       if serving[k]["ap"] == serving[k - 2]["ap"]
+                       and serving[k]["from_s"] - serving[k - 1]["from_s"] < dwell_s)
+            counts[label] = (len(plan["handovers"]), short, back)
+        msg = f"{policy.value}: (handovers, stays < {dwell_s} s, returns) {counts}"
+        assert counts["default"][1:] == (0, 0), msg
+        assert counts["none"][1] > 0, msg
+        assert counts["default"][0] < counts["none"][0], msg

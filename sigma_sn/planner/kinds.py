@@ -79,9 +79,22 @@ class Serve:
 class Selection:
     """Policy parameters (the scenario's ``[selection]`` table)."""
 
-    min_dwell_s: float = 0.0            # hysteresis: least time on an AP before a voluntary switch
-    elev_margin_deg: float = 0.0        # max-elevation: switch only to an AP this much higher
-    signal_margin_db: float = 0.0       # strongest-signal: switch only to an AP this much stronger
+    # Hysteresis, so that the geometry-driven policies do not ping-pong (with none,
+    # max-elevation switches a Starlink terminal every minute, some stays lasting one
+    # 10 s decision step). Defaults a cellular engineer would expect:
+    # - min_dwell_s: Starlink's scheduler reassigns terminals to satellites every 15 s
+    #   (Tanveer et al., "Making Sense of Constellations", ACM CoNEXT 2023 companion);
+    #   staying at least two such periods keeps a switch from being undone at the next.
+    # - signal_margin_db: 3 dB, a common setting of LTE's A3 event (neighbour better than
+    #   the serving cell by an offset plus hysteresis, 3GPP TS 36.331 §5.5.4.4): a
+    #   neighbour must deliver twice the power before it is worth a handover.
+    # - elev_margin_deg: a few degrees, well above the elevation error of a day-old TLE
+    #   (a few km along-track at 550 km is well under a degree) so a switch is never made
+    #   on prediction noise, yet small next to the spread of the satellites in view.
+    # Set them to 0 for the pure rule (the crafted policy tests do).
+    min_dwell_s: float = 30.0           # least time on an AP before a voluntary switch
+    elev_margin_deg: float = 3.0        # max-elevation: switch only to an AP this much higher
+    signal_margin_db: float = 3.0       # strongest-signal: switch only to an AP this much stronger
     decision_step_s: float = 10.0       # grid on which geometry-driven policies decide
     # Ku-band user downlink: the middle of the 10.7-12.7 GHz FSS space-to-Earth band that
     # Starlink's user beams use (SpaceX FCC application SAT-LOA-20161115-00118; Kozhaya,
