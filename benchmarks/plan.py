@@ -34,7 +34,9 @@ print(f"visibility: {len(w)} windows, {len(sats)} satellites x {n} terminals, {h
 for policy in policies:
     t1 = time.perf_counter()
     stats = {}
-    plan = plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0, stats=stats)
+    # one worker per core, as the visibility step (find_windows' default) had
+    plan = plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0, stats=stats,
+                        workers=None)
     planning_s = time.perf_counter() - t1
     hs = plan["handovers"]
     print(f"planning ({policy.value}): {len(hs)} handovers "

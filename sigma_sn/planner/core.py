@@ -10,12 +10,13 @@ from typing import Callable, Mapping, Sequence
 
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
-from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
-                                       min_handovers, received_power_dbw)
+from sigma_sn.planner.policies import (hysteresis, hysteresis_looks, least_load,
+                                       longest_visibility, min_handovers,
+                                       received_power_dbw)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
-           "changes", "handovers", "longest_visibility", "min_handovers", "select",
-           "select_least_load"]
+           "changes", "handovers", "longest_visibility", "look_requests", "min_handovers",
+           "select", "select_least_load"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,18 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
         margin = selection.signal_margin_db
     return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
                       selection.decision_step_s, timing.guard_s + rtt_bound_s)
+
+
+def look_requests(policy: Policy, windows: Sequence[Window], duration_s: float,
+                  timing: Timing, rtt_bound_s: float, *,
+                  selection: Selection = Selection()) -> list[tuple[str, object]]:
+    """Return the (access point, times) look angles ``select`` with the same arguments
+    asks its geometry for, in order (none for the policies that need no geometry), so
+    many mobiles' requests can be answered in one batch."""
+    if policy not in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
+        return []
+    return hysteresis_looks(windows, duration_s, selection.decision_step_s,
+                            timing.guard_s + rtt_bound_s)
 
 
 def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],

@@ -15,6 +15,7 @@ import gc
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -54,6 +55,8 @@ class Sky:
         pad_s = 3600.0
         self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
         self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
+        self.duration_s = duration_s
+        self._grid: dict[float, tuple[np.ndarray, np.ndarray]] = {}
 
     def theta_of(self, t_s):
         return (np.interp(t_s, self.t_grid, self.theta),
@@ -68,23 +71,76 @@ class Sky:
         site = np.asarray(site)
         return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
 
-    def elev_range(self, sat: int, site: int, t_s: np.ndarray):
-        """Return elevation (deg) and range (km) of one satellite from one site at times
-        ``t_s`` (1-D): the policies ask this once per access point for all its samples, so
-        it skips everything they do not need (velocities, azimuths, grouping)."""
-        t_s = np.asarray(t_s, float)
+    def _teme_km(self, sat: int, t_s: np.ndarray) -> np.ndarray:
+        """TEME positions of one satellite at ``t_s`` (NaN where SGP4 fails)."""
         jd = np.full(t_s.shape, self.epoch.jd_utc)
-        _, r, _ = self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_s / DAY_S)
+        return self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_s / DAY_S)[1]
+
+    def _elev_range(self, r, t_s, site_pos, up_vec):
         theta = np.interp(t_s, self.t_grid, self.theta)
         c, s = np.cos(theta), np.sin(theta)
-        px, py, pz = self.site_pos_km[site]
-        ux, uy, uz = self.site_enu[site][2]
+        px, py, pz = site_pos
+        ux, uy, uz = up_vec
         # TEME -> ITRS about z (as propagate.teme_to_itrs), then relative to the site
         dx = c * r[:, 0] + s * r[:, 1] - px
         dy = c * r[:, 1] - s * r[:, 0] - py
         dz = r[:, 2] - pz
         range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
         up = (dx * ux + dy * uy + dz * uz) / range_km
+        return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
+
+    def elev_range(self, sat: int, site: int, t_s: np.ndarray):
+        """Return elevation (deg) and range (km) of one satellite from one site at times
+        ``t_s`` (1-D): what the policies need, nothing else (velocities, azimuths)."""
+        t_s = np.asarray(t_s, float)
+        return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
+                                self.site_enu[site][2])
+
+    def grid_for(self, sats, step_s: float) -> np.ndarray:
+        """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
+        yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
+        each satellite is propagated once on the decision grid every mobile samples."""
+        table, done = self._grid.get(step_s, (None, None))
+        if table is None:
+            n_g = self.g_last(step_s) + 1
+            # np.empty: pages of satellites never asked about are never touched
+            table = np.empty((len(self.satrecs), 3, n_g))
+            done = np.zeros(len(self.satrecs), bool)
+            self._grid[step_s] = (table, done)
+        todo = [k for k in sats if not done[k]]
+        if todo:
+            t_s = np.arange(table.shape[2]) * step_s
+            theta = np.interp(t_s, self.t_grid, self.theta)
+            c, s = np.cos(theta), np.sin(theta)
+            for k in todo:
+                r = self._teme_km(k, t_s)
+                table[k, 0] = c * r[:, 0] + s * r[:, 1]
+                table[k, 1] = c * r[:, 1] - s * r[:, 0]
+                table[k, 2] = r[:, 2]
+                done[k] = True
+        return table
+
+    def forget_grid(self) -> None:
+        """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
+        self._grid.clear()
+
+    def g_last(self, step_s: float) -> int:
+        return math.floor(self.duration_s / step_s + 1e-9)
+
+    def elev_range_grid(self, sat: np.ndarray, site: np.ndarray, g: np.ndarray,
+                        step_s: float):
+        """Return elevation (deg) and range (km) of satellite ``sat[j]`` from site
+        ``site[j]`` at ``g[j]·step_s`` (0 <= g <= the plan's last grid index), bit for bit
+        what :meth:`elev_range` gives."""
+        table = self.grid_for(np.flatnonzero(np.bincount(sat)).tolist(), step_s)
+        xyz = (table[sat, 0, g], table[sat, 1, g], table[sat, 2, g])
+        pos, up_vec = self.site_pos_km[site], self.site_enu[site][:, 2]
+        # the same operations in the same order as _elev_range
+        dx = xyz[0] - pos[:, 0]
+        dy = xyz[1] - pos[:, 1]
+        dz = xyz[2] - pos[:, 2]
+        range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
+        up = (dx * up_vec[:, 0] + dy * up_vec[:, 1] + dz * up_vec[:, 2]) / range_km
         return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
 
 
@@ -192,17 +248,124 @@ def _only_served(cands, seq):
     used = {cands[s.index].ap for s in seq}
     keep = [i for i, w in enumerate(cands) if w.ap in used]
     new = {i: j for j, i in enumerate(keep)}
-    return [cands[i] for i in keep], [dataclasses.replace(s, index=new[s.index]) for s in seq]
+    return [cands[i] for i in keep], [Serve(new[s.index], s.switch_s, s.wait_from_s)
+                                      for s in seq]
 
 
-def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection):
-    """Return ``{mobile: [Serve]}`` for every mobile."""
+class _Answered:
+    """A mobile's look angles computed beforehand (the Geometry protocol): the requests
+    ``core.look_requests`` predicted, answered in one batch; anything else is exact."""
+
+    def __init__(self, answers: dict, look: LinkLook):
+        self.answers, self.fallback = answers, look
+
+    def look(self, ap: str, t_s):
+        got = self.answers.get(ap)
+        # the requests come from the same layout as the questions: length and ends agree
+        if got is not None and len(got[0]) == len(t_s) and (
+                not len(t_s) or (got[0][0] == t_s[0] and got[0][-1] == t_s[-1])):
+            return got[1], got[2]
+        return self.fallback.look(ap, t_s)
+
+
+_BATCH_SAMPLES = 4_000_000   # look angles answered per batch (~0.3 GB of temporaries)
+
+
+def _answer_looks(asked: dict, looks: dict, sky: Sky, step_s: float) -> dict:
+    """Answer ``{mobile: [(ap, t_s)]}`` in one vectorised pass: ``{mobile: _Answered}``.
+    The times are decision-grid instants ``g·step_s``; any that is not stays unanswered
+    here and is propagated exactly when asked."""
+    sat, site, grid, kept = [], [], [], []
+    g_last = sky.g_last(step_s)
+    out = {m: {} for m in asked}
+    for m, reqs in asked.items():
+        if not reqs:
+            continue
+        t_all = np.concatenate([t_s for _, t_s in reqs])
+        g = np.rint(t_all / step_s).astype(np.int64)
+        if g.min() < 0 or g.max() > g_last or not np.array_equal(g * step_s, t_all):
+            continue  # not the decision grid: left to exact propagation
+        look = looks[m]
+        for ap, t_s in reqs:
+            k_sat, k_site = look.pair(ap)
+            sat.append(k_sat)
+            site.append(k_site)
+            kept.append((m, ap, t_s))
+        grid.append(g)
+    if not kept:
+        return {m: _Answered(a, looks[m]) for m, a in out.items()}
+    sizes = [len(t_s) for _, _, t_s in kept]
+    elev, rng = sky.elev_range_grid(np.repeat(sat, sizes), np.repeat(site, sizes),
+                                    np.concatenate(grid), step_s)
+    k0 = 0
+    for (m, ap, t_s), size in zip(kept, sizes):
+        out[m][ap] = (t_s, elev[k0:k0 + size], rng[k0:k0 + size])
+        k0 += size
+    return {m: _Answered(a, looks[m]) for m, a in out.items()}
+
+
+def _select_group(names: list, job: tuple | None = None) -> dict:
+    """Serving sequences of the mobiles ``names`` (the geometry-driven policies get their
+    look angles in batches: one propagation per satellite on the decision grid for all of
+    them, not one call per mobile and access point). Runs in a worker too: ``job`` is
+    then the forked copy of :data:`_JOB`; sequences travel back as plain tuples."""
+    policy, candidates, looks, duration_s, timing, bound_s, selection, sky = job or _JOB
+    out, batch, n = {}, {}, 0
+
+    def flush():
+        geos = _answer_looks(batch, looks, sky, selection.decision_step_s)
+        for m in batch:
+            out[m] = [(x.index, x.switch_s, x.wait_from_s) for x in core.select(
+                policy, candidates[m], duration_s, timing, bound_s, geometry=geos[m],
+                selection=selection)]
+        batch.clear()
+
+    for m in names:
+        batch[m] = core.look_requests(policy, candidates[m], duration_s, timing, bound_s,
+                                      selection=selection)
+        n += sum(len(t_s) for _, t_s in batch[m])
+        if n >= _BATCH_SAMPLES:
+            flush()
+            n = 0
+    flush()
+    return out
+
+
+_JOB: tuple | None = None   # what forked workers of _select_group read
+
+
+def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection,
+            sky, workers: int = 1):
+    """Return ``{mobile: [Serve]}`` for every mobile. Least-load decides all mobiles
+    jointly; the other policies decide each mobile alone, so ``workers`` processes
+    (forked, like the visibility engine's) can share groups of mobiles; the result is the
+    same whatever ``workers`` is."""
     if policy is Policy.LEAST_LOAD:
         out = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
                                      geometry=looks, selection=selection)
         return {m: list(out.get(m, [])) for m in candidates}
-    return {m: core.select(policy, cands, duration_s, timing, bound_s, geometry=looks[m],
-                           selection=selection) for m, cands in candidates.items()}
+    names = list(candidates)
+    job = (policy, candidates, looks, duration_s, timing, bound_s, selection, sky)
+    workers = min(workers, max(1, len(names) // 8))
+    got: dict = {}
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
+            # every satellite on the decision grid once, before the fork shares it
+            sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s)
+        global _JOB
+        _JOB = job
+        size = -(-len(names) // (4 * workers))   # a few groups per worker: even loads
+        groups = [names[k:k + size] for k in range(0, len(names), size)]
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for part in pool.imap(_select_group, groups):
+                    got.update(part)
+        finally:
+            _JOB = None
+    else:
+        got = _select_group(names, job)
+    sky.forget_grid()
+    return {m: [Serve(*x) for x in got[m]] for m in names}
 
 
 def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
@@ -376,7 +539,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  selection: Selection = Selection(), prefix: str = addresses.DEFAULT_PREFIX,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
                  name: str = "plan", sim=None, mip=None, sources: dict | None = None,
-                 stats: dict | None = None) -> dict:
+                 stats: dict | None = None, workers: int | None = 1) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -386,6 +549,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     :func:`rtt_bound_s`). ``sources``: ``{"scenario": ..., "files": [...]}`` for
     ``inputs``; ``sim``/``mip``: SimConfig/MipConfig recorded as parameters. ``stats``,
     if given, receives the seconds each stage took and how many RTTs were evaluated.
+    ``workers``: processes that select the mobiles' sequences (None: one per core); the
+    plan is byte-identical whatever it is.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
@@ -395,14 +560,15 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
         return _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound,
                              selection=selection, prefix=prefix, min_elev_deg=min_elev_deg,
                              step_s=step_s, mobiles=mobiles, name=name, sim=sim, mip=mip,
-                             sources=sources, stats=stats)
+                             sources=sources, stats=stats, workers=workers)
     finally:
         if enabled:
             gc.enable()
 
 
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
-                  prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats):
+                  prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
+                  workers):
     from sigma_sn.scenario import LINK_KEYS, TRAFFIC_KEYS
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
@@ -448,7 +614,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     t0 = time.perf_counter()
     capacity = _capacity(mode, sites, sat_names, selection)
     sequences = _select(policy, candidates, looks, capacity, duration_s, timing, bound_s,
-                        selection)
+                        selection, sky, workers=_workers(workers))
     stats["select_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     events = _plan_events(candidates, sequences, looks, timing, bound_s, sky, stats)
@@ -551,6 +717,10 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     return plan
 
 
+def _workers(workers: int | None) -> int:
+    return (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+
+
 def _unique_names(satellites) -> list[str]:
     """Satellite names, with the catalogue number added where a name repeats (access
     points and mobiles are known by name)."""
@@ -635,7 +805,8 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1) -> dict:
     return plan_windows(w, sats, sites, sc.mode, sc.policy, sc.timing,
                         selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
-                        name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources)
+                        name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
+                        workers=workers)
 
 
 def dumps(plan: dict) -> str:

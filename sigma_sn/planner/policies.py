@@ -149,32 +149,11 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
         return []
     aos_l = [w.aos_s for w in windows]
     los_l = [w.los_s for w in windows]
-    aos, los = np.array(aos_l, dtype=float), np.array(los_l, dtype=float)
-    g_last = math.floor(duration_s / step_s + 1e-9)
-    g_lo = np.ceil(np.maximum(aos, 0.0) / step_s - 1e-9).astype(np.int64)
-    g_hi = np.minimum(np.ceil((los - forced_lead_s) / step_s - 1e-9).astype(np.int64) - 1,
-                      g_last)  # last decision grid index inside the candidate span
-    # samples laid out window by window with each access point's windows together, so
-    # one look-angle call per access point takes a contiguous slice
-    ap_of = [w.ap for w in windows]
-    aps = sorted(set(ap_of))
-    code = {ap: k for k, ap in enumerate(aps)}
-    codes = np.array([code[ap] for ap in ap_of])
-    by_ap = np.lexsort((aos, codes))
-    count = np.maximum(g_hi - g_lo + 1, 0)[by_ap]
-    first = np.concatenate(([0], np.cumsum(count)))
-    off = np.empty(n, dtype=np.int64)
-    off[by_ap] = first[:-1]
-    win = np.repeat(by_ap, count)
-    g = np.arange(first[-1]) - np.repeat(first[:-1], count) + np.repeat(g_lo[by_ap], count)
-    t_s = g * step_s
-    elev_deg, range_km = np.empty(first[-1]), np.empty(first[-1])
-    # where each access point's run of samples begins and ends
-    bounds = first[np.searchsorted(codes[by_ap], np.arange(len(aps) + 1))].tolist()
-    for k, ap in enumerate(aps):
-        if bounds[k + 1] > bounds[k]:
-            elev_deg[bounds[k]:bounds[k + 1]], range_km[bounds[k]:bounds[k + 1]] = \
-                geometry.look(ap, t_s[bounds[k]:bounds[k + 1]])
+    lay = _Samples(windows, aos_l, los_l, duration_s, step_s, forced_lead_s)
+    g_last, g_lo, g_hi, off, win, g = lay.g_last, lay.g_lo, lay.g_hi, lay.off, lay.win, lay.g
+    elev_deg, range_km = np.empty(len(g)), np.empty(len(g))
+    for ap, a, b in lay.runs:
+        elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.t_s[a:b])
     value = metric(elev_deg, range_km)
     # the best window at each grid index: the highest value, the lowest index on a tie
     # (NaN, a failed propagation, is never best)
@@ -239,6 +218,49 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
             seq.append(Serve(nxt))
             since = aos_l[nxt]
         c = nxt
+
+
+class _Samples:
+    """Where :func:`hysteresis` samples one mobile's windows: decision grid indices ``g``
+    (times ``t_s``) of window ``win``, laid out window by window with each access point's
+    windows together, so one look-angle call per access point (``runs``: access point,
+    first and end sample) takes a contiguous slice."""
+
+    def __init__(self, windows, aos_l, los_l, duration_s, step_s, forced_lead_s):
+        n = len(windows)
+        aos, los = np.array(aos_l, dtype=float), np.array(los_l, dtype=float)
+        self.g_last = math.floor(duration_s / step_s + 1e-9)
+        self.g_lo = np.ceil(np.maximum(aos, 0.0) / step_s - 1e-9).astype(np.int64)
+        self.g_hi = np.minimum(
+            np.ceil((los - forced_lead_s) / step_s - 1e-9).astype(np.int64) - 1,
+            self.g_last)  # last decision grid index inside the candidate span
+        ap_of = [w.ap for w in windows]
+        aps = sorted(set(ap_of))
+        code = {ap: k for k, ap in enumerate(aps)}
+        codes = np.array([code[ap] for ap in ap_of])
+        by_ap = np.lexsort((aos, codes))
+        count = np.maximum(self.g_hi - self.g_lo + 1, 0)[by_ap]
+        first = np.concatenate(([0], np.cumsum(count)))
+        self.off = np.empty(n, dtype=np.int64)
+        self.off[by_ap] = first[:-1]
+        self.win = np.repeat(by_ap, count)
+        self.g = (np.arange(first[-1]) - np.repeat(first[:-1], count)
+                  + np.repeat(self.g_lo[by_ap], count))
+        self.t_s = self.g * step_s
+        bounds = first[np.searchsorted(codes[by_ap], np.arange(len(aps) + 1))].tolist()
+        self.runs = [(ap, bounds[k], bounds[k + 1]) for k, ap in enumerate(aps)
+                     if bounds[k + 1] > bounds[k]]
+
+
+def hysteresis_looks(windows: Sequence[Window], duration_s: float, step_s: float,
+                     forced_lead_s: float) -> list[tuple[str, np.ndarray]]:
+    """Return the (access point, times) look-angle requests :func:`hysteresis` makes with
+    the same arguments, in order, so a caller can answer them all at once beforehand."""
+    if not windows:
+        return []
+    lay = _Samples(windows, [w.aos_s for w in windows], [w.los_s for w in windows],
+                   duration_s, step_s, forced_lead_s)
+    return [(ap, lay.t_s[a:b]) for ap, a, b in lay.runs]
 
 
 class _FirstUp:
