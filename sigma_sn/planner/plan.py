@@ -2,9 +2,11 @@
 policy's serving sequence, the timing model's events with addresses, outages and the
 location manager's timeline, as one JSON-ready dict.
 
-Geometry is exact SGP4 everywhere, and batched: the policies get a :class:`LinkLook` per
-mobile that propagates one satellite at many times per call, and the round trips of all
-handovers of all mobiles are evaluated in one vectorised pass (see :func:`_plan_events`).
+Geometry is exact SGP4 everywhere, and batched: max-elevation and strongest-signal get
+their look angles from each satellite propagated once on the decision grid for all mobiles
+(:meth:`Sky.elev_range_grid`), and the round trips of all handovers of a group of mobiles
+are evaluated in one vectorised pass (see :func:`_plan_events`). Groups of mobiles can be
+planned in forked workers (:func:`_run_groups`), with the same bytes as one process.
 """
 
 from __future__ import annotations
@@ -331,41 +333,54 @@ def _select_group(names: list, job: tuple | None = None) -> dict:
     return out
 
 
-_JOB: tuple | None = None   # what forked workers of _select_group read
+_JOB: dict | None = None   # what forked workers of _plan_group read
 
 
-def _select(policy, candidates, looks, capacity, duration_s, timing, bound_s, selection,
-            sky, workers: int = 1):
-    """Return ``{mobile: [Serve]}`` for every mobile. Least-load decides all mobiles
-    jointly; the other policies decide each mobile alone, so ``workers`` processes
-    (forked, like the visibility engine's) can share groups of mobiles; the result is the
-    same whatever ``workers`` is."""
-    if policy is Policy.LEAST_LOAD:
-        out = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
-                                     geometry=looks, selection=selection)
-        return {m: list(out.get(m, [])) for m in candidates}
-    names = list(candidates)
-    job = (policy, candidates, looks, duration_s, timing, bound_s, selection, sky)
+def _plan_group(names: list, job: dict | None = None) -> tuple:
+    """Plan the mobiles ``names``: their serving sequences (unless least-load decided
+    them jointly beforehand), events and JSON rows. Runs in a forked worker too (``job``
+    is then the copy of :data:`_JOB`); one mobile is wholly in one group, so the rows come
+    out as a serial run makes them."""
+    J = job or _JOB
+    stats = {"select_s": 0.0}
+    t0 = time.perf_counter()
+    if J["sequences"] is None:
+        got = _select_group(names, J["select_job"])
+        seqs = {m: [Serve(*x) for x in got[m]] for m in names}
+        stats["select_s"] = time.perf_counter() - t0
+    else:
+        seqs = {m: J["sequences"][m] for m in names}
+    t0 = time.perf_counter()
+    events = _plan_events(J["candidates"], seqs, J["looks"], J["timing"], J["bound_s"],
+                          J["sky"], stats)
+    stats["events_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = _rows(names, seqs, events, J)
+    stats["output_s"] = time.perf_counter() - t0
+    return rows, stats
+
+
+def _run_groups(names: list, job: dict, workers: int) -> tuple[list, dict]:
+    """Run :func:`_plan_group` over groups of ``names``, in ``workers`` forked processes
+    when there is more than one; return the groups' rows in order and summed stats."""
     workers = min(workers, max(1, len(names) // 8))
-    got: dict = {}
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        if policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
-            # every satellite on the decision grid once, before the fork shares it
-            sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s)
         global _JOB
         _JOB = job
         size = -(-len(names) // (4 * workers))   # a few groups per worker: even loads
         groups = [names[k:k + size] for k in range(0, len(names), size)]
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for part in pool.imap(_select_group, groups):
-                    got.update(part)
+                parts = list(pool.imap(_plan_group, groups))
         finally:
             _JOB = None
     else:
-        got = _select_group(names, job)
-    sky.forget_grid()
-    return {m: [Serve(*x) for x in got[m]] for m in names}
+        parts = [_plan_group(names, job)]
+    stats: dict = {}
+    for _, st in parts:
+        for k, v in st.items():
+            stats[k] = stats.get(k, 0) + v
+    return [rows for rows, _ in parts], stats
 
 
 def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
@@ -549,8 +564,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     :func:`rtt_bound_s`). ``sources``: ``{"scenario": ..., "files": [...]}`` for
     ``inputs``; ``sim``/``mip``: SimConfig/MipConfig recorded as parameters. ``stats``,
     if given, receives the seconds each stage took and how many RTTs were evaluated.
-    ``workers``: processes that select the mobiles' sequences (None: one per core); the
-    plan is byte-identical whatever it is.
+    ``workers``: processes that share groups of mobiles (None: one per core); the plan is
+    byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
@@ -612,28 +627,95 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     stats["candidates_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    capacity = _capacity(mode, sites, sat_names, selection)
-    sequences = _select(policy, candidates, looks, capacity, duration_s, timing, bound_s,
-                        selection, sky, workers=_workers(workers))
-    stats["select_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    events = _plan_events(candidates, sequences, looks, timing, bound_s, sky, stats)
-    stats["events_s"] = time.perf_counter() - t0
+    sequences = None
+    if policy is Policy.LEAST_LOAD:  # decided jointly, here; the rest per mobile
+        capacity = _capacity(mode, sites, sat_names, selection)
+        joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
+                                       geometry=looks, selection=selection)
+        sequences = {m: list(joint.get(m, [])) for m in candidates}
+    select_s = time.perf_counter() - t0
+    workers = _workers(workers)
+    if sequences is None and workers > 1 and policy in (Policy.MAX_ELEVATION,
+                                                        Policy.STRONGEST_SIGNAL):
+        # every satellite on the decision grid once, before the fork shares it
+        sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s)
+    job = {"candidates": candidates, "looks": looks, "timing": timing, "bound_s": bound_s,
+           "sky": sky, "sequences": sequences, "duration_s": duration_s, "policy": policy,
+           "select_job": (policy, candidates, looks, duration_s, timing, bound_s, selection,
+                          sky),
+           "book": addresses.AddressBook(subnets), "epoch": windows.epoch,
+           "iid": {m: k for k, m in enumerate(mobile_names, start=1)},
+           "spans": spans, "ap_col": ap_col, "cols": cols}
+    parts, group_stats = _run_groups(list(mobile_names), job, workers)
+    sky.forget_grid()
+    stats.update(group_stats)  # stage seconds summed over the groups (and workers)
+    stats["select_s"] += select_s
+    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
+    for part in parts:
+        out_mobiles += part[0]
+        out_handovers += part[1]
+        out_outages += part[2]
+        out_updates += part[3]
+    mentioned_aps: set[str] = set(ap_col)
 
-    t0 = time.perf_counter()
-    book = addresses.AddressBook(subnets)
-    utc = _Utc(windows.epoch)
+    # every list is sorted so the JSON diffs well
+    sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
+                if not router or n in mentioned_aps]
+    sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
+                  "alt_m": s.alt_m, "min_elev_deg": s.mask_deg(min_elev_deg),
+                  "capacity": s.capacity} for s in sites]
+    plan = {
+        "schema": SCHEMA, "name": name, "mode": mode.value, "policy": policy.value,
+        "start_utc": str(windows.epoch.iso(0.0)),
+        "end_utc": str(windows.epoch.iso(duration_s)),
+        "duration_s": _r(duration_s),
+        "inputs": {
+            "scenario": (sources or {}).get("scenario"),
+            "files": list((sources or {}).get("files", [])),
+            "parameters": {
+                "min_elev_deg": float(min_elev_deg), "step_s": float(step_s),
+                "mobiles": None if mobiles is None else list(mobiles),
+                "rtt_bound_s": _r(bound_s),
+                "timing": dataclasses.asdict(timing),
+                "selection": dataclasses.asdict(selection),
+                "addresses": {"prefix": prefix},
+                "link": {k: getattr(sim, k) for k in LINK_KEYS},
+                "traffic": {k: getattr(sim, k) for k in TRAFFIC_KEYS},
+                "mip": dataclasses.asdict(mip),
+            },
+        },
+        "satellites": sorted(sats_out, key=lambda r: (r["name"], r["norad_id"])),
+        "sites": sorted(sites_out, key=lambda r: r["name"]),
+        "access_points": [{"name": n, "prefix": str(subnets[n])}
+                          for n in sorted(mentioned_aps)],
+        "mobiles": sorted(out_mobiles, key=lambda r: r["name"]),
+        "handovers": sorted(out_handovers, key=lambda r: (r["mobile"], r["index"])),
+        "outages": sorted(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
+        "location_updates": sorted(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
+    }
+    return plan
+
+
+def _workers(workers: int | None) -> int:
+    return (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+
+
+def _rows(names, sequences, events, J) -> tuple[list, list, list, list]:
+    """Return the JSON rows (mobiles, handovers, outages, location updates) of the mobiles
+    ``names``, their ``*_utc`` fields filled."""
+    book, spans, ap_col, cols = J["book"], J["spans"], J["ap_col"], J["cols"]
+    candidates, duration_s, policy, timing = (J["candidates"], J["duration_s"], J["policy"],
+                                              J["timing"])
+    utc = _Utc(J["epoch"])
     ev_rows_all, ev_t_all = utc.column("t_utc")
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
-    mentioned_aps: set[str] = set()
-    for iid, mobile in enumerate(mobile_names, start=1):
+    for mobile in names:
         cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
 
-        def addr(ap, iid=iid):
+        def addr(ap, iid=J["iid"][mobile]):
             return book.address(ap, iid)
 
         lo, hi = spans[mobile]
-        mentioned_aps.update(ap_col[lo:hi])
         cand_rows = [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
                      for w, a, c, b, x in zip(
                          ap_col[lo:hi], cols["aos_s"][lo:hi], cols["tca_s"][lo:hi],
@@ -677,48 +759,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         out_outages.extend(_outages(mobile, cands, into, serving, duration_s, policy,
                                     timing, utc))
     utc.fill()
-    stats["output_s"] = time.perf_counter() - t0
-
-    # every list is sorted so the JSON diffs well
-    sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
-                if not router or n in mentioned_aps]
-    sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
-                  "alt_m": s.alt_m, "min_elev_deg": s.mask_deg(min_elev_deg),
-                  "capacity": s.capacity} for s in sites]
-    plan = {
-        "schema": SCHEMA, "name": name, "mode": mode.value, "policy": policy.value,
-        "start_utc": str(windows.epoch.iso(0.0)),
-        "end_utc": str(windows.epoch.iso(duration_s)),
-        "duration_s": _r(duration_s),
-        "inputs": {
-            "scenario": (sources or {}).get("scenario"),
-            "files": list((sources or {}).get("files", [])),
-            "parameters": {
-                "min_elev_deg": float(min_elev_deg), "step_s": float(step_s),
-                "mobiles": None if mobiles is None else list(mobiles),
-                "rtt_bound_s": _r(bound_s),
-                "timing": dataclasses.asdict(timing),
-                "selection": dataclasses.asdict(selection),
-                "addresses": {"prefix": prefix},
-                "link": {k: getattr(sim, k) for k in LINK_KEYS},
-                "traffic": {k: getattr(sim, k) for k in TRAFFIC_KEYS},
-                "mip": dataclasses.asdict(mip),
-            },
-        },
-        "satellites": sorted(sats_out, key=lambda r: (r["name"], r["norad_id"])),
-        "sites": sorted(sites_out, key=lambda r: r["name"]),
-        "access_points": [{"name": n, "prefix": str(subnets[n])}
-                          for n in sorted(mentioned_aps)],
-        "mobiles": sorted(out_mobiles, key=lambda r: r["name"]),
-        "handovers": sorted(out_handovers, key=lambda r: (r["mobile"], r["index"])),
-        "outages": sorted(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
-        "location_updates": sorted(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
-    }
-    return plan
-
-
-def _workers(workers: int | None) -> int:
-    return (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    return out_mobiles, out_handovers, out_outages, out_updates
 
 
 def _unique_names(satellites) -> list[str]:
