@@ -73,15 +73,24 @@ class Outcome:
 
 
 def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
-               mip: MipConfig | None = None, stream: int = 0, progress=None) -> Outcome:
-    """Run one replay to its end and return the :class:`Outcome`."""
+               mip: MipConfig | None = None, stream: int = 0, progress=None,
+               extra_links: dict | None = None, log_factory=PacketLog,
+               association=Association, prepare=None) -> Outcome:
+    """Run one replay to its end and return the :class:`Outcome`.
+
+    Hooks for actors that are not part of the plan (attackers, failures):
+    ``extra_links`` join the MH's links, ``log_factory(ap_names)`` makes the packet log,
+    ``association`` is the SIGMA endpoint class, and ``prepare(env, endpoint)`` installs
+    hooks and processes before the clock starts. The defaults change nothing.
+    """
     if protocol not in ("sigma", "mip"):
         raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
     rng = np.random.default_rng(cfg.seed if stream == 0 else [cfg.seed, stream])
     env = simpy.Environment()
     links = build_links(replay, cfg, rng)
+    links.update(extra_links or {})
     end_s = replay.duration_s
-    log = PacketLog(sorted(links))
+    log = log_factory(sorted(links))
     bulk = None
     if protocol == "mip":
         if cfg.traffic != "cbr":
@@ -93,7 +102,7 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         # downlink datagrams are handled at the HA, ha_cn_s after they leave the CN
         until = end_s + endpoint.mip.ha_cn_s + 1e-6
     else:
-        endpoint = Association(env, replay, cfg, links)
+        endpoint = association(env, replay, cfg, links)
         if cfg.traffic == "cbr":
             env.process(cbr_source(endpoint, log, cfg, end_s))
         else:
@@ -102,6 +111,8 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         env.process(endpoint.run_plan())
         env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
         until = end_s
+    if prepare is not None:
+        prepare(env, endpoint)
     if progress is None:
         env.run(until=until)
     else:

@@ -29,15 +29,12 @@ import math
 import struct
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import simpy
 
 from sigma_sn.errors import InputError
-from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.links import Link, LinkGeometry
-from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
-from sigma_sn.sim.model import (Association, PacketLog, Replay, SimConfig, build_links,
-                                cbr_source)
+from sigma_sn.sim.mip import MipConfig
+from sigma_sn.sim.model import Association, PacketLog, Replay, SimConfig
 from sigma_sn.sim import run
 from sigma_sn.sim.run import Outcome
 
@@ -320,39 +317,9 @@ def run_hooked(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
     ``log_factory(ap_names)`` makes the packet log, ``association`` is the SIGMA
     endpoint class, and ``prepare(env, endpoint)`` installs hooks and actors before the
     clock starts. Return ``(report, outcome)``."""
-    if protocol not in ("sigma", "mip"):
-        raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
-    rng = np.random.default_rng(cfg.seed)
-    env = simpy.Environment()
-    links = build_links(replay, cfg, rng)
-    links.update(extra_links or {})
-    end_s = replay.duration_s
-    log = log_factory(sorted(links))
-    bulk = None
-    if protocol == "mip":
-        if cfg.traffic != "cbr":
-            raise ValueError("the Mobile IP baseline replays CBR traffic only")
-        endpoint = MobileIpHost(env, replay, cfg, mip or MipConfig(), links,
-                                np.random.default_rng(rng.integers(0, 2**63)))
-        env.process(mip_cbr_source(endpoint, log, cfg, end_s))
-        env.process(endpoint.run_plan())
-        until = end_s + endpoint.mip.ha_cn_s + 1e-6
-    else:
-        endpoint = association(env, replay, cfg, links)
-        if cfg.traffic == "cbr":
-            env.process(cbr_source(endpoint, log, cfg, end_s))
-        else:
-            bulk = BulkTransfer(endpoint, cfg, log, end_s)
-            env.process(bulk.start())
-        env.process(endpoint.run_plan())
-        env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
-        until = end_s
-    if prepare is not None:
-        prepare(env, endpoint)
-    env.run(until=until)
-    out = Outcome(replay, endpoint, log.trimmed(), bulk)
-    # run.py's report builders are private; see the report of issue 8 for the hook asked
-    return run._report([run._summarise(out, cfg)], replay, cfg, protocol), out
+    out = run.run_replay(replay, cfg, protocol=protocol, mip=mip, extra_links=extra_links,
+                         log_factory=log_factory, association=association, prepare=prepare)
+    return run.report_from_outcomes([out], cfg, protocol), out
 
 
 def prefix_filter(replay: Replay, prefix_len: int = 48):
