@@ -268,6 +268,12 @@ def load_scenario(path) -> Scenario:
     failures = data.get("failures", [])
     if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
         raise top.fail("failures", "must be an array of tables ([[failures]])")
+    # validated now, so a mistake there fails before any computation; kept as read
+    from sigma_sn.sim.security import parse_security
+    from sigma_sn.sim.survive import parse_failures
+    if security is not None:
+        parse_security(security, where)
+    parse_failures(failures, where)
 
     return Scenario(
         path=path, name=name, mode=mode, policy=policy, element_files=element_files,

@@ -53,10 +53,11 @@ seed = 7
 reverse_tunnel = true
 t_dad_s = 0
 [security]
-anything = "kept as read"
+auth = true
 [[failures]]
-kind = "whatever"
-at_s = 5
+kind = "ha_down"
+t0_s = 5
+t1_s = 9
 [timing]
 terrestrial_one_way_s = 0.03
 """, head='mobiles = ["T"]\n' + HEAD,
@@ -70,8 +71,8 @@ terrestrial_one_way_s = 0.03
     assert (sc.sim.traffic, sc.sim.direction, sc.sim.seed) == ("bulk", "up", 7)
     assert sc.sim.terrestrial_s == sc.timing.terrestrial_one_way_s == 0.03
     assert sc.mip.reverse_tunnel is True and sc.mip.t_dad_s == 0.0
-    assert sc.security == {"anything": "kept as read"}
-    assert sc.failures == ({"kind": "whatever", "at_s": 5},)
+    assert sc.security == {"auth": True}
+    assert sc.failures == ({"kind": "ha_down", "t0_s": 5, "t1_s": 9},)
     assert sc.duration_s == 3600.0
 
 
@@ -93,6 +94,11 @@ BAD = [
     ("[mip]\nreverse_tunnel = 1\n", "mip.reverse_tunnel", "true or false"),
     ('mobiles = ["Nobody"]\n', "mobiles", "no site named 'Nobody'"),
     ("security = 3\n", "security", "must be a table"),
+    ("[security]\nauth = 1\n", "security.auth", "true or false"),
+    ('[[security.attacks]]\nkind = "dos"\nt_s = 1\n', "security.attacks[0].kind",
+     "must be one of"),
+    ('[[failures]]\nkind = "dos"\nt0_s = 1\nt1_s = 2\n', "failures[0].kind",
+     "must be one of"),
 ]
 
 
