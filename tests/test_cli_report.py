@@ -136,14 +136,20 @@ def test_report_of_a_sigma_sn_run_folder(tmp_path):
     plan = write_results(folder, compare=False, sweep=False)
     (folder / "report.json").write_text(json.dumps(small_compare()))
     (folder / "run.json").write_text(json.dumps({
-        "schema": "sigma-sn/run/1", "scenario": plan["name"], "policies": {},
-        "parameters": {"start_utc": plan["start_utc"], "end_utc": plan["end_utc"]}}))
+        "schema": "sigma-sn/run/1", "scenario": plan["name"],
+        "policies": {"min-handovers": {"handovers": 3, "infeasible": 0, "outage_s": 0.0},
+                     "max-elevation": {"handovers": 5, "infeasible": 1, "outage_s": 2.5}},
+        "parameters": {"start_utc": plan["start_utc"], "end_utc": plan["end_utc"],
+                       "policy": "min-handovers"}}))
     assert main(["report", str(folder)]) == 0
     html = (folder / "report.html").read_text()
     assert "Plan timeline: Boulder" in html and "SIGMA-SN and Mobile IP" in html
     # the windows' timelines; the map comes from the plan, not from a windows run.json
     assert "Visibility windows by site" in html and "Ground tracks and footprints (" not in html
     assert "Ground tracks of the serving satellites" in html
+    # the run's policy comparison stays when the report is rebuilt from the folder
+    assert "Handovers by policy (the plan uses min-handovers)" in html
+    assert "max-elevation" in html
 
 
 @pytest.mark.parametrize("name, text, message", [

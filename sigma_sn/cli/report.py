@@ -58,12 +58,15 @@ def run(args: argparse.Namespace) -> int:
                          "one with 'sigma-sn windows ... --out RESULTS_DIR/windows.csv' or "
                          "'sigma-sn plan ... --out RESULTS_DIR/plan.json'", path=str(results))
     tables, figures, notes = [], [], []
+    run_info = _read_run_json(results)
     if (results / "windows.csv").exists() or (results / "windows.json").exists():
-        run_info = _read_run_json(results)
         rows, source = _read_window_rows(results)
         windows = windows_from_rows(rows, start_utc=run_info.get("start_utc"),
                                     duration_s=_duration_s(run_info), source=source)
         tables, figures = _content(windows, run_info, results)
+    if run_info.get("_policies"):  # a 'sigma-sn run' folder: every policy on the same windows
+        tables.insert(0, (f"Handovers by policy (the plan uses {run_info['_policy']})",
+                          [{"policy": p, **c} for p, c in run_info["_policies"].items()]))
     for part in _result_sections(results):
         tables += part.tables
         figures += part.figures
@@ -181,7 +184,8 @@ def _from_run_record(record: dict, path: str) -> dict:
         raise InputError(f"a sigma-sn/run/1 record without a usable window ({exc!r})",
                          path=path, key="parameters") from None
     return {"start_utc": par["start_utc"], "hours": (end - start).total_seconds() / 3600.0,
-            "_path": path}
+            "_path": path, "_policies": record.get("policies") or {},
+            "_policy": par.get("policy")}
 
 
 def _duration_s(run_info: dict) -> float | None:
