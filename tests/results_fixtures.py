@@ -12,10 +12,8 @@ import json
 
 from conftest import REPO
 
-#: the shipped Iridium-like router scenario, under either of the names it has had
-SCENARIO = next(p for p in (REPO / "scenarios" / n for n in ("iridium_router.toml",
-                                                            "iridium-router.toml"))
-                if p.exists())
+#: the shipped Iridium-like router scenario
+SCENARIO = REPO / "scenarios" / "iridium-router.toml"
 DURATION_S = 3600.0
 RATE_PPS = 10.0
 

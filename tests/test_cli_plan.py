@@ -13,7 +13,7 @@ from sigma_sn.cli import main
 from sigma_sn.planner.io import event_rows, read_plan_csv, read_plan_json
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = str(REPO / "scenarios" / "iridium_router.toml")
+SCENARIO = str(REPO / "scenarios" / "iridium-router.toml")
 
 
 def test_plan_writes_identical_files_twice_and_prints_a_summary(tmp_path, capsys):

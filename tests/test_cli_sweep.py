@@ -92,7 +92,7 @@ def test_site_latitude_is_router_mode_only():
     from sigma_sn.scenario import load_scenario
     from tests.test_cli_compare import REPO
 
-    host = load_scenario(REPO / "scenarios" / "gpm_host.toml")
+    host = load_scenario(REPO / "scenarios" / "gpm-host.toml")
     with pytest.raises(InputError, match="site.lat_deg: moves the terminal"):
         apply(host, [("site.lat_deg", 10.0)])
 
@@ -103,7 +103,7 @@ def test_every_listed_parameter_applies():
     from sigma_sn.sweep import apply, parse_param
     from tests.test_cli_compare import REPO
 
-    sc = load_scenario(REPO / "scenarios" / "iridium_router.toml")
+    sc = load_scenario(REPO / "scenarios" / "iridium-router.toml")
     for name, example in parameters().items():
         text = {bool: "true", str: "down" if name == "traffic.direction" else "los",
                 int: "1"}.get(type(example), "0.05")

@@ -34,8 +34,8 @@ from sigma_sn.sim.trace import HEADER, write_trace_csv
 from sigma_sn.sites import Site
 from tests.conftest import REPO
 
-IRIDIUM = REPO / "scenarios" / "iridium_router.toml"
-GPM = REPO / "scenarios" / "gpm_host.toml"
+IRIDIUM = REPO / "scenarios" / "iridium-router.toml"
+GPM = REPO / "scenarios" / "gpm-host.toml"
 IRIDIUM_TLE = REPO / "tle_data" / "iridium_like.tle"
 LEAD_S = 5.0                 # truth ahead of the plan's elements
 LAG_S = 5.0                  # truth behind them

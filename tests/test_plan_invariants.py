@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def case():
-    sc = load_scenario(REPO / "scenarios" / "iridium_router.toml")
+    sc = load_scenario(REPO / "scenarios" / "iridium-router.toml")
     sats = {s.name: s for s in load_elements(sc.element_files).satellites}
     sites = {s.name: s for s in sc.sites}
     plan = plan_scenario(sc)

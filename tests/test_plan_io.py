@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def plan():
-    p = plan_scenario(load_scenario(REPO / "scenarios" / "gpm_host.toml"))
+    p = plan_scenario(load_scenario(REPO / "scenarios" / "gpm-host.toml"))
     check_plan_invariants(p)
     return p
 

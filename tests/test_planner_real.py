@@ -19,8 +19,8 @@ from tests.plan_checks import check_plan_invariants, count_load, handover_positi
 
 REPO = Path(__file__).resolve().parents[1]
 START = "2026-08-22T00:00:00Z"
-IRIDIUM = REPO / "scenarios" / "iridium_router.toml"
-GPM = REPO / "scenarios" / "gpm_host.toml"
+IRIDIUM = REPO / "scenarios" / "iridium-router.toml"
+GPM = REPO / "scenarios" / "gpm-host.toml"
 
 
 def _by_name(items):

@@ -10,6 +10,7 @@ from sigma_sn.errors import InputError
 from sigma_sn.planner.kinds import Mode, Policy
 from sigma_sn.planner.plan import plan_scenario
 from sigma_sn.scenario import load_scenario
+from sigma_sn.sites import read_sites_csv
 
 REPO = Path(__file__).resolve().parents[1]
 HEAD = ('elements = ["a.tle"]\n[[sites]]\nname = "T"\nlat_deg = 1\nlon_deg = 2\n')
@@ -17,13 +18,14 @@ WINDOW = '[window]\nstart_utc = "2026-08-22T00:00:00Z"\nduration_s = 60\n'
 
 
 def test_shipped_scenarios_load_with_paths_relative_to_the_file():
-    sc = load_scenario(REPO / "scenarios" / "iridium_router.toml")
+    sc = load_scenario(REPO / "scenarios" / "iridium-router.toml")
     assert sc.mode is Mode.ROUTER and sc.policy is Policy.MIN_HANDOVERS
     assert sc.element_files[0].resolve() == (REPO / "tle_data" / "iridium_like.tle").resolve()
-    host = load_scenario(REPO / "scenarios" / "gpm_host.toml")
-    assert [s.capacity for s in host.sites] == [1, 2, 1, 2]
-    assert host.site_files[0].resolve() == (REPO / "scenarios" / "sites" / "nen_host4.csv"
-                                            ).resolve()
+    host = load_scenario(REPO / "scenarios" / "gpm-host.toml")
+    stations = REPO / "scenarios" / "sites" / "nen_like.csv"
+    assert host.site_files[0].resolve() == stations.resolve()
+    assert host.sites == tuple(read_sites_csv(stations))
+    assert {s.capacity for s in host.sites} == {1, 2, 3}   # antennas per station
 
 
 def _write(tmp_path, text, *, head=HEAD, window=WINDOW):
