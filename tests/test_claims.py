@@ -22,9 +22,9 @@ D_S = RANGE_KM / C_KM_S                     # one-way space-segment delay
 TERRESTRIAL_S = 0.020
 PASS_S = 40.0                               # each access point's window
 OVERLAP_S = 10.0                            # ample: > setup (<= 3 s here) + 2 RTT + guard
-# The report attributes packets to a handover between the midpoints of planned switch
-# times, and Mobile IP breaks only at the old LOS: keep LOS + the MIP outage inside that
-# share (overlap + outage < (pass - overlap) / 2), or its latency cannot be measured.
+# The report shares packets out around each protocol's own switch times (Mobile IP: its
+# break at the old LOS and its binding); passes this long keep every Mobile IP outage
+# well apart from the next handover.
 CAPACITY_BPS = 20e6
 
 
