@@ -153,41 +153,39 @@ def _replace_dir(new: Path, out: Path) -> None:
 def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResult:
     from sigma_sn import compare as cmp
     from sigma_sn.atomic import write_text
-    from sigma_sn.elements import load_elements
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
-    from sigma_sn.planner.kinds import Mode
-    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
-    from sigma_sn.visibility import find_windows
     from sigma_sn.windows_io import write_windows
 
     stages.start("windows")
-    satellites = load_elements(sc.element_files).satellites
-    sites = sc.sites
-    if sc.mobiles is not None:  # the windows of the mobiles the scenario plans, no others
-        if sc.mode is Mode.ROUTER:
-            sites = tuple(s for s in sites if s.name in sc.mobiles)
-        else:
-            satellites = [s for s in satellites if s.name in sc.mobiles]
-    # a bar on a terminal only (and never when quiet): big constellations take a while
-    with Progress("      windows", len(satellites), enabled=None if stages.log else False) as bar:
-        windows = find_windows(satellites, sites, sc.start_utc, sc.duration_s,
-                               min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, workers=1,
-                               progress=bar)
+    # the windows of the mobiles the scenario plans, no others; computed once for the
+    # plan and every policy compared. A bar on a terminal only (and never when quiet).
+    bars = []
+
+    def bar(n_satellites: int) -> Progress:
+        bars.append(Progress("      windows", n_satellites,
+                             enabled=None if stages.log else False))
+        return bars[-1]
+
+    sw = scenario_windows(sc, progress=bar)
+    for b in bars:
+        b.close()
+    satellites, sites, windows = list(sw.satellites), sw.sites, sw.windows
     write_windows(tmp / "windows.csv", windows)
     stages.end(f"{len(windows)} windows of {_n(len(satellites), 'satellite')} over "
                f"{_n(len(sites), 'site')}")
 
     stages.start("plan")
-    plan = plan_scenario(sc)
+    plan = plan_scenario(sc, windows=sw)
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)
     hs = plan["handovers"]
     stages.end(f"{len(hs)} handovers, {sum(not h['feasible'] for h in hs)} infeasible")
 
     stages.start("policies")
-    policies = policy_counts(sc, plan)
+    policies = policy_counts(sc, plan, sw)
     stages.end(", ".join(f"{p}: {c['handovers']}" for p, c in policies.items()
                          if "handovers" in c))
 
@@ -222,10 +220,11 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
                      policies=policies, policy=plan["policy"])
 
 
-def policy_counts(sc, plan: dict) -> dict:
+def policy_counts(sc, plan: dict, windows=None) -> dict:
     """Return, for every policy the scenario's mode offers, how the plan would come out:
     ``{policy: {"handovers", "infeasible", "outage_s"}}`` (the scenario's own policy from
-    ``plan``; a policy the planner cannot run here is listed with its reason)."""
+    ``plan``; a policy the planner cannot run here is listed with its reason). ``windows``
+    (:func:`~sigma_sn.planner.plan.scenario_windows`) saves finding them again."""
     from sigma_sn.errors import InputError
     from sigma_sn.planner.kinds import POLICIES_BY_MODE
     from sigma_sn.planner.plan import plan_scenario
@@ -236,7 +235,8 @@ def policy_counts(sc, plan: dict) -> dict:
             other = plan
         else:
             try:
-                other = plan_scenario(dataclasses.replace(sc, policy=policy))
+                other = plan_scenario(dataclasses.replace(sc, policy=policy),
+                                      windows=windows)
             except (NotImplementedError, InputError) as exc:
                 out[policy.value] = {"not_planned": str(exc)}
                 continue

@@ -800,11 +800,21 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
-def plan_scenario(scenario, *, progress=None, workers: int | None = 1) -> dict:
-    """Return the plan of a loaded :class:`~sigma_sn.scenario.Scenario`: load its elements,
-    compute the visibility windows (``sigma_sn.visibility.find_windows``) and plan them
-    with :func:`plan_windows`. ``progress``: None, a Progress-like object (``advance(n)``
-    per satellite), or a callable that takes the number of satellites and returns one.
+@dataclasses.dataclass(frozen=True)
+class ScenarioWindows:
+    """The satellites and sites a scenario plans (after its ``mobiles`` selection) and
+    their visibility windows: computed once, planned under any policy."""
+
+    satellites: tuple
+    sites: tuple
+    windows: object
+
+
+def scenario_windows(scenario, *, progress=None, workers: int | None = 1) -> ScenarioWindows:
+    """Load the elements of a loaded :class:`~sigma_sn.scenario.Scenario`, select its
+    mobiles and compute the visibility windows (``sigma_sn.visibility.find_windows``).
+    ``progress``: None, a Progress-like object (``advance(n)`` per satellite), or a
+    callable that takes the number of satellites and returns one.
 
     Raises :class:`~sigma_sn.errors.InputError` naming the scenario's key when its
     ``mobiles`` name a satellite that is not in the element files (host mode).
@@ -837,14 +847,24 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1) -> dict:
         progress = progress(len(sats))
     w = find_windows(sats, sites, sc.start_utc, sc.duration_s, min_elev_deg=sc.min_elev_deg,
                      step_s=sc.step_s, workers=workers, progress=progress)
+    return ScenarioWindows(tuple(sats), tuple(sites), w)
+
+
+def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
+                  windows: ScenarioWindows | None = None) -> dict:
+    """Return the plan of a loaded :class:`~sigma_sn.scenario.Scenario`: its windows
+    (``windows`` if given, e.g. to plan one set under several policies, else
+    :func:`scenario_windows` with ``progress``) planned by :func:`plan_windows`."""
+    sc = scenario
+    sw = windows or scenario_windows(sc, progress=progress, workers=workers)
     files = [{"role": "elements", "path": display_path(p), "sha256": sha256_of(p)}
              for p in sc.element_files]
     files += [{"role": "sites", "path": display_path(p), "sha256": sha256_of(p)}
               for p in sc.site_files]
     sources = {"scenario": {"path": display_path(sc.path), "sha256": sha256_of(sc.path)},
                "files": files}
-    return plan_windows(w, sats, sites, sc.mode, sc.policy, sc.timing,
-                        selection=sc.selection, prefix=sc.address_prefix,
+    return plan_windows(sw.windows, list(sw.satellites), list(sw.sites), sc.mode, sc.policy,
+                        sc.timing, selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
                         workers=workers)
@@ -855,5 +875,5 @@ def dumps(plan: dict) -> str:
     return json.dumps(plan, sort_keys=True, indent=1) + "\n"
 
 
-__all__ = ["LinkLook", "SCHEMA", "Sky", "display_path", "dumps",
-           "plan_scenario", "plan_windows", "rtt_bound_s", "sha256_of"]
+__all__ = ["LinkLook", "SCHEMA", "ScenarioWindows", "Sky", "display_path", "dumps",
+           "plan_scenario", "plan_windows", "rtt_bound_s", "scenario_windows", "sha256_of"]
