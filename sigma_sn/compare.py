@@ -102,30 +102,34 @@ def compare_replay(replay, cfg, mip_cfg=None, *, scenario: str | None = None) ->
 
 
 def compare_plan(plan: dict, cfg, mip_cfg=None, *, plan_dir=".", truth_elements=None,
-                 progress=None) -> dict:
-    """Run both protocols on ``plan`` (via ``simulate_plan``) with the same ``cfg``; return
-    the comparison document, named after the plan."""
-    from sigma_sn.sim.fromplan import simulate_plan
+                 progress=None, replays=None) -> dict:
+    """Run both protocols on ``plan`` (via ``simulate_plan``) with the same ``cfg`` and the
+    same link geometry (``replays`` from ``replays_from_plan``, made here if not given);
+    return the comparison document, named after the plan."""
+    from sigma_sn.sim.fromplan import replays_from_plan, simulate_plan
 
-    reports = [simulate_plan(plan, cfg, protocol=p, mip=mip_cfg, truth_elements=truth_elements,
-                             plan_dir=plan_dir, progress=progress) for p in PROTOCOLS]
+    if replays is None:
+        replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                                    progress=progress)
+    reports = [simulate_plan(plan, cfg, protocol=p, mip=mip_cfg, progress=progress,
+                             replays=replays) for p in PROTOCOLS]
     return comparison(*reports, plan.get("name"))
 
 
 def add_findings(doc: dict, plan: dict, cfg, mip_cfg=None, *, security=None, failures=(),
-                 where: str = "scenario", truth_elements=None) -> dict:
+                 where: str = "scenario", truth_elements=None, replays=None) -> dict:
     """Add what a scenario's ``[security]`` and ``[[failures]]`` tables ask for (attacks
     without and with authentication, ingress filtering, location-manager and home-agent
     failures; :func:`sigma_sn.sim.survive.scenario_findings`) to ``doc``: the measurements
     under ``"findings"`` and their rows at the end of the table. They are measured on the
-    plan's first mobile, which ``findings.mobile`` names. Without either table, ``doc``
-    is returned as it is."""
+    plan's first mobile, which ``findings.mobile`` names (``replays`` already made from
+    ``plan`` are reused). Without either table, ``doc`` is returned as it is."""
     if not security and not failures:
         return doc
     from sigma_sn.sim.fromplan import replays_from_plan
     from sigma_sn.sim.survive import findings_table, scenario_findings
 
-    replay = replays_from_plan(plan, truth_elements=truth_elements)[0]
+    replay = (replays or replays_from_plan(plan, truth_elements=truth_elements))[0]
     found = scenario_findings(replay, cfg, security=security, failures=failures, where=where,
                               mip=mip_cfg)
     return {**doc, "findings": {"mobile": replay.mobile, **found},

@@ -112,7 +112,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     from sigma_sn.scenario import load_scenario
 
     scenario_path = Path(scenario_path)
-    stages = _Stages(9, log)
+    stages = _Stages(10, log)
     stages.start("scenario")
     sc = load_scenario(scenario_path)
     out = Path(out_dir) if out_dir is not None else default_out_dir(sc.name, scenario_path)
@@ -156,7 +156,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
-    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
     from sigma_sn.windows_io import write_windows
 
     stages.start("windows")
@@ -190,11 +190,14 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
                          if "handovers" in c))
 
     cfg, mip_cfg = config_from_plan(plan)
+    stages.start("link geometry")
+    replays = replays_from_plan(plan, plan_dir=".")  # one geometry for every replay
+    stages.end(f"{sum(len(r.links) for r in replays)} links")
     reports = {}
     for protocol, label in (("sigma", "simulate SIGMA-SN"), ("mip", "simulate Mobile IP")):
         stages.start(label)
         reports[protocol] = simulate_plan(plan, cfg, protocol=protocol, mip=mip_cfg,
-                                          plan_dir=".")
+                                          replays=replays)
         p = reports[protocol]["packets"]
         stages.end(f"{p['sent']} packets sent, {p['lost']} lost")
 
@@ -202,7 +205,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     doc = cmp.comparison(reports["sigma"], reports["mip"], plan.get("name", sc.name))
     # a scenario's [security] and [[failures]] add their findings, as 'sigma-sn compare'
     doc = cmp.add_findings(doc, plan, cfg, mip_cfg, security=sc.security,
-                           failures=sc.failures, where=str(sc.path))
+                           failures=sc.failures, where=str(sc.path), replays=replays)
     write_text(tmp / "report.json", cmp.dumps(doc))
     stages.end()
 

@@ -190,7 +190,7 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
     values. ``log`` (a text stream, e.g. ``sys.stderr``) gets one line per run.
     """
     from sigma_sn.compare import PROTOCOLS, compare_plan
-    from sigma_sn.sim.fromplan import config_from_plan
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
 
     if plan_fn is None:
         from sigma_sn.planner.plan import plan_scenario as plan_fn
@@ -200,15 +200,16 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
     for k, point in enumerate(points, 1):
         t0 = time.monotonic()
         key = _plan_key(point.scenario)
-        if key not in plans:
-            plans[key] = plan_fn(point.scenario)
-        plan = plans[key]
+        if key not in plans:  # a plan and its link geometry, reused by simulator-side values
+            plan = plan_fn(point.scenario)
+            plans[key] = plan, replays_from_plan(plan, truth_elements=truth_elements)
+        plan, replays = plans[key]
         cfg, mip = config_from_plan(plan, seed=seed, rate_pps=rate_pps, **point.overrides)
         if cfg.traffic != "cbr":
             raise InputError("the comparison needs CBR traffic (the Mobile IP baseline "
                              f"replays CBR only), the scenario has {cfg.traffic!r}",
                              path=str(scenario.path), key="traffic.traffic")
-        doc = compare_plan(plan, cfg, mip, truth_elements=truth_elements)
+        doc = compare_plan(plan, cfg, mip, replays=replays)
         head: dict = {}
         for j, (name, text) in enumerate(point.assignment):
             suffix = "" if j == 0 else str(j + 1)

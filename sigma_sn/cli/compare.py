@@ -67,14 +67,16 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.planner.plan import dumps, plan_scenario
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import replays_from_plan
 
     sc = load_scenario(args.scenario)
     out = Path(args.out_dir or out_dir_for(sc.name, args.scenario))
     plan = plan_scenario(sc)
     cfg, mip = configs(plan, args, args.scenario)
-    doc = compare_plan(plan, cfg, mip, truth_elements=args.truth_tle, progress=Progress)
+    replays = replays_from_plan(plan, truth_elements=args.truth_tle, progress=Progress)
+    doc = compare_plan(plan, cfg, mip, progress=Progress, replays=replays)
     doc = add_findings(doc, plan, cfg, mip, security=sc.security, failures=sc.failures,
-                       where=str(sc.path), truth_elements=args.truth_tle)
+                       where=str(sc.path), replays=replays)
     write_text(out / "plan.json", dumps(plan))
     paths = write_compare(doc, out)
     hs = plan["handovers"]

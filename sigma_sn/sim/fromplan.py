@@ -335,16 +335,18 @@ def config_from_plan(plan: dict, *, source: str = "plan", **overrides) -> tuple[
 def simulate_plan(plan: dict, cfg: SimConfig, *, protocol: str = "sigma",
                   mip: MipConfig | None = None, truth_elements=None, plan_dir=".",
                   progress=None, mobiles=None, source: str = "plan",
-                  step_s: float = 10.0) -> dict:
+                  step_s: float = 10.0, replays=None) -> dict:
     """Replay ``plan`` (one association per mobile) under ``cfg`` and return the report
     (``sigma-sn/report/1``). ``truth_elements``, ``plan_dir``, ``mobiles``, ``step_s``,
     ``source`` and ``progress`` (a factory of progress bars) as in
-    :func:`replays_from_plan`."""
+    :func:`replays_from_plan`; ``replays`` already made from ``plan`` by it skip that
+    step (one geometry for both protocols of a comparison)."""
     from sigma_sn.sim.run import PROGRESS_SLICES
 
-    replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
-                                step_s=step_s, mobiles=mobiles, source=source,
-                                progress=progress)
+    if replays is None:
+        replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                                    step_s=step_s, mobiles=mobiles, source=source,
+                                    progress=progress)
     with _stage(progress, "simulate", PROGRESS_SLICES * len(replays)) as bar:
         return simulate_many(replays, cfg, protocol=protocol, mip=mip,
                              progress=bar if progress else None)
