@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skyfield.api import EarthSatellite, load
 from skyfield.framelib import itrs
 
@@ -85,3 +89,19 @@ def test_teme_matches_scalar_api_on_sgp4_verification_set():
     sats, bad = read_tle_report(importlib.resources.files("sgp4") / "SGP4-VER.TLE")
     assert len(bad) == 3 and len(sats) > 25           # the three wrong checksums are reported
     assert assert_matches_scalar_api(sats, np.array([0.0, 3600.0, 86400.0 * 3])) > 40
+
+
+@settings(max_examples=60, deadline=None)
+@given(start_us=st.integers(0, 10**15),
+       t_us=st.lists(st.one_of(st.integers(-10**12, 10**12), st.integers(-10**7, 10**7)),
+                     max_size=40))
+def test_iso_text_is_the_datetime_of_each_instant(start_us, t_us):
+    """Epoch.iso writes the seconds and the microsecond digits separately (fast); each
+    string must still be that instant as the standard library prints it."""
+    start = datetime(2000, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=start_us)
+    e = Epoch.at(start)
+    got = e.iso(np.array(t_us, float) / 1e6).tolist()
+    want = [(start + timedelta(microseconds=u)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            for u in t_us]
+    assert got == want
+    assert str(e.iso(0.0)) == start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")   # a scalar too

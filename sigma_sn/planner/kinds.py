@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -51,10 +51,11 @@ class Action(str, Enum):
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """One candidate window of one mobile: access point ``ap``, AOS and LOS (s after the
-    plan's start) and the pass's highest elevation (deg)."""
+    plan's start) and the pass's highest elevation (deg). A named tuple, not a frozen
+    dataclass: a day of Starlink for a thousand terminals makes four million of them, and
+    a tuple is made four times faster."""
 
     ap: str
     aos_s: float

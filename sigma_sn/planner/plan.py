@@ -6,7 +6,8 @@ Geometry is exact SGP4 everywhere, and batched: max-elevation and strongest-sign
 their look angles from each satellite propagated once on the decision grid for all mobiles
 (:meth:`Sky.elev_range_grid`), and the round trips of all handovers of a group of mobiles
 are evaluated in one vectorised pass (see :func:`_plan_events`). Groups of mobiles can be
-planned in forked workers (:func:`_run_groups`), with the same bytes as one process.
+planned in forked workers (:func:`_run_groups`), with the same bytes as one process; they
+return numbers in arrays, and :mod:`sigma_sn.planner.rows` makes the JSON rows once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import gc
 import hashlib
 import json
 import math
+import mmap
 import multiprocessing
 import os
 import time
@@ -26,20 +28,18 @@ from typing import Sequence
 import numpy as np
 
 from sigma_sn.geometry import C_KM_S, topocentric
-from sigma_sn.planner import addresses, core
+from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.kinds import Action, Mode, Policy, Selection, Serve, Window
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
 
 SCHEMA = "sigma-sn/plan/1"
-_ROUND = 6            # microseconds: exports are byte-identical across runs
+_ROUND = rows.ROUND    # microseconds: exports are byte-identical across runs
 _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
 _MU_KM3_S2 = 398600.4418
 _POLAR_RADIUS_KM = 6356.752   # WGS84 b
-_ACTION_TEXT = {a: a.value for a in Action}
-_RETIRE = ("DELETE_IP", "DEACTIVATE")
 
 
 
@@ -58,7 +58,7 @@ class Sky:
         self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
         self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
         self.duration_s = duration_s
-        self._grid: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._grid: dict[float, tuple[np.ndarray, np.ndarray, bool]] = {}
 
     def theta_of(self, t_s):
         return (np.interp(t_s, self.t_grid, self.theta),
@@ -98,29 +98,48 @@ class Sky:
         return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
                                 self.site_enu[site][2])
 
-    def grid_for(self, sats, step_s: float) -> np.ndarray:
+    def grid_for(self, sats, step_s: float, workers: int = 1) -> np.ndarray:
         """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
         yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
-        each satellite is propagated once on the decision grid every mobile samples."""
-        table, done = self._grid.get(step_s, (None, None))
+        each satellite is propagated once on the decision grid every mobile samples.
+        ``workers`` > 1 on the first call: the table lives in shared memory and forked
+        processes fill their share of ``sats`` in place."""
+        table, done, shared = self._grid.get(step_s, (None, None, False))
+        parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
         if table is None:
-            n_g = self.g_last(step_s) + 1
-            # np.empty: pages of satellites never asked about are never touched
-            table = np.empty((len(self.satrecs), 3, n_g))
+            shared = parallel
+            shape = (len(self.satrecs), 3, self.g_last(step_s) + 1)
+            if parallel:
+                # anonymous shared pages: what a forked worker writes, the parent sees
+                buf = mmap.mmap(-1, max(8, 8 * math.prod(shape)))
+                table = np.frombuffer(buf, np.float64).reshape(shape)
+            else:  # np.empty: pages of satellites never asked about are never touched
+                table = np.empty(shape)
             done = np.zeros(len(self.satrecs), bool)
-            self._grid[step_s] = (table, done)
+            self._grid[step_s] = (table, done, shared)
         todo = [k for k in sats if not done[k]]
-        if todo:
-            t_s = np.arange(table.shape[2]) * step_s
-            theta = np.interp(t_s, self.t_grid, self.theta)
-            c, s = np.cos(theta), np.sin(theta)
-            for k in todo:
-                r = self._teme_km(k, t_s)
-                table[k, 0] = c * r[:, 0] + s * r[:, 1]
-                table[k, 1] = c * r[:, 1] - s * r[:, 0]
-                table[k, 2] = r[:, 2]
-                done[k] = True
+        if parallel and shared and len(todo) >= 2 * workers:
+            global _FILL
+            _FILL = (self, table, step_s)
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    pool.map(_fill_grid, [todo[k::workers] for k in range(workers)])
+            finally:
+                _FILL = None
+        elif todo:
+            self._fill(table, todo, step_s)
+        done[todo] = True
         return table
+
+    def _fill(self, table: np.ndarray, sats: list[int], step_s: float) -> None:
+        t_s = np.arange(table.shape[2]) * step_s
+        theta = np.interp(t_s, self.t_grid, self.theta)
+        c, s = np.cos(theta), np.sin(theta)
+        for k in sats:
+            r = self._teme_km(k, t_s)
+            table[k, 0] = c * r[:, 0] + s * r[:, 1]
+            table[k, 1] = c * r[:, 1] - s * r[:, 0]
+            table[k, 2] = r[:, 2]
 
     def forget_grid(self) -> None:
         """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
@@ -135,15 +154,38 @@ class Sky:
         ``site[j]`` at ``g[j]·step_s`` (0 <= g <= the plan's last grid index), bit for bit
         what :meth:`elev_range` gives."""
         table = self.grid_for(np.flatnonzero(np.bincount(sat)).tolist(), step_s)
-        xyz = (table[sat, 0, g], table[sat, 1, g], table[sat, 2, g])
-        pos, up_vec = self.site_pos_km[site], self.site_enu[site][:, 2]
+        # tens of millions of samples: flat takes and in-place arithmetic (a fancy index
+        # per coordinate and a gather of whole ENU matrices cost nine times as much)
+        n_g = table.shape[2]
+        flat = table.reshape(-1)
+        at = sat * (3 * n_g) + g
+        dx, dy, dz = flat.take(at), flat.take(at + n_g), flat.take(at + 2 * n_g)
         # the same operations in the same order as _elev_range
-        dx = xyz[0] - pos[:, 0]
-        dy = xyz[1] - pos[:, 1]
-        dz = xyz[2] - pos[:, 2]
-        range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
-        up = (dx * up_vec[:, 0] + dy * up_vec[:, 1] + dz * up_vec[:, 2]) / range_km
-        return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
+        dx -= self.site_pos_km[:, 0].take(site)
+        dy -= self.site_pos_km[:, 1].take(site)
+        dz -= self.site_pos_km[:, 2].take(site)
+        range_km = dx * dx
+        range_km += dy * dy
+        range_km += dz * dz
+        np.sqrt(range_km, out=range_km)
+        up = dx
+        up *= self.site_enu[:, 2, 0].take(site)
+        dy *= self.site_enu[:, 2, 1].take(site)
+        up += dy
+        dz *= self.site_enu[:, 2, 2].take(site)
+        up += dz
+        up /= range_km
+        np.minimum(up, 1.0, out=up)
+        np.arcsin(up, out=up)
+        return np.degrees(up, out=up), range_km
+
+
+_FILL: tuple | None = None   # (sky, shared table, step) the forked grid fillers read
+
+
+def _fill_grid(sats: list[int]) -> None:
+    sky, table, step_s = _FILL
+    sky._fill(table, sats, step_s)
 
 
 class LinkLook:
@@ -306,23 +348,23 @@ def _answer_looks(asked: dict, looks: dict, sky: Sky, step_s: float) -> dict:
     return {m: _Answered(a, looks[m]) for m, a in out.items()}
 
 
-def _select_group(names: list, job: tuple | None = None) -> dict:
-    """Serving sequences of the mobiles ``names`` (the geometry-driven policies get their
-    look angles in batches: one propagation per satellite on the decision grid for all of
-    them, not one call per mobile and access point). Runs in a worker too: ``job`` is
-    then the forked copy of :data:`_JOB`; sequences travel back as plain tuples."""
-    policy, candidates, looks, duration_s, timing, bound_s, selection, sky = job or _JOB
+def _select_group(candidates: dict, J: dict) -> dict:
+    """Serving sequences of the mobiles of ``candidates`` (the geometry-driven policies get
+    their look angles in batches: one propagation per satellite on the decision grid for
+    all of them, not one call per mobile and access point)."""
+    policy, looks, duration_s, timing, bound_s, selection, sky = (
+        J["policy"], J["looks"], J["duration_s"], J["timing"], J["bound_s"], J["selection"],
+        J["sky"])
     out, batch, n = {}, {}, 0
 
     def flush():
         geos = _answer_looks(batch, looks, sky, selection.decision_step_s)
         for m in batch:
-            out[m] = [(x.index, x.switch_s, x.wait_from_s) for x in core.select(
-                policy, candidates[m], duration_s, timing, bound_s, geometry=geos[m],
-                selection=selection)]
+            out[m] = core.select(policy, candidates[m], duration_s, timing, bound_s,
+                                 geometry=geos[m], selection=selection)
         batch.clear()
 
-    for m in names:
+    for m in candidates:
         batch[m] = core.look_requests(policy, candidates[m], duration_s, timing, bound_s,
                                       selection=selection)
         n += sum(len(t_s) for _, t_s in batch[m])
@@ -336,33 +378,77 @@ def _select_group(names: list, job: tuple | None = None) -> dict:
 _JOB: dict | None = None   # what forked workers of _plan_group read
 
 
-def _plan_group(names: list, job: dict | None = None) -> tuple:
+def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dict]:
     """Plan the mobiles ``names``: their serving sequences (unless least-load decided
-    them jointly beforehand), events and JSON rows. Runs in a forked worker too (``job``
-    is then the copy of :data:`_JOB`); one mobile is wholly in one group, so the rows come
-    out as a serial run makes them."""
+    them jointly beforehand), events, serving intervals and outages, as arrays. Runs in a
+    forked worker too (``job`` is then the copy of :data:`_JOB`); one mobile is wholly in
+    one group, so a serial run makes the same numbers."""
     J = job or _JOB
     stats = {"select_s": 0.0}
     t0 = time.perf_counter()
+    candidates = J["candidates"]
+    if candidates is None:  # the columns, made windows here: in the workers, in parallel
+        ap_col, aos, los, elev = J["window_columns"]
+        candidates = {}
+        for m in names:
+            lo, hi = J["spans"][m]
+            candidates[m] = list(map(Window, ap_col[lo:hi], aos[lo:hi], los[lo:hi],
+                                     elev[lo:hi]))
+    stats["candidates_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if J["sequences"] is None:
-        got = _select_group(names, J["select_job"])
-        seqs = {m: [Serve(*x) for x in got[m]] for m in names}
+        seqs = _select_group({m: candidates[m] for m in names}, J)
         stats["select_s"] = time.perf_counter() - t0
     else:
         seqs = {m: J["sequences"][m] for m in names}
     t0 = time.perf_counter()
-    events = _plan_events(J["candidates"], seqs, J["looks"], J["timing"], J["bound_s"],
+    events = _plan_events(candidates, seqs, J["looks"], J["timing"], J["bound_s"],
                           J["sky"], stats)
     stats["events_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rows = _rows(names, seqs, events, J)
+    out = _collect(names, candidates, seqs, events, J)
     stats["output_s"] = time.perf_counter() - t0
-    return rows, stats
+    return out, stats
 
 
-def _run_groups(names: list, job: dict, workers: int) -> tuple[list, dict]:
+def _collect(names, candidates, sequences, events, J) -> rows.Planned:
+    """Return the serving intervals, handovers and outages of the mobiles ``names``."""
+    ap_index, duration_s, policy, timing = (J["ap_index"], J["duration_s"], J["policy"],
+                                            J["timing"])
+    got = rows.Collect()
+    s_ap, s_from, s_to = got.serve
+    h_from, h_to, h_ok, h_overlap, h_outage, h_margin, h_deact = got.ho
+    times = got.ho_times
+    o_from, o_to, o_cause = got.outage
+    for mobile in names:
+        cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
+        into = _into(cands, seq, hos)
+        serving = _serving(cands, seq, into, duration_s)
+        for _, idx, a, b in serving:
+            s_ap.append(ap_index[cands[idx].ap])
+            s_from.append(a)
+            s_to.append(b)
+        for h in hos:
+            h_from.append(ap_index[h.from_ap])
+            h_to.append(ap_index[h.to_ap])
+            h_ok.append(h.feasible)
+            h_overlap.append(h.overlap_s)
+            h_outage.append(h.outage_s)
+            h_margin.append(h.margin_s)
+            h_deact.append(h.events[4].action is Action.DEACTIVATE)
+            times += [e.t_s for e in h.events]
+        for a, b, cause in _outages(cands, into, serving, duration_s, policy, timing):
+            o_from.append(a)
+            o_to.append(b)
+            o_cause.append(cause)
+        got.end_mobile()
+    return got.packed()
+
+
+def _run_groups(names: list, job: dict, workers: int) -> tuple[list, list, dict]:
     """Run :func:`_plan_group` over groups of ``names``, in ``workers`` forked processes
-    when there is more than one; return the groups' rows in order and summed stats."""
+    when there is more than one; return the groups, their results in order and summed
+    stats."""
     workers = min(workers, max(1, len(names) // 8))
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         global _JOB
@@ -375,12 +461,13 @@ def _run_groups(names: list, job: dict, workers: int) -> tuple[list, dict]:
         finally:
             _JOB = None
     else:
+        groups = [names]
         parts = [_plan_group(names, job)]
     stats: dict = {}
     for _, st in parts:
         for k, v in st.items():
             stats[k] = stats.get(k, 0) + v
-    return [rows for rows, _ in parts], stats
+    return groups, [got for got, _ in parts], stats
 
 
 def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
@@ -414,28 +501,6 @@ def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, s
     stats["rtt_batched"] = k0
     stats["rtt_exact_calls"] = exact_calls
     return out
-
-
-class _Utc:
-    """Fill ``*_utc`` fields in one vectorised call at the end: ``column(key)`` gives the
-    two lists to append a row and its ``t_s`` to (plain appends: this runs per event)."""
-
-    def __init__(self, epoch: Epoch):
-        self.epoch = epoch
-        self.columns: dict[str, tuple[list, list]] = {}
-
-    def column(self, key: str) -> tuple[list, list]:
-        return self.columns.setdefault(key, ([], []))
-
-    def put(self, row: dict, key: str, t_s: float) -> None:
-        rows, times = self.column(key)
-        rows.append(row)
-        times.append(t_s)
-
-    def fill(self) -> None:
-        for key, (rows, times) in self.columns.items():
-            for row, iso in zip(rows, self.epoch.iso(np.array(times, float)).tolist()):
-                row[key] = iso
 
 
 def _r(x: float) -> float:
@@ -511,42 +576,37 @@ def _serving(cands, seq: list[Serve], into, duration_s: float
     return out
 
 
-def _outages(mobile, cands, into, serving, duration_s, policy, timing, utc):
-    """Return the gaps between serving intervals, each part with its cause: no candidate
-    up (``no_coverage``); the new access point attaching and the switch completing after
-    a hard handover (``hard_handover``); coverage left unused before that, which under
-    least-load is waiting for a free slot (``capacity``)."""
+def _outages(cands, into, serving, duration_s, policy, timing) -> list[tuple[float, float, int]]:
+    """Return the gaps between serving intervals as (from_s, to_s, cause code) parts, each
+    with its cause (:data:`rows.CAUSES`): no candidate up (``no_coverage``); the new
+    access point attaching and the switch completing after a hard handover
+    (``hard_handover``); coverage left unused before that, which under least-load is
+    waiting for a free slot (``capacity``)."""
     ends = [0.0] + [b for _, _, _, b in serving]
     begins = [a for _, _, a, _ in serving] + [duration_s]
     if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
         return []  # served throughout (the usual case under a dense constellation)
     covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
-    rows = []
+    capacity, hard, no_coverage = range(3)  # rows.CAUSES: sorted as their names
+    out = []
     for i, (lo, hi) in enumerate(zip(ends, begins)):
         if hi - lo <= _SLIVER_S:
             continue
-        parts = [(a, b, "no_coverage") for a, b in _minus(lo, hi, covered)]
+        parts = [(a, b, no_coverage) for a, b in _minus(lo, hi, covered)]
         h = into[serving[i][0]] if i < len(serving) else None
         if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
             attach_s = max(cands[serving[i][1]].aos_s, h.events[0].t_s - timing.setup_s)
         else:  # before the first interval, after the last, or until a re-acquisition
             attach_s = hi
-        waiting = "capacity" if policy is Policy.LEAST_LOAD else (
-            "hard_handover" if h is not None else "no_coverage")
+        waiting = capacity if policy is Policy.LEAST_LOAD else (
+            hard if h is not None else no_coverage)
         for a, b in _clip(covered, lo, hi):
             if a < attach_s:
                 parts.append((a, min(b, attach_s), waiting))
             if b > attach_s:
-                parts.append((max(a, attach_s), b, "hard_handover"))
-        for a, b, cause in sorted(parts):
-            if b - a <= _SLIVER_S:
-                continue
-            row = {"mobile": mobile, "from_s": _r(a), "to_s": _r(b),
-                   "duration_s": _r(b - a), "cause": cause}
-            utc.put(row, "from_utc", row["from_s"])
-            utc.put(row, "to_utc", row["to_s"])
-            rows.append(row)
-    return rows
+                parts.append((max(a, attach_s), b, hard))
+        out += [(a, b, c) for a, b, c in sorted(parts) if b - a > _SLIVER_S]
+    return out
 
 
 def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, policy: Policy,
@@ -602,7 +662,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     sky = Sky(windows.epoch, windows.duration_s, satellites, sites)
     duration_s = float(windows.duration_s)
 
-    # candidate windows per mobile, sorted by (AOS, AP name): Serve.index points here
+    # candidate windows per mobile, sorted by (AOS, AP name): Serve.index points here.
+    # Kept as columns; each mobile's Window list is made where it is planned
     t0 = time.perf_counter()
     mob_of = windows.site if router else windows.sat
     ap_of = windows.sat if router else windows.site
@@ -610,25 +671,21 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     rank[sorted(range(len(ap_names)), key=ap_names.__getitem__)] = np.arange(len(ap_names))
     order = np.lexsort((rank[ap_of], windows.aos_s, mob_of)) if len(windows) else \
         np.zeros(0, np.int64)
-    bounds = np.searchsorted(mob_of[order], np.arange(len(mobile_names) + 1))
-    cols = {k: np.round(getattr(windows, k)[order], _ROUND).tolist()
-            for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}
-    raw = {k: getattr(windows, k)[order].tolist() for k in ("aos_s", "los_s", "max_elev_deg")}
+    bounds = np.searchsorted(mob_of[order], np.arange(len(mobile_names) + 1)).tolist()
+    spans = {mobile: (bounds[m], bounds[m + 1]) for m, mobile in enumerate(mobile_names)}
     ap_col = [ap_names[k] for k in ap_of[order].tolist()]
-    candidates: dict[str, list[Window]] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    looks: dict[str, LinkLook] = {}
-    for m, mobile in enumerate(mobile_names):
-        lo, hi = int(bounds[m]), int(bounds[m + 1])
-        spans[mobile] = (lo, hi)
-        candidates[mobile] = list(map(Window, ap_col[lo:hi], raw["aos_s"][lo:hi],
-                                      raw["los_s"][lo:hi], raw["max_elev_deg"][lo:hi]))
-        looks[mobile] = LinkLook(sky, mode, m, ap_index)
+    window_columns = (ap_col,) + tuple(getattr(windows, k)[order].tolist()
+                                       for k in ("aos_s", "los_s", "max_elev_deg"))
+    looks = {mobile: LinkLook(sky, mode, m, ap_index) for m, mobile in enumerate(mobile_names)}
+    candidates = None
     stats["candidates_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     sequences = None
     if policy is Policy.LEAST_LOAD:  # decided jointly, here; the rest per mobile
+        candidates = {}
+        for mobile, (lo, hi) in spans.items():
+            candidates[mobile] = list(map(Window, *(c[lo:hi] for c in window_columns)))
         capacity = _capacity(mode, sites, sat_names, selection)
         joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
                                        geometry=looks, selection=selection)
@@ -638,24 +695,35 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     if sequences is None and workers > 1 and policy in (Policy.MAX_ELEVATION,
                                                         Policy.STRONGEST_SIGNAL):
         # every satellite on the decision grid once, before the fork shares it
-        sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s)
-    job = {"candidates": candidates, "looks": looks, "timing": timing, "bound_s": bound_s,
-           "sky": sky, "sequences": sequences, "duration_s": duration_s, "policy": policy,
-           "select_job": (policy, candidates, looks, duration_s, timing, bound_s, selection,
-                          sky),
-           "book": addresses.AddressBook(subnets), "epoch": windows.epoch,
-           "iid": {m: k for k, m in enumerate(mobile_names, start=1)},
-           "spans": spans, "ap_col": ap_col, "cols": cols}
-    parts, group_stats = _run_groups(list(mobile_names), job, workers)
+        t0 = time.perf_counter()
+        sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers)
+        stats["grid_s"] = time.perf_counter() - t0
+    job = {"candidates": candidates, "window_columns": window_columns, "spans": spans,
+           "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
+           "sequences": sequences, "duration_s": duration_s, "policy": policy,
+           "selection": selection, "ap_index": ap_index}
+    groups, parts, group_stats = _run_groups(list(mobile_names), job, workers)
     sky.forget_grid()
-    stats.update(group_stats)  # stage seconds summed over the groups (and workers)
+    for k, v in group_stats.items():  # stage seconds summed over the groups (and workers)
+        stats[k] = stats.get(k, 0) + v
     stats["select_s"] += select_s
-    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
-    for part in parts:
-        out_mobiles += part[0]
-        out_handovers += part[1]
-        out_outages += part[2]
-        out_updates += part[3]
+
+    t0 = time.perf_counter()
+    cols = {k: rows.rounded(getattr(windows, k)[order])
+            for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}
+
+    def candidate_rows(mobile: str) -> list[dict]:
+        lo, hi = spans[mobile]
+        return [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
+                for w, a, c, b, x in zip(ap_col[lo:hi], cols["aos_s"][lo:hi],
+                                         cols["tca_s"][lo:hi], cols["los_s"][lo:hi],
+                                         cols["max_elev_deg"][lo:hi])]
+
+    iid = {m: k for k, m in enumerate(mobile_names, start=1)}
+    out_mobiles, out_handovers, out_outages, out_updates = rows.rows(
+        groups, parts, epoch=windows.epoch, ap_names=ap_names,
+        book=addresses.AddressBook(subnets), iid=iid, candidate_rows=candidate_rows)
+    stats["rows_s"] = time.perf_counter() - t0
     mentioned_aps: set[str] = set(ap_col)
 
     # every list is sorted so the JSON diffs well
@@ -688,78 +756,16 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "sites": sorted(sites_out, key=lambda r: r["name"]),
         "access_points": [{"name": n, "prefix": str(subnets[n])}
                           for n in sorted(mentioned_aps)],
-        "mobiles": sorted(out_mobiles, key=lambda r: r["name"]),
-        "handovers": sorted(out_handovers, key=lambda r: (r["mobile"], r["index"])),
-        "outages": sorted(out_outages, key=lambda r: (r["mobile"], r["from_s"])),
-        "location_updates": sorted(out_updates, key=lambda r: (r["mobile"], r["t_s"])),
+        "mobiles": out_mobiles,          # rows.rows sorts them all
+        "handovers": out_handovers,
+        "outages": out_outages,
+        "location_updates": out_updates,
     }
     return plan
 
 
 def _workers(workers: int | None) -> int:
     return (os.cpu_count() or 1) if workers is None else max(1, int(workers))
-
-
-def _rows(names, sequences, events, J) -> tuple[list, list, list, list]:
-    """Return the JSON rows (mobiles, handovers, outages, location updates) of the mobiles
-    ``names``, their ``*_utc`` fields filled."""
-    book, spans, ap_col, cols = J["book"], J["spans"], J["ap_col"], J["cols"]
-    candidates, duration_s, policy, timing = (J["candidates"], J["duration_s"], J["policy"],
-                                              J["timing"])
-    utc = _Utc(J["epoch"])
-    ev_rows_all, ev_t_all = utc.column("t_utc")
-    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
-    for mobile in names:
-        cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
-
-        def addr(ap, iid=J["iid"][mobile]):
-            return book.address(ap, iid)
-
-        lo, hi = spans[mobile]
-        cand_rows = [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
-                     for w, a, c, b, x in zip(
-                         ap_col[lo:hi], cols["aos_s"][lo:hi], cols["tca_s"][lo:hi],
-                         cols["los_s"][lo:hi], cols["max_elev_deg"][lo:hi])]
-        into = _into(cands, seq, hos)
-        serving = _serving(cands, seq, into, duration_s)
-        serve_rows = []
-        for _, idx, a, b in serving:
-            ap = cands[idx].ap
-            row = {"ap": ap, "address": addr(ap), "from_s": _r(a), "to_s": _r(b)}
-            utc.put(row, "from_utc", row["from_s"])
-            utc.put(row, "to_utc", row["to_s"])
-            serve_rows.append(row)
-        out_mobiles.append({"name": mobile, "candidates": cand_rows, "serving": serve_rows})
-        if serving:
-            first = cands[serving[0][1]].ap
-            row = {"mobile": mobile, "t_s": _r(serving[0][2]), "address": addr(first),
-                   "ap": first}
-            utc.put(row, "t_utc", row["t_s"])
-            out_updates.append(row)
-        for k, h in enumerate(hos):
-            ev_rows = []
-            new_addr, old_addr = addr(h.to_ap), addr(h.from_ap)
-            for e in h.events:
-                action = _ACTION_TEXT[e.action]
-                t_s = round(e.t_s, _ROUND)
-                row = {"action": action, "t_s": t_s,
-                       "address": old_addr if action in _RETIRE else new_addr}
-                ev_rows_all.append(row)
-                ev_t_all.append(t_s)
-                ev_rows.append(row)
-                if action == "LM_UPDATE":
-                    upd = {"mobile": mobile, "t_s": row["t_s"], "address": row["address"],
-                           "ap": h.to_ap}
-                    utc.put(upd, "t_utc", upd["t_s"])
-                    out_updates.append(upd)
-            out_handovers.append({
-                "mobile": mobile, "index": k, "from": h.from_ap, "to": h.to_ap,
-                "feasible": bool(h.feasible), "overlap_s": _r(h.overlap_s),
-                "outage_s": _r(h.outage_s), "margin_s": _r(h.margin_s), "events": ev_rows})
-        out_outages.extend(_outages(mobile, cands, into, serving, duration_s, policy,
-                                    timing, utc))
-    utc.fill()
-    return out_mobiles, out_handovers, out_outages, out_updates
 
 
 def _unique_names(satellites) -> list[str]:

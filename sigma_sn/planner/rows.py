@@ -1,0 +1,193 @@
+"""The plan's JSON rows (docs/plan-format.md) from what the planning workers return.
+
+Workers send back numbers in flat arrays (:class:`Planned`), not rows: a day of Starlink
+for a thousand terminals has millions of rows, and pickling a dict costs three times what
+making it does. The rows are made here, once, column by column: times rounded to the
+microsecond, their UTC text in one vectorised call per column, addresses from the book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sigma_sn.planner.kinds import Action
+
+ROUND = 6  # microseconds: exports are byte-identical across runs
+#: outage causes, by the code workers send (in the order of their names, so parts of a
+#: gap sort by code as they would by name)
+CAUSES = ("capacity", "hard_handover", "no_coverage")
+_STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.value,
+          Action.LM_UPDATE.value)
+_N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
+
+
+class Collect:
+    """A group of mobiles' serving intervals, handovers and outages as flat columns,
+    appended mobile by mobile (``end_mobile`` closes one) and packed as :class:`Planned`."""
+
+    def __init__(self):
+        self.counts: list[tuple[int, int, int]] = []
+        self.serve: tuple[list, list, list] = ([], [], [])          # ap, from_s, to_s
+        self.ho: tuple[list, ...] = ([], [], [], [], [], [], [])   # from, to, feasible,
+        self.ho_times: list[float] = []                            # overlap, outage,
+        self.outage: tuple[list, list, list] = ([], [], [])        # margin, deactivate
+        self._n = (0, 0, 0)
+
+    def end_mobile(self) -> None:
+        n = (len(self.serve[0]), len(self.ho[0]), len(self.outage[0]))
+        self.counts.append(tuple(b - a for a, b in zip(self._n, n)))
+        self._n = n
+
+    def packed(self) -> Planned:
+        f64 = np.float64
+        return Planned(
+            np.array(self.counts, np.int64).reshape(-1, 3),
+            np.array(self.serve[0], np.int64), np.array(self.serve[1], f64),
+            np.array(self.serve[2], f64),
+            np.array(self.ho[0], np.int64), np.array(self.ho[1], np.int64),
+            np.array(self.ho[2], bool), np.array(self.ho[3], f64), np.array(self.ho[4], f64),
+            np.array(self.ho[5], f64), np.array(self.ho[6], bool),
+            np.array(self.ho_times, f64).reshape(-1, _N_EVENTS),
+            np.array(self.outage[0], f64), np.array(self.outage[1], f64),
+            np.array(self.outage[2], np.int64))
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One group's plan as arrays: per mobile (in the group's order) how many serving
+    intervals, handovers and outage parts it has, then each kind's columns in that order.
+    Access points are indices into the plan's access-point names."""
+
+    counts: np.ndarray          # (n_mobiles, 3)
+    serve_ap: np.ndarray
+    serve_from_s: np.ndarray
+    serve_to_s: np.ndarray
+    ho_from: np.ndarray
+    ho_to: np.ndarray
+    ho_feasible: np.ndarray
+    ho_overlap_s: np.ndarray
+    ho_outage_s: np.ndarray
+    ho_margin_s: np.ndarray
+    ho_deactivate: np.ndarray
+    ho_times_s: np.ndarray      # (n_handovers, 5): the events' times in action order
+    outage_from_s: np.ndarray
+    outage_to_s: np.ndarray
+    outage_cause: np.ndarray
+
+
+def rounded(x: np.ndarray) -> list[float]:
+    """Return ``[round(v, 6) for v in x]``, vectorised. Python's round decides on the exact
+    decimal value of v; rint(v·1e6) on a product that may be off by half an ulp, which
+    can only matter next to a tie: those few are left to Python's round. Elsewhere both
+    give the double nearest the same decimal (an exact integer over 1e6)."""
+    x = np.asarray(x, float).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN: left to round below
+        scaled = x * 10.0**ROUND
+        whole = np.rint(scaled)
+        out = (whole / 10.0**ROUND).tolist()
+        near_tie = ~(np.abs(np.abs(scaled - whole) - 0.5) > 4 * np.spacing(np.abs(scaled)))
+    for i in np.flatnonzero(near_tie).tolist():   # (NaN lands here too: round keeps it)
+        out[i] = round(float(x[i]), ROUND)
+    return out
+
+
+class _Text:
+    """One group's columns as JSON-ready lists: rounded times and their UTC text."""
+
+    def __init__(self, p: Planned, epoch):
+        def utc(values: list[float]) -> list[str]:
+            return epoch.iso(np.array(values, float)).tolist() if values else []
+
+        self.p = p
+        self.serve_from, self.serve_to = rounded(p.serve_from_s), rounded(p.serve_to_s)
+        self.serve_from_utc, self.serve_to_utc = utc(self.serve_from), utc(self.serve_to)
+        self.ho_from, self.ho_to = p.ho_from.tolist(), p.ho_to.tolist()
+        self.ho_feasible, self.ho_deactivate = p.ho_feasible.tolist(), p.ho_deactivate.tolist()
+        self.ho_overlap, self.ho_outage = rounded(p.ho_overlap_s), rounded(p.ho_outage_s)
+        self.ho_margin = rounded(p.ho_margin_s)
+        self.ev_t = rounded(p.ho_times_s.ravel())
+        self.ev_utc = utc(self.ev_t)
+        self.out_from, self.out_to = rounded(p.outage_from_s), rounded(p.outage_to_s)
+        self.out_len = rounded(p.outage_to_s - p.outage_from_s)
+        self.out_from_utc, self.out_to_utc = utc(self.out_from), utc(self.out_to)
+        self.out_cause = [CAUSES[c] for c in p.outage_cause.tolist()]
+        self.serve_ap = p.serve_ap.tolist()
+
+
+def rows(groups: list[list[str]], parts: list[Planned], *, epoch, ap_names: list[str],
+         book, iid: dict[str, int], candidate_rows) -> tuple[list, list, list, list]:
+    """Return the plan's ``mobiles``, ``handovers``, ``outages`` and ``location_updates``
+    rows, each sorted as docs/plan-format.md says (by mobile name, then index or time).
+    ``groups[i]`` names the mobiles of ``parts[i]``; ``candidate_rows(mobile)`` gives a
+    mobile's candidate rows."""
+    where = {}
+    for names, p in zip(groups, parts):
+        text = _Text(p, epoch)
+        s = h = o = 0
+        for m, (ns, nh, no) in zip(names, p.counts.tolist()):
+            where[m] = (text, s, s + ns, h, h + nh, o, o + no)
+            s, h, o = s + ns, h + nh, o + no
+    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
+    for m in sorted(where):
+        x, s0, s1, h0, h1, o0, o1 = where[m]
+        address = _Addresses(book, ap_names, iid[m])
+        serving = [{"ap": ap_names[a], "address": address(a), "from_s": f, "to_s": t,
+                    "from_utc": fu, "to_utc": tu}
+                   for a, f, t, fu, tu in zip(x.serve_ap[s0:s1], x.serve_from[s0:s1],
+                                              x.serve_to[s0:s1], x.serve_from_utc[s0:s1],
+                                              x.serve_to_utc[s0:s1])]
+        out_mobiles.append({"name": m, "candidates": candidate_rows(m), "serving": serving})
+        updates = []
+        if serving:
+            first = serving[0]
+            updates.append({"mobile": m, "t_s": first["from_s"], "t_utc": first["from_utc"],
+                            "address": first["address"], "ap": first["ap"]})
+        for k, h in enumerate(range(h0, h1)):
+            to_ap = ap_names[x.ho_to[h]]
+            new, old = address(x.ho_to[h]), address(x.ho_from[h])
+            e = _N_EVENTS * h
+            events = [{"action": a, "t_s": x.ev_t[e + i], "t_utc": x.ev_utc[e + i],
+                       "address": new} for i, a in enumerate(_STEPS)]
+            events.append({"action": "DEACTIVATE" if x.ho_deactivate[h] else "DELETE_IP",
+                           "t_s": x.ev_t[e + 4], "t_utc": x.ev_utc[e + 4], "address": old})
+            lm = events[3]
+            updates.append({"mobile": m, "t_s": lm["t_s"], "t_utc": lm["t_utc"],
+                            "address": new, "ap": to_ap})
+            out_handovers.append({
+                "mobile": m, "index": k, "from": ap_names[x.ho_from[h]], "to": to_ap,
+                "feasible": x.ho_feasible[h], "overlap_s": x.ho_overlap[h],
+                "outage_s": x.ho_outage[h], "margin_s": x.ho_margin[h], "events": events})
+        updates.sort(key=_t_s)  # stable: what sorting all of them by (mobile, t_s) gives
+        out_updates += updates
+        outages = [{"mobile": m, "from_s": f, "to_s": t, "duration_s": d, "cause": c,
+                    "from_utc": fu, "to_utc": tu}
+                   for f, t, d, c, fu, tu in zip(x.out_from[o0:o1], x.out_to[o0:o1],
+                                                 x.out_len[o0:o1], x.out_cause[o0:o1],
+                                                 x.out_from_utc[o0:o1], x.out_to_utc[o0:o1])]
+        outages.sort(key=_from_s)
+        out_outages += outages
+    return out_mobiles, out_handovers, out_outages, out_updates
+
+
+def _t_s(row: dict) -> float:
+    return row["t_s"]
+
+
+def _from_s(row: dict) -> float:
+    return row["from_s"]
+
+
+class _Addresses:
+    """One mobile's address at access point number ``k``, made once per access point."""
+
+    def __init__(self, book, ap_names: list[str], iid: int):
+        self.book, self.ap_names, self.iid = book, ap_names, iid
+        self.made: dict[int, str] = {}
+
+    def __call__(self, k: int) -> str:
+        got = self.made.get(k)
+        if got is None:
+            got = self.made[k] = self.book.address(self.ap_names[k], self.iid)
+        return got

@@ -1,0 +1,37 @@
+"""The plan's numbers as JSON text: times rounded to the microsecond as Python's round
+does, whichever way the rows are made."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sigma_sn.planner.rows import rounded
+
+
+def _same(a: float, b: float) -> bool:
+    return (a != a and b != b) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-1e7, 1e7),
+    # half a microsecond after a whole one: the ties where x·1e6 and the exact decimal
+    # value of x can fall on different sides
+    st.integers(-10**13, 10**13).map(lambda k: (k + 0.5) / 1e6)), max_size=50))
+def test_rounded_is_pythons_round_to_the_microsecond(values):
+    got = rounded(np.array(values, float))
+    assert all(_same(g, round(v, 6)) for g, v in zip(got, values))
+    assert len(got) == len(values)
+
+
+def test_rounded_differs_from_numpy_round_where_numpy_is_wrong():
+    # 76552.6912475 is stored a little below the half microsecond: the correct rounding
+    # is down, and numpy's x·1e6 product rounds up (a real window time from a plan)
+    x = 76552.6912475
+    assert round(x, 6) == 76552.691247 != float(np.round(x, 6))
+    assert rounded(np.array([x])) == [76552.691247]
