@@ -445,29 +445,34 @@ def _collect(names, candidates, sequences, events, J) -> rows.Planned:
     return got.packed()
 
 
-def _run_groups(names: list, job: dict, workers: int) -> tuple[list, list, dict]:
-    """Run :func:`_plan_group` over groups of ``names``, in ``workers`` forked processes
-    when there is more than one; return the groups, their results in order and summed
-    stats."""
+def _run_groups(names: list, job: dict, workers: int, stats: dict):
+    """Yield ``(group, result)`` for groups of ``names`` in order, planned by
+    :func:`_plan_group` in ``workers`` forked processes when there is more than one (the
+    caller makes the rows of one group while the workers plan the next); add the groups'
+    stage seconds to ``stats``."""
     workers = min(workers, max(1, len(names) // 8))
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         global _JOB
         _JOB = job
-        size = -(-len(names) // (4 * workers))   # a few groups per worker: even loads
+        # several groups per worker: even loads, and little left for the rows at the end
+        size = -(-len(names) // (8 * workers))
         groups = [names[k:k + size] for k in range(0, len(names), size)]
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = list(pool.imap(_plan_group, groups))
+                for group, (got, st) in zip(groups, pool.imap(_plan_group, groups)):
+                    _add(stats, st)
+                    yield group, got
         finally:
             _JOB = None
     else:
-        groups = [names]
-        parts = [_plan_group(names, job)]
-    stats: dict = {}
-    for _, st in parts:
-        for k, v in st.items():
-            stats[k] = stats.get(k, 0) + v
-    return groups, [got for got, _ in parts], stats
+        got, st = _plan_group(names, job)
+        _add(stats, st)
+        yield names, got
+
+
+def _add(stats: dict, more: dict) -> None:
+    for k, v in more.items():
+        stats[k] = stats.get(k, 0) + v
 
 
 def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
@@ -702,12 +707,6 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
            "selection": selection, "ap_index": ap_index}
-    groups, parts, group_stats = _run_groups(list(mobile_names), job, workers)
-    sky.forget_grid()
-    for k, v in group_stats.items():  # stage seconds summed over the groups (and workers)
-        stats[k] = stats.get(k, 0) + v
-    stats["select_s"] += select_s
-
     t0 = time.perf_counter()
     cols = {k: rows.rounded(getattr(windows, k)[order])
             for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}
@@ -720,10 +719,23 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                                          cols["max_elev_deg"][lo:hi])]
 
     iid = {m: k for k, m in enumerate(mobile_names, start=1)}
-    out_mobiles, out_handovers, out_outages, out_updates = rows.rows(
-        groups, parts, epoch=windows.epoch, ap_names=ap_names,
-        book=addresses.AddressBook(subnets), iid=iid, candidate_rows=candidate_rows)
-    stats["rows_s"] = time.perf_counter() - t0
+    book = addresses.AddressBook(subnets)
+    rows_s = time.perf_counter() - t0
+    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
+    # groups of mobiles in name order, so each group's rows append in the order the plan
+    # lists them (by mobile name first)
+    for names, part in _run_groups(sorted(mobile_names), job, workers, stats):
+        t0 = time.perf_counter()
+        got = rows.rows(names, part, epoch=windows.epoch, ap_names=ap_names, book=book,
+                        iid=iid, candidate_rows=candidate_rows)
+        out_mobiles += got[0]
+        out_handovers += got[1]
+        out_outages += got[2]
+        out_updates += got[3]
+        rows_s += time.perf_counter() - t0
+    sky.forget_grid()
+    stats["select_s"] = stats.get("select_s", 0.0) + select_s
+    stats["rows_s"] = rows_s
     mentioned_aps: set[str] = set(ap_col)
 
     # every list is sorted so the JSON diffs well

@@ -116,26 +116,28 @@ class _Text:
         self.serve_ap = p.serve_ap.tolist()
 
 
-def rows(groups: list[list[str]], parts: list[Planned], *, epoch, ap_names: list[str],
-         book, iid: dict[str, int], candidate_rows) -> tuple[list, list, list, list]:
-    """Return the plan's ``mobiles``, ``handovers``, ``outages`` and ``location_updates``
-    rows, each sorted as docs/plan-format.md says (by mobile name, then index or time).
-    ``groups[i]`` names the mobiles of ``parts[i]``; ``candidate_rows(mobile)`` gives a
-    mobile's candidate rows."""
+def rows(names: list[str], part: Planned, *, epoch, ap_names: list[str], book,
+         iid: dict[str, int], candidate_rows) -> tuple[list, list, list, list]:
+    """Return the ``mobiles``, ``handovers``, ``outages`` and ``location_updates`` rows of
+    the mobiles ``names`` that ``part`` plans, in their order and each mobile's rows
+    sorted as docs/plan-format.md says (by index or time). ``candidate_rows(mobile)``
+    gives a mobile's candidate rows."""
+    text = _Text(part, epoch)
     where = {}
-    for names, p in zip(groups, parts):
-        text = _Text(p, epoch)
-        s = h = o = 0
-        for m, (ns, nh, no) in zip(names, p.counts.tolist()):
-            where[m] = (text, s, s + ns, h, h + nh, o, o + no)
-            s, h, o = s + ns, h + nh, o + no
+    s = h = o = 0
+    for m, (ns, nh, no) in zip(names, part.counts.tolist()):
+        where[m] = (text, s, s + ns, h, h + nh, o, o + no)
+        s, h, o = s + ns, h + nh, o + no
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
-    for m in sorted(where):
+    ready, add, primary, lm_update = _STEPS
+    for m in names:
         x, s0, s1, h0, h1, o0, o1 = where[m]
-        address = _Addresses(book, ap_names, iid[m])
-        serving = [{"ap": ap_names[a], "address": address(a), "from_s": f, "to_s": t,
+        serve_ap, ho_from, ho_to = x.serve_ap[s0:s1], x.ho_from[h0:h1], x.ho_to[h0:h1]
+        address = {k: book.address(ap_names[k], iid[m])
+                   for k in set(serve_ap) | set(ho_from) | set(ho_to)}
+        serving = [{"ap": ap_names[a], "address": address[a], "from_s": f, "to_s": t,
                     "from_utc": fu, "to_utc": tu}
-                   for a, f, t, fu, tu in zip(x.serve_ap[s0:s1], x.serve_from[s0:s1],
+                   for a, f, t, fu, tu in zip(serve_ap, x.serve_from[s0:s1],
                                               x.serve_to[s0:s1], x.serve_from_utc[s0:s1],
                                               x.serve_to_utc[s0:s1])]
         out_mobiles.append({"name": m, "candidates": candidate_rows(m), "serving": serving})
@@ -144,19 +146,21 @@ def rows(groups: list[list[str]], parts: list[Planned], *, epoch, ap_names: list
             first = serving[0]
             updates.append({"mobile": m, "t_s": first["from_s"], "t_utc": first["from_utc"],
                             "address": first["address"], "ap": first["ap"]})
-        for k, h in enumerate(range(h0, h1)):
-            to_ap = ap_names[x.ho_to[h]]
-            new, old = address(x.ho_to[h]), address(x.ho_from[h])
-            e = _N_EVENTS * h
-            events = [{"action": a, "t_s": x.ev_t[e + i], "t_utc": x.ev_utc[e + i],
-                       "address": new} for i, a in enumerate(_STEPS)]
-            events.append({"action": "DEACTIVATE" if x.ho_deactivate[h] else "DELETE_IP",
-                           "t_s": x.ev_t[e + 4], "t_utc": x.ev_utc[e + 4], "address": old})
-            lm = events[3]
-            updates.append({"mobile": m, "t_s": lm["t_s"], "t_utc": lm["t_utc"],
-                            "address": new, "ap": to_ap})
+        t, u = x.ev_t, x.ev_utc
+        for k, (h, a, b) in enumerate(zip(range(h0, h1), ho_from, ho_to)):
+            new, e = address[b], _N_EVENTS * h
+            # written out, not a loop: a million handovers make five million of these
+            events = [
+                {"action": ready, "t_s": t[e], "t_utc": u[e], "address": new},
+                {"action": add, "t_s": t[e + 1], "t_utc": u[e + 1], "address": new},
+                {"action": primary, "t_s": t[e + 2], "t_utc": u[e + 2], "address": new},
+                {"action": lm_update, "t_s": t[e + 3], "t_utc": u[e + 3], "address": new},
+                {"action": "DEACTIVATE" if x.ho_deactivate[h] else "DELETE_IP",
+                 "t_s": t[e + 4], "t_utc": u[e + 4], "address": address[a]}]
+            updates.append({"mobile": m, "t_s": t[e + 3], "t_utc": u[e + 3],
+                            "address": new, "ap": ap_names[b]})
             out_handovers.append({
-                "mobile": m, "index": k, "from": ap_names[x.ho_from[h]], "to": to_ap,
+                "mobile": m, "index": k, "from": ap_names[a], "to": ap_names[b],
                 "feasible": x.ho_feasible[h], "overlap_s": x.ho_overlap[h],
                 "outage_s": x.ho_outage[h], "margin_s": x.ho_margin[h], "events": events})
         updates.sort(key=_t_s)  # stable: what sorting all of them by (mobile, t_s) gives
@@ -177,17 +181,3 @@ def _t_s(row: dict) -> float:
 
 def _from_s(row: dict) -> float:
     return row["from_s"]
-
-
-class _Addresses:
-    """One mobile's address at access point number ``k``, made once per access point."""
-
-    def __init__(self, book, ap_names: list[str], iid: int):
-        self.book, self.ap_names, self.iid = book, ap_names, iid
-        self.made: dict[int, str] = {}
-
-    def __call__(self, k: int) -> str:
-        got = self.made.get(k)
-        if got is None:
-            got = self.made[k] = self.book.address(self.ap_names[k], self.iid)
-        return got
