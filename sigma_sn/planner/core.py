@@ -139,16 +139,16 @@ def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timi
     for times in rises.values():
         times.sort()
     last_use = {s.index: k for k, s in enumerate(sequence)}
-    guard = timing.guard_s
+    guard, setup_s, lifetime_s = timing.guard_s, timing.setup_s, timing.address_lifetime_s
     for k in range(1, len(sequence)):
         a, b = windows[sequence[k - 1].index], windows[sequence[k].index]
         if a.ap == b.ap:  # re-acquired: the path comes back with the same address
-            primary_since = max(primary_since, _resumed_s(b, sequence[k]) + timing.setup_s)
+            primary_since = max(primary_since, _resumed_s(b, sequence[k]) + setup_s)
             continue
         switch_s = sequence[k].switch_s
         waits = switch_s is not None and switch_s >= a.los_s  # the policy leaves a gap
         t_up = max(b.aos_s, switch_s) if waits else b.aos_s
-        t_ready = t_up + timing.setup_s
+        t_ready = t_up + setup_s
         t_add = max(t_ready, primary_since)
         # ASCONFs travel over the old primary; its ack must be back before LOS_A - guard
         lo = t_add + rtt_s(a.ap, t_add)
@@ -168,7 +168,7 @@ def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timi
         later = rises[a.ap]
         k_next = bisect.bisect_right(later, a.los_s)
         comes_back = (k_next < len(later)
-                      and later[k_next] <= t_del + timing.address_lifetime_s)
+                      and later[k_next] <= t_del + lifetime_s)
         if last_use[sequence[k - 1].index] > k - 1:
             # the same pass serves again later (ping-pong): keep the address, zero window
             comes_back, t_del = True, min(t_del, t_lm)

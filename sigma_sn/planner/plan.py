@@ -232,19 +232,32 @@ class _Ranges:
     near those the timing model asks about (predicted by :func:`_predict`): a question
     within ``_TAYLOR_S`` of one is answered by range + rate·dt, off by at most
     ½·(range acceleration ≲ 0.1 km/s²)·dt² = 0.05 km, a fraction of a microsecond of
-    delay; any other question is propagated exactly."""
+    delay; any other question is propagated exactly. Most questions are exactly a
+    predicted (access point, instant): those are one dictionary lookup (dt = 0)."""
 
-    def __init__(self, terrestrial_s: float, exact):
+    def __init__(self, terrestrial_s: float, exact, asked: list[tuple[str, float]],
+                 range_km: list[float], rate_km_s: list[float]):
         self.terrestrial_s, self.exact = terrestrial_s, exact
-        self.table: dict[str, tuple[list, list, list]] = {}
+        self.asked, self.range_km, self.rate_km_s = asked, range_km, rate_km_s
+        self.at = {key: 2.0 * ((rng + rate * 0.0) / C_KM_S + terrestrial_s)
+                   for key, rng, rate in zip(asked, range_km, rate_km_s) if rng == rng}
+        self.table: dict[str, tuple[list, list, list]] | None = None  # made on a miss
         self.exact_calls = 0
 
-    def add(self, ap: str, t_s: list, range_km: list, rate_km_s: list) -> None:
-        order = sorted(range(len(t_s)), key=t_s.__getitem__)
-        self.table[ap] = ([t_s[i] for i in order], [range_km[i] for i in order],
-                          [rate_km_s[i] for i in order])
+    def _tables(self) -> dict[str, tuple[list, list, list]]:
+        per_ap: dict[str, list] = {}
+        for j, (ap, t) in enumerate(self.asked):
+            per_ap.setdefault(ap, []).append((t, j))
+        return {ap: ([t for t, _ in rows], [self.range_km[j] for _, j in rows],
+                     [self.rate_km_s[j] for _, j in rows])
+                for ap, rows in ((ap, sorted(rows)) for ap, rows in per_ap.items())}
 
     def __call__(self, ap: str, t_s: float) -> float:
+        got = self.at.get((ap, t_s))
+        if got is not None:
+            return got
+        if self.table is None:
+            self.table = self._tables()
         row = self.table.get(ap)
         if row is not None:
             times = row[0]
@@ -481,26 +494,26 @@ def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, s
     model asks about, evaluate all of them for all mobiles in one batched propagation,
     then run the timing model with those answers."""
     asked = {m: _predict(candidates[m], seq, timing, bound_s) for m, seq in sequences.items()}
-    pairs = [looks[m].pair(ap) for m in sequences for ap, _ in asked[m]]
+    ap_k, mobile_k, times = [], [], []
+    for m in sequences:
+        look = looks[m]
+        index = look.ap_index
+        ap_k += [index[ap] for ap, _ in asked[m]]
+        mobile_k += [look.mobile] * len(asked[m])
+        times += [t for _, t in asked[m]]
     rng_all = rate_all = []
-    if pairs:
-        sat, site = np.array(pairs).T
-        la = sky.look(sat, site, np.array([t for m in sequences for _, t in asked[m]], float))
+    if times:
+        router = next(iter(looks.values())).mode is Mode.ROUTER
+        sat, site = (ap_k, mobile_k) if router else (mobile_k, ap_k)
+        la = sky.look(np.array(sat), np.array(site), np.array(times, float))
         rng_all, rate_all = la.range_km.tolist(), la.range_rate_km_s.tolist()
     out, k0, exact_calls = {}, 0, 0
     for m, seq in sequences.items():
-        look = looks[m]
+        look, k1 = looks[m], k0 + len(asked[m])
         ranges = _Ranges(timing.terrestrial_one_way_s,
-                         lambda ap, t, look=look: float(look.look(ap, [t])[1][0]))
-        per_ap: dict[str, tuple[list, list, list]] = {}
-        for j, (ap, t) in enumerate(asked[m], start=k0):
-            row = per_ap.setdefault(ap, ([], [], []))
-            row[0].append(t)
-            row[1].append(rng_all[j])
-            row[2].append(rate_all[j])
-        k0 += len(asked[m])
-        for ap, row in per_ap.items():
-            ranges.add(ap, *row)
+                         lambda ap, t, look=look: float(look.look(ap, [t])[1][0]),
+                         asked[m], rng_all[k0:k1], rate_all[k0:k1])
+        k0 = k1
         out[m] = core.handovers(*_only_served(candidates[m], seq), timing, ranges)
         exact_calls += ranges.exact_calls
     stats["rtt_batched"] = k0
