@@ -12,7 +12,6 @@ return numbers in arrays, and :mod:`sigma_sn.planner.rows` makes the JSON rows o
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import gc
 import hashlib
@@ -23,14 +22,14 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from sigma_sn.geometry import C_KM_S, topocentric
-from sigma_sn.planner import addresses, core, rows
+from sigma_sn.planner import addresses, core, events, rows
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import Action, Mode, Policy, Selection, Serve, Window
+from sigma_sn.planner.kinds import Mode, Policy, Selection, Serve, Window
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
 
@@ -227,88 +226,6 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
     return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
 
 
-class _Ranges:
-    """Round trips of one mobile's links from exact ranges and range rates at instants
-    near those the timing model asks about (predicted by :func:`_predict`): a question
-    within ``_TAYLOR_S`` of one is answered by range + rate·dt, off by at most
-    ½·(range acceleration ≲ 0.1 km/s²)·dt² = 0.05 km, a fraction of a microsecond of
-    delay; any other question is propagated exactly. Most questions are exactly a
-    predicted (access point, instant): those are one dictionary lookup (dt = 0)."""
-
-    def __init__(self, terrestrial_s: float, exact, asked: list[tuple[str, float]],
-                 range_km: list[float], rate_km_s: list[float]):
-        self.terrestrial_s, self.exact = terrestrial_s, exact
-        self.asked, self.range_km, self.rate_km_s = asked, range_km, rate_km_s
-        self.at = {key: 2.0 * ((rng + rate * 0.0) / C_KM_S + terrestrial_s)
-                   for key, rng, rate in zip(asked, range_km, rate_km_s) if rng == rng}
-        self.table: dict[str, tuple[list, list, list]] | None = None  # made on a miss
-        self.exact_calls = 0
-
-    def _tables(self) -> dict[str, tuple[list, list, list]]:
-        per_ap: dict[str, list] = {}
-        for j, (ap, t) in enumerate(self.asked):
-            per_ap.setdefault(ap, []).append((t, j))
-        return {ap: ([t for t, _ in rows], [self.range_km[j] for _, j in rows],
-                     [self.rate_km_s[j] for _, j in rows])
-                for ap, rows in ((ap, sorted(rows)) for ap, rows in per_ap.items())}
-
-    def __call__(self, ap: str, t_s: float) -> float:
-        got = self.at.get((ap, t_s))
-        if got is not None:
-            return got
-        if self.table is None:
-            self.table = self._tables()
-        row = self.table.get(ap)
-        if row is not None:
-            times = row[0]
-            k = bisect.bisect_left(times, t_s)
-            if k == len(times) or (k > 0 and t_s - times[k - 1] <= times[k] - t_s):
-                k -= 1  # the nearer neighbour
-            dt = t_s - times[k]
-            rng = row[1][k]
-            if -_TAYLOR_S <= dt <= _TAYLOR_S and rng == rng:  # (NaN: SGP4 failed there)
-                return 2.0 * ((rng + row[2][k] * dt) / C_KM_S + self.terrestrial_s)
-        self.exact_calls += 1
-        return 2.0 * (self.exact(ap, t_s) / C_KM_S + self.terrestrial_s)
-
-
-def _predict(cands, seq, timing: Timing, bound_s: float) -> list[tuple[str, float]]:
-    """Return (access point, instant) pairs the timing model will ask RTTs at, predicted
-    with the RTT bound (core.handovers asks at ADD_IP and at LOS − guard over the old
-    path, then at SET_PRIMARY over the old or at ADD_IP over the new one)."""
-    out = []
-    if not seq:
-        return out
-    first = cands[seq[0].index]
-    primary_s = max(first.aos_s, seq[0].switch_s or first.aos_s)
-    for k in range(1, len(seq)):
-        a, b = cands[seq[k - 1].index], cands[seq[k].index]
-        switch_s = seq[k].switch_s
-        if a.ap == b.ap:  # re-acquired, no handover (as core.handovers)
-            primary_s = max(primary_s, max(b.aos_s, switch_s or b.aos_s) + timing.setup_s)
-            continue
-        t_up = max(b.aos_s, switch_s) if switch_s is not None and switch_s >= a.los_s \
-            else b.aos_s
-        t_add = max(t_up + timing.setup_s, primary_s)
-        lo, hi = t_add + bound_s, a.los_s - timing.guard_s - bound_s
-        t_sp = min(max(switch_s if switch_s is not None else lo, lo), max(hi, lo))
-        out += [(a.ap, t_add), (a.ap, a.los_s - timing.guard_s), (a.ap, t_sp),
-                (b.ap, t_add)]
-        primary_s = t_sp
-    return out
-
-
-def _only_served(cands, seq):
-    """Return the candidate windows of the access points ``seq`` uses and ``seq``
-    re-indexed to them: all the timing model looks at (the zig-zag test asks when the
-    old access point rises again), far fewer than all candidates."""
-    used = {cands[s.index].ap for s in seq}
-    keep = [i for i, w in enumerate(cands) if w.ap in used]
-    new = {i: j for j, i in enumerate(keep)}
-    return [cands[i] for i in keep], [Serve(new[s.index], s.switch_s, s.wait_from_s)
-                                      for s in seq]
-
-
 class _Answered:
     """A mobile's look angles computed beforehand (the Geometry protocol): the requests
     ``core.look_requests`` predicted, answered in one batch; anything else is exact."""
@@ -415,47 +332,52 @@ def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dic
     else:
         seqs = {m: J["sequences"][m] for m in names}
     t0 = time.perf_counter()
-    events = _plan_events(candidates, seqs, J["looks"], J["timing"], J["bound_s"],
-                          J["sky"], stats)
+    tr, timed = _plan_events(names, candidates, seqs, J, stats)
     stats["events_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out = _collect(names, candidates, seqs, events, J)
+    out = _collect(names, candidates, seqs, tr, timed, J)
     stats["output_s"] = time.perf_counter() - t0
     return out, stats
 
 
-def _collect(names, candidates, sequences, events, J) -> rows.Planned:
+def _collect(names, candidates, sequences, tr: events.Transitions, timed: events.Timed,
+             J) -> rows.Planned:
     """Return the serving intervals, handovers and outages of the mobiles ``names``."""
     ap_index, duration_s, policy, timing = (J["ap_index"], J["duration_s"], J["policy"],
                                             J["timing"])
     got = rows.Collect()
     s_ap, s_from, s_to = got.serve
-    h_from, h_to, h_ok, h_overlap, h_outage, h_margin, h_deact = got.ho
-    times = got.ho_times
     o_from, o_to, o_cause = got.outage
-    for mobile in names:
-        cands, seq, hos = candidates[mobile], sequences[mobile], events[mobile]
-        into = _into(cands, seq, hos)
+    entries = list(zip(timed.feasible.tolist(), timed.outage_s.tolist(),
+                       timed.times_s[:, 0].tolist(), timed.times_s[:, 2].tolist()))
+    position = tr.position.tolist()
+    j = 0
+    for mobile, n_h in zip(names, tr.counts):
+        cands, seq = candidates[mobile], sequences[mobile]
+        into: list = [None] * len(seq)   # per position in seq, the handover into it
+        for k, entry in zip(position[j:j + n_h], entries[j:j + n_h]):
+            into[k] = _Into(*entry)
+        j += n_h
         serving = _serving(cands, seq, into, duration_s)
         for _, idx, a, b in serving:
             s_ap.append(ap_index[cands[idx].ap])
             s_from.append(a)
             s_to.append(b)
-        for h in hos:
-            h_from.append(ap_index[h.from_ap])
-            h_to.append(ap_index[h.to_ap])
-            h_ok.append(h.feasible)
-            h_overlap.append(h.overlap_s)
-            h_outage.append(h.outage_s)
-            h_margin.append(h.margin_s)
-            h_deact.append(h.events[4].action is Action.DEACTIVATE)
-            times += [e.t_s for e in h.events]
         for a, b, cause in _outages(cands, into, serving, duration_s, policy, timing):
             o_from.append(a)
             o_to.append(b)
             o_cause.append(cause)
         got.end_mobile()
-    return got.packed()
+    return got.packed(tr, timed)
+
+
+class _Into(NamedTuple):
+    """What the serving intervals and outages need of the handover into an entry."""
+
+    feasible: bool
+    outage_s: float
+    ready_s: float      # ADDRESS_READY
+    primary_s: float    # SET_PRIMARY
 
 
 def _run_groups(names: list, job: dict, workers: int, stats: dict):
@@ -488,37 +410,43 @@ def _add(stats: dict, more: dict) -> None:
         stats[k] = stats.get(k, 0) + v
 
 
-def _plan_events(candidates, sequences, looks, timing: Timing, bound_s: float, sky: Sky,
-                 stats: dict):
-    """Return ``{mobile: [Handover]}``: predict which (link, instant) pairs the timing
-    model asks about, evaluate all of them for all mobiles in one batched propagation,
-    then run the timing model with those answers."""
-    asked = {m: _predict(candidates[m], seq, timing, bound_s) for m, seq in sequences.items()}
-    ap_k, mobile_k, times = [], [], []
-    for m in sequences:
-        look = looks[m]
-        index = look.ap_index
-        ap_k += [index[ap] for ap, _ in asked[m]]
-        mobile_k += [look.mobile] * len(asked[m])
-        times += [t for _, t in asked[m]]
-    rng_all = rate_all = []
-    if times:
-        router = next(iter(looks.values())).mode is Mode.ROUTER
-        sat, site = (ap_k, mobile_k) if router else (mobile_k, ap_k)
-        la = sky.look(np.array(sat), np.array(site), np.array(times, float))
-        rng_all, rate_all = la.range_km.tolist(), la.range_rate_km_s.tolist()
-    out, k0, exact_calls = {}, 0, 0
-    for m, seq in sequences.items():
-        look, k1 = looks[m], k0 + len(asked[m])
-        ranges = _Ranges(timing.terrestrial_one_way_s,
-                         lambda ap, t, look=look: float(look.look(ap, [t])[1][0]),
-                         asked[m], rng_all[k0:k1], rate_all[k0:k1])
-        k0 = k1
-        out[m] = core.handovers(*_only_served(candidates[m], seq), timing, ranges)
-        exact_calls += ranges.exact_calls
-    stats["rtt_batched"] = k0
-    stats["rtt_exact_calls"] = exact_calls
-    return out
+def _plan_events(names, candidates, sequences, J, stats: dict
+                 ) -> tuple[events.Transitions, events.Timed]:
+    """Return the handovers of the mobiles ``names`` and their events: predict which
+    (link, instant) pairs the timing model asks about, evaluate all of them in one
+    batched propagation, then run the timing model on arrays with those answers."""
+    timing, bound_s, sky, ap_index = J["timing"], J["bound_s"], J["sky"], J["ap_index"]
+    looks = J["looks"]
+    tr = events.transitions(names, candidates, sequences, ap_index, timing.setup_s)
+    ap, mob, t_s, guess_sp = events.predicted_instants(tr, timing.setup_s, timing.guard_s,
+                                                        bound_s)
+    mobile_k = np.array([looks[m].mobile for m in names], np.int64)
+    router = J["mode"] is Mode.ROUTER
+
+    def pairs(ap, mob):
+        site_or_sat = mobile_k[mob]
+        return (ap, site_or_sat) if router else (site_or_sat, ap)
+
+    range_km = rate_km_s = np.empty(0)
+    if len(t_s):
+        la = sky.look(*pairs(ap, mob), t_s)
+        range_km, rate_km_s = la.range_km, la.range_rate_km_s
+
+    def exact_km(ap, mob, t_s):
+        out = np.empty(len(t_s))
+        sat, site = pairs(ap, mob)
+        for k in range(len(t_s)):  # rare: a question far from every predicted instant
+            out[k] = sky.elev_range(int(sat[k]), int(site[k]), t_s[k:k + 1])[1][0]
+        return out
+
+    rtt = events.NearestRtt(ap, mob, t_s, range_km, rate_km_s, n_aps=len(ap_index),
+                            terrestrial_s=timing.terrestrial_one_way_s, c_km_s=C_KM_S,
+                            taylor_s=_TAYLOR_S, exact=exact_km)
+    timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
+                          rtt, guess_sp)
+    stats["rtt_batched"] = stats.get("rtt_batched", 0) + len(t_s)
+    stats["rtt_exact_calls"] = stats.get("rtt_exact_calls", 0) + rtt.exact_calls
+    return tr, timed
 
 
 def _r(x: float) -> float:
@@ -554,15 +482,6 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b - a > _SLIVER_S]
 
 
-def _into(cands, seq: list[Serve], hos) -> list:
-    """Return, per position in ``seq``, the handover into it (None for the first entry
-    and for an access point re-acquired on its next pass, which is no handover)."""
-    into: list = [None] * len(seq)
-    for k, h in zip(core.changes(cands, seq), hos):
-        into[k] = h
-    return into
-
-
 def _serving(cands, seq: list[Serve], into, duration_s: float
              ) -> list[tuple[int, int, float, float]]:
     """Return (position in ``seq``, window index, from_s, to_s) per serving interval
@@ -578,12 +497,12 @@ def _serving(cands, seq: list[Serve], into, duration_s: float
         if h is None:
             start = w.aos_s if s.switch_s is None else max(w.aos_s, s.switch_s)
         else:
-            t_sp = h.events[2].t_s
+            t_sp = h.primary_s
             start = t_sp if h.feasible or h.outage_s <= 0 else cands[seq[k - 1].index].los_s \
                 + h.outage_s
         h = into[k + 1] if k + 1 < len(seq) else None
         if h is not None:
-            t_sp = h.events[2].t_s
+            t_sp = h.primary_s
             end = t_sp if h.feasible or h.outage_s <= 0 else w.los_s
             end = min(end, w.los_s)
         else:
@@ -613,7 +532,7 @@ def _outages(cands, into, serving, duration_s, policy, timing) -> list[tuple[flo
         parts = [(a, b, no_coverage) for a, b in _minus(lo, hi, covered)]
         h = into[serving[i][0]] if i < len(serving) else None
         if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
-            attach_s = max(cands[serving[i][1]].aos_s, h.events[0].t_s - timing.setup_s)
+            attach_s = max(cands[serving[i][1]].aos_s, h.ready_s - timing.setup_s)
         else:  # before the first interval, after the last, or until a re-acquisition
             attach_s = hi
         waiting = capacity if policy is Policy.LEAST_LOAD else (
@@ -719,7 +638,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     job = {"candidates": candidates, "window_columns": window_columns, "spans": spans,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
-           "selection": selection, "ap_index": ap_index}
+           "selection": selection, "ap_index": ap_index, "mode": mode}
     t0 = time.perf_counter()
     cols = {k: rows.rounded(getattr(windows, k)[order])
             for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}

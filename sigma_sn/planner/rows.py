@@ -24,33 +24,33 @@ _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
 
 
 class Collect:
-    """A group of mobiles' serving intervals, handovers and outages as flat columns,
-    appended mobile by mobile (``end_mobile`` closes one) and packed as :class:`Planned`."""
+    """A group of mobiles' serving intervals and outages as flat columns, appended mobile
+    by mobile (``end_mobile`` closes one), packed with the group's handovers (already
+    arrays: :mod:`sigma_sn.planner.events`) as :class:`Planned`."""
 
     def __init__(self):
-        self.counts: list[tuple[int, int, int]] = []
-        self.serve: tuple[list, list, list] = ([], [], [])          # ap, from_s, to_s
-        self.ho: tuple[list, ...] = ([], [], [], [], [], [], [])   # from, to, feasible,
-        self.ho_times: list[float] = []                            # overlap, outage,
-        self.outage: tuple[list, list, list] = ([], [], [])        # margin, deactivate
-        self._n = (0, 0, 0)
+        self.counts: list[tuple[int, int]] = []
+        self.serve: tuple[list, list, list] = ([], [], [])      # ap, from_s, to_s
+        self.outage: tuple[list, list, list] = ([], [], [])     # from_s, to_s, cause
+        self._n = (0, 0)
 
     def end_mobile(self) -> None:
-        n = (len(self.serve[0]), len(self.ho[0]), len(self.outage[0]))
-        self.counts.append(tuple(b - a for a, b in zip(self._n, n)))
+        n = (len(self.serve[0]), len(self.outage[0]))
+        self.counts.append((n[0] - self._n[0], n[1] - self._n[1]))
         self._n = n
 
-    def packed(self) -> Planned:
+    def packed(self, tr, timed) -> Planned:
+        """``tr``, ``timed``: the group's events.Transitions and events.Timed."""
         f64 = np.float64
+        counts = np.zeros((len(self.counts), 3), np.int64)
+        if self.counts:
+            counts[:, [0, 2]] = self.counts
+            counts[:, 1] = tr.counts
         return Planned(
-            np.array(self.counts, np.int64).reshape(-1, 3),
-            np.array(self.serve[0], np.int64), np.array(self.serve[1], f64),
-            np.array(self.serve[2], f64),
-            np.array(self.ho[0], np.int64), np.array(self.ho[1], np.int64),
-            np.array(self.ho[2], bool), np.array(self.ho[3], f64), np.array(self.ho[4], f64),
-            np.array(self.ho[5], f64), np.array(self.ho[6], bool),
-            np.array(self.ho_times, f64).reshape(-1, _N_EVENTS),
-            np.array(self.outage[0], f64), np.array(self.outage[1], f64),
+            counts, np.array(self.serve[0], np.int64), np.array(self.serve[1], f64),
+            np.array(self.serve[2], f64), tr.from_ap, tr.to_ap, timed.feasible,
+            tr.from_los_s - tr.to_aos_s, timed.outage_s, timed.margin_s, timed.deactivate,
+            timed.times_s, np.array(self.outage[0], f64), np.array(self.outage[1], f64),
             np.array(self.outage[2], np.int64))
 
 

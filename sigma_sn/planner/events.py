@@ -1,0 +1,247 @@
+"""The DESIGN.md timing model over many mobiles' serving sequences at once, in numpy.
+
+:func:`sigma_sn.planner.core.handovers` is the model, one handover at a time; this is the
+same arithmetic on arrays of handovers, for plans of a million of them, and it gives the
+same floats (tests/test_planner_events.py holds it to that). The one sequential step, a
+handover's ADD_IP waiting for the previous SET_PRIMARY, is solved by iterating to the
+fixed point: each pass settles at least one more handover of every chain of waits, and
+such chains are short (a pass or two).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sigma_sn.planner.kinds import Serve, Window
+
+#: rtt(ap, mobile, t_s) -> round trips (s), all arrays of one length: ``ap`` and
+#: ``mobile`` are the caller's integer codes
+Rtt = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """The handovers of a group of mobiles (each change of access point in a serving
+    sequence), in mobile then sequence order, before any timing: the windows they leave
+    and enter, and what the chain of SET_PRIMARYs needs."""
+
+    mobile: np.ndarray          # index into the group's names
+    position: np.ndarray        # k: sequence[k - 1] -> sequence[k]
+    from_ap: np.ndarray         # access point codes
+    to_ap: np.ndarray
+    from_los_s: np.ndarray
+    to_aos_s: np.ndarray
+    switch_s: np.ndarray        # NaN: as early as possible
+    since_s: np.ndarray         # the primary's start that is not a previous handover's
+    previous: np.ndarray        # the mobile's previous handover, or -1
+    next_rise_s: np.ndarray     # the old access point's next AOS after its LOS (inf: none)
+    ping_pong: np.ndarray       # the old window serves again later in the sequence
+    counts: list[int]           # handovers per mobile
+
+
+def transitions(names: Sequence[str], candidates: dict, sequences: dict, ap_code: dict,
+                setup_s: float) -> Transitions:
+    """Return the handovers of the mobiles ``names`` (``candidates[m]``: their windows,
+    ``sequences[m]``: their serving sequences, ``ap_code``: access point -> integer).
+    Consecutive entries on the same access point are no handover (core.handovers)."""
+    cols: tuple[list, ...] = ([], [], [], [], [], [], [], [], [], [], [])
+    (mob, pos, frm, to, los, aos, switch, since, prev, rise, pingpong) = cols
+    counts = []
+    for i, m in enumerate(names):
+        cands, seq = candidates[m], sequences[m]
+        n0 = len(mob)
+        if seq:
+            base = _resumed_s(cands[seq[0].index], seq[0])
+            last_use = {s.index: k for k, s in enumerate(seq)}
+            rises: dict[str, list[float]] | None = None
+            j_prev = -1
+            for k in range(1, len(seq)):
+                a, b = cands[seq[k - 1].index], cands[seq[k].index]
+                if a.ap == b.ap:  # re-acquired: the path comes back with the same address
+                    base = max(base, _resumed_s(b, seq[k]) + setup_s)
+                    continue
+                if rises is None:  # AOS times per access point, for the zig-zag test
+                    rises = {}
+                    for w in cands:
+                        rises.setdefault(w.ap, []).append(w.aos_s)
+                    for times in rises.values():
+                        times.sort()
+                later = rises[a.ap]
+                k_next = bisect.bisect_right(later, a.los_s)
+                mob.append(i)
+                pos.append(k)
+                frm.append(ap_code[a.ap])
+                to.append(ap_code[b.ap])
+                los.append(a.los_s)
+                aos.append(b.aos_s)
+                sw = seq[k].switch_s
+                switch.append(math.nan if sw is None else sw)
+                since.append(base)
+                prev.append(j_prev)
+                rise.append(later[k_next] if k_next < len(later) else math.inf)
+                pingpong.append(last_use[seq[k - 1].index] > k - 1)
+                j_prev, base = len(mob) - 1, -math.inf
+        counts.append(len(mob) - n0)
+    f64, i64 = np.float64, np.int64
+    return Transitions(np.array(mob, i64), np.array(pos, i64), np.array(frm, i64),
+                       np.array(to, i64), np.array(los, f64), np.array(aos, f64),
+                       np.array(switch, f64), np.array(since, f64), np.array(prev, i64),
+                       np.array(rise, f64), np.array(pingpong, bool), counts)
+
+
+def _resumed_s(w: Window, serve: Serve) -> float:
+    return max(w.aos_s, serve.switch_s or w.aos_s)   # as core._resumed_s
+
+
+def _primary_before(tr: Transitions, t_sp: np.ndarray) -> np.ndarray:
+    """When the primary before each handover took over: the previous handover's
+    SET_PRIMARY, or later re-acquisitions (max is exact: order does not matter)."""
+    has = tr.previous >= 0
+    out = tr.since_s.copy()
+    out[has] = np.maximum(out[has], t_sp[tr.previous[has]])
+    return out
+
+
+def _fixed_point(tr: Transitions, t_ready: np.ndarray, switch_time,
+                 guess_sp: np.ndarray | None = None) -> tuple:
+    """Iterate ``t_add = max(t_ready, primary before)`` and ``switch_time(t_add)`` (the
+    SET_PRIMARY and whatever else it returns) until no ADD_IP moves, starting from the
+    SET_PRIMARYs ``guess_sp`` (None: no handover waits for the one before)."""
+    t_add = np.maximum(t_ready, tr.since_s if guess_sp is None
+                       else _primary_before(tr, guess_sp))
+    for _ in range(len(t_add) + 1):
+        got = switch_time(t_add)
+        again = np.maximum(t_ready, _primary_before(tr, got[0]))
+        if np.array_equal(again, t_add):
+            return t_add, got
+        t_add = again
+    raise AssertionError("the SET_PRIMARY chain did not settle")  # each pass settles one
+
+
+def predicted_instants(tr: Transitions, setup_s: float, guard_s: float, bound_s: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (access point, mobile, instant) of the round trips :func:`timing` will ask
+    for, predicted with the RTT bound in place of each RTT: per handover, at ADD_IP and
+    at LOS − guard over the old path, then at SET_PRIMARY over the old one or at ADD_IP
+    over the new one (4 per handover, in that order); and the predicted SET_PRIMARYs."""
+    waits = tr.switch_s >= tr.from_los_s          # (False for NaN)
+    t_up = np.where(waits, np.maximum(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
+    t_ready = t_up + setup_s
+    hi = tr.from_los_s - guard_s - bound_s
+
+    def switch_time(t_add):
+        lo = t_add + bound_s
+        return (np.minimum(np.where(np.isnan(tr.switch_s), lo, np.maximum(tr.switch_s, lo)),
+                           np.maximum(hi, lo)),)
+
+    t_add, (t_sp,) = _fixed_point(tr, t_ready, switch_time)
+    ap = np.stack([tr.from_ap, tr.from_ap, tr.from_ap, tr.to_ap], axis=1).ravel()
+    mobile = np.repeat(tr.mobile, 4)
+    t_s = np.stack([t_add, tr.from_los_s - guard_s, t_sp, t_add], axis=1).ravel()
+    return ap, mobile, t_s, t_sp
+
+
+@dataclass(frozen=True)
+class Timed:
+    """The timing model's answer per handover (arrays in the order of Transitions)."""
+
+    feasible: np.ndarray
+    outage_s: np.ndarray
+    margin_s: np.ndarray
+    times_s: np.ndarray         # (n, 5): ADDRESS_READY, ADD_IP, SET_PRIMARY, LM_UPDATE,
+    deactivate: np.ndarray      # and the retirement (DEACTIVATE where this is True)
+
+
+def timing(tr: Transitions, setup_s: float, guard_s: float, lifetime_s: float, rtt: Rtt,
+           guess_sp: np.ndarray | None = None) -> Timed:
+    """Return the events of every handover of ``tr`` (core.handovers' arithmetic).
+    ``guess_sp``: SET_PRIMARYs to start the iteration from (the predicted ones: the
+    questions then stay next to the predicted instants); the answer does not depend on
+    it."""
+    waits = tr.switch_s >= tr.from_los_s
+    t_up = np.where(waits, np.maximum(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
+    t_ready = t_up + setup_s
+    t_end = tr.from_los_s - guard_s
+    hi = t_end - rtt(tr.from_ap, tr.mobile, t_end)
+    no_switch = np.isnan(tr.switch_s)
+
+    def switch_time(t_add):
+        lo = t_add + rtt(tr.from_ap, tr.mobile, t_add)
+        feasible = ~waits & (lo <= hi)
+        t_sp = np.empty_like(t_add)
+        t_lm = np.empty_like(t_add)
+        f, h = feasible, ~feasible
+        t_sp[f] = np.minimum(np.where(no_switch[f], lo[f], np.maximum(tr.switch_s[f], lo[f])),
+                             hi[f])
+        t_lm[f] = t_sp[f] + rtt(tr.from_ap[f], tr.mobile[f], t_sp[f])
+        # hard handover: the old path is gone before the switch completes
+        rtt_b = rtt(tr.to_ap[h], tr.mobile[h], t_add[h])
+        t_sp[h] = t_add[h] + rtt_b
+        t_lm[h] = t_sp[h] + rtt_b
+        return t_sp, t_lm, feasible
+
+    t_add, (t_sp, t_lm, feasible) = _fixed_point(tr, t_ready, switch_time, guess_sp)
+    t_del = np.where(feasible, t_end, t_lm)
+    outage = np.where(feasible, 0.0, np.maximum(0.0, t_lm - tr.from_los_s))
+    comes_back = tr.next_rise_s <= t_del + lifetime_s
+    # the same pass serves again later (ping-pong): keep the address, zero window
+    comes_back |= tr.ping_pong
+    t_del = np.where(tr.ping_pong, np.minimum(t_del, t_lm), t_del)
+    return Timed(feasible, outage, tr.from_los_s - t_lm,
+                 np.stack([t_ready, t_add, t_sp, t_lm, t_del], axis=1), comes_back)
+
+
+class NearestRtt:
+    """Round trips from exact ranges and range rates at predicted instants (the
+    :data:`Rtt` protocol): a question within ``taylor_s`` of the nearest instant predicted
+    for the same link is range + rate·dt; any other is ``exact(ap, mobile, t_s)`` (km).
+    The nearer neighbour, the earlier on a tie, as bisect over the sorted instants."""
+
+    def __init__(self, ap: np.ndarray, mobile: np.ndarray, t_s: np.ndarray,
+                 range_km: np.ndarray, rate_km_s: np.ndarray, *, n_aps: int,
+                 terrestrial_s: float, c_km_s: float, taylor_s: float, exact):
+        self.code_scale = max(1, n_aps)
+        key = self._key(ap, mobile, t_s)
+        order = np.argsort(key, kind="stable")
+        self.key, self.t_s = key[order], t_s[order]
+        self.range_km, self.rate_km_s = range_km[order], rate_km_s[order]
+        self.terrestrial_s, self.c_km_s, self.taylor_s = terrestrial_s, c_km_s, taylor_s
+        self.exact = exact
+        self.exact_calls = 0
+
+    def _key(self, ap, mobile, t_s):
+        # complex numbers sort by real part, then imaginary: link first, then time,
+        # both exact (a float holds these integers and every time as it is)
+        return (mobile.astype(np.float64) * self.code_scale + ap) + 1j * t_s
+
+    def __call__(self, ap: np.ndarray, mobile: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        t_s = np.asarray(t_s, float)
+        if not len(t_s):
+            return np.empty(0)
+        q = self._key(ap, mobile, t_s)
+        n = len(self.key)
+        k = np.searchsorted(self.key, q, side="left")
+        link = q.real
+        right = np.minimum(k, n - 1)
+        left = np.maximum(k - 1, 0)
+        has_r = (k < n) & (self.key.real[right] == link) if n else np.zeros(len(q), bool)
+        has_l = (k > 0) & (self.key.real[left] == link) if n else np.zeros(len(q), bool)
+        use_l = has_l & (~has_r | (t_s - self.t_s[left] <= self.t_s[right] - t_s))
+        pick = np.where(use_l, left, right)
+        dt = t_s - self.t_s[pick] if n else np.zeros(len(q))
+        rng = self.range_km[pick] if n else np.full(len(q), np.nan)
+        ok = (has_l | has_r) & (-self.taylor_s <= dt) & (dt <= self.taylor_s) & (rng == rng)
+        out = np.empty(len(t_s))
+        out[ok] = 2.0 * ((rng[ok] + self.rate_km_s[pick[ok]] * dt[ok]) / self.c_km_s
+                         + self.terrestrial_s)
+        miss = np.flatnonzero(~ok)
+        if len(miss):
+            self.exact_calls += len(miss)
+            exact_km = self.exact(ap[miss], mobile[miss], t_s[miss])
+            out[miss] = 2.0 * (exact_km / self.c_km_s + self.terrestrial_s)
+        return out
