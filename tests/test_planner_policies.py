@@ -394,3 +394,36 @@ def test_least_load_never_overfills_an_access_point(mobiles, dwell_s):
         mine = [(t0, t1) for a, t0, t1 in intervals if a == ap]
         for t in {t0 for t0, _ in mine}:
             assert sum(t0 <= t < t1 for t0, t1 in mine) <= cap, (ap, t)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(windows_strategy, min_size=2, max_size=5))
+def test_least_load_without_capacities_is_each_mobile_alone(per_mobile):
+    """The planner decides least-load per mobile (in parallel) when no access point has a
+    capacity: no mobile's choice can depend on another's, so it must equal the joint run."""
+    candidates = {f"T{k}": _passes(rows) for k, rows in enumerate(per_mobile)}
+    joint = select_least_load(candidates, {}, 2600, TIMING, RTT_S)
+    for m, windows in candidates.items():
+        assert select(Policy.LEAST_LOAD, windows, 2600, TIMING, RTT_S) == joint[m]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(1, 15)), min_size=1, max_size=15),
+       st.integers(-2, 40), st.integers(-2, 40))
+def test_first_up_is_the_longest_up_else_the_first_to_rise(rows, t, min_los):
+    """The fallback of the geometry policies: among windows setting after max(t, min_los),
+    the one up at t that sets last (lowest index on a tie), else the first to rise after
+    t (the longest, then the lowest index, on a tie). Whole numbers make ties common."""
+    from sigma_sn.planner.policies import _FirstUp
+
+    aos = [float(a) for a, _ in rows]
+    los = [float(a + d) for a, d in rows]
+    floor = max(t, min_los)
+    up = [i for i in range(len(aos)) if aos[i] <= t]
+    best_up = min(up, key=lambda i: (-los[i], i)) if up else None
+    if best_up is not None and los[best_up] > floor:
+        want = best_up
+    else:
+        later = [i for i in range(len(aos)) if aos[i] > t and los[i] > floor]
+        want = min(later, key=lambda i: (aos[i], -los[i], i)) if later else -1
+    assert _FirstUp(aos, los)(float(t), float(min_los)) == want

@@ -10,12 +10,12 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
-from sigma_sn.planner.policies import (hysteresis, hysteresis_looks, least_load,
+from sigma_sn.planner.policies import (Samples, hysteresis, hysteresis_samples, least_load,
                                        longest_visibility, min_handovers,
                                        received_power_dbw)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
-           "changes", "handovers", "longest_visibility", "look_requests", "min_handovers",
+           "changes", "handovers", "longest_visibility", "look_samples", "min_handovers",
            "select", "select_least_load"]
 
 
@@ -61,11 +61,14 @@ class Handover(NamedTuple):
 
 def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing: Timing,
            rtt_bound_s: float, *, geometry: Geometry | None = None,
-           selection: Selection = Selection()) -> list[Serve]:
+           selection: Selection = Selection(), samples: Samples | None = None,
+           looked=None) -> list[Serve]:
     """Return the serving sequence ``policy`` picks for one mobile over [0, duration_s].
 
     ``rtt_bound_s`` bounds the round trip over any access point (it decides whether an
-    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal.
+    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal,
+    unless ``samples`` (:func:`look_samples`) come with the elevations and ranges there
+    (``looked``), computed beforehand.
     """
     if policy is Policy.MIN_HANDOVERS:
         seq = min_handovers(windows, duration_s, timing.setup_s + 2 * rtt_bound_s,
@@ -76,7 +79,7 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
     if policy is Policy.LEAST_LOAD:  # one mobile alone never meets a full access point
         return select_least_load({"": windows}, {}, duration_s, timing, rtt_bound_s,
                                  selection=selection)[""]
-    if geometry is None:
+    if geometry is None and looked is None:
         raise ValueError(f"policy {policy.value} needs the geometry (look angles)")
     if policy is Policy.MAX_ELEVATION:
         def metric(elev_deg, range_km):
@@ -87,19 +90,20 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
             return received_power_dbw(elev_deg, range_km, selection)
         margin = selection.signal_margin_db
     return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
-                      selection.decision_step_s, timing.guard_s + rtt_bound_s)
+                      selection.decision_step_s, timing.guard_s + rtt_bound_s,
+                      samples=samples, looked=looked)
 
 
-def look_requests(policy: Policy, windows: Sequence[Window], duration_s: float,
-                  timing: Timing, rtt_bound_s: float, *,
-                  selection: Selection = Selection()) -> list[tuple[str, object]]:
-    """Return the (access point, times) look angles ``select`` with the same arguments
-    asks its geometry for, in order (none for the policies that need no geometry), so
-    many mobiles' requests can be answered in one batch."""
+def look_samples(policy: Policy, windows: Sequence[Window], duration_s: float,
+                 timing: Timing, rtt_bound_s: float, *,
+                 selection: Selection = Selection()) -> Samples | None:
+    """Return where ``select`` with the same arguments needs look angles (None for the
+    policies that need none, or without windows), so many mobiles' can be computed in
+    one batch and handed to ``select``."""
     if policy not in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
-        return []
-    return hysteresis_looks(windows, duration_s, selection.decision_step_s,
-                            timing.guard_s + rtt_bound_s)
+        return None
+    return hysteresis_samples(windows, duration_s, selection.decision_step_s,
+                              timing.guard_s + rtt_bound_s)
 
 
 def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],

@@ -226,78 +226,48 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
     return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
 
 
-class _Answered:
-    """A mobile's look angles computed beforehand (the Geometry protocol): the requests
-    ``core.look_requests`` predicted, answered in one batch; anything else is exact."""
-
-    def __init__(self, answers: dict, look: LinkLook):
-        self.answers, self.fallback = answers, look
-
-    def look(self, ap: str, t_s):
-        got = self.answers.get(ap)
-        # the requests come from the same layout as the questions: length and ends agree
-        if got is not None and len(got[0]) == len(t_s) and (
-                not len(t_s) or (got[0][0] == t_s[0] and got[0][-1] == t_s[-1])):
-            return got[1], got[2]
-        return self.fallback.look(ap, t_s)
-
-
-_BATCH_SAMPLES = 4_000_000   # look angles answered per batch (~0.3 GB of temporaries)
-
-
-def _answer_looks(asked: dict, looks: dict, sky: Sky, step_s: float) -> dict:
-    """Answer ``{mobile: [(ap, t_s)]}`` in one vectorised pass: ``{mobile: _Answered}``.
-    The times are decision-grid instants ``g·step_s``; any that is not stays unanswered
-    here and is propagated exactly when asked."""
-    sat, site, grid, kept = [], [], [], []
-    g_last = sky.g_last(step_s)
-    out = {m: {} for m in asked}
-    for m, reqs in asked.items():
-        if not reqs:
-            continue
-        t_all = np.concatenate([t_s for _, t_s in reqs])
-        g = np.rint(t_all / step_s).astype(np.int64)
-        if g.min() < 0 or g.max() > g_last or not np.array_equal(g * step_s, t_all):
-            continue  # not the decision grid: left to exact propagation
-        look = looks[m]
-        for ap, t_s in reqs:
-            k_sat, k_site = look.pair(ap)
-            sat.append(k_sat)
-            site.append(k_site)
-            kept.append((m, ap, t_s))
-        grid.append(g)
-    if not kept:
-        return {m: _Answered(a, looks[m]) for m, a in out.items()}
-    sizes = [len(t_s) for _, _, t_s in kept]
-    elev, rng = sky.elev_range_grid(np.repeat(sat, sizes), np.repeat(site, sizes),
-                                    np.concatenate(grid), step_s)
-    k0 = 0
-    for (m, ap, t_s), size in zip(kept, sizes):
-        out[m][ap] = (t_s, elev[k0:k0 + size], rng[k0:k0 + size])
-        k0 += size
-    return {m: _Answered(a, looks[m]) for m, a in out.items()}
+_BATCH_SAMPLES = 4_000_000   # look angles computed per batch (~0.3 GB of temporaries)
 
 
 def _select_group(candidates: dict, J: dict) -> dict:
-    """Serving sequences of the mobiles of ``candidates`` (the geometry-driven policies get
-    their look angles in batches: one propagation per satellite on the decision grid for
-    all of them, not one call per mobile and access point)."""
-    policy, looks, duration_s, timing, bound_s, selection, sky = (
+    """Serving sequences of the mobiles of ``candidates``. The geometry-driven policies get
+    their look angles in batches: each satellite is propagated once on the decision grid
+    for all mobiles, and one vectorised pass answers every sample of a batch of mobiles
+    (``core.look_samples``), not one call per mobile and access point."""
+    policy, looks, duration_s, timing, bound_s, selection, sky, ap_index = (
         J["policy"], J["looks"], J["duration_s"], J["timing"], J["bound_s"], J["selection"],
-        J["sky"])
+        J["sky"], J["ap_index"])
+    step_s = selection.decision_step_s
     out, batch, n = {}, {}, 0
 
     def flush():
-        geos = _answer_looks(batch, looks, sky, selection.decision_step_s)
-        for m in batch:
+        asked = [(m, lay) for m, lay in batch.items() if lay is not None and len(lay.g)]
+        looked = {}
+        if asked:
+            ap_k, mobile_k = [], []
+            for m, lay in asked:
+                ap_k.append(np.array([ap_index[ap] for ap in lay.aps])[lay.ap_of_sample])
+                mobile_k.append(np.full(len(lay.g), looks[m].mobile))
+            ap_k, mobile_k = np.concatenate(ap_k), np.concatenate(mobile_k)
+            sat, site = (ap_k, mobile_k) if J["mode"] is Mode.ROUTER else (mobile_k, ap_k)
+            elev, rng = sky.elev_range_grid(sat, site,
+                                            np.concatenate([lay.g for _, lay in asked]),
+                                            step_s)
+            k0 = 0
+            for m, lay in asked:
+                k1 = k0 + len(lay.g)
+                looked[m] = (elev[k0:k1], rng[k0:k1])
+                k0 = k1
+        for m, lay in batch.items():
             out[m] = core.select(policy, candidates[m], duration_s, timing, bound_s,
-                                 geometry=geos[m], selection=selection)
+                                 geometry=looks[m], selection=selection, samples=lay,
+                                 looked=looked.get(m))
         batch.clear()
 
     for m in candidates:
-        batch[m] = core.look_requests(policy, candidates[m], duration_s, timing, bound_s,
-                                      selection=selection)
-        n += sum(len(t_s) for _, t_s in batch[m])
+        batch[m] = lay = core.look_samples(policy, candidates[m], duration_s, timing,
+                                           bound_s, selection=selection)
+        n += 0 if lay is None else len(lay.g)
         if n >= _BATCH_SAMPLES:
             flush()
             n = 0
@@ -619,11 +589,13 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
 
     t0 = time.perf_counter()
     sequences = None
-    if policy is Policy.LEAST_LOAD:  # decided jointly, here; the rest per mobile
+    capacity = _capacity(mode, sites, sat_names, selection)
+    # least-load with capacities is decided jointly, here; the rest per mobile (without
+    # capacities no mobile's choice depends on another's: it is least-load alone)
+    if policy is Policy.LEAST_LOAD and capacity:
         candidates = {}
         for mobile, (lo, hi) in spans.items():
             candidates[mobile] = list(map(Window, *(c[lo:hi] for c in window_columns)))
-        capacity = _capacity(mode, sites, sat_names, selection)
         joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
                                        geometry=looks, selection=selection)
         sequences = {m: list(joint.get(m, [])) for m in candidates}

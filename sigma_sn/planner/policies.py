@@ -68,6 +68,7 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
     # compares equal and the handover count decides, not rounding noise or a sliver
     aos_us = [round(x.aos_s * 1e6) for x in w]
     los_us = [round(x.los_s * 1e6) for x in w]
+    los_s = [x.los_s for x in w]
     best: list[tuple] = []
     prev: list[int] = []
     gap_best: tuple | None = None  # lexmin of (uncovered − LOS, ...) over windows set so far
@@ -96,15 +97,25 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
             key = (same[0] + aos_us[j],) + same[1:]
             if key[:4] < cand[:4]:
                 cand = key
-        # windows still up at this AOS: contiguous, since AOS and LOS sort alike
+        # windows still up at this AOS: contiguous, since AOS and LOS sort alike. The
+        # hot loop of the planner: the key (uncovered, handovers, infeasible, -smallest
+        # overlap) of a handover from window i, built only when its coverage can compete
+        b_aos = b.aos_s
+        need_at = b_aos + need_s
+        cu, ch, cf, cm, ci = cand
         for i in range(settled, j):
-            a = w[i]
-            overlap = a.los_s - b.aos_s
-            infeasible = int(b.aos_s + need_s > a.los_s - guard_s)
-            key = (best[i][0], best[i][1] + 1, best[i][2] + infeasible,
-                   max(best[i][3], -overlap), i)
-            if key[:4] < cand[:4]:
-                cand = key
+            bi = best[i]
+            u, h = bi[0], bi[1] + 1
+            if u > cu or (u == cu and h > ch):
+                continue
+            los = los_s[i]
+            f, m = bi[2] + (need_at > los - guard_s), bi[3]
+            worst = -(los - b_aos)   # minus the overlap
+            if worst > m:            # m = max(m, worst), as the builtin picks
+                m = worst
+            if (u, h, f, m) < (cu, ch, cf, cm):
+                cu, ch, cf, cm, ci = u, h, f, m, i
+        cand = (cu, ch, cf, cm, ci)
         best.append(cand)
         prev.append(cand[4])
     end_us = round(duration_s * 1e6)
@@ -131,9 +142,10 @@ def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
     return power
 
 
-def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
+def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry | None,
                metric: Callable[[np.ndarray, np.ndarray], np.ndarray], margin: float,
-               min_dwell_s: float, step_s: float, forced_lead_s: float) -> list[Serve]:
+               min_dwell_s: float, step_s: float, forced_lead_s: float, *,
+               samples: Samples | None = None, looked=None) -> list[Serve]:
     """Return the serving sequence that follows the best ``metric(elev_deg, range_km)``:
     you stay on the current window until another is better by more than ``margin`` at a
     decision time (every ``step_s``) at least ``min_dwell_s`` after you switched to it, or
@@ -143,17 +155,23 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
     A window is a candidate at time t when AOS <= t < LOS - forced_lead_s, so you never
     switch to one you would have to leave at once. Look angles are fetched once per access
     point for all its windows; where each stay ends comes from one vectorised pass.
+    ``samples`` (:func:`hysteresis_samples` with the same arguments) and ``looked``
+    (elevations and ranges at them) may be given: a caller that planned many mobiles'
+    look angles in one batch; ``geometry`` is then not asked.
     """
     n = len(windows)
     if n == 0:
         return []
     aos_l = [w.aos_s for w in windows]
     los_l = [w.los_s for w in windows]
-    lay = _Samples(windows, aos_l, los_l, duration_s, step_s, forced_lead_s)
+    lay = samples or Samples(windows, duration_s, step_s, forced_lead_s)
     g_last, g_lo, g_hi, off, win, g = lay.g_last, lay.g_lo, lay.g_hi, lay.off, lay.win, lay.g
-    elev_deg, range_km = np.empty(len(g)), np.empty(len(g))
-    for ap, a, b in lay.runs:
-        elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.t_s[a:b])
+    if looked is not None:
+        elev_deg, range_km = looked
+    else:
+        elev_deg, range_km = np.empty(len(g)), np.empty(len(g))
+        for ap, a, b in lay.runs:
+            elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.t_s[a:b])
     value = metric(elev_deg, range_km)
     # the best window at each grid index: the highest value, the lowest index on a tie
     # (NaN, a failed propagation, is never best)
@@ -220,15 +238,17 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
         c = nxt
 
 
-class _Samples:
+class Samples:
     """Where :func:`hysteresis` samples one mobile's windows: decision grid indices ``g``
     (times ``t_s``) of window ``win``, laid out window by window with each access point's
     windows together, so one look-angle call per access point (``runs``: access point,
-    first and end sample) takes a contiguous slice."""
+    first and end sample) takes a contiguous slice. ``ap_of_sample``: the access point of
+    each sample, as an index into ``aps``."""
 
-    def __init__(self, windows, aos_l, los_l, duration_s, step_s, forced_lead_s):
+    def __init__(self, windows, duration_s, step_s, forced_lead_s):
         n = len(windows)
-        aos, los = np.array(aos_l, dtype=float), np.array(los_l, dtype=float)
+        aos = np.array([w.aos_s for w in windows], dtype=float)
+        los = np.array([w.los_s for w in windows], dtype=float)
         self.g_last = math.floor(duration_s / step_s + 1e-9)
         self.g_lo = np.ceil(np.maximum(aos, 0.0) / step_s - 1e-9).astype(np.int64)
         self.g_hi = np.minimum(
@@ -250,17 +270,15 @@ class _Samples:
         bounds = first[np.searchsorted(codes[by_ap], np.arange(len(aps) + 1))].tolist()
         self.runs = [(ap, bounds[k], bounds[k + 1]) for k, ap in enumerate(aps)
                      if bounds[k + 1] > bounds[k]]
+        self.aps = aps
+        self.ap_of_sample = codes[self.win] if n else np.zeros(0, np.int64)
 
 
-def hysteresis_looks(windows: Sequence[Window], duration_s: float, step_s: float,
-                     forced_lead_s: float) -> list[tuple[str, np.ndarray]]:
-    """Return the (access point, times) look-angle requests :func:`hysteresis` makes with
-    the same arguments, in order, so a caller can answer them all at once beforehand."""
-    if not windows:
-        return []
-    lay = _Samples(windows, [w.aos_s for w in windows], [w.los_s for w in windows],
-                   duration_s, step_s, forced_lead_s)
-    return [(ap, lay.t_s[a:b]) for ap, a, b in lay.runs]
+def hysteresis_samples(windows: Sequence[Window], duration_s: float, step_s: float,
+                       forced_lead_s: float) -> Samples | None:
+    """Return where :func:`hysteresis` with the same arguments samples look angles (None
+    without windows), so a caller can compute them for many mobiles at once."""
+    return Samples(windows, duration_s, step_s, forced_lead_s) if windows else None
 
 
 class _FirstUp:
@@ -273,15 +291,20 @@ class _FirstUp:
         self.order: list[int] | None = None  # built on first use: dense coverage never asks
 
     def _build(self):
-        aos, los = self.aos, self.los
-        self.order = sorted(range(len(aos)), key=lambda i: (aos[i], -los[i], i))
-        self.aos_sorted = [aos[i] for i in self.order]
-        self.top: list[int] = []  # window with the greatest LOS among the first k + 1
-        for i in self.order:
-            if not self.top or (-los[i], i) < (-los[self.top[-1]], self.top[-1]):
-                self.top.append(i)
-            else:
-                self.top.append(self.top[-1])
+        aos, los = np.array(self.aos, float), np.array(self.los, float)
+        n = len(aos)
+        order = np.lexsort((np.arange(n), -los, aos))   # by AOS, the longest first, index
+        self.order = order.tolist()
+        self.aos_sorted = aos[order].tolist()
+        # top[k]: the window with the greatest LOS among the first k + 1, the lowest index
+        # on a tie. The greatest LOS so far steps up in segments; within one, the lowest
+        # index reaching it is a running minimum, taken as a running maximum of
+        # segment·(n + 1) + (n − index) so that no segment sees an earlier one's
+        los_o = los[order]
+        best = np.maximum.accumulate(los_o)
+        seg = np.cumsum(np.concatenate(([0], best[1:] > best[:-1]))[:n])
+        reach = np.where(los_o == best, n - order, 0) + seg * (n + 1)
+        self.top = (n - (np.maximum.accumulate(reach) - seg * (n + 1))).tolist()
 
     def __call__(self, t_s: float, min_los_s: float) -> int:
         if self.order is None:
