@@ -39,6 +39,7 @@ COLUMNS = ("sat_name", "norad_id", "site", "aos_utc", "tca_utc", "los_utc", "max
 _ROOT_TOL_S = 1e-6          # bracket width at which a root counts as found
 _MAX_ITER = 60
 _GRAZE_MARGIN_DEG = 1.0  # look for hidden extrema only where tangents come this close
+_FINE_S = 1.0            # under an azimuth mask, f is sampled this often along the track
 _EXTREMUM_TOL_S = 2e-3  # TCA and hidden extrema: f is flat there, so 1 ms is plenty
 _HERMITE_ERR_KM = 0.001     # what we assume the position interpolant may be off by
 _POLISH_ABOVE_S = 2e-5      # polish a root on exact SGP4 if its error bound exceeds this
@@ -163,7 +164,8 @@ class _SiteTable:
         self.lowest_deg = np.array([s.lowest_mask_deg(min_elev_deg) for s in self.sites], float)
         self.radius_km = np.linalg.norm(self.pos_km, axis=1)
         self.unit = self.pos_km / self.radius_km[:, None]
-        self.has_horizon = any(s.horizon is not None for s in self.sites)
+        self.has_mask = np.array([s.horizon is not None for s in self.sites], bool)
+        self.has_horizon = bool(self.has_mask.any())
 
     def mask(self, site_idx, az_deg, az_rate_deg_s):
         """Return the mask elevation (deg) and its rate (deg/s) along a track."""
@@ -393,6 +395,27 @@ def _candidates(eph, table, step_s):
     return np.concatenate(out_s), np.concatenate(out_j), np.concatenate(out_k)
 
 
+def _fine_brackets(fine, t_a, h_int, f, df, a, b, geo):
+    """Sign changes of f on the interpolated track of intervals ``fine``, sampled every
+    ``_FINE_S`` (exact sample values at the ends): ``(interval, lo, hi, f_lo, f_hi,
+    f'_lo, f'_hi)`` per bracket. Under an azimuth mask a dip or a notch narrower than
+    ``_FINE_S`` can still be missed."""
+    if not fine.size:
+        return (np.zeros(0, np.int64),) + (np.zeros(0),) * 6
+    n_sub = np.maximum(np.ceil(h_int[fine] / _FINE_S).astype(np.int64), 1)
+    rep = np.repeat(fine, n_sub + 1)
+    starts = np.cumsum(n_sub + 1) - (n_sub + 1)
+    k = np.arange(rep.size) - np.repeat(starts, n_sub + 1)
+    n_rep = np.repeat(n_sub, n_sub + 1)
+    tt = t_a[rep] + h_int[rep] * (k / n_rep)
+    fv, dv = geo(rep, tt)[:2]
+    ends = (k == 0, k == n_rep)
+    fv[ends[0]], dv[ends[0]] = f[a[rep[ends[0]]]], df[a[rep[ends[0]]]]
+    fv[ends[1]], dv[ends[1]] = f[b[rep[ends[1]]]], df[b[rep[ends[1]]]]
+    sc = np.flatnonzero((rep[:-1] == rep[1:]) & ((fv[:-1] < 0) != (fv[1:] < 0)))
+    return rep[sc], tt[sc], tt[sc + 1], fv[sc], fv[sc + 1], dv[sc], dv[sc + 1]
+
+
 def _cubic(fa, da, fb, db, h):
     """Coefficients ``(c0, c1, c2, c3)`` in ``u`` ∈ [0, 1] of the cubic through values
     ``fa``, ``fb`` and rates ``da``, ``db`` (per second) over an interval of ``h`` s."""
@@ -442,7 +465,15 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
     el_meet = el[a] + del_[a] * (t_top_meet - t[a])
     tops = np.flatnonzero((del_[a] > 0) & (del_[b] <= 0)
                           & (el_meet > table.lowest_deg[j_i[a]] - _GRAZE_MARGIN_DEG))
-    solve = np.unique(np.concatenate([cross, graze, tops]))
+    # an azimuth mask has corners: f can dip under it (or peek over a notch) between two
+    # samples whose values and rates say nothing of it. Sites with one are sampled along
+    # the interpolated track every _FINE_S instead, and their crossings come from there
+    kinked = np.zeros(len(a), bool)
+    if table.has_horizon:
+        kinked = table.has_mask[j_i[a]]
+        cross = cross[~kinked[cross]]
+    fine = np.flatnonzero(kinked)
+    solve = np.unique(np.concatenate([cross, graze, tops, fine]))
     tracks = _Tracks(table, j_i[a[solve]], t[a[solve]], h_int[solve], pos[a[solve]],
                      vel[a[solve]], pos[b[solve]], vel[b[solve]])
     slot = np.full(len(a), -1)
@@ -475,9 +506,9 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
         t_meet = (f[b] - f[a] + df[a] * t[a] - df[b] * t[b]) / (df[a] - df[b])
     f_meet = f[a] + df[a] * (t_meet - t[a])
     hidden_max = np.flatnonzero((f[a] < 0) & (f[b] < 0) & (df[a] > 0) & (df[b] < 0)
-                                & (f_meet > -_GRAZE_MARGIN_DEG))
+                                & (f_meet > -_GRAZE_MARGIN_DEG) & ~kinked)
     hidden_min = np.flatnonzero((f[a] >= 0) & (f[b] >= 0) & (df[a] < 0) & (df[b] > 0)
-                                & (f_meet < _GRAZE_MARGIN_DEG))
+                                & (f_meet < _GRAZE_MARGIN_DEG) & ~kinked)
     ext_idx = np.concatenate([hidden_max, hidden_min])
     ia, ib = a[ext_idx], b[ext_idx]
     t_ext = extremum(ext_idx, t[ia], t[ib], f[ia], df[ia], f[ib], df[ib], 0)
@@ -486,15 +517,18 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
     ext_idx, t_ext, f_ext, df_ext = ext_idx[flips], t_ext[flips], f_ext[flips], df_ext[flips]
     ia, ib = a[ext_idx], b[ext_idx]
 
+    k_int, k_lo, k_hi, k_flo, k_fhi, k_dlo, k_dhi = _fine_brackets(fine, t[a], h_int, f, df,
+                                                                   a, b, geo)
+
     # every crossing bracket: (interval, lo, hi, f and f' at both ends)
-    br_int = np.concatenate([cross, ext_idx, ext_idx])
+    br_int = np.concatenate([cross, ext_idx, ext_idx, k_int])
     ca, cb = a[cross], b[cross]
-    br_lo = np.concatenate([t[ca], t[ia], t_ext])
-    br_hi = np.concatenate([t[cb], t_ext, t[ib]])
-    br_flo = np.concatenate([f[ca], f[ia], f_ext])
-    br_fhi = np.concatenate([f[cb], f_ext, f[ib]])
-    br_dlo = np.concatenate([df[ca], df[ia], df_ext])
-    br_dhi = np.concatenate([df[cb], df_ext, df[ib]])
+    br_lo = np.concatenate([t[ca], t[ia], t_ext, k_lo])
+    br_hi = np.concatenate([t[cb], t_ext, t[ib], k_hi])
+    br_flo = np.concatenate([f[ca], f[ia], f_ext, k_flo])
+    br_fhi = np.concatenate([f[cb], f_ext, f[ib], k_fhi])
+    br_dlo = np.concatenate([df[ca], df[ia], df_ext, k_dlo])
+    br_dhi = np.concatenate([df[cb], df_ext, df[ib], k_dhi])
     t_root = _crossings(geo, br_int, br_lo, br_hi, br_flo, br_dlo, br_fhi, br_dhi)
     if t_root.size:
         t_root = _polish(t_root, br_lo, br_hi, s_i[a[br_int]], j_i[a[br_int]], satrecs, table,

@@ -8,7 +8,7 @@ import pytest
 from sigma_sn.elements import read_tle
 from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 from sigma_sn.visibility import find_windows
-from tests.conftest import START
+from tests.conftest import REPO, START
 from tests.reference import reference_windows
 
 ONE_MS = 1e-3
@@ -17,11 +17,12 @@ ELEV_TOL_DEG = 1e-4
 DAY_S = 86400.0
 
 
-def assert_same_as_reference(sats, sites, mask_deg, duration_s=DAY_S, step_s=60.0):
+def assert_same_as_reference(sats, sites, mask_deg, duration_s=DAY_S, step_s=60.0,
+                             ref_step_s=10.0):
     ours = find_windows(sats, sites, START, duration_s, min_elev_deg=mask_deg, step_s=step_s,
                         workers=1)
     ref = reference_windows([s.satrec for s in sats], [s.name for s in sats], sites, START,
-                            duration_s, mask_deg)
+                            duration_s, mask_deg, step_s=ref_step_s)
     got = sorted((ours.sat_names[ours.sat[k]], ours.site_names[ours.site[k]], ours.aos_s[k],
                   ours.tca_s[k], ours.los_s[k], ours.max_elev_deg[k],
                   bool(ours.aos_truncated[k]), bool(ours.los_truncated[k]))
@@ -73,6 +74,22 @@ def test_azimuth_mask(shared_data):
     masked = assert_same_as_reference(sats, [site], mask_deg=0.0)
     open_sky = find_windows(sats, [Site("Open", 37.9, -75.5, alt_m=10.0)], START, DAY_S)
     assert masked.duration_s_each.sum() < open_sky.duration_s_each.sum()
+
+
+def test_steep_azimuth_mask_dips_between_samples_are_found():
+    """A ridge rising 22° within 5° of azimuth: a pass climbing past its foot dips under
+    it for about 13 s between two 60 s samples that both see the satellite above the mask
+    (values and rates at the samples say nothing of the corner). The pass must split
+    there, as skyfield's altaz() sampled every 2 s says."""
+    sats = read_tle(REPO / "tle_data" / "iridium_like.tle")
+    ridge = HorizonMask(az_deg=(0.0, 40.0, 45.0, 135.0, 140.0),
+                        elev_deg=(8.2, 8.2, 30.0, 30.0, 8.2))
+    site = Site("Boulder", 40.015, -105.27, horizon=ridge)
+    w = assert_same_as_reference(sats, [site], mask_deg=8.2, duration_s=7200.0,
+                                 ref_step_s=2.0)
+    k = [i for i in range(len(w)) if w.sat_names[w.sat[i]] == "IRIDIUM-LIKE-P3-S04"]
+    gaps = [w.aos_s[j] - w.los_s[i] for i, j in zip(k, k[1:])]
+    assert any(5.0 < g < 30.0 for g in gaps), gaps   # the dip, not two separate passes
 
 
 def _grazing_case(shared_data, above_deg):
