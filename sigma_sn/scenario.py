@@ -18,12 +18,12 @@ from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
 from sigma_sn.propagate import as_utc
 from sigma_sn.sim.mip import MipConfig
 from sigma_sn.sim.model import SimConfig
-from sigma_sn.sites import Site, read_sites_csv
+from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
         "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures"}
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
-_SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity"}
+_SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
 #: SimConfig fields each table sets (terrestrial_s comes from timing.terrestrial_one_way_s)
 LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
@@ -284,6 +284,23 @@ def load_scenario(path) -> Scenario:
         sim=sim, mip=mip, security=security, failures=tuple(failures))
 
 
+def _horizon(r: _Reader) -> HorizonMask:
+    """A site's ``horizon``: [[azimuth_deg, elevation_deg], ...] (buildings, terrain)."""
+    rows = r.table["horizon"]
+    if (not isinstance(rows, list) or not rows
+            or not all(isinstance(p, list) and len(p) == 2 for p in rows)):
+        raise r.fail("horizon", "must be a list of [azimuth_deg, elevation_deg] pairs, "
+                                f"got {rows!r}")
+    for p in rows:
+        if not all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+                   for v in p):
+            raise r.fail("horizon", f"must hold numbers, got {p!r}")
+    try:
+        return HorizonMask(tuple(float(a) for a, _ in rows), tuple(float(e) for _, e in rows))
+    except ValueError as exc:
+        raise r.fail("horizon", str(exc)) from None
+
+
 def _sites(top: _Reader, site_files, where: str) -> list[Site]:
     sites: list[Site] = []
     for p in site_files:
@@ -297,11 +314,13 @@ def _sites(top: _Reader, site_files, where: str) -> list[Site]:
         mask = r.number("min_elev_deg", minimum=-90, below=90) if "min_elev_deg" in row \
             else None
         cap = r.integer("capacity", minimum=1) if "capacity" in row else None
+        horizon = _horizon(r) if "horizon" in row else None
         try:
             sites.append(Site(name=r.string("name", f"site{i}") or f"site{i}",
                               lat_deg=r.number("lat_deg", minimum=-90, maximum=90),
                               lon_deg=r.number("lon_deg", minimum=-180, maximum=360),
-                              alt_m=r.number("alt_m", 0.0), min_elev_deg=mask, capacity=cap))
+                              alt_m=r.number("alt_m", 0.0), min_elev_deg=mask, capacity=cap,
+                              horizon=horizon))
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise

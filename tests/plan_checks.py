@@ -42,8 +42,18 @@ def _altaz_deg(plan, satellites, sites, sat_name, site_name, t_s):
                start.second + start.microsecond * 1e-6 + np.asarray(t_s, float))
     sat = EarthSatellite.from_satrec(satellites[sat_name].satrec, ts)
     s = sites[site_name]
-    alt, _, _ = (sat - wgs84.latlon(s.lat_deg, s.lon_deg, elevation_m=s.alt_m)).at(t).altaz()
-    return alt.degrees
+    alt, az, _ = (sat - wgs84.latlon(s.lat_deg, s.lon_deg, elevation_m=s.alt_m)).at(t).altaz()
+    return alt.degrees, az.degrees
+
+
+def _mask_deg(site: dict, az_deg):
+    """The plan's mask for ``site`` at azimuths ``az_deg``: flat, or a horizon above it."""
+    flat = np.full(np.shape(az_deg), float(site["min_elev_deg"]))
+    h = site.get("horizon")
+    if h is None:
+        return flat
+    return np.maximum(flat, np.interp(np.mod(az_deg, 360.0), h["az_deg"], h["elev_deg"],
+                                      period=360.0))
 
 
 def check_plan_invariants(plan, *, satellites=None, sites=None, capacity_waits=None):
@@ -57,7 +67,7 @@ def check_plan_invariants(plan, *, satellites=None, sites=None, capacity_waits=N
     jsonschema.validate(plan, SCHEMA)
     duration = plan["duration_s"]
     router = plan["mode"] == "router"
-    masks = {s["name"]: s["min_elev_deg"] for s in plan["sites"]}
+    masks = {s["name"]: s for s in plan["sites"]}
     prefixes = {a["name"]: ipaddress.ip_network(a["prefix"]) for a in plan["access_points"]}
     mobiles = {m["name"]: m for m in plan["mobiles"]}
     if capacity_waits is None:
@@ -141,9 +151,11 @@ def check_plan_invariants(plan, *, satellites=None, sites=None, capacity_waits=N
                 n = max(2, int(np.ceil((s["to_s"] - s["from_s"]) / SAMPLE_S)) + 1)
                 t_s = np.linspace(s["from_s"], s["to_s"], n)
                 sat, site = (s["ap"], name) if router else (name, s["ap"])
-                elev = _altaz_deg(plan, satellites, sites, sat, site, t_s)
-                assert elev.min() >= masks[site] - ELEV_TOL_DEG, (
-                    f"{name} served by {s['ap']} at {elev.min():.4f}° < mask {masks[site]}°")
+                elev, az = _altaz_deg(plan, satellites, sites, sat, site, t_s)
+                below = elev - _mask_deg(masks[site], az)
+                assert below.min() >= -ELEV_TOL_DEG, (
+                    f"{name} served by {s['ap']} {-below.min():.4f}° under the mask at "
+                    f"{t_s[below.argmin()]:.1f} s")
     return lm
 
 

@@ -33,6 +33,7 @@ from sigma_sn.sim.run import bin_seconds
 from sigma_sn.sim.trace import HEADER, write_trace_csv
 from sigma_sn.sites import Site
 from tests.conftest import REPO
+from tests.plan_checks import check_plan_invariants
 
 IRIDIUM = REPO / "scenarios" / "iridium-router.toml"
 GPM = REPO / "scenarios" / "gpm-host.toml"
@@ -124,6 +125,38 @@ def test_replays_recompute_the_plans_windows_and_events(iridium_plan):
     assert [s.t_s for s in replay.steps] == sorted(s.t_s for s in replay.steps)
     assert [(h.from_ap, h.to_ap) for h in replay.handovers] == [
         (h["from"], h["to"]) for h in plan["handovers"]]
+
+
+def test_a_horizon_mask_travels_with_the_plan_into_the_replay(tmp_path):
+    """A site with a terrain mask: the plan records the mask, and the replay recomputes
+    the plan's own windows with it (not the wider ones the flat mask alone gives)."""
+    text = IRIDIUM.read_text()
+    assert '[[sites]]\nname = "Boulder"' in text
+    masked = tmp_path / "masked.toml"
+    # a ridge to the east: 30° from azimuth 45° to 135°, the flat mask elsewhere
+    masked.write_text(text.replace(
+        '[[sites]]\nname = "Boulder"',
+        '[[sites]]\nhorizon = [[0, 8.2], [40, 8.2], [45, 30], [135, 30], [140, 8.2]]\n'
+        'name = "Boulder"').replace('"../', f'"{(REPO).as_posix()}/'))
+    plan = plan_of(masked)
+    flat = plan_of(IRIDIUM)
+    sc = load_scenario(masked)
+    check_plan_invariants(plan, satellites={s.name: s for s in read_tle(IRIDIUM_TLE)},
+                          sites={s.name: s for s in sc.sites})   # served above the ridge
+    (site,) = plan["sites"]
+    assert site["horizon"] == {"az_deg": [0.0, 40.0, 45.0, 135.0, 140.0],
+                               "elev_deg": [8.2, 8.2, 30.0, 30.0, 8.2]}
+    assert "horizon" not in flat["sites"][0]
+    cands = plan["mobiles"][0]["candidates"]
+    flat_aos = {(c["ap"], c["aos_s"]) for c in flat["mobiles"][0]["candidates"]}
+    hidden = [c for c in cands if (c["ap"], c["aos_s"]) not in flat_aos]
+    assert hidden   # passes that rise behind the ridge rise later: a replay without the
+    #                 mask would find the flat AOS and fail below
+    (replay,) = replays_from_plan(plan, plan_dir=tmp_path)
+    ups = sorted((a, b) for g in replay.links for a, b in g.up_s)
+    for c in cands:
+        assert any(abs(a - c["aos_s"]) < MICROSECOND for a, _ in ups), c
+    assert len(ups) == len(cands)
 
 
 def test_real_plan_conserves_packets_and_never_beats_light(iridium_plan, tmp_path):

@@ -108,6 +108,10 @@ BAD = [
 def test_bad_key_or_value_is_named_with_the_file(tmp_path, text, key, says):
     path = _write(tmp_path, "", head=text + HEAD) if not text.startswith("[") \
         else _write(tmp_path, text)
+    _assert_named(path, key, says)
+
+
+def _assert_named(path, key, says):
     with pytest.raises(InputError) as exc:
         load_scenario(path)
     assert str(exc.value).startswith(f"{path}: {key}: "), str(exc.value)
@@ -138,17 +142,32 @@ WINDOWS = [
 @pytest.mark.parametrize("text,key,says", WINDOWS, ids=[w[1] + str(i) for i, w in
                                                         enumerate(WINDOWS)])
 def test_bad_window_is_named(tmp_path, text, key, says):
-    path = _write(tmp_path, "", window="[window]\n" + text)
-    with pytest.raises(InputError) as exc:
-        load_scenario(path)
-    assert str(exc.value).startswith(f"{path}: {key}: "), str(exc.value)
-    assert says in str(exc.value)
+    _assert_named(_write(tmp_path, "", window="[window]\n" + text), key, says)
 
 
 def test_site_mask_above_90_is_named(tmp_path):
     path = _write(tmp_path, "", head=HEAD + "min_elev_deg = 91\n")
     with pytest.raises(InputError, match=r"sites\[0\]\.min_elev_deg: must be < 90"):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("mask,says", [
+    ("[[0, 5], [90]]", "[azimuth_deg, elevation_deg] pairs"),
+    ("[]", "[azimuth_deg, elevation_deg] pairs"),
+    ('[[0, "low"]]', "must hold numbers"),
+    ("[[90, 5], [10, 5]]", "must increase strictly"),
+    ("[[0, 95]]", "[-90, 90)"),
+])
+def test_bad_horizon_mask_is_named(tmp_path, mask, says):
+    _assert_named(_write(tmp_path, "", head=HEAD + f"horizon = {mask}\n"), "sites[0].horizon",
+                  says)
+
+
+def test_horizon_mask_is_read(tmp_path):
+    path = _write(tmp_path, "", head=HEAD + "horizon = [[0, 5], [90, 30.5], [270, 5]]\n")
+    (site,) = load_scenario(path).sites
+    assert site.horizon.az_deg == (0.0, 90.0, 270.0)
+    assert site.horizon.elev_deg == (5.0, 30.5, 5.0)
 
 
 def test_missing_files_are_named_with_key_and_path(tmp_path):

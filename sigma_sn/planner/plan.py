@@ -648,6 +648,10 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
                   "alt_m": s.alt_m, "min_elev_deg": s.mask_deg(min_elev_deg),
                   "capacity": s.capacity} for s in sites]
+    for row, s in zip(sites_out, sites):
+        if s.horizon is not None:  # so a replay recomputes the windows with it
+            row["horizon"] = {"az_deg": list(s.horizon.az_deg),
+                              "elev_deg": list(s.horizon.elev_deg)}
     plan = {
         "schema": SCHEMA, "name": name, "mode": mode.value, "policy": policy.value,
         "start_utc": str(windows.epoch.iso(0.0)),

@@ -18,7 +18,7 @@ from sigma_sn.sim.linkgeom import link_geometries
 from sigma_sn.sim.mip import MipConfig
 from sigma_sn.sim.model import Handover, Replay, SimConfig, Step
 from sigma_sn.sim.run import simulate_many
-from sigma_sn.sites import Site
+from sigma_sn.sites import HorizonMask, Site
 
 PLAN_SCHEMA = "sigma-sn/plan/1"
 #: the plan's actions (docs/plan-format.md) in the order they sort in at one instant; the
@@ -112,9 +112,12 @@ def _sites(p: _Plan) -> dict[str, Site]:
     for k, s in enumerate(p.get("sites", kind=list)):
         key = f"sites[{k}]"
         try:
+            mask = s.get("horizon")
+            horizon = None if mask is None else HorizonMask(
+                tuple(map(float, mask["az_deg"])), tuple(map(float, mask["elev_deg"])))
             out[s["name"]] = Site(s["name"], float(s["lat_deg"]), float(s["lon_deg"]),
                                   float(s.get("alt_m") or 0.0), s.get("min_elev_deg"),
-                                  s.get("capacity"))
+                                  s.get("capacity"), horizon)
         except (KeyError, TypeError) as exc:
             raise p.fail(f"needs name, lat_deg and lon_deg ({exc!r})", key) from None
         except ValueError as exc:
