@@ -75,9 +75,11 @@ class Epoch:
 
     def iso(self, t_s) -> np.ndarray:
         """Return ISO 8601 UTC strings with microseconds and ``Z`` for ``t_s``."""
-        base_us = np.datetime64(self.start_utc.replace(tzinfo=None), "us").astype(np.int64)
+        base = np.datetime64(self.start_utc.replace(tzinfo=None), "us")
         t_s = np.asarray(t_s, float)
-        us = base_us + np.round(t_s.ravel() * 1e6).astype(np.int64)
+        if not np.isfinite(t_s).all():   # NaT for what is no instant, as numpy writes it
+            return _iso_each(base, t_s)
+        us = base.astype(np.int64) + np.round(t_s.ravel() * 1e6).astype(np.int64)
         # a plan has millions of instants but a day has 86,400 seconds: numpy formats each
         # second once and the digits of the microseconds are written as bytes (five times
         # faster than formatting every instant)
@@ -89,6 +91,8 @@ class Epoch:
             seconds, which = np.unique(sec, return_inverse=True)
         head = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
         width = len(head[0]) if len(head) else 19   # 19 unless a year has five digits
+        if len(head) and len(head[-1]) != width:    # years of two lengths: one by one
+            return _iso_each(base, t_s)
         text = np.empty((len(us), width + 8), np.uint8)
         text[:, :width] = head.astype(f"S{width}").view(np.uint8).reshape(-1, width)[which]
         text[:, width] = ord(".")
@@ -98,6 +102,14 @@ class Epoch:
         text[:, width + 7] = ord("Z")
         out = text.view(f"S{width + 8}").ravel().astype(f"U{width + 8}").reshape(t_s.shape)
         return out[()]  # a scalar for a scalar, as numpy's own functions
+
+
+def _iso_each(base: np.datetime64, t_s: np.ndarray) -> np.ndarray:
+    """Epoch.iso the plain way, one datetime64 each (NaN gives ``NaTZ``)."""
+    with np.errstate(invalid="ignore"):
+        us = np.round(t_s * 1e6).astype("int64")
+    us = np.where(np.isfinite(t_s), us, np.iinfo(np.int64).min).astype("timedelta64[us]")
+    return np.char.add(np.datetime_as_string(base + us, unit="us"), "Z")
 
 
 def teme_to_itrs(pos_teme_km, vel_teme_km_s, theta_rad, theta_dot_rad_s):

@@ -165,6 +165,8 @@ class _SiteTable:
         self.radius_km = np.linalg.norm(self.pos_km, axis=1)
         self.unit = self.pos_km / self.radius_km[:, None]
         self.has_mask = np.array([s.horizon is not None for s in self.sites], bool)
+        self.highest_deg = np.array([max(f, max(s.horizon.elev_deg)) if s.horizon else f
+                                     for s, f in zip(self.sites, self.flat_deg)], float)
         self.has_horizon = bool(self.has_mask.any())
 
     def mask(self, site_idx, az_deg, az_rate_deg_s):
@@ -470,7 +472,10 @@ def _chunk_windows(eph, satrecs, table, t_grid, step_s, theta_of):
     # the interpolated track every _FINE_S instead, and their crossings come from there
     kinked = np.zeros(len(a), bool)
     if table.has_horizon:
-        kinked = table.has_mask[j_i[a]]
+        # (over one step a pass's elevation has at most a maximum inside, so its lowest
+        # is at an end: above the mask's highest point there, the corners cannot matter)
+        kinked = table.has_mask[j_i[a]] & (np.minimum(el[a], el[b])
+                                           <= table.highest_deg[j_i[a]])
         cross = cross[~kinked[cross]]
     fine = np.flatnonzero(kinked)
     solve = np.unique(np.concatenate([cross, graze, tops, fine]))

@@ -324,6 +324,17 @@ def test_bad_plans_name_the_key():
         replays_from_plan({"schema": "sigma-sn/plan/1"}, source="x.json")
 
 
+@pytest.mark.parametrize("mask,says", [
+    ([[0, 5]], "must be {"), ({"az_deg": [0, 90]}, "must be {"),
+    ({"az_deg": [90, 10], "elev_deg": [5, 5]}, "increase strictly")])
+def test_a_bad_horizon_in_a_plan_is_named(iridium_plan, mask, says):
+    plan = copy.deepcopy(iridium_plan)
+    plan["sites"][0]["horizon"] = mask
+    with pytest.raises(InputError) as exc:
+        replays_from_plan(plan, plan_dir=REPO, source="p.json")
+    assert str(exc.value).startswith("p.json: sites[0].horizon: ") and says in str(exc.value)
+
+
 def test_config_from_plan_takes_the_plans_parameters_then_overrides(iridium_plan):
     plan = copy.deepcopy(iridium_plan)
     params = plan["inputs"]["parameters"]

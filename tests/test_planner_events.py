@@ -18,13 +18,22 @@ CODE = {ap: k for k, ap in enumerate(APS)}
 TIMING = core.Timing(l2_s=0.05, ra_s=0.05, dad_s=0.2, guard_s=2.0, address_lifetime_s=300.0)
 
 
-def _rtt_scalar(mobile: int):
-    # any pure function of (link, time) will do; these steps are exact the same in numpy
-    return lambda ap, t: 0.03 + 0.0007 * CODE[ap] + 2e-7 * t + 0.0013 * mobile
+def _rtt_scalar(mobile: int, failed=None):
+    # any pure function of (link, time) will do; these steps are exact the same in numpy.
+    # ``failed``: an access point SGP4 cannot propagate (NaN round trips)
+    def rtt(ap, t):
+        return math.nan if ap == failed else 0.03 + 0.0007 * CODE[ap] + 2e-7 * t + 0.0013 * mobile
+    return rtt
 
 
-def _rtt_array(ap, mobile, t):
-    return 0.03 + 0.0007 * ap + 2e-7 * t + 0.0013 * mobile
+def _rtt_array(ap, mobile, t, failed=None):
+    out = 0.03 + 0.0007 * ap + 2e-7 * t + 0.0013 * mobile
+    return out if failed is None else np.where(ap == CODE[failed], np.nan, out)
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal as floats are: NaN with NaN, and the sign of a zero too."""
+    return (a != a and b != b) or (a == b and math.copysign(1, a) == math.copysign(1, b))
 
 
 window = st.builds(lambda ap, aos, dur: Window(APS[ap], float(aos), float(aos + dur)),
@@ -45,24 +54,27 @@ def mobile(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(mobile(), min_size=1, max_size=4))
-def test_batched_timing_is_core_handovers_bit_for_bit(mobiles):
+@given(st.lists(mobile(), min_size=1, max_size=4), st.sampled_from([None, "S1"]),
+       st.sampled_from([300.0, math.inf]))
+def test_batched_timing_is_core_handovers_bit_for_bit(mobiles, failed, lifetime_s):
+    timing = core.Timing(**{**TIMING.__dict__, "address_lifetime_s": lifetime_s})
     names = [f"M{k}" for k in range(len(mobiles))]
     cands = {n: w for n, (w, _) in zip(names, mobiles)}
     seqs = {n: s for n, (_, s) in zip(names, mobiles)}
-    tr = events.transitions(names, cands, seqs, CODE, TIMING.setup_s)
-    timed = events.timing(tr, TIMING.setup_s, TIMING.guard_s, TIMING.address_lifetime_s,
-                          _rtt_array)
+    tr = events.transitions(names, cands, seqs, CODE, timing.setup_s)
+    timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
+                          lambda ap, mob, t: _rtt_array(ap, mob, t, failed))
     j = 0
     for k, n in enumerate(names):
-        want = core.handovers(cands[n], seqs[n], TIMING, _rtt_scalar(k))
+        want = core.handovers(cands[n], seqs[n], timing, _rtt_scalar(k, failed))
         assert tr.counts[k] == len(want)
         for h in want:
             assert (APS[tr.from_ap[j]], APS[tr.to_ap[j]]) == (h.from_ap, h.to_ap)
             assert bool(timed.feasible[j]) == h.feasible
-            assert tr.from_los_s[j] - tr.to_aos_s[j] == h.overlap_s
-            assert (timed.outage_s[j], timed.margin_s[j]) == (h.outage_s, h.margin_s)
-            assert timed.times_s[j].tolist() == [e.t_s for e in h.events]
+            got = [tr.from_los_s[j] - tr.to_aos_s[j], timed.outage_s[j], timed.margin_s[j],
+                   *timed.times_s[j].tolist()]
+            expect = [h.overlap_s, h.outage_s, h.margin_s, *(e.t_s for e in h.events)]
+            assert all(_same(float(x), y) for x, y in zip(got, expect)), (got, expect)
             assert bool(timed.deactivate[j]) == (h.events[4].action is Action.DEACTIVATE)
             j += 1
     assert j == len(tr.mobile)

@@ -105,3 +105,12 @@ def test_iso_text_is_the_datetime_of_each_instant(start_us, t_us):
             for u in t_us]
     assert got == want
     assert str(e.iso(0.0)) == start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")   # a scalar too
+
+
+def test_iso_of_no_instant_or_of_years_of_two_lengths_spoils_nothing_else():
+    e = Epoch.at("2026-08-22T00:00:00Z")
+    assert e.iso(np.array([1.0, np.nan, 2.5])).tolist() == [
+        "2026-08-22T00:00:01.000000Z", "NaTZ", "2026-08-22T00:00:02.500000Z"]
+    # a year of five digits next to one of four (datetime itself stops at 9999)
+    got = e.iso(np.array([0.0, 3e11])).tolist()
+    assert got[0] == "2026-08-22T00:00:00.000000Z" and got[1].startswith("11533-")

@@ -120,7 +120,9 @@ def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapp
 
 def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timing,
               rtt_s: Callable[[str, float], float]) -> list[Handover]:
-    """Turn a serving sequence into SIGMA-SN events (DESIGN.md timing table).
+    """Turn a serving sequence into SIGMA-SN events (DESIGN.md timing table), one
+    handover at a time: the readable model. The planner runs the same arithmetic on
+    arrays (:func:`sigma_sn.planner.events.timing`), held to these floats by the tests.
 
     ``rtt_s(ap, t_s)``: round trip over access point ``ap`` at ``t_s`` (slant range
     both ways plus the terrestrial segment). A handover across a gap (the new window rises

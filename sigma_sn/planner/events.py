@@ -103,8 +103,20 @@ def _primary_before(tr: Transitions, t_sp: np.ndarray) -> np.ndarray:
     SET_PRIMARY, or later re-acquisitions (max is exact: order does not matter)."""
     has = tr.previous >= 0
     out = tr.since_s.copy()
-    out[has] = np.maximum(out[has], t_sp[tr.previous[has]])
+    # max(SET_PRIMARY, re-acquisitions after it), in the order core.handovers takes them
+    out[has] = _max(t_sp[tr.previous[has]], out[has])
     return out
+
+
+def _max(a, b):
+    """The builtin max(a, b) elementwise: ``a`` unless ``b`` is greater (so a NaN ``b``
+    leaves ``a``, and of two zeros the first is kept), unlike np.maximum."""
+    return np.where(b > a, b, a)
+
+
+def _min(a, b):
+    """The builtin min(a, b) elementwise: ``a`` unless ``b`` is smaller."""
+    return np.where(b < a, b, a)
 
 
 def _fixed_point(tr: Transitions, t_ready: np.ndarray, switch_time,
@@ -112,12 +124,11 @@ def _fixed_point(tr: Transitions, t_ready: np.ndarray, switch_time,
     """Iterate ``t_add = max(t_ready, primary before)`` and ``switch_time(t_add)`` (the
     SET_PRIMARY and whatever else it returns) until no ADD_IP moves, starting from the
     SET_PRIMARYs ``guess_sp`` (None: no handover waits for the one before)."""
-    t_add = np.maximum(t_ready, tr.since_s if guess_sp is None
-                       else _primary_before(tr, guess_sp))
+    t_add = _max(t_ready, tr.since_s if guess_sp is None else _primary_before(tr, guess_sp))
     for _ in range(len(t_add) + 1):
         got = switch_time(t_add)
-        again = np.maximum(t_ready, _primary_before(tr, got[0]))
-        if np.array_equal(again, t_add):
+        again = _max(t_ready, _primary_before(tr, got[0]))
+        if np.array_equal(again, t_add, equal_nan=True):   # (NaN: SGP4 failed there)
             return t_add, got
         t_add = again
     raise AssertionError("the SET_PRIMARY chain did not settle")  # each pass settles one
@@ -130,14 +141,14 @@ def predicted_instants(tr: Transitions, setup_s: float, guard_s: float, bound_s:
     at LOS − guard over the old path, then at SET_PRIMARY over the old one or at ADD_IP
     over the new one (4 per handover, in that order); and the predicted SET_PRIMARYs."""
     waits = tr.switch_s >= tr.from_los_s          # (False for NaN)
-    t_up = np.where(waits, np.maximum(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
+    t_up = np.where(waits, _max(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
     t_ready = t_up + setup_s
     hi = tr.from_los_s - guard_s - bound_s
 
     def switch_time(t_add):
         lo = t_add + bound_s
-        return (np.minimum(np.where(np.isnan(tr.switch_s), lo, np.maximum(tr.switch_s, lo)),
-                           np.maximum(hi, lo)),)
+        return (_min(np.where(np.isnan(tr.switch_s), lo, _max(tr.switch_s, lo)),
+                     _max(hi, lo)),)
 
     t_add, (t_sp,) = _fixed_point(tr, t_ready, switch_time)
     ap = np.stack([tr.from_ap, tr.from_ap, tr.from_ap, tr.to_ap], axis=1).ravel()
@@ -164,7 +175,7 @@ def timing(tr: Transitions, setup_s: float, guard_s: float, lifetime_s: float, r
     questions then stay next to the predicted instants); the answer does not depend on
     it."""
     waits = tr.switch_s >= tr.from_los_s
-    t_up = np.where(waits, np.maximum(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
+    t_up = np.where(waits, _max(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
     t_ready = t_up + setup_s
     t_end = tr.from_los_s - guard_s
     hi = t_end - rtt(tr.from_ap, tr.mobile, t_end)
@@ -176,8 +187,7 @@ def timing(tr: Transitions, setup_s: float, guard_s: float, lifetime_s: float, r
         t_sp = np.empty_like(t_add)
         t_lm = np.empty_like(t_add)
         f, h = feasible, ~feasible
-        t_sp[f] = np.minimum(np.where(no_switch[f], lo[f], np.maximum(tr.switch_s[f], lo[f])),
-                             hi[f])
+        t_sp[f] = _min(np.where(no_switch[f], lo[f], _max(tr.switch_s[f], lo[f])), hi[f])
         t_lm[f] = t_sp[f] + rtt(tr.from_ap[f], tr.mobile[f], t_sp[f])
         # hard handover: the old path is gone before the switch completes
         rtt_b = rtt(tr.to_ap[h], tr.mobile[h], t_add[h])
@@ -187,11 +197,11 @@ def timing(tr: Transitions, setup_s: float, guard_s: float, lifetime_s: float, r
 
     t_add, (t_sp, t_lm, feasible) = _fixed_point(tr, t_ready, switch_time, guess_sp)
     t_del = np.where(feasible, t_end, t_lm)
-    outage = np.where(feasible, 0.0, np.maximum(0.0, t_lm - tr.from_los_s))
-    comes_back = tr.next_rise_s <= t_del + lifetime_s
+    outage = np.where(feasible, 0.0, _max(0.0, t_lm - tr.from_los_s))
+    comes_back = np.isfinite(tr.next_rise_s) & (tr.next_rise_s <= t_del + lifetime_s)
     # the same pass serves again later (ping-pong): keep the address, zero window
     comes_back |= tr.ping_pong
-    t_del = np.where(tr.ping_pong, np.minimum(t_del, t_lm), t_del)
+    t_del = np.where(tr.ping_pong, _min(t_del, t_lm), t_del)
     return Timed(feasible, outage, tr.from_los_s - t_lm,
                  np.stack([t_ready, t_add, t_sp, t_lm, t_del], axis=1), comes_back)
 

@@ -12,6 +12,7 @@ return numbers in arrays, and :mod:`sigma_sn.planner.rows` makes the JSON rows o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -111,7 +112,7 @@ class Sky:
             if parallel:
                 # anonymous shared pages: what a forked worker writes, the parent sees
                 buf = mmap.mmap(-1, max(8, 8 * math.prod(shape)))
-                table = np.frombuffer(buf, np.float64).reshape(shape)
+                table = np.frombuffer(buf, np.float64, count=math.prod(shape)).reshape(shape)
             else:  # np.empty: pages of satellites never asked about are never touched
                 table = np.empty(shape)
             done = np.zeros(len(self.satrecs), bool)
@@ -628,15 +629,16 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
-    for names, part in _run_groups(sorted(mobile_names), job, workers, stats):
-        t0 = time.perf_counter()
-        got = rows.rows(names, part, epoch=windows.epoch, ap_names=ap_names, book=book,
-                        iid=iid, candidate_rows=candidate_rows)
-        out_mobiles += got[0]
-        out_handovers += got[1]
-        out_outages += got[2]
-        out_updates += got[3]
-        rows_s += time.perf_counter() - t0
+    with contextlib.closing(_run_groups(sorted(mobile_names), job, workers, stats)) as done:
+        for names, part in done:
+            t0 = time.perf_counter()
+            got = rows.rows(names, part, epoch=windows.epoch, ap_names=ap_names, book=book,
+                            iid=iid, candidate_rows=candidate_rows)
+            out_mobiles += got[0]
+            out_handovers += got[1]
+            out_outages += got[2]
+            out_updates += got[3]
+            rows_s += time.perf_counter() - t0
     sky.forget_grid()
     stats["select_s"] = stats.get("select_s", 0.0) + select_s
     stats["rows_s"] = rows_s
@@ -676,7 +678,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "sites": sorted(sites_out, key=lambda r: r["name"]),
         "access_points": [{"name": n, "prefix": str(subnets[n])}
                           for n in sorted(mentioned_aps)],
-        "mobiles": out_mobiles,          # rows.rows sorts them all
+        "mobiles": out_mobiles,          # by name: the groups were made in name order
         "handovers": out_handovers,
         "outages": out_outages,
         "location_updates": out_updates,

@@ -111,10 +111,8 @@ def _sites(p: _Plan) -> dict[str, Site]:
     out = {}
     for k, s in enumerate(p.get("sites", kind=list)):
         key = f"sites[{k}]"
+        horizon = _horizon(p, s.get("horizon"), f"{key}.horizon")
         try:
-            mask = s.get("horizon")
-            horizon = None if mask is None else HorizonMask(
-                tuple(map(float, mask["az_deg"])), tuple(map(float, mask["elev_deg"])))
             out[s["name"]] = Site(s["name"], float(s["lat_deg"]), float(s["lon_deg"]),
                                   float(s.get("alt_m") or 0.0), s.get("min_elev_deg"),
                                   s.get("capacity"), horizon)
@@ -123,6 +121,19 @@ def _sites(p: _Plan) -> dict[str, Site]:
         except ValueError as exc:
             raise p.fail(str(exc), key) from None
     return out
+
+
+def _horizon(p: _Plan, mask, key: str) -> HorizonMask | None:
+    if mask is None:
+        return None
+    try:
+        return HorizonMask(tuple(map(float, mask["az_deg"])),
+                           tuple(map(float, mask["elev_deg"])))
+    except (KeyError, TypeError) as exc:
+        raise p.fail(f"must be {{\"az_deg\": [...], \"elev_deg\": [...]}} ({exc!r})",
+                     key) from None
+    except ValueError as exc:
+        raise p.fail(str(exc), key) from None
 
 
 def _match(wanted: list[tuple[str, int | None]], satellites, label: str):
