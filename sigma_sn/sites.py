@@ -30,10 +30,10 @@ class HorizonMask:
         az = np.asarray(self.az_deg, float)
         if np.any(az < 0) or np.any(az >= 360) or np.any(np.diff(az) <= 0):
             raise ValueError("mask azimuths must increase strictly within [0, 360), "
-                             f"got {list(az)}")
+                             f"got {az.tolist()}")
         el = np.asarray(self.elev_deg, float)
         if np.any(el < -90) or np.any(el >= 90):
-            raise ValueError(f"mask elevations must lie in [-90, 90), got {list(el)}")
+            raise ValueError(f"mask elevations must lie in [-90, 90), got {el.tolist()}")
 
     def elev_at(self, az_deg):
         """Return the mask elevation (deg) at azimuth(s) ``az_deg``."""
