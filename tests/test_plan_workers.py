@@ -32,10 +32,12 @@ def test_grid_look_angles_equal_the_per_link_ones_bit_for_bit():
     sat = rng.integers(0, len(sats), 500)
     site = rng.integers(0, len(sites), 500)
     g = rng.integers(0, sky.g_last(10.0) + 1, 500)
-    elev, rng_km = sky.elev_range_grid(sat, site, g, 10.0)
-    for j in range(500):
-        e1, r1 = sky.elev_range(int(sat[j]), int(site[j]), np.array([g[j] * 10.0]))
-        assert (e1[0], r1[0]) == (elev[j], rng_km[j]), j
+    # sites mixed (gathered per sample), then in runs as a batch of mobiles comes
+    for site in (site, np.sort(site)):
+        elev, rng_km = sky.elev_range_grid(sat, site, g, 10.0)
+        for j in range(500):
+            e1, r1 = sky.elev_range(int(sat[j]), int(site[j]), np.array([g[j] * 10.0]))
+            assert (e1[0], r1[0]) == (elev[j], rng_km[j]), j
 
 
 def test_workers_give_byte_identical_plans():

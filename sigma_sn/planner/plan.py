@@ -160,19 +160,34 @@ class Sky:
         flat = table.reshape(-1)
         at = sat * (3 * n_g) + g
         dx, dy, dz = flat.take(at), flat.take(at + n_g), flat.take(at + 2 * n_g)
-        # the same operations in the same order as _elev_range
-        dx -= self.site_pos_km[:, 0].take(site)
-        dy -= self.site_pos_km[:, 1].take(site)
-        dz -= self.site_pos_km[:, 2].take(site)
+        # the same operations in the same order as _elev_range. A batch of mobiles comes
+        # site by site: then each run takes its site's numbers as scalars (gathering them
+        # per sample cost as much as all the arithmetic)
+        edges = np.flatnonzero(site[1:] != site[:-1]) + 1
+        if len(edges) < len(site) // 64:
+            edges = [0, *edges.tolist(), len(site)]
+            runs = list(zip(edges[:-1], edges[1:], site[edges[:-1]].tolist()))
+        else:
+            runs = None
+        pos, up_vec = self.site_pos_km, self.site_enu[:, 2]
+        for d, c in ((dx, 0), (dy, 1), (dz, 2)):
+            if runs is None:
+                d -= pos[:, c].take(site)
+            else:
+                for lo, hi, k in runs:
+                    d[lo:hi] -= pos[k, c]
         range_km = dx * dx
         range_km += dy * dy
         range_km += dz * dz
         np.sqrt(range_km, out=range_km)
+        for d, c in ((dx, 0), (dy, 1), (dz, 2)):
+            if runs is None:
+                d *= up_vec[:, c].take(site)
+            else:
+                for lo, hi, k in runs:
+                    d[lo:hi] *= up_vec[k, c]
         up = dx
-        up *= self.site_enu[:, 2, 0].take(site)
-        dy *= self.site_enu[:, 2, 1].take(site)
         up += dy
-        dz *= self.site_enu[:, 2, 2].take(site)
         up += dz
         up /= range_km
         np.minimum(up, 1.0, out=up)
