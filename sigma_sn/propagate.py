@@ -75,6 +75,12 @@ class Epoch:
 
     def iso(self, t_s) -> np.ndarray:
         """Return ISO 8601 UTC strings with microseconds and ``Z`` for ``t_s``."""
+        out = self.iso_ascii(t_s)
+        return out.astype(out.dtype.str.replace("S", "U"))[()]   # a scalar for a scalar
+
+    def iso_ascii(self, t_s) -> np.ndarray:
+        """:meth:`iso` as ASCII bytes (numpy ``S`` strings, always an array): a quarter
+        of the size, for sending between processes."""
         base = np.datetime64(self.start_utc.replace(tzinfo=None), "us")
         t_s = np.asarray(t_s, float)
         if not np.isfinite(t_s).all():   # NaT for what is no instant, as numpy writes it
@@ -100,8 +106,7 @@ class Epoch:
             text[:, width + 6 - k] = frac % 10 + ord("0")
             frac //= 10
         text[:, width + 7] = ord("Z")
-        out = text.view(f"S{width + 8}").ravel().astype(f"U{width + 8}").reshape(t_s.shape)
-        return out[()]  # a scalar for a scalar, as numpy's own functions
+        return text.view(f"S{width + 8}").reshape(t_s.shape)
 
 
 def _iso_each(base: np.datetime64, t_s: np.ndarray) -> np.ndarray:
@@ -109,7 +114,7 @@ def _iso_each(base: np.datetime64, t_s: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         us = np.round(t_s * 1e6).astype("int64")
     us = np.where(np.isfinite(t_s), us, np.iinfo(np.int64).min).astype("timedelta64[us]")
-    return np.char.add(np.datetime_as_string(base + us, unit="us"), "Z")
+    return np.asarray(np.char.add(np.datetime_as_string(base + us, unit="us"), "Z")).astype("S")
 
 
 def teme_to_itrs(pos_teme_km, vel_teme_km_s, theta_rad, theta_dot_rad_s):

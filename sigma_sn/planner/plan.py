@@ -354,7 +354,7 @@ def _collect(names, candidates, sequences, tr: events.Transitions, timed: events
             o_to.append(b)
             o_cause.append(cause)
         got.end_mobile()
-    return got.packed(tr, timed)
+    return got.packed(tr, timed, J["epoch"])
 
 
 class _Into(NamedTuple):
@@ -379,7 +379,10 @@ def _run_groups(names: list, job: dict, workers: int, stats: dict):
         size = -(-len(names) // (8 * workers))
         groups = [names[k:k + size] for k in range(0, len(names), size)]
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            # the parent makes the rows of one group while the workers plan the next, and
+            # it is the longer job: the workers yield the CPU to it (nice +5)
+            with multiprocessing.get_context("fork").Pool(workers, initializer=os.nice,
+                                                          initargs=(5,)) as pool:
                 for group, (got, st) in zip(groups, pool.imap(_plan_group, groups)):
                     _add(stats, st)
                     yield group, got
@@ -626,12 +629,15 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     job = {"candidates": candidates, "window_columns": window_columns, "spans": spans,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
-           "selection": selection, "ap_index": ap_index, "mode": mode}
+           "selection": selection, "ap_index": ap_index, "mode": mode,
+           "epoch": windows.epoch}
     t0 = time.perf_counter()
-    cols = {k: rows.rounded(getattr(windows, k)[order])
-            for k in ("aos_s", "tca_s", "los_s", "max_elev_deg")}
+    cols: dict = {}
 
     def candidate_rows(mobile: str) -> list[dict]:
+        if not cols:  # rounded on first use: while the workers plan, not before they start
+            cols.update((k, rows.rounded(getattr(windows, k)[order]))
+                        for k in ("aos_s", "tca_s", "los_s", "max_elev_deg"))
         lo, hi = spans[mobile]
         return [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
                 for w, a, c, b, x in zip(ap_col[lo:hi], cols["aos_s"][lo:hi],
@@ -647,8 +653,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     with contextlib.closing(_run_groups(sorted(mobile_names), job, workers, stats)) as done:
         for names, part in done:
             t0 = time.perf_counter()
-            got = rows.rows(names, part, epoch=windows.epoch, ap_names=ap_names, book=book,
-                            iid=iid, candidate_rows=candidate_rows)
+            got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
+                            candidate_rows=candidate_rows)
             out_mobiles += got[0]
             out_handovers += got[1]
             out_outages += got[2]

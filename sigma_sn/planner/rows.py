@@ -39,31 +39,46 @@ class Collect:
         self.counts.append((n[0] - self._n[0], n[1] - self._n[1]))
         self._n = n
 
-    def packed(self, tr, timed) -> Planned:
-        """``tr``, ``timed``: the group's events.Transitions and events.Timed."""
+    def packed(self, tr, timed, epoch) -> Planned:
+        """``tr``, ``timed``: the group's events.Transitions and events.Timed. Times are
+        rounded and written as UTC text here, in the worker: the parent, which makes
+        every row, has enough to do."""
         f64 = np.float64
         counts = np.zeros((len(self.counts), 3), np.int64)
         if self.counts:
             counts[:, [0, 2]] = self.counts
             counts[:, 1] = tr.counts
+        o_from, o_to = np.array(self.outage[0], f64), np.array(self.outage[1], f64)
+        times = rounded_array(timed.times_s).reshape(-1, _N_EVENTS)
         return Planned(
-            counts, np.array(self.serve[0], np.int64), np.array(self.serve[1], f64),
-            np.array(self.serve[2], f64), tr.from_ap, tr.to_ap, timed.feasible,
-            tr.from_los_s - tr.to_aos_s, timed.outage_s, timed.margin_s, timed.deactivate,
-            timed.times_s, np.array(self.outage[0], f64), np.array(self.outage[1], f64),
-            np.array(self.outage[2], np.int64))
+            counts, np.array(self.serve[0], np.int64),
+            *_timed(rounded_array(np.array(self.serve[1], f64)), epoch),
+            *_timed(rounded_array(np.array(self.serve[2], f64)), epoch),
+            tr.from_ap, tr.to_ap, timed.feasible,
+            rounded_array(tr.from_los_s - tr.to_aos_s), rounded_array(timed.outage_s),
+            rounded_array(timed.margin_s), timed.deactivate, *_timed(times, epoch),
+            *_timed(rounded_array(o_from), epoch), *_timed(rounded_array(o_to), epoch),
+            rounded_array(o_to - o_from), np.array(self.outage[2], np.int64))
+
+
+def _timed(t_s: np.ndarray, epoch) -> tuple[np.ndarray, np.ndarray]:
+    """Rounded times and their UTC text as ASCII bytes (a quarter of the size to send)."""
+    return t_s, epoch.iso_ascii(t_s)
 
 
 @dataclass(frozen=True)
 class Planned:
     """One group's plan as arrays: per mobile (in the group's order) how many serving
     intervals, handovers and outage parts it has, then each kind's columns in that order.
-    Access points are indices into the plan's access-point names."""
+    Access points are indices into the plan's access-point names; times are rounded to
+    the microsecond, ``*_utc`` their ISO text as bytes."""
 
     counts: np.ndarray          # (n_mobiles, 3)
     serve_ap: np.ndarray
     serve_from_s: np.ndarray
+    serve_from_utc: np.ndarray
     serve_to_s: np.ndarray
+    serve_to_utc: np.ndarray
     ho_from: np.ndarray
     ho_to: np.ndarray
     ho_feasible: np.ndarray
@@ -72,57 +87,64 @@ class Planned:
     ho_margin_s: np.ndarray
     ho_deactivate: np.ndarray
     ho_times_s: np.ndarray      # (n_handovers, 5): the events' times in action order
+    ho_times_utc: np.ndarray
     outage_from_s: np.ndarray
+    outage_from_utc: np.ndarray
     outage_to_s: np.ndarray
+    outage_to_utc: np.ndarray
+    outage_s: np.ndarray
     outage_cause: np.ndarray
 
 
-def rounded(x: np.ndarray) -> list[float]:
-    """Return ``[round(v, 6) for v in x]``, vectorised. Python's round decides on the exact
-    decimal value of v; rint(v·1e6) on a product that may be off by half an ulp, which
-    can only matter next to a tie: those few are left to Python's round. Elsewhere both
-    give the double nearest the same decimal (an exact integer over 1e6)."""
-    x = np.asarray(x, float).ravel()
+def rounded_array(x) -> np.ndarray:
+    """Return ``x`` with every value ``round(v, 6)``, vectorised. Python's round decides on
+    the exact decimal value of v; rint(v·1e6) on a product that may be off by half an
+    ulp, which can only matter next to a tie: those few are left to Python's round.
+    Elsewhere both give the double nearest the same decimal (an exact integer over 1e6)."""
+    x = np.asarray(x, float)
     with np.errstate(over="ignore", invalid="ignore"):  # inf, NaN: left to round below
         scaled = x * 10.0**ROUND
         whole = np.rint(scaled)
-        out = (whole / 10.0**ROUND).tolist()
+        out = whole / 10.0**ROUND
         near_tie = ~(np.abs(np.abs(scaled - whole) - 0.5) > 4 * np.spacing(np.abs(scaled)))
-    for i in np.flatnonzero(near_tie).tolist():   # (NaN lands here too: round keeps it)
+    for i in zip(*np.nonzero(near_tie)):   # (NaN lands here too: round keeps it)
         out[i] = round(float(x[i]), ROUND)
     return out
 
 
+def rounded(x) -> list[float]:
+    """Return ``[round(v, 6) for v in x]`` (flattened), vectorised: :func:`rounded_array`."""
+    return rounded_array(x).ravel().tolist()
+
+
 class _Text:
-    """One group's columns as JSON-ready lists: rounded times and their UTC text."""
+    """One group's columns as JSON-ready lists."""
 
-    def __init__(self, p: Planned, epoch):
-        def utc(values: list[float]) -> list[str]:
-            return epoch.iso(np.array(values, float)).tolist() if values else []
+    def __init__(self, p: Planned):
+        def text(utc: np.ndarray) -> list[str]:
+            return utc.ravel().astype("U").tolist()
 
-        self.p = p
-        self.serve_from, self.serve_to = rounded(p.serve_from_s), rounded(p.serve_to_s)
-        self.serve_from_utc, self.serve_to_utc = utc(self.serve_from), utc(self.serve_to)
+        self.serve_ap = p.serve_ap.tolist()
+        self.serve_from, self.serve_to = p.serve_from_s.tolist(), p.serve_to_s.tolist()
+        self.serve_from_utc, self.serve_to_utc = text(p.serve_from_utc), text(p.serve_to_utc)
         self.ho_from, self.ho_to = p.ho_from.tolist(), p.ho_to.tolist()
         self.ho_feasible, self.ho_deactivate = p.ho_feasible.tolist(), p.ho_deactivate.tolist()
-        self.ho_overlap, self.ho_outage = rounded(p.ho_overlap_s), rounded(p.ho_outage_s)
-        self.ho_margin = rounded(p.ho_margin_s)
-        self.ev_t = rounded(p.ho_times_s.ravel())
-        self.ev_utc = utc(self.ev_t)
-        self.out_from, self.out_to = rounded(p.outage_from_s), rounded(p.outage_to_s)
-        self.out_len = rounded(p.outage_to_s - p.outage_from_s)
-        self.out_from_utc, self.out_to_utc = utc(self.out_from), utc(self.out_to)
+        self.ho_overlap, self.ho_outage = p.ho_overlap_s.tolist(), p.ho_outage_s.tolist()
+        self.ho_margin = p.ho_margin_s.tolist()
+        self.ev_t, self.ev_utc = p.ho_times_s.ravel().tolist(), text(p.ho_times_utc)
+        self.out_from, self.out_to = p.outage_from_s.tolist(), p.outage_to_s.tolist()
+        self.out_len = p.outage_s.tolist()
+        self.out_from_utc, self.out_to_utc = text(p.outage_from_utc), text(p.outage_to_utc)
         self.out_cause = [CAUSES[c] for c in p.outage_cause.tolist()]
-        self.serve_ap = p.serve_ap.tolist()
 
 
-def rows(names: list[str], part: Planned, *, epoch, ap_names: list[str], book,
+def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
          iid: dict[str, int], candidate_rows) -> tuple[list, list, list, list]:
     """Return the ``mobiles``, ``handovers``, ``outages`` and ``location_updates`` rows of
     the mobiles ``names`` that ``part`` plans, in their order and each mobile's rows
     sorted as docs/plan-format.md says (by index or time). ``candidate_rows(mobile)``
     gives a mobile's candidate rows."""
-    text = _Text(part, epoch)
+    text = _Text(part)
     where = {}
     s = h = o = 0
     for m, (ns, nh, no) in zip(names, part.counts.tolist()):
