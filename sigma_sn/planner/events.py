@@ -119,6 +119,14 @@ def _min(a, b):
     return np.where(b < a, b, a)
 
 
+def _ready(tr: Transitions, setup_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the policy leaves a gap (switch at or after the old LOS; False for NaN),
+    and when the new address is ready: the new AOS, or the switch after such a gap, plus
+    L2, RA and DAD."""
+    waits = tr.switch_s >= tr.from_los_s
+    return waits, np.where(waits, _max(tr.to_aos_s, tr.switch_s), tr.to_aos_s) + setup_s
+
+
 def _fixed_point(tr: Transitions, t_ready: np.ndarray, switch_time,
                  guess_sp: np.ndarray | None = None) -> tuple:
     """Iterate ``t_add = max(t_ready, primary before)`` and ``switch_time(t_add)`` (the
@@ -140,9 +148,7 @@ def predicted_instants(tr: Transitions, setup_s: float, guard_s: float, bound_s:
     for, predicted with the RTT bound in place of each RTT: per handover, at ADD_IP and
     at LOS − guard over the old path, then at SET_PRIMARY over the old one or at ADD_IP
     over the new one (4 per handover, in that order); and the predicted SET_PRIMARYs."""
-    waits = tr.switch_s >= tr.from_los_s          # (False for NaN)
-    t_up = np.where(waits, _max(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
-    t_ready = t_up + setup_s
+    _, t_ready = _ready(tr, setup_s)
     hi = tr.from_los_s - guard_s - bound_s
 
     def switch_time(t_add):
@@ -174,9 +180,7 @@ def timing(tr: Transitions, setup_s: float, guard_s: float, lifetime_s: float, r
     ``guess_sp``: SET_PRIMARYs to start the iteration from (the predicted ones: the
     questions then stay next to the predicted instants); the answer does not depend on
     it."""
-    waits = tr.switch_s >= tr.from_los_s
-    t_up = np.where(waits, _max(tr.to_aos_s, tr.switch_s), tr.to_aos_s)
-    t_ready = t_up + setup_s
+    waits, t_ready = _ready(tr, setup_s)
     t_end = tr.from_los_s - guard_s
     hi = t_end - rtt(tr.from_ap, tr.mobile, t_end)
     no_switch = np.isnan(tr.switch_s)

@@ -1,9 +1,10 @@
 """The plan's JSON rows (docs/plan-format.md) from what the planning workers return.
 
-Workers send back numbers in flat arrays (:class:`Planned`), not rows: a day of Starlink
-for a thousand terminals has millions of rows, and pickling a dict costs three times what
-making it does. The rows are made here, once, column by column: times rounded to the
-microsecond, their UTC text in one vectorised call per column, addresses from the book.
+Workers send back flat arrays (:class:`Planned`), not rows: a day of Starlink for a
+thousand terminals has millions of rows, and pickling a dict costs three times what
+making it does. The workers also round the times to the microsecond and write their UTC
+text (:meth:`Collect.packed`); the parent only turns columns into lists and makes the
+dicts (:func:`rows`), addresses from the book.
 """
 
 from __future__ import annotations
@@ -49,14 +50,14 @@ class Collect:
             counts[:, [0, 2]] = self.counts
             counts[:, 1] = tr.counts
         o_from, o_to = np.array(self.outage[0], f64), np.array(self.outage[1], f64)
-        times = rounded_array(timed.times_s).reshape(-1, _N_EVENTS)
         return Planned(
             counts, np.array(self.serve[0], np.int64),
             *_timed(rounded_array(np.array(self.serve[1], f64)), epoch),
             *_timed(rounded_array(np.array(self.serve[2], f64)), epoch),
             tr.from_ap, tr.to_ap, timed.feasible,
             rounded_array(tr.from_los_s - tr.to_aos_s), rounded_array(timed.outage_s),
-            rounded_array(timed.margin_s), timed.deactivate, *_timed(times, epoch),
+            rounded_array(timed.margin_s), timed.deactivate,
+            *_timed(rounded_array(timed.times_s), epoch),
             *_timed(rounded_array(o_from), epoch), *_timed(rounded_array(o_to), epoch),
             rounded_array(o_to - o_from), np.array(self.outage[2], np.int64))
 
@@ -144,16 +145,13 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
     the mobiles ``names`` that ``part`` plans, in their order and each mobile's rows
     sorted as docs/plan-format.md says (by index or time). ``candidate_rows(mobile)``
     gives a mobile's candidate rows."""
-    text = _Text(part)
-    where = {}
-    s = h = o = 0
-    for m, (ns, nh, no) in zip(names, part.counts.tolist()):
-        where[m] = (text, s, s + ns, h, h + nh, o, o + no)
-        s, h, o = s + ns, h + nh, o + no
+    x = _Text(part)
+    # each mobile's rows are the next slice of each kind's columns
+    ends = np.cumsum(part.counts, axis=0).tolist()
+    starts = [[0, 0, 0]] + ends[:-1]
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     ready, add, primary, lm_update = _STEPS
-    for m in names:
-        x, s0, s1, h0, h1, o0, o1 = where[m]
+    for m, (s0, h0, o0), (s1, h1, o1) in zip(names, starts, ends):
         serve_ap, ho_from, ho_to = x.serve_ap[s0:s1], x.ho_from[h0:h1], x.ho_to[h0:h1]
         address = {k: book.address(ap_names[k], iid[m])
                    for k in set(serve_ap) | set(ho_from) | set(ho_to)}
