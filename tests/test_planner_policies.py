@@ -414,7 +414,7 @@ def test_first_up_is_the_longest_up_else_the_first_to_rise(rows, t, min_los):
     """The fallback of the geometry policies: among windows setting after max(t, min_los),
     the one up at t that sets last (lowest index on a tie), else the first to rise after
     t (the longest, then the lowest index, on a tie). Whole numbers make ties common."""
-    from sigma_sn.planner.policies import _FirstUp
+    from sigma_sn.planner.policies import _first_up
 
     aos = [float(a) for a, _ in rows]
     los = [float(a + d) for a, d in rows]
@@ -426,4 +426,26 @@ def test_first_up_is_the_longest_up_else_the_first_to_rise(rows, t, min_los):
     else:
         later = [i for i in range(len(aos)) if aos[i] > t and los[i] > floor]
         want = min(later, key=lambda i: (aos[i], -los[i], i)) if later else -1
-    assert _FirstUp(aos, los)(float(t), float(min_los)) == want
+    assert _first_up(np.array(aos), np.array(los), float(t), float(min_los)) == want
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 600), st.integers(0, 150),
+                          st.sampled_from([0.0, 0.25, 0.5000005])),
+                min_size=1, max_size=30),
+       st.sampled_from([0.0, 5.0, 40.0]), st.sampled_from([600.0, 700.5]))
+# A→X→D and A→Y→D both cover all and take two handovers; X's overlaps (3 s, 3 s) are both
+# too short, Y's (1 s, 100 s) only one: fewer infeasible handovers beats a wider smallest one
+@example([(0, 0, 100, 0.0), (1, 97, 106, 0.0), (2, 99, 201, 0.0), (3, 200, 200, 0.0)],
+         5.0, 600.0)
+def test_min_handovers_kernel_is_the_readable_dp(rows, need_s, duration_s):
+    """The compiled DP against the plain Python one, on windows with many ties: equal
+    AOS and LOS, contained windows, the same AP's passes after gaps, overlaps too short to
+    be feasible, windows before the start and past the end, half-microsecond boundaries.
+    Same sequence, index for index."""
+    from sigma_sn.planner.policies import min_handovers
+    from tests.reference_policies import min_handovers as readable
+
+    windows = [Window(f"S{ap}", aos + frac, aos + frac + dur) for ap, aos, dur, frac in rows]
+    assert (min_handovers(windows, duration_s, need_s, TIMING.guard_s)
+            == readable(windows, duration_s, need_s, TIMING.guard_s))

@@ -12,11 +12,11 @@ from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
 from sigma_sn.planner.policies import (Samples, hysteresis, hysteresis_samples, least_load,
                                        longest_visibility, min_handovers,
-                                       received_power_dbw)
+                                       min_handovers_arrays, received_power_dbw)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "changes", "handovers", "longest_visibility", "look_samples", "min_handovers",
-           "select", "select_least_load"]
+           "select", "select_min_handovers", "select_least_load"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
     (``looked``), computed beforehand.
     """
     if policy is Policy.MIN_HANDOVERS:
-        seq = min_handovers(windows, duration_s, timing.setup_s + 2 * rtt_bound_s,
+        seq = min_handovers(windows, duration_s, _need_s(timing, rtt_bound_s),
                             timing.guard_s)
         return [Serve(i) for i in seq]
     if policy is Policy.LONGEST_VISIBILITY:
@@ -92,6 +92,21 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
     return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
                       selection.decision_step_s, timing.guard_s + rtt_bound_s,
                       samples=samples, looked=looked)
+
+
+def select_min_handovers(aos_s, los_s, ap, duration_s: float, timing: Timing,
+                         rtt_bound_s: float) -> list[Serve]:
+    """``select(Policy.MIN_HANDOVERS, ...)`` on a mobile's window columns: AOS, LOS and an
+    integer code per access point (the planner's, so no Window is made to choose)."""
+    seq = min_handovers_arrays(aos_s, los_s, ap, duration_s, _need_s(timing, rtt_bound_s),
+                               timing.guard_s)
+    return [Serve(i) for i in seq.tolist()]
+
+
+def _need_s(timing: Timing, rtt_bound_s: float) -> float:
+    """The overlap a clean handover needs: the new address up and acknowledged, then the
+    SET_PRIMARY acknowledged, each over the slowest link."""
+    return timing.setup_s + 2 * rtt_bound_s
 
 
 def look_samples(policy: Policy, windows: Sequence[Window], duration_s: float,

@@ -255,6 +255,13 @@ def _select_group(candidates: dict, J: dict) -> dict:
         J["sky"], J["ap_index"])
     step_s = selection.decision_step_s
     out, batch, n = {}, {}, 0
+    if policy is Policy.MIN_HANDOVERS:  # the DP reads the columns: no Window to choose
+        ap, aos, los = J["window_arrays"]
+        for m in candidates:
+            lo, hi = J["spans"][m]
+            out[m] = core.select_min_handovers(aos[lo:hi], los[lo:hi], ap[lo:hi], duration_s,
+                                               timing, bound_s)
+        return out
 
     def flush():
         asked = [(m, lay) for m, lay in batch.items() if lay is not None and len(lay.g)]
@@ -600,8 +607,9 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     bounds = np.searchsorted(mob_of[order], np.arange(len(mobile_names) + 1)).tolist()
     spans = {mobile: (bounds[m], bounds[m + 1]) for m, mobile in enumerate(mobile_names)}
     ap_col = [ap_names[k] for k in ap_of[order].tolist()]
-    window_columns = (ap_col,) + tuple(getattr(windows, k)[order].tolist()
-                                       for k in ("aos_s", "los_s", "max_elev_deg"))
+    window_arrays = (ap_of[order], windows.aos_s[order], windows.los_s[order])
+    window_columns = (ap_col,) + tuple(c.tolist() for c in window_arrays[1:]) + (
+        windows.max_elev_deg[order].tolist(),)
     looks = {mobile: LinkLook(sky, mode, m, ap_index) for m, mobile in enumerate(mobile_names)}
     candidates = None
     stats["candidates_s"] = time.perf_counter() - t0
@@ -627,6 +635,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers)
         stats["grid_s"] = time.perf_counter() - t0
     job = {"candidates": candidates, "window_columns": window_columns, "spans": spans,
+           "window_arrays": window_arrays,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
            "selection": selection, "ap_index": ap_index, "mode": mode,

@@ -6,12 +6,12 @@ angles); the timing model that turns a sequence into events lives in ``core``.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from numba import njit
 
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.planner.kinds import Geometry, Selection, Serve, Window
@@ -55,77 +55,117 @@ def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
     A window inside another is never needed (the outer one covers it with more overlap
     on both sides), so those are dropped first; the rest sort by AOS and LOS alike.
     """
-    idx = sorted(range(len(windows)), key=lambda i: (windows[i].aos_s, -windows[i].los_s))
-    kept: list[int] = []
-    for i in idx:
-        if kept and windows[i].los_s <= windows[kept[-1]].los_s:
+    names: dict[str, int] = {}
+    ap = [names.setdefault(w.ap, len(names)) for w in windows]
+    return min_handovers_arrays([w.aos_s for w in windows], [w.los_s for w in windows], ap,
+                                duration_s, need_s, guard_s).tolist()
+
+
+def min_handovers_arrays(aos_s, los_s, ap, duration_s: float, need_s: float,
+                         guard_s: float) -> np.ndarray:
+    """:func:`min_handovers` on columns: AOS, LOS and an integer code per access point
+    (the planner's own columns, with no Window made); returns the indices."""
+    aos = np.ascontiguousarray(aos_s, dtype=np.float64)
+    los = np.ascontiguousarray(los_s, dtype=np.float64)
+    if not len(aos):
+        return np.zeros(0, np.int64)
+    ap = np.ascontiguousarray(ap, dtype=np.int64)
+    order = np.lexsort((-los, aos))   # stable: equal windows keep their order
+    return _min_handovers_dp(aos, los, ap, int(ap.max()) + 1, order, float(duration_s),
+                             float(need_s), float(guard_s))
+
+
+@njit(cache=True, nogil=True)
+def _max(a, b):
+    """The builtin max(a, b): ``a`` unless ``b`` is greater (NaNs and signed zeros as
+    Python treats them, which the compiled code must reproduce)."""
+    return b if b > a else a
+
+
+@njit(cache=True, nogil=True)
+def _less(a0, a1, a2, a3, b0, b1, b2, b3):
+    """(a0, a1, a2, a3) < (b0, b1, b2, b3), as Python compares tuples."""
+    if a0 != b0:
+        return a0 < b0
+    if a1 != b1:
+        return a1 < b1
+    if a2 != b2:
+        return a2 < b2
+    return a3 < b3
+
+
+@njit(cache=True, nogil=True)
+def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s):
+    """The DP of :func:`min_handovers` (compiled: it is the planner's hot loop, four
+    million windows a day for a thousand terminals). Keys are (uncovered µs, handovers,
+    infeasible, minus the smallest overlap); ``order`` sorts by AOS, then the longest."""
+    kept = np.empty(len(order), np.int64)
+    n = 0
+    for i in order:
+        if n and los_s[i] <= los_s[kept[n - 1]]:
             continue  # contained
-        kept.append(i)
-    if not kept:
-        return []
-    w = [windows[i] for i in kept]
+        kept[n] = i
+        n += 1
+    kept = kept[:n]
+    aos, los, aps = aos_s[kept], los_s[kept], ap[kept]
     # uncovered time in whole microseconds (the plan's resolution), so equal coverage
     # compares equal and the handover count decides, not rounding noise or a sliver
-    aos_us = [round(x.aos_s * 1e6) for x in w]
-    los_us = [round(x.los_s * 1e6) for x in w]
-    los_s = [x.los_s for x in w]
-    best: list[tuple] = []
-    prev: list[int] = []
-    gap_best: tuple | None = None  # lexmin of (uncovered − LOS, ...) over windows set so far
-    gap_same: dict[str, tuple] = {}  # the same, per access point
-    settled = 0                    # windows [0, settled) set before the current AOS
-    for j, b in enumerate(w):
+    aos_us, los_us = np.rint(aos * 1e6).astype(np.int64), np.rint(los * 1e6).astype(np.int64)
+    bu, bh, bf = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    bm, prev = np.empty(n), np.empty(n, np.int64)
+    # the lexmin of (uncovered − LOS, ...) over windows set so far, overall and per AP
+    gu, gh, gf, gm, gi = 0, 0, 0, 0.0, -1
+    su, sh, sf = np.zeros(n_ap, np.int64), np.zeros(n_ap, np.int64), np.zeros(n_ap, np.int64)
+    sm, si = np.zeros(n_ap), np.full(n_ap, -1, np.int64)
+    settled = 0   # windows [0, settled) set before the current AOS
+    for j in range(n):
         while settled < j and los_us[settled] <= aos_us[j]:
-            key = (best[settled][0] - los_us[settled], best[settled][1], best[settled][2],
-                   best[settled][3], settled)
-            if gap_best is None or key[:4] < gap_best[:4]:
-                gap_best = key
-            ap = w[settled].ap
-            if ap not in gap_same or key[:4] < gap_same[ap][:4]:
-                gap_same[ap] = key
+            k = settled
+            u = bu[k] - los_us[k]
+            if gi < 0 or _less(u, bh[k], bf[k], bm[k], gu, gh, gf, gm):
+                gu, gh, gf, gm, gi = u, bh[k], bf[k], bm[k], k
+            a = aps[k]
+            if si[a] < 0 or _less(u, bh[k], bf[k], bm[k], su[a], sh[a], sf[a], sm[a]):
+                su[a], sh[a], sf[a], sm[a], si[a] = u, bh[k], bf[k], bm[k], k
             settled += 1
-        cand = (max(aos_us[j], 0), 0, 0, -float("inf"), -1)
-        if gap_best is not None:  # across a coverage gap: infeasible, overlap negative
-            i = gap_best[4]
-            overlap = w[i].los_s - b.aos_s
-            key = (gap_best[0] + aos_us[j], gap_best[1] + 1, gap_best[2] + 1,
-                   max(gap_best[3], -overlap), i)
-            if key[:4] < cand[:4]:
-                cand = key
-        same = gap_same.get(b.ap)
-        if same is not None:  # the same access point's next pass: no handover at all
-            key = (same[0] + aos_us[j],) + same[1:]
-            if key[:4] < cand[:4]:
-                cand = key
-        # windows still up at this AOS: contiguous, since AOS and LOS sort alike. The
-        # hot loop of the planner: the key (uncovered, handovers, infeasible, -smallest
-        # overlap) of a handover from window i, built only when its coverage can compete
-        b_aos = b.aos_s
-        need_at = b_aos + need_s
-        cu, ch, cf, cm, ci = cand
+        cu, ch, cf, cm, ci = max(aos_us[j], 0), 0, 0, -np.inf, -1
+        if gi >= 0:  # across a coverage gap: infeasible, overlap negative
+            u, h, f = gu + aos_us[j], gh + 1, gf + 1
+            m = _max(gm, -(los[gi] - aos[j]))
+            if _less(u, h, f, m, cu, ch, cf, cm):
+                cu, ch, cf, cm, ci = u, h, f, m, gi
+        a = aps[j]
+        if si[a] >= 0:  # the same access point's next pass: no handover at all
+            u = su[a] + aos_us[j]
+            if _less(u, sh[a], sf[a], sm[a], cu, ch, cf, cm):
+                cu, ch, cf, cm, ci = u, sh[a], sf[a], sm[a], si[a]
+        # windows still up at this AOS: contiguous, since AOS and LOS sort alike
+        need_at = aos[j] + need_s
         for i in range(settled, j):
-            bi = best[i]
-            u, h = bi[0], bi[1] + 1
+            u, h = bu[i], bh[i] + 1
             if u > cu or (u == cu and h > ch):
-                continue
-            los = los_s[i]
-            f, m = bi[2] + (need_at > los - guard_s), bi[3]
-            worst = -(los - b_aos)   # minus the overlap
-            if worst > m:            # m = max(m, worst), as the builtin picks
-                m = worst
-            if (u, h, f, m) < (cu, ch, cf, cm):
+                continue  # cannot compete
+            f = bf[i] + (1 if need_at > los[i] - guard_s else 0)
+            m = _max(bm[i], -(los[i] - aos[j]))
+            if _less(u, h, f, m, cu, ch, cf, cm):
                 cu, ch, cf, cm, ci = u, h, f, m, i
-        cand = (cu, ch, cf, cm, ci)
-        best.append(cand)
-        prev.append(cand[4])
-    end_us = round(duration_s * 1e6)
-    end = min(range(len(w)), key=lambda j: (best[j][0] + max(0, end_us - los_us[j]),
-                                            best[j][1], best[j][2], best[j][3]))
-    path = []
-    while end >= 0:
-        path.append(kept[end])
-        end = prev[end]
-    return path[::-1]
+        bu[j], bh[j], bf[j], bm[j], prev[j] = cu, ch, cf, cm, ci
+    end_us = np.int64(np.rint(duration_s * 1e6))
+    end = 0
+    for j in range(1, n):
+        if _less(bu[j] + max(0, end_us - los_us[j]), bh[j], bf[j], bm[j],
+                 bu[end] + max(0, end_us - los_us[end]), bh[end], bf[end], bm[end]):
+            end = j
+    count, k = 0, end
+    while k >= 0:
+        count += 1
+        k = prev[k]
+    path = np.empty(count, np.int64)
+    k = end
+    for p in range(count - 1, -1, -1):
+        path[p] = kept[k]
+        k = prev[k]
+    return path
 
 
 def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
@@ -154,88 +194,128 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry 
 
     A window is a candidate at time t when AOS <= t < LOS - forced_lead_s, so you never
     switch to one you would have to leave at once. Look angles are fetched once per access
-    point for all its windows; where each stay ends comes from one vectorised pass.
+    point for all its windows; the walk from stay to stay is compiled.
     ``samples`` (:func:`hysteresis_samples` with the same arguments) and ``looked``
     (elevations and ranges at them) may be given: a caller that planned many mobiles'
     look angles in one batch; ``geometry`` is then not asked.
     """
-    n = len(windows)
-    if n == 0:
+    if not windows:
         return []
-    aos_l = [w.aos_s for w in windows]
-    los_l = [w.los_s for w in windows]
     lay = samples or Samples(windows, duration_s, step_s, forced_lead_s)
-    g_last, g_lo, g_hi, off, win, g = lay.g_last, lay.g_lo, lay.g_hi, lay.off, lay.win, lay.g
     if looked is not None:
         elev_deg, range_km = looked
     else:
-        elev_deg, range_km = np.empty(len(g)), np.empty(len(g))
+        elev_deg, range_km = np.empty(len(lay.g)), np.empty(len(lay.g))
         for ap, a, b in lay.runs:
             elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.t_s[a:b])
-    value = metric(elev_deg, range_km)
-    # the best window at each grid index: the highest value, the lowest index on a tie
-    # (NaN, a failed propagation, is never best)
+    value = np.ascontiguousarray(metric(elev_deg, range_km), dtype=np.float64)
+    idx, switch = _hysteresis_walk(
+        value, lay.g, lay.win, lay.off, lay.g_lo, lay.g_hi, lay.g_last,
+        np.array([w.aos_s for w in windows], dtype=np.float64),
+        np.array([w.los_s for w in windows], dtype=np.float64), float(duration_s),
+        float(margin), float(min_dwell_s), float(step_s), float(forced_lead_s))
+    return [Serve(i) if math.isnan(t) else Serve(i, t)
+            for i, t in zip(idx.tolist(), switch.tolist())]
+
+
+@njit(cache=True, nogil=True)
+def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_s, margin,
+                     min_dwell_s, step_s, forced_lead_s):
+    """The walk of :func:`hysteresis` over the sampled ``value``s (compiled: a day of a
+    thousand terminals samples seventy million). Returns the chosen window indices and
+    their switch times (NaN: none)."""
+    # the best window at each grid index: the highest value, the lowest index on a tie.
+    # A NaN (a failed propagation) makes its grid index have no best (as np.maximum)
     best_val = np.full(g_last + 1, -np.inf)
-    np.maximum.at(best_val, g, value)
-    tops = np.flatnonzero(value == best_val[g])
+    for k in range(len(value)):
+        gk, v = g[k], value[k]
+        if np.isnan(v) or np.isnan(best_val[gk]):
+            best_val[gk] = np.nan
+        elif v > best_val[gk]:
+            best_val[gk] = v
+    n = len(aos)
     best_win = np.full(g_last + 1, n)
-    np.minimum.at(best_win, g[tops], win[tops])
+    for k in range(len(value)):
+        if value[k] == best_val[g[k]] and win[k] < best_win[g[k]]:
+            best_win[g[k]] = win[k]
     best_win[best_win == n] = -1
-    by_grid = np.argsort(g, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(np.bincount(g, minlength=g_last + 1)))).tolist()
-    g_lo_l, g_hi_l, off_l = g_lo.tolist(), g_hi.tolist(), off.tolist()
-    # for every sample, the first sample at or after it (in its window's run) where another
-    # window beats it by more than the margin: each stay's scan becomes one lookup
-    n_samples = len(value)
-    beaten = np.flatnonzero(best_val[g] - value > margin)
-    next_beaten = np.full(n_samples + 1, n_samples)
-    next_beaten[beaten] = beaten
-    next_beaten = np.minimum.accumulate(next_beaten[::-1])[::-1]
-    fallback = _FirstUp(aos_l, los_l)
-
-    def pick_forced(gi: int, c: int) -> int:
-        """Best candidate at grid index gi that outlasts c, or -1."""
-        here = by_grid[starts[gi]:starts[gi + 1]]
-        pick, top = -1, -np.inf
-        for j, v in zip(win[here].tolist(), value[here].tolist()):
-            if j != c and los_l[j] > los_l[c] and (v > top or (v == top and j < pick)):
-                pick, top = j, v
-        return pick
-
-    c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else fallback(0.0, 0.0)
-    if c < 0 or aos_l[c] >= duration_s:
-        return []
-    seq = [Serve(c)]
-    since = max(aos_l[c], 0.0)
+    out_i = np.empty(16, np.int64)
+    out_t = np.empty(16)
+    if g_last >= 0 and best_win[0] >= 0:
+        c = best_win[0]
+    else:
+        c = _first_up(aos, los, 0.0, 0.0)
+    if c < 0 or aos[c] >= duration_s:
+        return out_i[:0], out_t[:0]
+    out_i[0], out_t[0], m = c, np.nan, 1
+    since = _max(aos[c], 0.0)
     while True:
-        forced_s = los_l[c] - forced_lead_s
-        g_forced = math.floor(forced_s / step_s + 1e-9)
-        g_from = max(math.ceil((since + min_dwell_s) / step_s - 1e-9),
-                     math.floor(since / step_s + 1e-9) + 1, g_lo_l[c])
-        # voluntary: c's own samples from the dwell on, before the forced decision
-        a = off_l[c] + g_from - g_lo_l[c]
-        b = off_l[c] + min(g_forced, g_hi_l[c] + 1) - g_lo_l[c]
-        if b > a and (k := int(next_beaten[a])) < b:
-            gi = int(g[k])
-            c, since = int(best_win[gi]), gi * step_s
-            seq.append(Serve(c, since))
+        if m + 1 > len(out_i):
+            out_i = np.concatenate((out_i, np.empty(len(out_i), np.int64)))
+            out_t = np.concatenate((out_t, np.empty(len(out_t))))
+        forced_s = los[c] - forced_lead_s
+        g_forced = int(np.floor(forced_s / step_s + 1e-9))
+        g_from = max(int(np.ceil((since + min_dwell_s) / step_s - 1e-9)),
+                     int(np.floor(since / step_s + 1e-9)) + 1, g_lo[c])
+        # voluntary: c's own samples from the dwell on, before the forced decision, the
+        # first where another window is better by more than the margin
+        a = off[c] + g_from - g_lo[c]
+        b = off[c] + min(g_forced, g_hi[c] + 1) - g_lo[c]
+        beaten = -1
+        for k in range(a, b):
+            if best_val[g[k]] - value[k] > margin:
+                beaten = k
+                break
+        if beaten >= 0:
+            gi = g[beaten]
+            c, since = best_win[gi], gi * step_s
+            out_i[m], out_t[m], m = c, since, m + 1
             continue
         if forced_s >= duration_s:
-            return seq
+            break
         on_grid = g_forced * step_s > since
-        t_dec = g_forced * step_s if on_grid else max(forced_s, since)
-        nxt = pick_forced(g_forced, c) if on_grid else -1
+        t_dec = g_forced * step_s if on_grid else _max(forced_s, since)
+        nxt = -1
+        if on_grid:  # the best sampled there that outlasts c
+            top = -np.inf
+            for j in range(n):
+                if g_lo[j] <= g_forced <= g_hi[j] and j != c and los[j] > los[c]:
+                    v = value[off[j] + g_forced - g_lo[j]]
+                    if v > top or (v == top and j < nxt):
+                        nxt, top = j, v
         if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
-            nxt = fallback(t_dec, los_l[c])
-            if nxt < 0 or aos_l[nxt] >= duration_s:
-                return seq
-        if aos_l[nxt] <= t_dec:
-            seq.append(Serve(nxt, t_dec))
+            nxt = _first_up(aos, los, t_dec, los[c])
+            if nxt < 0 or aos[nxt] >= duration_s:
+                break
+        if aos[nxt] <= t_dec:
+            out_i[m], out_t[m], m = nxt, t_dec, m + 1
             since = t_dec
         else:  # across a gap or a late rise: as early as possible
-            seq.append(Serve(nxt))
-            since = aos_l[nxt]
+            out_i[m], out_t[m], m = nxt, np.nan, m + 1
+            since = aos[nxt]
         c = nxt
+    return out_i[:m], out_t[:m]
+
+
+@njit(cache=True, nogil=True)
+def _first_up(aos, los, t_s, min_los_s):
+    """Among windows setting after max(t_s, min_los_s), the one up at ``t_s`` that sets
+    last, else the first to rise after it: earliest, then the longest, then the lowest
+    index; -1 if none."""
+    floor_s = _max(t_s, min_los_s)
+    up = -1
+    for j in range(len(aos)):
+        if aos[j] <= t_s and (up < 0 or los[j] > los[up]):
+            up = j
+    if up >= 0 and los[up] > floor_s:
+        return up
+    pick = -1
+    for j in range(len(aos)):
+        if aos[j] > t_s and los[j] > floor_s and (
+                pick < 0 or aos[j] < aos[pick]
+                or (aos[j] == aos[pick] and los[j] > los[pick])):
+            pick = j
+    return pick
 
 
 class Samples:
@@ -279,44 +359,6 @@ def hysteresis_samples(windows: Sequence[Window], duration_s: float, step_s: flo
     """Return where :func:`hysteresis` with the same arguments samples look angles (None
     without windows), so a caller can compute them for many mobiles at once."""
     return Samples(windows, duration_s, step_s, forced_lead_s) if windows else None
-
-
-class _FirstUp:
-    """Among windows setting after a time, the one up at ``t_s`` or rising first after it:
-    earliest, then the longest, then the lowest index (prefix maxima of LOS in AOS order
-    answer 'already up' without a scan)."""
-
-    def __init__(self, aos: list[float], los: list[float]):
-        self.aos, self.los = aos, los
-        self.order: list[int] | None = None  # built on first use: dense coverage never asks
-
-    def _build(self):
-        aos, los = np.array(self.aos, float), np.array(self.los, float)
-        n = len(aos)
-        order = np.lexsort((np.arange(n), -los, aos))   # by AOS, the longest first, index
-        self.order = order.tolist()
-        self.aos_sorted = aos[order].tolist()
-        # top[k]: the window with the greatest LOS among the first k + 1, the lowest index
-        # on a tie. The greatest LOS so far steps up in segments; within one, the lowest
-        # index reaching it is a running minimum, taken as a running maximum of
-        # segment·(n + 1) + (n − index) so that no segment sees an earlier one's
-        los_o = los[order]
-        best = np.maximum.accumulate(los_o)
-        seg = np.cumsum(np.concatenate(([0], best[1:] > best[:-1]))[:n])
-        reach = np.where(los_o == best, n - order, 0) + seg * (n + 1)
-        self.top = (n - (np.maximum.accumulate(reach) - seg * (n + 1))).tolist()
-
-    def __call__(self, t_s: float, min_los_s: float) -> int:
-        if self.order is None:
-            self._build()
-        floor_s = max(t_s, min_los_s)
-        p = bisect.bisect_right(self.aos_sorted, t_s)
-        if p and self.los[self.top[p - 1]] > floor_s:
-            return self.top[p - 1]
-        for q in range(p, len(self.order)):  # AOS order, longest first on equal AOS
-            if self.los[self.order[q]] > floor_s:
-                return self.order[q]
-        return -1
 
 
 def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
