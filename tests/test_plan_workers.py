@@ -28,16 +28,25 @@ def test_grid_look_angles_equal_the_per_link_ones_bit_for_bit():
     sites = _terminals(5)
     w = find_windows(sats, sites, START, 1800.0, min_elev_deg=25.0, workers=1)
     sky = Sky(w.epoch, w.duration_s, sats, sites)
-    rng = np.random.default_rng(3)
-    sat = rng.integers(0, len(sats), 500)
-    site = rng.integers(0, len(sites), 500)
-    g = rng.integers(0, sky.g_last(10.0) + 1, 500)
-    # sites mixed (gathered per sample), then in runs as a batch of mobiles comes
-    for site in (site, np.sort(site)):
-        elev, rng_km = sky.elev_range_grid(sat, site, g, 10.0)
-        for j in range(500):
-            e1, r1 = sky.elev_range(int(sat[j]), int(site[j]), np.array([g[j] * 10.0]))
-            assert (e1[0], r1[0]) == (elev[j], rng_km[j]), j
+    # windows as the planner lays them out, plus one before the start and one too short
+    # to be a candidate (no samples)
+    aos = np.concatenate((w.aos_s, [-30.0, 101.0]))
+    los = np.concatenate((w.los_s, [95.0, 103.0]))
+    sat = np.concatenate((w.sat, [0, 1]))
+    site = np.concatenate((w.site, [2, 3]))
+    look = sky.grid_look(sat, site, aos, los, 10.0, 2.5)
+    assert len(look.g) > 200
+    for j in range(len(aos)):
+        g = np.arange(look.g_lo[j], look.g_hi[j] + 1)
+        assert np.all(g * 10.0 >= np.maximum(aos[j], 0.0))
+        assert np.all(g * 10.0 < los[j] - 2.5) and np.all(g <= sky.g_last(10.0))
+        k = look.off[j] + np.arange(len(g))
+        assert np.all(look.win[k] == j) and np.all(look.g[k] == g)
+        elev, rng_km = sky.elev_range(int(sat[j]), int(site[j]), g * 10.0)
+        assert np.array_equal(elev, look.elev_deg[k]) and np.array_equal(rng_km,
+                                                                         look.range_km[k])
+    assert look.g_hi[-1] < look.g_lo[-1]
+    assert look.g_lo[-2] == 0
 
 
 def test_workers_give_byte_identical_plans():

@@ -10,13 +10,13 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
-from sigma_sn.planner.policies import (Samples, hysteresis, hysteresis_samples, least_load,
-                                       longest_visibility, min_handovers,
-                                       min_handovers_arrays, received_power_dbw)
+from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
+                                       min_handovers, min_handovers_arrays,
+                                       received_power_dbw, walk)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
-           "changes", "handovers", "longest_visibility", "look_samples", "min_handovers",
-           "select", "select_min_handovers", "select_least_load"]
+           "changes", "handovers", "longest_visibility", "min_handovers",
+           "select", "select_min_handovers", "select_on_grid", "select_least_load"]
 
 
 @dataclass(frozen=True)
@@ -61,14 +61,11 @@ class Handover(NamedTuple):
 
 def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing: Timing,
            rtt_bound_s: float, *, geometry: Geometry | None = None,
-           selection: Selection = Selection(), samples: Samples | None = None,
-           looked=None) -> list[Serve]:
+           selection: Selection = Selection()) -> list[Serve]:
     """Return the serving sequence ``policy`` picks for one mobile over [0, duration_s].
 
     ``rtt_bound_s`` bounds the round trip over any access point (it decides whether an
-    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal,
-    unless ``samples`` (:func:`look_samples`) come with the elevations and ranges there
-    (``looked``), computed beforehand.
+    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal.
     """
     if policy is Policy.MIN_HANDOVERS:
         seq = min_handovers(windows, duration_s, _need_s(timing, rtt_bound_s),
@@ -79,19 +76,36 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
     if policy is Policy.LEAST_LOAD:  # one mobile alone never meets a full access point
         return select_least_load({"": windows}, {}, duration_s, timing, rtt_bound_s,
                                  selection=selection)[""]
-    if geometry is None and looked is None:
+    if geometry is None:
         raise ValueError(f"policy {policy.value} needs the geometry (look angles)")
+    metric, margin = _rule(policy, selection)
+    return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
+                      selection.decision_step_s, timing.guard_s + rtt_bound_s)
+
+
+def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timing,
+                   rtt_bound_s: float, look, *, selection: Selection = Selection()
+                   ) -> list[Serve]:
+    """``select`` for max-elevation or strongest-signal on a mobile's window columns (AOS,
+    LOS) with the look angles at its decision-grid samples computed beforehand: ``look``
+    has the layout :func:`~sigma_sn.planner.policies.walk` reads and ``elev_deg``,
+    ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.plan.Sky.grid_look`)."""
+    metric, margin = _rule(policy, selection)
+    return walk(metric(look.elev_deg, look.range_km), look, aos_s, los_s, duration_s,
+                margin, selection.min_dwell_s, selection.decision_step_s,
+                timing.guard_s + rtt_bound_s)
+
+
+def _rule(policy: Policy, selection: Selection):
+    """The metric a geometry-driven policy follows and the margin a switch must win by."""
     if policy is Policy.MAX_ELEVATION:
         def metric(elev_deg, range_km):
             return elev_deg
-        margin = selection.elev_margin_deg
-    else:
-        def metric(elev_deg, range_km):
-            return received_power_dbw(elev_deg, range_km, selection)
-        margin = selection.signal_margin_db
-    return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
-                      selection.decision_step_s, timing.guard_s + rtt_bound_s,
-                      samples=samples, looked=looked)
+        return metric, selection.elev_margin_deg
+
+    def power(elev_deg, range_km):
+        return received_power_dbw(elev_deg, range_km, selection)
+    return power, selection.signal_margin_db
 
 
 def select_min_handovers(aos_s, los_s, ap, duration_s: float, timing: Timing,
@@ -107,18 +121,6 @@ def _need_s(timing: Timing, rtt_bound_s: float) -> float:
     """The overlap a clean handover needs: the new address up and acknowledged, then the
     SET_PRIMARY acknowledged, each over the slowest link."""
     return timing.setup_s + 2 * rtt_bound_s
-
-
-def look_samples(policy: Policy, windows: Sequence[Window], duration_s: float,
-                 timing: Timing, rtt_bound_s: float, *,
-                 selection: Selection = Selection()) -> Samples | None:
-    """Return where ``select`` with the same arguments needs look angles (None for the
-    policies that need none, or without windows), so many mobiles' can be computed in
-    one batch and handed to ``select``."""
-    if policy not in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
-        return None
-    return hysteresis_samples(windows, duration_s, selection.decision_step_s,
-                              timing.guard_s + rtt_bound_s)
 
 
 def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],

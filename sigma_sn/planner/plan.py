@@ -4,7 +4,7 @@ location manager's timeline, as one JSON-ready dict.
 
 Geometry is exact SGP4 everywhere, and batched: max-elevation and strongest-signal get
 their look angles from each satellite propagated once on the decision grid for all mobiles
-(:meth:`Sky.elev_range_grid`), and the round trips of all handovers of a group of mobiles
+(:meth:`Sky.grid_look`), and the round trips of all handovers of a group of mobiles
 are evaluated in one vectorised pass (see :func:`_plan_events`). Groups of mobiles can be
 planned in forked workers (:func:`_run_groups`), with the same bytes as one process; they
 return numbers in arrays, and :mod:`sigma_sn.planner.rows` makes the JSON rows once.
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
+
+from numba import njit
 
 from sigma_sn.geometry import C_KM_S, topocentric
 from sigma_sn.planner import addresses, core, events, rows
@@ -52,6 +54,7 @@ class Sky:
         self.satrecs = [s.satrec for s in satellites]
         self.site_pos_km = itrs_km(sites)
         self.site_enu = enu_basis(sites)
+        self._site_up = np.ascontiguousarray(self.site_enu[:, 2])
         # GMST is linear in time to far below 1 µs over a minute; events may fall a little
         # outside the window (an LM update after the end), hence the padding
         pad_s = 3600.0
@@ -148,51 +151,68 @@ class Sky:
     def g_last(self, step_s: float) -> int:
         return math.floor(self.duration_s / step_s + 1e-9)
 
-    def elev_range_grid(self, sat: np.ndarray, site: np.ndarray, g: np.ndarray,
-                        step_s: float):
-        """Return elevation (deg) and range (km) of satellite ``sat[j]`` from site
-        ``site[j]`` at ``g[j]·step_s`` (0 <= g <= the plan's last grid index), bit for bit
-        what :meth:`elev_range` gives."""
-        table = self.grid_for(np.flatnonzero(np.bincount(sat)).tolist(), step_s)
-        # tens of millions of samples: flat takes and in-place arithmetic (a fancy index
-        # per coordinate and a gather of whole ENU matrices cost nine times as much)
-        n_g = table.shape[2]
-        flat = table.reshape(-1)
-        at = sat * (3 * n_g) + g
-        dx, dy, dz = flat.take(at), flat.take(at + n_g), flat.take(at + 2 * n_g)
-        # the same operations in the same order as _elev_range. A batch of mobiles comes
-        # site by site: then each run takes its site's numbers as scalars (gathering them
-        # per sample cost as much as all the arithmetic)
-        edges = np.flatnonzero(site[1:] != site[:-1]) + 1
-        if len(edges) < len(site) // 64:
-            edges = [0, *edges.tolist(), len(site)]
-            runs = list(zip(edges[:-1], edges[1:], site[edges[:-1]].tolist()))
-        else:
-            runs = None
-        pos, up_vec = self.site_pos_km, self.site_enu[:, 2]
-        for d, c in ((dx, 0), (dy, 1), (dz, 2)):
-            if runs is None:
-                d -= pos[:, c].take(site)
-            else:
-                for lo, hi, k in runs:
-                    d[lo:hi] -= pos[k, c]
-        range_km = dx * dx
-        range_km += dy * dy
-        range_km += dz * dz
-        np.sqrt(range_km, out=range_km)
-        for d, c in ((dx, 0), (dy, 1), (dz, 2)):
-            if runs is None:
-                d *= up_vec[:, c].take(site)
-            else:
-                for lo, hi, k in runs:
-                    d[lo:hi] *= up_vec[k, c]
-        up = dx
-        up += dy
-        up += dz
-        up /= range_km
-        np.minimum(up, 1.0, out=up)
+    def grid_look(self, sat, site, aos_s, los_s, step_s: float, lead_s: float) -> GridLook:
+        """Return the decision-grid samples of one mobile's windows (window j: satellite
+        ``sat[j]`` over site ``site[j]``, candidate from AOS until ``lead_s`` before LOS)
+        with their elevations and ranges, bit for bit what :meth:`elev_range` gives at
+        ``g·step_s``. Samples are laid out window after window (policies.walk)."""
+        sat = np.ascontiguousarray(sat, dtype=np.int64)
+        table = self.grid_for(np.unique(sat).tolist(), step_s)
+        g_last = self.g_last(step_s)
+        g_lo, g_hi, off, win, g, up, range_km = _grid_look(
+            table, self.site_pos_km, self._site_up, sat,
+            np.ascontiguousarray(site, dtype=np.int64),
+            np.ascontiguousarray(aos_s, dtype=np.float64),
+            np.ascontiguousarray(los_s, dtype=np.float64), g_last, float(step_s),
+            float(lead_s))
+        # the transcendental steps stay numpy's, as in _elev_range: the same bits
         np.arcsin(up, out=up)
-        return np.degrees(up, out=up), range_km
+        return GridLook(g_last, g_lo, g_hi, off, win, g, np.degrees(up, out=up), range_km)
+
+
+class GridLook(NamedTuple):
+    """One mobile's decision-grid samples (the layout policies.walk reads) and the look
+    angles there."""
+
+    g_last: int
+    g_lo: np.ndarray
+    g_hi: np.ndarray
+    off: np.ndarray
+    win: np.ndarray
+    g: np.ndarray
+    elev_deg: np.ndarray
+    range_km: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, lead_s):
+    """The layout of GridLook and, per sample, the sine of the elevation (capped at 1)
+    and the range: _elev_range's operations in its order (compiled: seventy million
+    samples for a day of a thousand Starlink terminals)."""
+    n = len(aos)
+    g_lo, g_hi, off = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    total = 0
+    for j in range(n):
+        lo = aos[j] if aos[j] > 0.0 else 0.0
+        g_lo[j] = np.int64(np.ceil(lo / step_s - 1e-9))
+        g_hi[j] = min(np.int64(np.ceil((los[j] - lead_s) / step_s - 1e-9)) - 1, g_last)
+        off[j] = total
+        total += max(g_hi[j] - g_lo[j] + 1, 0)
+    win, g = np.empty(total, np.int64), np.empty(total, np.int64)
+    up, range_km = np.empty(total), np.empty(total)
+    for j in range(n):
+        k, s, p = off[j], site[j], sat[j]
+        px, py, pz = site_pos[s, 0], site_pos[s, 1], site_pos[s, 2]
+        ux, uy, uz = site_up[s, 0], site_up[s, 1], site_up[s, 2]
+        for gi in range(g_lo[j], g_hi[j] + 1):
+            dx = table[p, 0, gi] - px
+            dy = table[p, 1, gi] - py
+            dz = table[p, 2, gi] - pz
+            r = np.sqrt(dx * dx + dy * dy + dz * dz)
+            u = (dx * ux + dy * uy + dz * uz) / r
+            win[k], g[k], range_km[k], up[k] = j, gi, r, 1.0 if u > 1.0 else u
+            k += 1
+    return g_lo, g_hi, off, win, g, up, range_km
 
 
 _FILL: tuple | None = None   # (sky, shared table, step) the forked grid fillers read
@@ -242,59 +262,36 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
     return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
 
 
-_BATCH_SAMPLES = 4_000_000   # look angles computed per batch (~0.3 GB of temporaries)
-
-
 def _select_group(candidates: dict, J: dict) -> dict:
-    """Serving sequences of the mobiles of ``candidates``. The geometry-driven policies get
-    their look angles in batches: each satellite is propagated once on the decision grid
-    for all mobiles, and one vectorised pass answers every sample of a batch of mobiles
-    (``core.look_samples``), not one call per mobile and access point."""
-    policy, looks, duration_s, timing, bound_s, selection, sky, ap_index = (
-        J["policy"], J["looks"], J["duration_s"], J["timing"], J["bound_s"], J["selection"],
-        J["sky"], J["ap_index"])
-    step_s = selection.decision_step_s
-    out, batch, n = {}, {}, 0
+    """Serving sequences of the mobiles of ``candidates``. Min-handovers and the geometry
+    policies read the window columns: the geometry policies' look angles come from each
+    satellite propagated once on the decision grid for all mobiles (:meth:`Sky.grid_look`),
+    not one call per mobile and access point."""
+    policy, duration_s, timing, bound_s, selection = (
+        J["policy"], J["duration_s"], J["timing"], J["bound_s"], J["selection"])
+    ap, aos, los = J["window_arrays"]
+    spans = J["spans"]
+    out = {}
     if policy is Policy.MIN_HANDOVERS:  # the DP reads the columns: no Window to choose
-        ap, aos, los = J["window_arrays"]
         for m in candidates:
-            lo, hi = J["spans"][m]
+            lo, hi = spans[m]
             out[m] = core.select_min_handovers(aos[lo:hi], los[lo:hi], ap[lo:hi], duration_s,
                                                timing, bound_s)
-        return out
-
-    def flush():
-        asked = [(m, lay) for m, lay in batch.items() if lay is not None and len(lay.g)]
-        looked = {}
-        if asked:
-            ap_k, mobile_k = [], []
-            for m, lay in asked:
-                ap_k.append(np.array([ap_index[ap] for ap in lay.aps])[lay.ap_of_sample])
-                mobile_k.append(np.full(len(lay.g), looks[m].mobile))
-            ap_k, mobile_k = np.concatenate(ap_k), np.concatenate(mobile_k)
-            sat, site = (ap_k, mobile_k) if J["mode"] is Mode.ROUTER else (mobile_k, ap_k)
-            elev, rng = sky.elev_range_grid(sat, site,
-                                            np.concatenate([lay.g for _, lay in asked]),
-                                            step_s)
-            k0 = 0
-            for m, lay in asked:
-                k1 = k0 + len(lay.g)
-                looked[m] = (elev[k0:k1], rng[k0:k1])
-                k0 = k1
-        for m, lay in batch.items():
+    elif policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
+        sky, looks, step_s = J["sky"], J["looks"], selection.decision_step_s
+        router = J["mode"] is Mode.ROUTER
+        for m in candidates:
+            lo, hi = spans[m]
+            mobile = np.full(hi - lo, looks[m].mobile)
+            sat, site = (ap[lo:hi], mobile) if router else (mobile, ap[lo:hi])
+            look = sky.grid_look(sat, site, aos[lo:hi], los[lo:hi], step_s,
+                                 timing.guard_s + bound_s)
+            out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
+                                         timing, bound_s, look, selection=selection)
+    else:
+        for m in candidates:
             out[m] = core.select(policy, candidates[m], duration_s, timing, bound_s,
-                                 geometry=looks[m], selection=selection, samples=lay,
-                                 looked=looked.get(m))
-        batch.clear()
-
-    for m in candidates:
-        batch[m] = lay = core.look_samples(policy, candidates[m], duration_s, timing,
-                                           bound_s, selection=selection)
-        n += 0 if lay is None else len(lay.g)
-        if n >= _BATCH_SAMPLES:
-            flush()
-            n = 0
-    flush()
+                                 geometry=J["looks"][m], selection=selection)
     return out
 
 

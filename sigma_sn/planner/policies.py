@@ -182,10 +182,9 @@ def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
     return power
 
 
-def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry | None,
+def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
                metric: Callable[[np.ndarray, np.ndarray], np.ndarray], margin: float,
-               min_dwell_s: float, step_s: float, forced_lead_s: float, *,
-               samples: Samples | None = None, looked=None) -> list[Serve]:
+               min_dwell_s: float, step_s: float, forced_lead_s: float) -> list[Serve]:
     """Return the serving sequence that follows the best ``metric(elev_deg, range_km)``:
     you stay on the current window until another is better by more than ``margin`` at a
     decision time (every ``step_s``) at least ``min_dwell_s`` after you switched to it, or
@@ -194,26 +193,30 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry 
 
     A window is a candidate at time t when AOS <= t < LOS - forced_lead_s, so you never
     switch to one you would have to leave at once. Look angles are fetched once per access
-    point for all its windows; the walk from stay to stay is compiled.
-    ``samples`` (:func:`hysteresis_samples` with the same arguments) and ``looked``
-    (elevations and ranges at them) may be given: a caller that planned many mobiles'
-    look angles in one batch; ``geometry`` is then not asked.
+    point for all its windows; the walk from stay to stay is :func:`walk`.
     """
     if not windows:
         return []
-    lay = samples or Samples(windows, duration_s, step_s, forced_lead_s)
-    if looked is not None:
-        elev_deg, range_km = looked
-    else:
-        elev_deg, range_km = np.empty(len(lay.g)), np.empty(len(lay.g))
-        for ap, a, b in lay.runs:
-            elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.t_s[a:b])
-    value = np.ascontiguousarray(metric(elev_deg, range_km), dtype=np.float64)
+    lay = Samples(windows, duration_s, step_s, forced_lead_s)
+    elev_deg, range_km = np.empty(len(lay.g)), np.empty(len(lay.g))
+    for ap, a, b in lay.runs:
+        elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.g[a:b] * step_s)
+    return walk(metric(elev_deg, range_km), lay, [w.aos_s for w in windows],
+                [w.los_s for w in windows], duration_s, margin, min_dwell_s, step_s,
+                forced_lead_s)
+
+
+def walk(value, lay, aos_s, los_s, duration_s: float, margin: float, min_dwell_s: float,
+         step_s: float, forced_lead_s: float) -> list[Serve]:
+    """The serving sequence of :func:`hysteresis` from the ``value``s of the metric at a
+    mobile's decision-grid samples, laid out as ``lay`` says (:class:`Samples`, or the
+    planner's own layout: sample k is window ``win[k]`` at grid index ``g[k]``, window j's
+    samples ``off[j]`` on for grid indices ``g_lo[j]``..``g_hi[j]``)."""
     idx, switch = _hysteresis_walk(
-        value, lay.g, lay.win, lay.off, lay.g_lo, lay.g_hi, lay.g_last,
-        np.array([w.aos_s for w in windows], dtype=np.float64),
-        np.array([w.los_s for w in windows], dtype=np.float64), float(duration_s),
-        float(margin), float(min_dwell_s), float(step_s), float(forced_lead_s))
+        np.ascontiguousarray(value, dtype=np.float64), lay.g, lay.win, lay.off, lay.g_lo,
+        lay.g_hi, lay.g_last, np.asarray(aos_s, dtype=np.float64),
+        np.asarray(los_s, dtype=np.float64), float(duration_s), float(margin),
+        float(min_dwell_s), float(step_s), float(forced_lead_s))
     return [Serve(i) if math.isnan(t) else Serve(i, t)
             for i, t in zip(idx.tolist(), switch.tolist())]
 
@@ -320,10 +323,10 @@ def _first_up(aos, los, t_s, min_los_s):
 
 class Samples:
     """Where :func:`hysteresis` samples one mobile's windows: decision grid indices ``g``
-    (times ``t_s``) of window ``win``, laid out window by window with each access point's
-    windows together, so one look-angle call per access point (``runs``: access point,
-    first and end sample) takes a contiguous slice. ``ap_of_sample``: the access point of
-    each sample, as an index into ``aps``."""
+    of window ``win``, laid out window by window with each access point's windows
+    together, so one look-angle call per access point (``runs``: access point, first and
+    end sample) takes a contiguous slice; window j's samples start at ``off[j]`` and span
+    grid indices ``g_lo[j]``..``g_hi[j]``."""
 
     def __init__(self, windows, duration_s, step_s, forced_lead_s):
         n = len(windows)
@@ -346,19 +349,9 @@ class Samples:
         self.win = np.repeat(by_ap, count)
         self.g = (np.arange(first[-1]) - np.repeat(first[:-1], count)
                   + np.repeat(self.g_lo[by_ap], count))
-        self.t_s = self.g * step_s
         bounds = first[np.searchsorted(codes[by_ap], np.arange(len(aps) + 1))].tolist()
         self.runs = [(ap, bounds[k], bounds[k + 1]) for k, ap in enumerate(aps)
                      if bounds[k + 1] > bounds[k]]
-        self.aps = aps
-        self.ap_of_sample = codes[self.win] if n else np.zeros(0, np.int64)
-
-
-def hysteresis_samples(windows: Sequence[Window], duration_s: float, step_s: float,
-                       forced_lead_s: float) -> Samples | None:
-    """Return where :func:`hysteresis` with the same arguments samples look angles (None
-    without windows), so a caller can compute them for many mobiles at once."""
-    return Samples(windows, duration_s, step_s, forced_lead_s) if windows else None
 
 
 def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
