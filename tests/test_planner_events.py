@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sigma_sn.planner import core, events
@@ -56,6 +56,13 @@ def mobile(draw):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(mobile(), min_size=1, max_size=4), st.sampled_from([None, "S1"]),
        st.sampled_from([300.0, math.inf]))
+# a switch of 0.0 counts as none (core._resumed_s: ``switch or AOS``), which shows when the
+# windows rose before the start
+@example([([Window("S0", -100.0, 500.0), Window("S1", -50.0, 1000.0)],
+           [Serve(0, 0.0), Serve(1)])], None, 300.0)
+# S0 rises again exactly at its LOS: not after it, so the address is deleted
+@example([([Window("S0", 0.0, 100.0), Window("S1", 50.0, 300.0), Window("S0", 100.0, 400.0)],
+           [Serve(0), Serve(1)])], None, 300.0)
 def test_batched_timing_is_core_handovers_bit_for_bit(mobiles, failed, lifetime_s):
     timing = core.Timing(**{**TIMING.__dict__, "address_lifetime_s": lifetime_s})
     names = [f"M{k}" for k in range(len(mobiles))]

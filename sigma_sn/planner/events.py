@@ -10,14 +10,13 @@ such chains are short (a pass or two).
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from sigma_sn.planner.kinds import Serve, Window
+from sigma_sn.planner.jit import njit, pymax
 
 #: rtt(ap, mobile, t_s) -> round trips (s), all arrays of one length: ``ap`` and
 #: ``mobile`` are the caller's integer codes
@@ -49,53 +48,98 @@ def transitions(names: Sequence[str], candidates: dict, sequences: dict, ap_code
     """Return the handovers of the mobiles ``names`` (``candidates[m]``: their windows,
     ``sequences[m]``: their serving sequences, ``ap_code``: access point -> integer).
     Consecutive entries on the same access point are no handover (core.handovers)."""
-    cols: tuple[list, ...] = ([], [], [], [], [], [], [], [], [], [], [])
-    (mob, pos, frm, to, los, aos, switch, since, prev, rise, pingpong) = cols
-    counts = []
-    for i, m in enumerate(names):
-        cands, seq = candidates[m], sequences[m]
-        n0 = len(mob)
-        if seq:
-            base = _resumed_s(cands[seq[0].index], seq[0])
-            last_use = {s.index: k for k, s in enumerate(seq)}
-            rises: dict[str, list[float]] | None = None
-            j_prev = -1
-            for k in range(1, len(seq)):
-                a, b = cands[seq[k - 1].index], cands[seq[k].index]
-                if a.ap == b.ap:  # re-acquired: the path comes back with the same address
-                    base = max(base, _resumed_s(b, seq[k]) + setup_s)
-                    continue
-                if rises is None:  # AOS times per access point, for the zig-zag test
-                    rises = {}
-                    for w in cands:
-                        rises.setdefault(w.ap, []).append(w.aos_s)
-                    for times in rises.values():
-                        times.sort()
-                later = rises[a.ap]
-                k_next = bisect.bisect_right(later, a.los_s)
-                mob.append(i)
-                pos.append(k)
-                frm.append(ap_code[a.ap])
-                to.append(ap_code[b.ap])
-                los.append(a.los_s)
-                aos.append(b.aos_s)
-                sw = seq[k].switch_s
-                switch.append(math.nan if sw is None else sw)
-                since.append(base)
-                prev.append(j_prev)
-                rise.append(later[k_next] if k_next < len(later) else math.inf)
-                pingpong.append(last_use[seq[k - 1].index] > k - 1)
-                j_prev, base = len(mob) - 1, -math.inf
-        counts.append(len(mob) - n0)
-    f64, i64 = np.float64, np.int64
-    return Transitions(np.array(mob, i64), np.array(pos, i64), np.array(frm, i64),
-                       np.array(to, i64), np.array(los, f64), np.array(aos, f64),
-                       np.array(switch, f64), np.array(since, f64), np.array(prev, i64),
-                       np.array(rise, f64), np.array(pingpong, bool), counts)
+    spans, n = [], 0
+    for m in names:
+        spans.append((n, n + len(candidates[m])))
+        n += len(candidates[m])
+    wins = [w for m in names for w in candidates[m]]
+    columns = (np.array([ap_code[w.ap] for w in wins], np.int64),
+               np.array([w.aos_s for w in wins], np.float64),
+               np.array([w.los_s for w in wins], np.float64))
+    return transitions_columns(spans, columns, [sequences[m] for m in names], setup_s)
 
 
-def _resumed_s(w: Window, serve: Serve) -> float:
-    return max(w.aos_s, serve.switch_s or w.aos_s)   # as core._resumed_s
+def transitions_columns(spans: Sequence[tuple[int, int]], columns, sequences: Sequence,
+                        setup_s: float) -> Transitions:
+    """:func:`transitions` on window columns (access point code, AOS, LOS): mobile i's
+    windows are ``spans[i]`` = (first, end) of them, its sequence ``sequences[i]``."""
+    ap, aos, los = columns
+    n_seq = sum(map(len, sequences))
+    seq_win = np.fromiter((lo + s.index for (lo, _), seq in zip(spans, sequences)
+                           for s in seq), np.int64, n_seq)
+    seq_switch = np.fromiter((math.nan if s.switch_s is None else s.switch_s
+                              for seq in sequences for s in seq), np.float64, n_seq)
+    seq_off = np.concatenate(([0], np.cumsum([len(q) for q in sequences]))).astype(np.int64)
+    span = np.array(spans, np.int64).reshape(-1, 2)
+    cols = _transitions(np.ascontiguousarray(ap, np.int64), np.asarray(aos, np.float64),
+                        np.asarray(los, np.float64), span[:, 0].copy(), span[:, 1].copy(),
+                        seq_off, seq_win, seq_switch, float(setup_s),
+                        int(ap.max()) + 1 if len(ap) else 1)
+    return Transitions(*cols[:-1], cols[-1].tolist())
+
+
+@njit
+def _transitions(ap, aos, los, span_lo, span_hi, seq_off, seq_win, seq_switch, setup_s,
+                 n_ap):
+    """The loop of :func:`transitions` (compiled: a million handovers a day for a
+    thousand terminals). Sequence entries are window indices into the columns and their
+    switch times (NaN: None)."""
+    cap = len(seq_win)
+    mob, pos, frm, to = (np.empty(cap, np.int64), np.empty(cap, np.int64),
+                         np.empty(cap, np.int64), np.empty(cap, np.int64))
+    from_los, to_aos, switch, since = np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap)
+    prev, rise = np.empty(cap, np.int64), np.empty(cap)
+    ping_pong = np.empty(cap, np.bool_)
+    counts = np.zeros(len(span_lo), np.int64)
+    last_seen = np.full(n_ap, -1)
+    h = 0
+    for i in range(len(span_lo)):
+        s0, s1, lo, hi = seq_off[i], seq_off[i + 1], span_lo[i], span_hi[i]
+        if s1 == s0:
+            continue
+        # the old access point's next AOS after its LOS: along each AP's windows in AOS
+        # order (a window rises after another's LOS only if it also rises after its AOS)
+        order = lo + np.argsort(aos[lo:hi], kind="mergesort")
+        rank = np.empty(hi - lo, np.int64)
+        nxt = np.full(hi - lo, -1)
+        for r in range(hi - lo - 1, -1, -1):
+            w = order[r]
+            rank[w - lo] = r
+            nxt[r] = last_seen[ap[w]]
+            last_seen[ap[w]] = r
+        for w in range(lo, hi):
+            last_seen[ap[w]] = -1
+        last_use = np.full(hi - lo, -1)   # the last position of each window in seq
+        for k in range(s0, s1):
+            last_use[seq_win[k] - lo] = k - s0
+        base = _resumed_s(aos[seq_win[s0]], seq_switch[s0])
+        j_prev = -1
+        h0 = h
+        for k in range(1, s1 - s0):
+            a, b = seq_win[s0 + k - 1], seq_win[s0 + k]
+            if ap[a] == ap[b]:  # re-acquired: the path comes back with the same address
+                base = pymax(base, _resumed_s(aos[b], seq_switch[s0 + k]) + setup_s)
+                continue
+            r = nxt[rank[a - lo]]
+            while r >= 0 and not aos[order[r]] > los[a]:
+                r = nxt[r]
+            mob[h], pos[h], frm[h], to[h] = i, k, ap[a], ap[b]
+            from_los[h], to_aos[h], switch[h], since[h] = los[a], aos[b], seq_switch[s0 + k], base
+            prev[h] = j_prev
+            rise[h] = aos[order[r]] if r >= 0 else np.inf
+            ping_pong[h] = last_use[a - lo] > k - 1
+            j_prev, base = h, -np.inf
+            h += 1
+        counts[i] = h - h0
+    return (mob[:h], pos[:h], frm[:h], to[:h], from_los[:h], to_aos[:h], switch[:h],
+            since[:h], prev[:h], rise[:h], ping_pong[:h], counts)
+
+
+@njit
+def _resumed_s(aos_s, switch_s):
+    """core._resumed_s: max(AOS, switch or AOS), where a switch of None (NaN here) or of
+    zero (falsy) means the AOS."""
+    return pymax(aos_s, aos_s if np.isnan(switch_s) or switch_s == 0.0 else switch_s)
 
 
 def _primary_before(tr: Transitions, t_sp: np.ndarray) -> np.ndarray:

@@ -27,11 +27,10 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from numba import njit
-
 from sigma_sn.geometry import C_KM_S, topocentric
 from sigma_sn.planner import addresses, core, events, rows
 from sigma_sn.planner.core import Timing
+from sigma_sn.planner.jit import njit
 from sigma_sn.planner.kinds import Mode, Policy, Selection, Serve, Window
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
@@ -184,7 +183,7 @@ class GridLook(NamedTuple):
     range_km: np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, lead_s):
     """The layout of GridLook and, per sample, the sine of the elevation (capped at 1)
     and the range: _elev_range's operations in its order (compiled: seventy million
@@ -262,25 +261,25 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
     return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
 
 
-def _select_group(candidates: dict, J: dict) -> dict:
-    """Serving sequences of the mobiles of ``candidates``. Min-handovers and the geometry
-    policies read the window columns: the geometry policies' look angles come from each
-    satellite propagated once on the decision grid for all mobiles (:meth:`Sky.grid_look`),
-    not one call per mobile and access point."""
+def _select_group(names: list, J: dict) -> dict:
+    """Serving sequences of the mobiles ``names``. Min-handovers and the geometry policies
+    read the window columns: the geometry policies' look angles come from each satellite
+    propagated once on the decision grid for all mobiles (:meth:`Sky.grid_look`), not one
+    call per mobile and access point. The others get each mobile's Window list."""
     policy, duration_s, timing, bound_s, selection = (
         J["policy"], J["duration_s"], J["timing"], J["bound_s"], J["selection"])
     ap, aos, los = J["window_arrays"]
     spans = J["spans"]
     out = {}
     if policy is Policy.MIN_HANDOVERS:  # the DP reads the columns: no Window to choose
-        for m in candidates:
+        for m in names:
             lo, hi = spans[m]
             out[m] = core.select_min_handovers(aos[lo:hi], los[lo:hi], ap[lo:hi], duration_s,
                                                timing, bound_s)
     elif policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
         sky, looks, step_s = J["sky"], J["looks"], selection.decision_step_s
         router = J["mode"] is Mode.ROUTER
-        for m in candidates:
+        for m in names:
             lo, hi = spans[m]
             mobile = np.full(hi - lo, looks[m].mobile)
             sat, site = (ap[lo:hi], mobile) if router else (mobile, ap[lo:hi])
@@ -289,10 +288,17 @@ def _select_group(candidates: dict, J: dict) -> dict:
             out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
                                          timing, bound_s, look, selection=selection)
     else:
-        for m in candidates:
-            out[m] = core.select(policy, candidates[m], duration_s, timing, bound_s,
+        for m in names:
+            windows = _windows(J["ap_col"], aos, los, J["elev"], *spans[m])
+            out[m] = core.select(policy, windows, duration_s, timing, bound_s,
                                  geometry=J["looks"][m], selection=selection)
     return out
+
+
+def _windows(ap_col: list, aos, los, elev, lo: int, hi: int) -> list[Window]:
+    """One mobile's candidate windows (``lo``..``hi`` of the planner's columns)."""
+    return list(map(Window, ap_col[lo:hi], aos[lo:hi].tolist(), los[lo:hi].tolist(),
+                    elev[lo:hi].tolist()))
 
 
 _JOB: dict | None = None   # what forked workers of _plan_group read
@@ -306,35 +312,25 @@ def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dic
     J = job or _JOB
     stats = {"select_s": 0.0}
     t0 = time.perf_counter()
-    candidates = J["candidates"]
-    if candidates is None:  # the columns, made windows here: in the workers, in parallel
-        ap_col, aos, los, elev = J["window_columns"]
-        candidates = {}
-        for m in names:
-            lo, hi = J["spans"][m]
-            candidates[m] = list(map(Window, ap_col[lo:hi], aos[lo:hi], los[lo:hi],
-                                     elev[lo:hi]))
-    stats["candidates_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
     if J["sequences"] is None:
-        seqs = _select_group({m: candidates[m] for m in names}, J)
+        seqs = _select_group(names, J)
         stats["select_s"] = time.perf_counter() - t0
     else:
         seqs = {m: J["sequences"][m] for m in names}
     t0 = time.perf_counter()
-    tr, timed = _plan_events(names, candidates, seqs, J, stats)
+    tr, timed = _plan_events(names, seqs, J, stats)
     stats["events_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out = _collect(names, candidates, seqs, tr, timed, J)
+    out = _collect(names, seqs, tr, timed, J)
     stats["output_s"] = time.perf_counter() - t0
     return out, stats
 
 
-def _collect(names, candidates, sequences, tr: events.Transitions, timed: events.Timed,
+def _collect(names, sequences, tr: events.Transitions, timed: events.Timed,
              J) -> rows.Planned:
     """Return the serving intervals, handovers and outages of the mobiles ``names``."""
-    ap_index, duration_s, policy, timing = (J["ap_index"], J["duration_s"], J["policy"],
-                                            J["timing"])
+    duration_s, policy, timing = J["duration_s"], J["policy"], J["timing"]
+    ap, aos, los = J["window_arrays"]
     got = rows.Collect()
     s_ap, s_from, s_to = got.serve
     o_from, o_to, o_cause = got.outage
@@ -343,22 +339,34 @@ def _collect(names, candidates, sequences, tr: events.Transitions, timed: events
     position = tr.position.tolist()
     j = 0
     for mobile, n_h in zip(names, tr.counts):
-        cands, seq = candidates[mobile], sequences[mobile]
+        seq = sequences[mobile]
+        lo, hi = J["spans"][mobile]
+        at = np.array([lo + s.index for s in seq], np.int64)
+        entry = _Entries(ap[at].tolist(), aos[at].tolist(), los[at].tolist())
         into: list = [None] * len(seq)   # per position in seq, the handover into it
-        for k, entry in zip(position[j:j + n_h], entries[j:j + n_h]):
-            into[k] = _Into(*entry)
+        for k, e in zip(position[j:j + n_h], entries[j:j + n_h]):
+            into[k] = _Into(*e)
         j += n_h
-        serving = _serving(cands, seq, into, duration_s)
-        for _, idx, a, b in serving:
-            s_ap.append(ap_index[cands[idx].ap])
+        serving = _serving(entry, seq, into, duration_s)
+        for k, a, b in serving:
+            s_ap.append(entry.ap[k])
             s_from.append(a)
             s_to.append(b)
-        for a, b, cause in _outages(cands, into, serving, duration_s, policy, timing):
+        for a, b, cause in _outages((aos, los, lo, hi), entry, into, serving, duration_s,
+                                    policy, timing):
             o_from.append(a)
             o_to.append(b)
             o_cause.append(cause)
         got.end_mobile()
     return got.packed(tr, timed, J["epoch"])
+
+
+class _Entries(NamedTuple):
+    """The access point code, AOS and LOS of the window of each entry of a sequence."""
+
+    ap: list[int]
+    aos_s: list[float]
+    los_s: list[float]
 
 
 class _Into(NamedTuple):
@@ -403,14 +411,15 @@ def _add(stats: dict, more: dict) -> None:
         stats[k] = stats.get(k, 0) + v
 
 
-def _plan_events(names, candidates, sequences, J, stats: dict
+def _plan_events(names, sequences, J, stats: dict
                  ) -> tuple[events.Transitions, events.Timed]:
     """Return the handovers of the mobiles ``names`` and their events: predict which
     (link, instant) pairs the timing model asks about, evaluate all of them in one
     batched propagation, then run the timing model on arrays with those answers."""
     timing, bound_s, sky, ap_index = J["timing"], J["bound_s"], J["sky"], J["ap_index"]
     looks = J["looks"]
-    tr = events.transitions(names, candidates, sequences, ap_index, timing.setup_s)
+    tr = events.transitions_columns([J["spans"][m] for m in names], J["window_arrays"],
+                                    [sequences[m] for m in names], timing.setup_s)
     ap, mob, t_s, guess_sp = events.predicted_instants(tr, timing.setup_s, timing.guard_s,
                                                         bound_s)
     mobile_k = np.array([looks[m].mobile for m in names], np.int64)
@@ -475,9 +484,9 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b - a > _SLIVER_S]
 
 
-def _serving(cands, seq: list[Serve], into, duration_s: float
-             ) -> list[tuple[int, int, float, float]]:
-    """Return (position in ``seq``, window index, from_s, to_s) per serving interval
+def _serving(entry: _Entries, seq: list[Serve], into, duration_s: float
+             ) -> list[tuple[int, float, float]]:
+    """Return (position in ``seq``, from_s, to_s) per serving interval
     (docs/plan-format.md):
     an interval ends at the next SET_PRIMARY, or at LOS when the handover is hard (the
     old path dies there) or when the access point is re-acquired on its next pass; after
@@ -485,38 +494,42 @@ def _serving(cands, seq: list[Serve], into, duration_s: float
     its AOS (or when the policy chose)."""
     out = []
     for k, s in enumerate(seq):
-        w = cands[s.index]
+        aos_s, los_s = entry.aos_s[k], entry.los_s[k]
         h = into[k]
         if h is None:
-            start = w.aos_s if s.switch_s is None else max(w.aos_s, s.switch_s)
+            start = aos_s if s.switch_s is None else max(aos_s, s.switch_s)
         else:
             t_sp = h.primary_s
-            start = t_sp if h.feasible or h.outage_s <= 0 else cands[seq[k - 1].index].los_s \
+            start = t_sp if h.feasible or h.outage_s <= 0 else entry.los_s[k - 1] \
                 + h.outage_s
         h = into[k + 1] if k + 1 < len(seq) else None
         if h is not None:
             t_sp = h.primary_s
-            end = t_sp if h.feasible or h.outage_s <= 0 else w.los_s
-            end = min(end, w.los_s)
+            end = t_sp if h.feasible or h.outage_s <= 0 else los_s
+            end = min(end, los_s)
         else:
-            end = w.los_s
-        start, end = max(start, w.aos_s, 0.0), min(end, w.los_s, duration_s)
+            end = los_s
+        start, end = max(start, aos_s, 0.0), min(end, los_s, duration_s)
         if end - start > _SLIVER_S:
-            out.append((k, s.index, start, end))
+            out.append((k, start, end))
     return out
 
 
-def _outages(cands, into, serving, duration_s, policy, timing) -> list[tuple[float, float, int]]:
+def _outages(windows, entry: _Entries, into, serving, duration_s, policy, timing
+             ) -> list[tuple[float, float, int]]:
     """Return the gaps between serving intervals as (from_s, to_s, cause code) parts, each
     with its cause (:data:`rows.CAUSES`): no candidate up (``no_coverage``); the new
     access point attaching and the switch completing after a hard handover
     (``hard_handover``); coverage left unused before that, which under least-load is
-    waiting for a free slot (``capacity``)."""
-    ends = [0.0] + [b for _, _, _, b in serving]
-    begins = [a for _, _, a, _ in serving] + [duration_s]
+    waiting for a free slot (``capacity``). ``windows``: the AOS and LOS columns and the
+    mobile's span of them."""
+    ends = [0.0] + [b for _, _, b in serving]
+    begins = [a for _, a, _ in serving] + [duration_s]
     if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
         return []  # served throughout (the usual case under a dense constellation)
-    covered = _merge(_clip([(w.aos_s, w.los_s) for w in cands], 0.0, duration_s))
+    aos, los, first, end = windows
+    covered = _merge(_clip(zip(aos[first:end].tolist(), los[first:end].tolist()), 0.0,
+                           duration_s))
     capacity, hard, no_coverage = range(3)  # rows.CAUSES: sorted as their names
     out = []
     for i, (lo, hi) in enumerate(zip(ends, begins)):
@@ -525,7 +538,7 @@ def _outages(cands, into, serving, duration_s, policy, timing) -> list[tuple[flo
         parts = [(a, b, no_coverage) for a, b in _minus(lo, hi, covered)]
         h = into[serving[i][0]] if i < len(serving) else None
         if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
-            attach_s = max(cands[serving[i][1]].aos_s, h.ready_s - timing.setup_s)
+            attach_s = max(entry.aos_s[serving[i][0]], h.ready_s - timing.setup_s)
         else:  # before the first interval, after the last, or until a re-acquisition
             attach_s = hi
         waiting = capacity if policy is Policy.LEAST_LOAD else (
@@ -593,22 +606,18 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     duration_s = float(windows.duration_s)
 
     # candidate windows per mobile, sorted by (AOS, AP name): Serve.index points here.
-    # Kept as columns; each mobile's Window list is made where it is planned
+    # Kept as columns: the policies that need Window lists make them where they plan
     t0 = time.perf_counter()
     mob_of = windows.site if router else windows.sat
     ap_of = windows.sat if router else windows.site
     rank = np.empty(len(ap_names), np.int64)
     rank[sorted(range(len(ap_names)), key=ap_names.__getitem__)] = np.arange(len(ap_names))
-    order = np.lexsort((rank[ap_of], windows.aos_s, mob_of)) if len(windows) else \
-        np.zeros(0, np.int64)
-    bounds = np.searchsorted(mob_of[order], np.arange(len(mobile_names) + 1)).tolist()
+    order, bounds = _by_mobile(mob_of, windows.aos_s, rank[ap_of], len(mobile_names))
     spans = {mobile: (bounds[m], bounds[m + 1]) for m, mobile in enumerate(mobile_names)}
     ap_col = [ap_names[k] for k in ap_of[order].tolist()]
     window_arrays = (ap_of[order], windows.aos_s[order], windows.los_s[order])
-    window_columns = (ap_col,) + tuple(c.tolist() for c in window_arrays[1:]) + (
-        windows.max_elev_deg[order].tolist(),)
+    elev = windows.max_elev_deg[order]
     looks = {mobile: LinkLook(sky, mode, m, ap_index) for m, mobile in enumerate(mobile_names)}
-    candidates = None
     stats["candidates_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -617,9 +626,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     # least-load with capacities is decided jointly, here; the rest per mobile (without
     # capacities no mobile's choice depends on another's: it is least-load alone)
     if policy is Policy.LEAST_LOAD and capacity:
-        candidates = {}
-        for mobile, (lo, hi) in spans.items():
-            candidates[mobile] = list(map(Window, *(c[lo:hi] for c in window_columns)))
+        candidates = {m: _windows(ap_col, *window_arrays[1:], elev, lo, hi)
+                      for m, (lo, hi) in spans.items()}
         joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
                                        geometry=looks, selection=selection)
         sequences = {m: list(joint.get(m, [])) for m in candidates}
@@ -631,8 +639,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         t0 = time.perf_counter()
         sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers)
         stats["grid_s"] = time.perf_counter() - t0
-    job = {"candidates": candidates, "window_columns": window_columns, "spans": spans,
-           "window_arrays": window_arrays,
+    job = {"ap_col": ap_col, "elev": elev, "spans": spans, "window_arrays": window_arrays,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
            "selection": selection, "ap_index": ap_index, "mode": mode,
@@ -711,6 +718,19 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "location_updates": out_updates,
     }
     return plan
+
+
+def _by_mobile(mobile, aos_s, ap_rank, n_mobiles: int) -> tuple[np.ndarray, list[int]]:
+    """Return the order of windows by (mobile, AOS, access point) and where each mobile's
+    windows start in it (one more entry: the end). np.lexsort of the three keys at once
+    takes twice as long as grouping by mobile, then sorting each mobile's few thousand."""
+    by_mobile = np.argsort(mobile, kind="stable")
+    bounds = np.searchsorted(mobile[by_mobile], np.arange(n_mobiles + 1)).tolist()
+    aos_s, ap_rank = aos_s[by_mobile], ap_rank[by_mobile]
+    order = np.empty_like(by_mobile)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        order[lo:hi] = by_mobile[lo:hi][np.lexsort((ap_rank[lo:hi], aos_s[lo:hi]))]
+    return order, bounds
 
 
 def _workers(workers: int | None) -> int:

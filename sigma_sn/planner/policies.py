@@ -11,9 +11,9 @@ import math
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from numba import njit
 
 from sigma_sn.geometry import C_KM_S
+from sigma_sn.planner.jit import njit, pymax
 from sigma_sn.planner.kinds import Geometry, Selection, Serve, Window
 
 
@@ -75,14 +75,7 @@ def min_handovers_arrays(aos_s, los_s, ap, duration_s: float, need_s: float,
                              float(need_s), float(guard_s))
 
 
-@njit(cache=True, nogil=True)
-def _max(a, b):
-    """The builtin max(a, b): ``a`` unless ``b`` is greater (NaNs and signed zeros as
-    Python treats them, which the compiled code must reproduce)."""
-    return b if b > a else a
-
-
-@njit(cache=True, nogil=True)
+@njit
 def _less(a0, a1, a2, a3, b0, b1, b2, b3):
     """(a0, a1, a2, a3) < (b0, b1, b2, b3), as Python compares tuples."""
     if a0 != b0:
@@ -94,7 +87,7 @@ def _less(a0, a1, a2, a3, b0, b1, b2, b3):
     return a3 < b3
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s):
     """The DP of :func:`min_handovers` (compiled: it is the planner's hot loop, four
     million windows a day for a thousand terminals). Keys are (uncovered µs, handovers,
@@ -131,7 +124,7 @@ def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s
         cu, ch, cf, cm, ci = max(aos_us[j], 0), 0, 0, -np.inf, -1
         if gi >= 0:  # across a coverage gap: infeasible, overlap negative
             u, h, f = gu + aos_us[j], gh + 1, gf + 1
-            m = _max(gm, -(los[gi] - aos[j]))
+            m = pymax(gm, -(los[gi] - aos[j]))
             if _less(u, h, f, m, cu, ch, cf, cm):
                 cu, ch, cf, cm, ci = u, h, f, m, gi
         a = aps[j]
@@ -146,7 +139,7 @@ def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s
             if u > cu or (u == cu and h > ch):
                 continue  # cannot compete
             f = bf[i] + (1 if need_at > los[i] - guard_s else 0)
-            m = _max(bm[i], -(los[i] - aos[j]))
+            m = pymax(bm[i], -(los[i] - aos[j]))
             if _less(u, h, f, m, cu, ch, cf, cm):
                 cu, ch, cf, cm, ci = u, h, f, m, i
         bu[j], bh[j], bf[j], bm[j], prev[j] = cu, ch, cf, cm, ci
@@ -221,7 +214,7 @@ def walk(value, lay, aos_s, los_s, duration_s: float, margin: float, min_dwell_s
             for i, t in zip(idx.tolist(), switch.tolist())]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_s, margin,
                      min_dwell_s, step_s, forced_lead_s):
     """The walk of :func:`hysteresis` over the sampled ``value``s (compiled: a day of a
@@ -251,7 +244,7 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
     if c < 0 or aos[c] >= duration_s:
         return out_i[:0], out_t[:0]
     out_i[0], out_t[0], m = c, np.nan, 1
-    since = _max(aos[c], 0.0)
+    since = pymax(aos[c], 0.0)
     while True:
         if m + 1 > len(out_i):
             out_i = np.concatenate((out_i, np.empty(len(out_i), np.int64)))
@@ -277,7 +270,7 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
         if forced_s >= duration_s:
             break
         on_grid = g_forced * step_s > since
-        t_dec = g_forced * step_s if on_grid else _max(forced_s, since)
+        t_dec = g_forced * step_s if on_grid else pymax(forced_s, since)
         nxt = -1
         if on_grid:  # the best sampled there that outlasts c
             top = -np.inf
@@ -300,12 +293,12 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
     return out_i[:m], out_t[:m]
 
 
-@njit(cache=True, nogil=True)
+@njit
 def _first_up(aos, los, t_s, min_los_s):
     """Among windows setting after max(t_s, min_los_s), the one up at ``t_s`` that sets
     last, else the first to rise after it: earliest, then the longest, then the lowest
     index; -1 if none."""
-    floor_s = _max(t_s, min_los_s)
+    floor_s = pymax(t_s, min_los_s)
     up = -1
     for j in range(len(aos)):
         if aos[j] <= t_s and (up < 0 or los[j] > los[up]):
