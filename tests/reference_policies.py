@@ -3,6 +3,9 @@ Python, which the kernels must match exactly (tests/test_planner_policies.py).""
 
 from __future__ import annotations
 
+import heapq
+import math
+
 
 def min_handovers(windows, duration_s: float, need_s: float, guard_s: float) -> list[int]:
     """Return the optimal serving sequence by DP: least uncovered time (to the
@@ -84,3 +87,30 @@ def min_handovers(windows, duration_s: float, need_s: float, guard_s: float) -> 
         end = prev[end]
     return path[::-1]
 
+
+def longest_visibility(windows, duration_s: float, guard_s: float) -> list[int]:
+    """Return window indices served in turn: at each forced decision (LOS − guard) you take
+    the visible window that stays longest; with none up that outlasts the one you leave,
+    the next to rise that does."""
+    order = sorted(range(len(windows)), key=lambda i: (windows[i].aos_s, -windows[i].los_s))
+    heap: list[tuple[float, int]] = []  # (−LOS, index) of windows risen so far
+    p, t, last_los = 0, 0.0, -math.inf
+    chosen: list[int] = []
+    while True:
+        while p < len(order) and windows[order[p]].aos_s <= t:
+            heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
+            p += 1
+        # set already, or setting no later than the window served: of no use
+        while heap and -heap[0][0] <= max(t, last_los):
+            heapq.heappop(heap)
+        if not heap:  # nothing up that helps: wait for the next to rise
+            if p == len(order) or windows[order[p]].aos_s >= duration_s:
+                return chosen
+            t = windows[order[p]].aos_s
+            continue
+        pick = heap[0][1]
+        chosen.append(pick)
+        last_los = windows[pick].los_s
+        if last_los >= duration_s:
+            return chosen
+        t = max(last_los - guard_s, windows[pick].aos_s)

@@ -449,3 +449,20 @@ def test_min_handovers_kernel_is_the_readable_dp(rows, need_s, duration_s):
     windows = [Window(f"S{ap}", aos + frac, aos + frac + dur) for ap, aos, dur, frac in rows]
     assert (min_handovers(windows, duration_s, need_s, TIMING.guard_s)
             == readable(windows, duration_s, need_s, TIMING.guard_s))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 600), st.integers(0, 150),
+                          st.sampled_from([0.0, 0.25])),
+                min_size=0, max_size=30),
+       st.sampled_from([0.0, 2.0, 40.0]), st.sampled_from([600.0, 700.5]))
+def test_longest_visibility_kernel_is_the_heap_version(rows, guard_s, duration_s):
+    """The compiled longest-visibility (a running best instead of a heap) against the
+    plain heap version, on windows with equal AOS and LOS, contained ones, gaps and
+    windows before the start: same sequence, index for index."""
+    from sigma_sn.planner.policies import longest_visibility
+    from tests.reference_policies import longest_visibility as readable
+
+    windows = [Window(f"S{ap}", aos + frac, aos + frac + dur) for ap, aos, dur, frac in rows]
+    assert (longest_visibility(windows, duration_s, guard_s)
+            == readable(windows, duration_s, guard_s))

@@ -11,12 +11,12 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
 from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
-                                       min_handovers, min_handovers_arrays,
-                                       received_power_dbw, walk)
+                                       longest_visibility_arrays, min_handovers,
+                                       min_handovers_arrays, received_power_dbw, walk)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "changes", "handovers", "longest_visibility", "min_handovers",
-           "select", "select_min_handovers", "select_on_grid", "select_least_load"]
+           "select", "select_columns", "select_on_grid", "select_least_load"]
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,18 @@ def _rule(policy: Policy, selection: Selection):
     return power, selection.signal_margin_db
 
 
-def select_min_handovers(aos_s, los_s, ap, duration_s: float, timing: Timing,
-                         rtt_bound_s: float) -> list[Serve]:
-    """``select(Policy.MIN_HANDOVERS, ...)`` on a mobile's window columns: AOS, LOS and an
-    integer code per access point (the planner's, so no Window is made to choose)."""
-    seq = min_handovers_arrays(aos_s, los_s, ap, duration_s, _need_s(timing, rtt_bound_s),
-                               timing.guard_s)
+def select_columns(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: Timing,
+                   rtt_bound_s: float) -> list[Serve]:
+    """``select`` for min-handovers or longest-visibility on a mobile's window columns:
+    AOS, LOS and an integer code per access point (the planner's, so no Window is made to
+    choose)."""
+    if policy is Policy.MIN_HANDOVERS:
+        seq = min_handovers_arrays(aos_s, los_s, ap, duration_s,
+                                   _need_s(timing, rtt_bound_s), timing.guard_s)
+    elif policy is Policy.LONGEST_VISIBILITY:
+        seq = longest_visibility_arrays(aos_s, los_s, duration_s, timing.guard_s)
+    else:
+        raise ValueError(f"policy {policy.value} does not choose from columns alone")
     return [Serve(i) for i in seq.tolist()]
 
 

@@ -63,13 +63,13 @@ class Window(NamedTuple):
     max_elev_deg: float = 90.0
 
 
-@dataclass(frozen=True)
-class Serve:
+class Serve(NamedTuple):
     """One entry of a serving sequence: ``index`` into the mobile's candidate windows and
     the preferred SET_PRIMARY time ``switch_s`` (None: as early as possible). On the first
     entry ``switch_s`` is when serving starts (None: at the window's AOS). A ``switch_s`` at
     or after the old window's LOS means the policy leaves a gap; ``wait_from_s`` (least-load)
-    says the mobile waited for a full access point from then until ``switch_s``."""
+    says the mobile waited for a full access point from then until ``switch_s``. A named
+    tuple, as Window: max-elevation makes a million a day for a thousand terminals."""
 
     index: int
     switch_s: float | None = None

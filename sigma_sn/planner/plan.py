@@ -262,20 +262,20 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
 
 
 def _select_group(names: list, J: dict) -> dict:
-    """Serving sequences of the mobiles ``names``. Min-handovers and the geometry policies
-    read the window columns: the geometry policies' look angles come from each satellite
+    """Serving sequences of the mobiles ``names``. All but least-load read the window
+    columns: the geometry policies' look angles come from each satellite
     propagated once on the decision grid for all mobiles (:meth:`Sky.grid_look`), not one
-    call per mobile and access point. The others get each mobile's Window list."""
+    call per mobile and access point. Least-load gets each mobile's Window list."""
     policy, duration_s, timing, bound_s, selection = (
         J["policy"], J["duration_s"], J["timing"], J["bound_s"], J["selection"])
     ap, aos, los = J["window_arrays"]
     spans = J["spans"]
     out = {}
-    if policy is Policy.MIN_HANDOVERS:  # the DP reads the columns: no Window to choose
+    if policy in (Policy.MIN_HANDOVERS, Policy.LONGEST_VISIBILITY):
         for m in names:
             lo, hi = spans[m]
-            out[m] = core.select_min_handovers(aos[lo:hi], los[lo:hi], ap[lo:hi], duration_s,
-                                               timing, bound_s)
+            out[m] = core.select_columns(policy, aos[lo:hi], los[lo:hi], ap[lo:hi],
+                                         duration_s, timing, bound_s)
     elif policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
         sky, looks, step_s = J["sky"], J["looks"], selection.decision_step_s
         router = J["mode"] is Mode.ROUTER

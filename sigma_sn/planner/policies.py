@@ -22,28 +22,46 @@ def longest_visibility(windows: Sequence[Window], duration_s: float,
     """Return window indices served in turn: at each forced decision (LOS − guard) you take
     the visible window that stays longest; with none up that outlasts the one you leave,
     the next to rise that does."""
-    order = sorted(range(len(windows)), key=lambda i: (windows[i].aos_s, -windows[i].los_s))
-    heap: list[tuple[float, int]] = []  # (−LOS, index) of windows risen so far
-    p, t, last_los = 0, 0.0, -math.inf
-    chosen: list[int] = []
+    return longest_visibility_arrays([w.aos_s for w in windows], [w.los_s for w in windows],
+                                     duration_s, guard_s).tolist()
+
+
+def longest_visibility_arrays(aos_s, los_s, duration_s: float, guard_s: float) -> np.ndarray:
+    """:func:`longest_visibility` on columns (AOS, LOS); returns the indices."""
+    aos = np.ascontiguousarray(aos_s, dtype=np.float64)
+    los = np.ascontiguousarray(los_s, dtype=np.float64)
+    order = np.lexsort((-los, aos))   # by AOS, the longest first, then index
+    return _longest_visibility(aos, los, order, float(duration_s), float(guard_s))
+
+
+@njit
+def _longest_visibility(aos, los, order, duration_s, guard_s):
+    """The loop of :func:`longest_visibility`. Each pick sets last of all windows risen so
+    far, so after it only windows rising later can help: the best of those (the latest
+    LOS, the lowest index on a tie) is kept as they rise, no heap needed."""
+    chosen = np.empty(len(order), np.int64)
+    n, p, t, last_los, best = 0, 0, 0.0, -np.inf, -1
     while True:
-        while p < len(order) and windows[order[p]].aos_s <= t:
-            heapq.heappush(heap, (-windows[order[p]].los_s, order[p]))
+        while p < len(order) and aos[order[p]] <= t:
+            j = order[p]
+            if best < 0 or los[j] > los[best] or (los[j] == los[best] and j < best):
+                best = j
             p += 1
         # set already, or setting no later than the window served: of no use
-        while heap and -heap[0][0] <= max(t, last_los):
-            heapq.heappop(heap)
-        if not heap:  # nothing up that helps: wait for the next to rise
-            if p == len(order) or windows[order[p]].aos_s >= duration_s:
-                return chosen
-            t = windows[order[p]].aos_s
+        if best >= 0 and los[best] <= pymax(t, last_los):
+            best = -1
+        if best < 0:  # nothing up that helps: wait for the next to rise
+            if p == len(order) or aos[order[p]] >= duration_s:
+                return chosen[:n]
+            t = aos[order[p]]
             continue
-        pick = heap[0][1]
-        chosen.append(pick)
-        last_los = windows[pick].los_s
+        chosen[n] = best
+        n += 1
+        last_los = los[best]
         if last_los >= duration_s:
-            return chosen
-        t = max(last_los - guard_s, windows[pick].aos_s)
+            return chosen[:n]
+        t = pymax(last_los - guard_s, aos[best])
+        best = -1
 
 
 def min_handovers(windows: Sequence[Window], duration_s: float, need_s: float,
