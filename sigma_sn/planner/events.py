@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -56,14 +56,26 @@ def transitions(names: Sequence[str], candidates: dict, sequences: dict, ap_code
     columns = (np.array([ap_code[w.ap] for w in wins], np.int64),
                np.array([w.aos_s for w in wins], np.float64),
                np.array([w.los_s for w in wins], np.float64))
-    return transitions_columns(spans, columns, [sequences[m] for m in names], setup_s)
+    return transitions_columns(columns, flatten(spans, [sequences[m] for m in names]),
+                               setup_s)
 
 
-def transitions_columns(spans: Sequence[tuple[int, int]], columns, sequences: Sequence,
-                        setup_s: float) -> Transitions:
-    """:func:`transitions` on window columns (access point code, AOS, LOS): mobile i's
-    windows are ``spans[i]`` = (first, end) of them, its sequence ``sequences[i]``."""
-    ap, aos, los = columns
+class Flat(NamedTuple):
+    """A group's serving sequences flattened for compiled loops: mobile i's windows are
+    ``span_lo[i]``..``span_hi[i]`` of the window columns and its entries
+    ``seq_off[i]``..``seq_off[i + 1]``; per entry, its window (an index into the columns)
+    and switch time (NaN: None)."""
+
+    span_lo: np.ndarray
+    span_hi: np.ndarray
+    seq_off: np.ndarray
+    seq_win: np.ndarray
+    seq_switch: np.ndarray
+
+
+def flatten(spans: Sequence[tuple[int, int]], sequences: Sequence) -> Flat:
+    """Return :class:`Flat` for mobiles with windows ``spans[i]`` (first, end) of the
+    columns and serving sequences ``sequences[i]``."""
     n_seq = sum(map(len, sequences))
     seq_win = np.fromiter((lo + s.index for (lo, _), seq in zip(spans, sequences)
                            for s in seq), np.int64, n_seq)
@@ -71,9 +83,15 @@ def transitions_columns(spans: Sequence[tuple[int, int]], columns, sequences: Se
                               for seq in sequences for s in seq), np.float64, n_seq)
     seq_off = np.concatenate(([0], np.cumsum([len(q) for q in sequences]))).astype(np.int64)
     span = np.array(spans, np.int64).reshape(-1, 2)
+    return Flat(span[:, 0].copy(), span[:, 1].copy(), seq_off, seq_win, seq_switch)
+
+
+def transitions_columns(columns, flat: Flat, setup_s: float) -> Transitions:
+    """:func:`transitions` on window columns (access point code, AOS, LOS) and the
+    sequences as :class:`Flat`."""
+    ap, aos, los = columns
     cols = _transitions(np.ascontiguousarray(ap, np.int64), np.asarray(aos, np.float64),
-                        np.asarray(los, np.float64), span[:, 0].copy(), span[:, 1].copy(),
-                        seq_off, seq_win, seq_switch, float(setup_s),
+                        np.asarray(los, np.float64), *flat, float(setup_s),
                         int(ap.max()) + 1 if len(ap) else 1)
     return Transitions(*cols[:-1], cols[-1].tolist())
 

@@ -18,3 +18,9 @@ def pymax(a, b):
     """The builtin max(a, b): ``a`` unless ``b`` is greater (NaNs and signed zeros as
     Python treats them, which the compiled code must reproduce)."""
     return b if b > a else a
+
+
+@njit
+def pymin(a, b):
+    """The builtin min(a, b): ``a`` unless ``b`` is smaller."""
+    return b if b < a else a

@@ -30,8 +30,8 @@ import numpy as np
 from sigma_sn.geometry import C_KM_S, topocentric
 from sigma_sn.planner import addresses, core, events, rows
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.jit import njit
-from sigma_sn.planner.kinds import Mode, Policy, Selection, Serve, Window
+from sigma_sn.planner.jit import njit, pymax, pymin
+from sigma_sn.planner.kinds import Mode, Policy, Selection, Window
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
 
@@ -318,55 +318,48 @@ def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dic
     else:
         seqs = {m: J["sequences"][m] for m in names}
     t0 = time.perf_counter()
-    tr, timed = _plan_events(names, seqs, J, stats)
+    flat = events.flatten([J["spans"][m] for m in names], [seqs[m] for m in names])
+    tr, timed = _plan_events(names, flat, J, stats)
     stats["events_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out = _collect(names, seqs, tr, timed, J)
+    out = _collect(names, flat, tr, timed, J)
     stats["output_s"] = time.perf_counter() - t0
     return out, stats
 
 
-def _collect(names, sequences, tr: events.Transitions, timed: events.Timed,
+def _collect(names, flat: events.Flat, tr: events.Transitions, timed: events.Timed,
              J) -> rows.Planned:
     """Return the serving intervals, handovers and outages of the mobiles ``names``."""
     duration_s, policy, timing = J["duration_s"], J["policy"], J["timing"]
     ap, aos, los = J["window_arrays"]
-    got = rows.Collect()
-    s_ap, s_from, s_to = got.serve
-    o_from, o_to, o_cause = got.outage
-    entries = list(zip(timed.feasible.tolist(), timed.outage_s.tolist(),
-                       timed.times_s[:, 0].tolist(), timed.times_s[:, 2].tolist()))
-    position = tr.position.tolist()
-    j = 0
-    for mobile, n_h in zip(names, tr.counts):
-        seq = sequences[mobile]
-        lo, hi = J["spans"][mobile]
-        at = np.array([lo + s.index for s in seq], np.int64)
-        entry = _Entries(ap[at].tolist(), aos[at].tolist(), los[at].tolist())
-        into: list = [None] * len(seq)   # per position in seq, the handover into it
-        for k, e in zip(position[j:j + n_h], entries[j:j + n_h]):
-            into[k] = _Into(*e)
-        j += n_h
-        serving = _serving(entry, seq, into, duration_s)
-        for k, a, b in serving:
-            s_ap.append(entry.ap[k])
-            s_from.append(a)
-            s_to.append(b)
-        for a, b, cause in _outages((aos, los, lo, hi), entry, into, serving, duration_s,
-                                    policy, timing):
-            o_from.append(a)
-            o_to.append(b)
-            o_cause.append(cause)
-        got.end_mobile()
-    return got.packed(tr, timed, J["epoch"])
-
-
-class _Entries(NamedTuple):
-    """The access point code, AOS and LOS of the window of each entry of a sequence."""
-
-    ap: list[int]
-    aos_s: list[float]
-    los_s: list[float]
+    at = flat.seq_win
+    into = np.full(len(at), -1, np.int64)   # per entry, the handover into it
+    into[flat.seq_off[tr.mobile] + tr.position] = np.arange(len(tr.position))
+    ready_s, primary_s = timed.times_s[:, 0].copy(), timed.times_s[:, 2].copy()
+    serve_k, serve_from, serve_to, serve_off, gaps = _serving(
+        flat.seq_off, aos[at], los[at], flat.seq_switch, into, timed.feasible,
+        timed.outage_s, primary_s, float(duration_s))
+    o_from, o_to, o_cause, o_count = [], [], [], []
+    for i in range(len(names)):
+        n0 = len(o_from)
+        if gaps[i]:  # rare under a dense constellation: the plain way
+            s0, s1, k0, k1 = serve_off[i], serve_off[i + 1], flat.seq_off[i], flat.seq_off[i + 1]
+            serving = list(zip((serve_k[s0:s1] - k0).tolist(), serve_from[s0:s1].tolist(),
+                               serve_to[s0:s1].tolist()))
+            entry_into = [None if j < 0 else _Into(bool(timed.feasible[j]),
+                                                   float(timed.outage_s[j]),
+                                                   float(ready_s[j]), float(primary_s[j]))
+                          for j in into[k0:k1].tolist()]
+            windows = (aos, los, flat.span_lo[i], flat.span_hi[i])
+            for a, b, cause in _outages(windows, aos[at[k0:k1]].tolist(), entry_into,
+                                        serving, duration_s, policy, timing):
+                o_from.append(a)
+                o_to.append(b)
+                o_cause.append(cause)
+        o_count.append(len(o_from) - n0)
+    return rows.packed(np.diff(serve_off), ap[at][serve_k], serve_from, serve_to,
+                       np.array(o_count, np.int64), o_from, o_to, o_cause, tr, timed,
+                       J["epoch"])
 
 
 class _Into(NamedTuple):
@@ -411,15 +404,14 @@ def _add(stats: dict, more: dict) -> None:
         stats[k] = stats.get(k, 0) + v
 
 
-def _plan_events(names, sequences, J, stats: dict
+def _plan_events(names, flat: events.Flat, J, stats: dict
                  ) -> tuple[events.Transitions, events.Timed]:
     """Return the handovers of the mobiles ``names`` and their events: predict which
     (link, instant) pairs the timing model asks about, evaluate all of them in one
     batched propagation, then run the timing model on arrays with those answers."""
     timing, bound_s, sky, ap_index = J["timing"], J["bound_s"], J["sky"], J["ap_index"]
     looks = J["looks"]
-    tr = events.transitions_columns([J["spans"][m] for m in names], J["window_arrays"],
-                                    [sequences[m] for m in names], timing.setup_s)
+    tr = events.transitions_columns(J["window_arrays"], flat, timing.setup_s)
     ap, mob, t_s, guess_sp = events.predicted_instants(tr, timing.setup_s, timing.guard_s,
                                                         bound_s)
     mobile_k = np.array([looks[m].mobile for m in names], np.int64)
@@ -484,45 +476,59 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out if b - a > _SLIVER_S]
 
 
-def _serving(entry: _Entries, seq: list[Serve], into, duration_s: float
-             ) -> list[tuple[int, float, float]]:
-    """Return (position in ``seq``, from_s, to_s) per serving interval
-    (docs/plan-format.md):
-    an interval ends at the next SET_PRIMARY, or at LOS when the handover is hard (the
-    old path dies there) or when the access point is re-acquired on its next pass; after
-    a hard handover the new one starts when its outage ends, after a re-acquisition at
-    its AOS (or when the policy chose)."""
-    out = []
-    for k, s in enumerate(seq):
-        aos_s, los_s = entry.aos_s[k], entry.los_s[k]
-        h = into[k]
-        if h is None:
-            start = aos_s if s.switch_s is None else max(aos_s, s.switch_s)
-        else:
-            t_sp = h.primary_s
-            start = t_sp if h.feasible or h.outage_s <= 0 else entry.los_s[k - 1] \
-                + h.outage_s
-        h = into[k + 1] if k + 1 < len(seq) else None
-        if h is not None:
-            t_sp = h.primary_s
-            end = t_sp if h.feasible or h.outage_s <= 0 else los_s
-            end = min(end, los_s)
-        else:
-            end = los_s
-        start, end = max(start, aos_s, 0.0), min(end, los_s, duration_s)
-        if end - start > _SLIVER_S:
-            out.append((k, start, end))
-    return out
+@njit
+def _serving(seq_off, aos, los, switch, into, feasible, outage_s, primary_s, duration_s):
+    """The serving intervals (docs/plan-format.md) of a group's entries (``aos``, ``los``
+    of each entry's window; ``into``: the handover into it, or -1): an interval ends at
+    the next SET_PRIMARY, or at LOS when the handover is hard (the old path dies there)
+    or when the access point is re-acquired on its next pass; after a hard handover the
+    new one starts when its outage ends, after a re-acquisition at its AOS (or when the
+    policy chose). Returns per interval its entry, from_s and to_s; where each mobile's
+    intervals start; and whether a mobile has a gap between them (an outage)."""
+    n = len(aos)
+    entry, start_s, end_s = np.empty(n, np.int64), np.empty(n), np.empty(n)
+    off = np.zeros(len(seq_off), np.int64)
+    gaps = np.zeros(len(seq_off) - 1, np.bool_)
+    m = 0
+    for i in range(len(seq_off) - 1):
+        last = 0.0   # the end of the previous interval (the plan starts at 0)
+        for k in range(seq_off[i], seq_off[i + 1]):
+            h = into[k]
+            if h < 0:
+                start = aos[k] if np.isnan(switch[k]) else pymax(aos[k], switch[k])
+            elif feasible[h] or outage_s[h] <= 0:
+                start = primary_s[h]
+            else:
+                start = los[k - 1] + outage_s[h]
+            h = into[k + 1] if k + 1 < seq_off[i + 1] else -1
+            if h < 0:
+                end = los[k]
+            else:
+                end = primary_s[h] if feasible[h] or outage_s[h] <= 0 else los[k]
+                end = pymin(end, los[k])
+            start = pymax(pymax(start, aos[k]), 0.0)
+            end = pymin(pymin(end, los[k]), duration_s)
+            if end - start > _SLIVER_S:
+                if not start - last <= _SLIVER_S:
+                    gaps[i] = True
+                entry[m], start_s[m], end_s[m] = k, start, end
+                m += 1
+                last = end
+        if not duration_s - last <= _SLIVER_S:
+            gaps[i] = True
+        off[i + 1] = m
+    return entry[:m], start_s[:m], end_s[:m], off, gaps
 
 
-def _outages(windows, entry: _Entries, into, serving, duration_s, policy, timing
+def _outages(windows, entry_aos: list[float], into, serving, duration_s, policy, timing
              ) -> list[tuple[float, float, int]]:
     """Return the gaps between serving intervals as (from_s, to_s, cause code) parts, each
     with its cause (:data:`rows.CAUSES`): no candidate up (``no_coverage``); the new
     access point attaching and the switch completing after a hard handover
     (``hard_handover``); coverage left unused before that, which under least-load is
     waiting for a free slot (``capacity``). ``windows``: the AOS and LOS columns and the
-    mobile's span of them."""
+    mobile's span of them; ``entry_aos``, ``into``: per sequence entry, its window's AOS
+    and the handover into it (or None); ``serving``: (entry, from_s, to_s) per interval."""
     ends = [0.0] + [b for _, _, b in serving]
     begins = [a for _, a, _ in serving] + [duration_s]
     if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
@@ -538,7 +544,7 @@ def _outages(windows, entry: _Entries, into, serving, duration_s, policy, timing
         parts = [(a, b, no_coverage) for a, b in _minus(lo, hi, covered)]
         h = into[serving[i][0]] if i < len(serving) else None
         if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
-            attach_s = max(entry.aos_s[serving[i][0]], h.ready_s - timing.setup_s)
+            attach_s = max(entry_aos[serving[i][0]], h.ready_s - timing.setup_s)
         else:  # before the first interval, after the last, or until a re-acquisition
             attach_s = hi
         waiting = capacity if policy is Policy.LEAST_LOAD else (

@@ -3,7 +3,7 @@
 Workers send back flat arrays (:class:`Planned`), not rows: a day of Starlink for a
 thousand terminals has millions of rows, and pickling a dict costs three times what
 making it does. The workers also round the times to the microsecond and write their UTC
-text (:meth:`Collect.packed`); the parent only turns columns into lists and makes the
+text (:func:`packed`); the parent only turns columns into lists and makes the
 dicts (:func:`rows`), addresses from the book.
 """
 
@@ -24,42 +24,26 @@ _STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.va
 _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
 
 
-class Collect:
-    """A group of mobiles' serving intervals and outages as flat columns, appended mobile
-    by mobile (``end_mobile`` closes one), packed with the group's handovers (already
-    arrays: :mod:`sigma_sn.planner.events`) as :class:`Planned`."""
-
-    def __init__(self):
-        self.counts: list[tuple[int, int]] = []
-        self.serve: tuple[list, list, list] = ([], [], [])      # ap, from_s, to_s
-        self.outage: tuple[list, list, list] = ([], [], [])     # from_s, to_s, cause
-        self._n = (0, 0)
-
-    def end_mobile(self) -> None:
-        n = (len(self.serve[0]), len(self.outage[0]))
-        self.counts.append((n[0] - self._n[0], n[1] - self._n[1]))
-        self._n = n
-
-    def packed(self, tr, timed, epoch) -> Planned:
-        """``tr``, ``timed``: the group's events.Transitions and events.Timed. Times are
-        rounded and written as UTC text here, in the worker: the parent, which makes
-        every row, has enough to do."""
-        f64 = np.float64
-        counts = np.zeros((len(self.counts), 3), np.int64)
-        if self.counts:
-            counts[:, [0, 2]] = self.counts
-            counts[:, 1] = tr.counts
-        o_from, o_to = np.array(self.outage[0], f64), np.array(self.outage[1], f64)
-        return Planned(
-            counts, np.array(self.serve[0], np.int64),
-            *_timed(rounded_array(np.array(self.serve[1], f64)), epoch),
-            *_timed(rounded_array(np.array(self.serve[2], f64)), epoch),
-            tr.from_ap, tr.to_ap, timed.feasible,
-            rounded_array(tr.from_los_s - tr.to_aos_s), rounded_array(timed.outage_s),
-            rounded_array(timed.margin_s), timed.deactivate,
-            *_timed(rounded_array(timed.times_s), epoch),
-            *_timed(rounded_array(o_from), epoch), *_timed(rounded_array(o_to), epoch),
-            rounded_array(o_to - o_from), np.array(self.outage[2], np.int64))
+def packed(serve_counts, serve_ap, serve_from_s, serve_to_s, outage_counts, outage_from_s,
+           outage_to_s, outage_cause, tr, timed, epoch) -> Planned:
+    """Return one group's :class:`Planned`: per mobile (in the group's order) how many
+    serving intervals and outage parts it has, their columns, and its handovers (``tr``,
+    ``timed``: events.Transitions and events.Timed). Times are rounded and written as UTC
+    text here, in the worker: the parent, which makes every row, has enough to do."""
+    f64 = np.float64
+    counts = np.zeros((len(tr.counts), 3), np.int64)
+    counts[:, 0], counts[:, 1], counts[:, 2] = serve_counts, tr.counts, outage_counts
+    o_from, o_to = np.array(outage_from_s, f64), np.array(outage_to_s, f64)
+    return Planned(
+        counts, np.asarray(serve_ap, np.int64),
+        *_timed(rounded_array(np.asarray(serve_from_s, f64)), epoch),
+        *_timed(rounded_array(np.asarray(serve_to_s, f64)), epoch),
+        tr.from_ap, tr.to_ap, timed.feasible,
+        rounded_array(tr.from_los_s - tr.to_aos_s), rounded_array(timed.outage_s),
+        rounded_array(timed.margin_s), timed.deactivate,
+        *_timed(rounded_array(timed.times_s), epoch),
+        *_timed(rounded_array(o_from), epoch), *_timed(rounded_array(o_to), epoch),
+        rounded_array(o_to - o_from), np.array(outage_cause, np.int64))
 
 
 def _timed(t_s: np.ndarray, epoch) -> tuple[np.ndarray, np.ndarray]:
