@@ -35,3 +35,19 @@ def test_rounded_differs_from_numpy_round_where_numpy_is_wrong():
     x = 76552.6912475
     assert round(x, 6) == 76552.691247 != float(np.round(x, 6))
     assert rounded(np.array([x])) == [76552.691247]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e5, 1e6), st.just(math.nan)), max_size=20),
+       st.sampled_from([(3,), (-1, 5)]))
+def test_utc_texts_are_each_time_as_epoch_iso_writes_it(times, shape):
+    """The fast decode (fixed-width slices) and the fallback for NaN (``NaTZ``, shorter,
+    NUL-padded) both give what each time formatted alone gives, flattened."""
+    from sigma_sn.planner.rows import utc_texts
+    from sigma_sn.propagate import Epoch
+
+    epoch = Epoch.at("2026-08-22T00:00:00Z")
+    t = np.array(times * shape[-1], float)
+    t = t.reshape(-1, shape[-1]) if len(shape) == 2 and len(t) else t
+    want = [str(epoch.iso(float(x))) for x in t.ravel()]
+    assert utc_texts(epoch.iso_ascii(t)) == want

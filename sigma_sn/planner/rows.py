@@ -102,13 +102,22 @@ def rounded(x) -> list[float]:
     return rounded_array(x).ravel().tolist()
 
 
+def utc_texts(utc: np.ndarray) -> list[str]:
+    """Return the ASCII texts of a bytes array (``Epoch.iso_ascii``) as a flat list of str.
+    One decode and fixed-width slices are twice as fast as ``astype("U").tolist()``, which
+    is kept for arrays with shorter texts (``NaTZ``), padded with NULs it strips."""
+    raw, width = utc.tobytes(), utc.dtype.itemsize
+    if b"\0" in raw:
+        return utc.ravel().astype("U").tolist()
+    s = raw.decode("ascii")
+    return [s[i:i + width] for i in range(0, len(s), width)]
+
+
 class _Text:
     """One group's columns as JSON-ready lists."""
 
     def __init__(self, p: Planned):
-        def text(utc: np.ndarray) -> list[str]:
-            return utc.ravel().astype("U").tolist()
-
+        text = utc_texts
         self.serve_ap = p.serve_ap.tolist()
         self.serve_from, self.serve_to = p.serve_from_s.tolist(), p.serve_to_s.tolist()
         self.serve_from_utc, self.serve_to_utc = text(p.serve_from_utc), text(p.serve_to_utc)
