@@ -33,10 +33,26 @@ def topocentric(pos_km, vel_km_s, site_pos_km, site_enu) -> LookAngles:
     All arguments broadcast: ``pos_km``/``vel_km_s`` ``(..., 3)``, ``site_pos_km``
     ``(..., 3)`` and ``site_enu`` ``(..., 3, 3)`` (rows east, north, up).
     """
+    return look_enu(*_enu(pos_km, vel_km_s, site_pos_km, site_enu))
+
+
+def range_and_rate(pos_km, vel_km_s, site_pos_km, site_enu):
+    """Return the slant range (km) and range rate (km/s) of :func:`topocentric`, bit for
+    bit, without the angles (the planner's round trips need only these)."""
+    e, n, u, de, dn, du = _enu(pos_km, vel_km_s, site_pos_km, site_enu)
+    rng = np.sqrt(e * e + n * n + u * u)
+    return rng, _range_rate(e, n, u, de, dn, du, rng)
+
+
+def _enu(pos_km, vel_km_s, site_pos_km, site_enu):
     rel = pos_km - site_pos_km
     e, n, u = (np.einsum("...i,...i->...", rel, site_enu[..., k, :]) for k in range(3))
     de, dn, du = (np.einsum("...i,...i->...", vel_km_s, site_enu[..., k, :]) for k in range(3))
-    return look_enu(e, n, u, de, dn, du)
+    return e, n, u, de, dn, du
+
+
+def _range_rate(e, n, u, de, dn, du, rng):
+    return (e * de + n * dn + u * du) / rng
 
 
 def look_enu(e, n, u, de, dn, du) -> LookAngles:
@@ -53,7 +69,7 @@ def look_enu(e, n, u, de, dn, du) -> LookAngles:
         elev_deg=np.degrees(np.arctan2(u, h)),
         az_deg=np.mod(np.degrees(np.arctan2(e, n)), 360.0),
         range_km=rng,
-        range_rate_km_s=(e * de + n * dn + u * du) / rng,
+        range_rate_km_s=_range_rate(e, n, u, de, dn, du, rng),
         elev_rate_deg_s=np.degrees(elev_rate),
         az_rate_deg_s=np.degrees(az_rate),
     )

@@ -91,3 +91,18 @@ def test_footprint_polygon_is_a_small_circle(lat, lon):
     central = np.arccos(np.clip(np.sin(p1) * np.sin(p2)
                                 + np.cos(p1) * np.cos(p2) * np.cos(l2 - l1), -1, 1))
     assert np.max(np.abs(central - half)) < 1e-9
+
+
+def test_range_and_rate_are_topocentrics_bit_for_bit():
+    """The planner's round trips use range_and_rate; the plan must not depend on whether
+    the angles were computed alongside."""
+    from sigma_sn.geometry import range_and_rate, topocentric
+
+    rng = np.random.default_rng(5)
+    pos = rng.normal(0, 7000, (200, 3))
+    vel = rng.normal(0, 7, (200, 3))
+    site = rng.normal(0, 6371, (200, 3))
+    basis = np.linalg.qr(rng.normal(size=(200, 3, 3)))[0]
+    la = topocentric(pos, vel, site, basis)
+    r, rate = range_and_rate(pos, vel, site, basis)
+    assert np.array_equal(r, la.range_km) and np.array_equal(rate, la.range_rate_km_s)

@@ -27,7 +27,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from sigma_sn.geometry import C_KM_S, topocentric
+from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
 from sigma_sn.planner import addresses, core, events, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.jit import njit, pymax, pymin
@@ -74,6 +74,13 @@ class Sky:
                                       self.theta_of)
         site = np.asarray(site)
         return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
+
+    def range_and_rate(self, sat, site, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return :meth:`look`'s range (km) and range rate (km/s), bit for bit, alone."""
+        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch,
+                                      np.asarray(t_s, float), self.theta_of)
+        site = np.asarray(site)
+        return range_and_rate(pos, vel, self.site_pos_km[site], self.site_enu[site])
 
     def _teme_km(self, sat: int, t_s: np.ndarray) -> np.ndarray:
         """TEME positions of one satellite at ``t_s`` (NaN where SGP4 fails)."""
@@ -423,8 +430,7 @@ def _plan_events(names, flat: events.Flat, J, stats: dict
 
     range_km = rate_km_s = np.empty(0)
     if len(t_s):
-        la = sky.look(*pairs(ap, mob), t_s)
-        range_km, rate_km_s = la.range_km, la.range_rate_km_s
+        range_km, rate_km_s = sky.range_and_rate(*pairs(ap, mob), t_s)
 
     def exact_km(ap, mob, t_s):
         out = np.empty(len(t_s))
