@@ -22,6 +22,7 @@ CAUSES = ("capacity", "hard_handover", "no_coverage")
 _STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.value,
           Action.LM_UPDATE.value)
 _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
+_RETIRE = {False: Action.DELETE_IP.value, True: Action.DEACTIVATE.value}
 
 
 def packed(serve_counts, serve_ap, serve_from_s, serve_to_s, outage_counts, outage_from_s,
@@ -122,7 +123,8 @@ class _Text:
         self.serve_from, self.serve_to = p.serve_from_s.tolist(), p.serve_to_s.tolist()
         self.serve_from_utc, self.serve_to_utc = text(p.serve_from_utc), text(p.serve_to_utc)
         self.ho_from, self.ho_to = p.ho_from.tolist(), p.ho_to.tolist()
-        self.ho_feasible, self.ho_deactivate = p.ho_feasible.tolist(), p.ho_deactivate.tolist()
+        self.ho_feasible = p.ho_feasible.tolist()
+        self.ho_retire = [_RETIRE[d] for d in p.ho_deactivate.tolist()]
         self.ho_overlap, self.ho_outage = p.ho_overlap_s.tolist(), p.ho_outage_s.tolist()
         self.ho_margin = p.ho_margin_s.tolist()
         self.ev_t, self.ev_utc = p.ho_times_s.ravel().tolist(), text(p.ho_times_utc)
@@ -159,23 +161,27 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
             first = serving[0]
             updates.append({"mobile": m, "t_s": first["from_s"], "t_utc": first["from_utc"],
                             "address": first["address"], "ap": first["ap"]})
-        t, u = x.ev_t, x.ev_utc
-        for k, (h, a, b) in enumerate(zip(range(h0, h1), ho_from, ho_to)):
-            new, e = address[b], _N_EVENTS * h
+        # each handover's five times and texts are the next five of the flat columns:
+        # zip over one iterator five times hands them out without indexing
+        t = iter(x.ev_t[_N_EVENTS * h0:_N_EVENTS * h1])
+        u = iter(x.ev_utc[_N_EVENTS * h0:_N_EVENTS * h1])
+        for k, (a, b, retire, feasible, overlap, outage, margin, t0, t1, t2, t3, t4, u0, u1,
+                u2, u3, u4) in enumerate(zip(ho_from, ho_to, x.ho_retire[h0:h1],
+                                             x.ho_feasible[h0:h1], x.ho_overlap[h0:h1],
+                                             x.ho_outage[h0:h1], x.ho_margin[h0:h1],
+                                             t, t, t, t, t, u, u, u, u, u)):
+            new, to = address[b], ap_names[b]
             # written out, not a loop: a million handovers make five million of these
-            events = [
-                {"action": ready, "t_s": t[e], "t_utc": u[e], "address": new},
-                {"action": add, "t_s": t[e + 1], "t_utc": u[e + 1], "address": new},
-                {"action": primary, "t_s": t[e + 2], "t_utc": u[e + 2], "address": new},
-                {"action": lm_update, "t_s": t[e + 3], "t_utc": u[e + 3], "address": new},
-                {"action": "DEACTIVATE" if x.ho_deactivate[h] else "DELETE_IP",
-                 "t_s": t[e + 4], "t_utc": u[e + 4], "address": address[a]}]
-            updates.append({"mobile": m, "t_s": t[e + 3], "t_utc": u[e + 3],
-                            "address": new, "ap": ap_names[b]})
+            events = [{"action": ready, "t_s": t0, "t_utc": u0, "address": new},
+                      {"action": add, "t_s": t1, "t_utc": u1, "address": new},
+                      {"action": primary, "t_s": t2, "t_utc": u2, "address": new},
+                      {"action": lm_update, "t_s": t3, "t_utc": u3, "address": new},
+                      {"action": retire, "t_s": t4, "t_utc": u4, "address": address[a]}]
+            updates.append({"mobile": m, "t_s": t3, "t_utc": u3, "address": new, "ap": to})
             out_handovers.append({
-                "mobile": m, "index": k, "from": ap_names[a], "to": ap_names[b],
-                "feasible": x.ho_feasible[h], "overlap_s": x.ho_overlap[h],
-                "outage_s": x.ho_outage[h], "margin_s": x.ho_margin[h], "events": events})
+                "mobile": m, "index": k, "from": ap_names[a], "to": to,
+                "feasible": feasible, "overlap_s": overlap, "outage_s": outage,
+                "margin_s": margin, "events": events})
         updates.sort(key=_t_s)  # stable: what sorting all of them by (mobile, t_s) gives
         out_updates += updates
         outages = [{"mobile": m, "from_s": f, "to_s": t, "duration_s": d, "cause": c,
