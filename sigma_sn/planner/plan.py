@@ -107,12 +107,13 @@ class Sky:
         return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
                                 self.site_enu[site][2])
 
-    def grid_for(self, sats, step_s: float, workers: int = 1) -> np.ndarray:
+    def grid_for(self, sats, step_s: float, workers: int = 1, meanwhile=None) -> np.ndarray:
         """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
         yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
         each satellite is propagated once on the decision grid every mobile samples.
         ``workers`` > 1 on the first call: the table lives in shared memory and forked
-        processes fill their share of ``sats`` in place."""
+        processes fill their share of ``sats`` in place, while the caller's
+        ``meanwhile()``, if given, runs here."""
         table, done, shared = self._grid.get(step_s, (None, None, False))
         parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
         if table is None:
@@ -132,7 +133,11 @@ class Sky:
             _FILL = (self, table, step_s)
             try:
                 with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    pool.map(_fill_grid, [todo[k::workers] for k in range(workers)])
+                    filled = pool.map_async(_fill_grid,
+                                            [todo[k::workers] for k in range(workers)])
+                    if meanwhile is not None:
+                        meanwhile()
+                    filled.get()
             finally:
                 _FILL = None
         elif todo:
@@ -645,12 +650,6 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         sequences = {m: list(joint.get(m, [])) for m in candidates}
     select_s = time.perf_counter() - t0
     workers = _workers(workers)
-    if sequences is None and workers > 1 and policy in (Policy.MAX_ELEVATION,
-                                                        Policy.STRONGEST_SIGNAL):
-        # every satellite on the decision grid once, before the fork shares it
-        t0 = time.perf_counter()
-        sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers)
-        stats["grid_s"] = time.perf_counter() - t0
     job = {"ap_col": ap_col, "elev": elev, "spans": spans, "window_arrays": window_arrays,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
@@ -658,8 +657,11 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
            "epoch": windows.epoch}
     t0 = time.perf_counter()
     cols: dict = {}
+    made: dict[str, list[dict]] = {}
 
     def candidate_rows(mobile: str) -> list[dict]:
+        if mobile in made:
+            return made.pop(mobile)
         if not cols:  # rounded on first use: while the workers plan, not before they start
             cols.update((k, rows.rounded(getattr(windows, k)[order]))
                         for k in ("aos_s", "tca_s", "los_s", "max_elev_deg"))
@@ -669,9 +671,20 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                                          cols["tca_s"][lo:hi], cols["los_s"][lo:hi],
                                          cols["max_elev_deg"][lo:hi])]
 
+    def make_candidate_rows() -> None:
+        made.update((m, candidate_rows(m)) for m in mobile_names)
+
     iid = {m: k for k, m in enumerate(mobile_names, start=1)}
     book = addresses.AddressBook(subnets)
     rows_s = time.perf_counter() - t0
+    if sequences is None and workers > 1 and policy in (Policy.MAX_ELEVATION,
+                                                        Policy.STRONGEST_SIGNAL):
+        # every satellite on the decision grid once, before the fork shares it; the
+        # parent, which would only wait, makes the candidate rows meanwhile
+        t0 = time.perf_counter()
+        sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers,
+                     meanwhile=make_candidate_rows)
+        stats["grid_s"] = time.perf_counter() - t0
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
