@@ -8,6 +8,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple, Sequence
 
+import numpy as np
+
 from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
                                     Window)
 from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
@@ -85,11 +87,13 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
 
 def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timing,
                    rtt_bound_s: float, look, *, selection: Selection = Selection()
-                   ) -> list[Serve]:
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """``select`` for max-elevation or strongest-signal on a mobile's window columns (AOS,
     LOS) with the look angles at its decision-grid samples computed beforehand: ``look``
     has the layout :func:`~sigma_sn.planner.policies.walk` reads and ``elev_deg``,
-    ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.plan.Sky.grid_look`)."""
+    ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.plan.Sky.grid_look`).
+    Returns the sequence as columns (:func:`~sigma_sn.planner.policies.serves` makes it
+    Serves)."""
     metric, margin = _rule(policy, selection)
     return walk(metric(look.elev_deg, look.range_km), look, aos_s, los_s, duration_s,
                 margin, selection.min_dwell_s, selection.decision_step_s,
@@ -109,10 +113,10 @@ def _rule(policy: Policy, selection: Selection):
 
 
 def select_columns(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: Timing,
-                   rtt_bound_s: float) -> list[Serve]:
+                   rtt_bound_s: float) -> tuple[np.ndarray, np.ndarray]:
     """``select`` for min-handovers or longest-visibility on a mobile's window columns:
     AOS, LOS and an integer code per access point (the planner's, so no Window is made to
-    choose)."""
+    choose). Returns the sequence as columns, as :func:`select_on_grid`."""
     if policy is Policy.MIN_HANDOVERS:
         seq = min_handovers_arrays(aos_s, los_s, ap, duration_s,
                                    _need_s(timing, rtt_bound_s), timing.guard_s)
@@ -120,7 +124,7 @@ def select_columns(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: 
         seq = longest_visibility_arrays(aos_s, los_s, duration_s, timing.guard_s)
     else:
         raise ValueError(f"policy {policy.value} does not choose from columns alone")
-    return [Serve(i) for i in seq.tolist()]
+    return seq, np.full(len(seq), np.nan)
 
 
 def _need_s(timing: Timing, rtt_bound_s: float) -> float:

@@ -10,12 +10,12 @@ such chains are short (a pass or two).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from sigma_sn.planner import policies
 from sigma_sn.planner.jit import njit, pymax
 
 #: rtt(ap, mobile, t_s) -> round trips (s), all arrays of one length: ``ap`` and
@@ -56,8 +56,8 @@ def transitions(names: Sequence[str], candidates: dict, sequences: dict, ap_code
     columns = (np.array([ap_code[w.ap] for w in wins], np.int64),
                np.array([w.aos_s for w in wins], np.float64),
                np.array([w.los_s for w in wins], np.float64))
-    return transitions_columns(columns, flatten(spans, [sequences[m] for m in names]),
-                               setup_s)
+    flat = flatten(spans, [policies.columns(sequences[m]) for m in names])
+    return transitions_columns(columns, flat, setup_s)
 
 
 class Flat(NamedTuple):
@@ -75,15 +75,16 @@ class Flat(NamedTuple):
 
 def flatten(spans: Sequence[tuple[int, int]], sequences: Sequence) -> Flat:
     """Return :class:`Flat` for mobiles with windows ``spans[i]`` (first, end) of the
-    columns and serving sequences ``sequences[i]``."""
-    n_seq = sum(map(len, sequences))
-    seq_win = np.fromiter((lo + s.index for (lo, _), seq in zip(spans, sequences)
-                           for s in seq), np.int64, n_seq)
-    seq_switch = np.fromiter((math.nan if s.switch_s is None else s.switch_s
-                              for seq in sequences for s in seq), np.float64, n_seq)
-    seq_off = np.concatenate(([0], np.cumsum([len(q) for q in sequences]))).astype(np.int64)
+    columns and serving sequences ``sequences[i]`` as columns (window indices, switch
+    times; policies.columns)."""
     span = np.array(spans, np.int64).reshape(-1, 2)
-    return Flat(span[:, 0].copy(), span[:, 1].copy(), seq_off, seq_win, seq_switch)
+    lengths = [len(index) for index, _ in sequences]
+    seq_off = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    seq_win = np.concatenate([np.zeros(0, np.int64)] + [
+        lo + index for lo, (index, _) in zip(span[:, 0].tolist(), sequences)])
+    seq_switch = np.concatenate([np.zeros(0)] + [switch for _, switch in sequences])
+    return Flat(span[:, 0].copy(), span[:, 1].copy(), seq_off, seq_win.astype(np.int64),
+                seq_switch.astype(np.float64))
 
 
 def transitions_columns(columns, flat: Flat, setup_s: float) -> Transitions:

@@ -28,7 +28,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
-from sigma_sn.planner import addresses, core, events, rows
+from sigma_sn.planner import addresses, core, events, policies, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.jit import njit, pymax, pymin
 from sigma_sn.planner.kinds import Mode, Policy, Selection, Window
@@ -274,10 +274,11 @@ def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
 
 
 def _select_group(names: list, J: dict) -> dict:
-    """Serving sequences of the mobiles ``names``. All but least-load read the window
-    columns: the geometry policies' look angles come from each satellite
-    propagated once on the decision grid for all mobiles (:meth:`Sky.grid_look`), not one
-    call per mobile and access point. Least-load gets each mobile's Window list."""
+    """Serving sequences of the mobiles ``names``, as columns (policies.columns). All but
+    least-load read the window columns: the geometry policies' look angles come from each
+    satellite propagated once on the decision grid for all mobiles
+    (:meth:`Sky.grid_look`), not one call per mobile and access point. Least-load gets
+    each mobile's Window list."""
     policy, duration_s, timing, bound_s, selection = (
         J["policy"], J["duration_s"], J["timing"], J["bound_s"], J["selection"])
     ap, aos, los = J["window_arrays"]
@@ -302,8 +303,9 @@ def _select_group(names: list, J: dict) -> dict:
     else:
         for m in names:
             windows = _windows(J["ap_col"], aos, los, J["elev"], *spans[m])
-            out[m] = core.select(policy, windows, duration_s, timing, bound_s,
-                                 geometry=J["looks"][m], selection=selection)
+            out[m] = policies.columns(core.select(policy, windows, duration_s, timing,
+                                                  bound_s, geometry=J["looks"][m],
+                                                  selection=selection))
     return out
 
 
@@ -328,7 +330,7 @@ def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dic
         seqs = _select_group(names, J)
         stats["select_s"] = time.perf_counter() - t0
     else:
-        seqs = {m: J["sequences"][m] for m in names}
+        seqs = {m: policies.columns(J["sequences"][m]) for m in names}
     t0 = time.perf_counter()
     flat = events.flatten([J["spans"][m] for m in names], [seqs[m] for m in names])
     tr, timed = _plan_events(names, flat, J, stats)

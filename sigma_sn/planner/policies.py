@@ -212,24 +212,37 @@ def hysteresis(windows: Sequence[Window], duration_s: float, geometry: Geometry,
     elev_deg, range_km = np.empty(len(lay.g)), np.empty(len(lay.g))
     for ap, a, b in lay.runs:
         elev_deg[a:b], range_km[a:b] = geometry.look(ap, lay.g[a:b] * step_s)
-    return walk(metric(elev_deg, range_km), lay, [w.aos_s for w in windows],
-                [w.los_s for w in windows], duration_s, margin, min_dwell_s, step_s,
-                forced_lead_s)
+    return serves(*walk(metric(elev_deg, range_km), lay, [w.aos_s for w in windows],
+                        [w.los_s for w in windows], duration_s, margin, min_dwell_s,
+                        step_s, forced_lead_s))
 
 
 def walk(value, lay, aos_s, los_s, duration_s: float, margin: float, min_dwell_s: float,
-         step_s: float, forced_lead_s: float) -> list[Serve]:
+         step_s: float, forced_lead_s: float) -> tuple[np.ndarray, np.ndarray]:
     """The serving sequence of :func:`hysteresis` from the ``value``s of the metric at a
     mobile's decision-grid samples, laid out as ``lay`` says (:class:`Samples`, or the
     planner's own layout: sample k is window ``win[k]`` at grid index ``g[k]``, window j's
-    samples ``off[j]`` on for grid indices ``g_lo[j]``..``g_hi[j]``)."""
-    idx, switch = _hysteresis_walk(
+    samples ``off[j]`` on for grid indices ``g_lo[j]``..``g_hi[j]``), as columns: the
+    window indices and switch times (NaN: None), which :func:`serves` makes Serves."""
+    return _hysteresis_walk(
         np.ascontiguousarray(value, dtype=np.float64), lay.g, lay.win, lay.off, lay.g_lo,
         lay.g_hi, lay.g_last, np.asarray(aos_s, dtype=np.float64),
         np.asarray(los_s, dtype=np.float64), float(duration_s), float(margin),
         float(min_dwell_s), float(step_s), float(forced_lead_s))
+
+
+def serves(index: np.ndarray, switch_s: np.ndarray) -> list[Serve]:
+    """A serving sequence from its columns (a NaN switch time is None)."""
     return [Serve(i) if math.isnan(t) else Serve(i, t)
-            for i, t in zip(idx.tolist(), switch.tolist())]
+            for i, t in zip(index.tolist(), switch_s.tolist())]
+
+
+def columns(sequence: Sequence[Serve]) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of a serving sequence: window indices and switch times (NaN: None)."""
+    index = np.fromiter((s.index for s in sequence), np.int64, len(sequence))
+    switch_s = np.fromiter((math.nan if s.switch_s is None else s.switch_s
+                            for s in sequence), np.float64, len(sequence))
+    return index, switch_s
 
 
 @njit
