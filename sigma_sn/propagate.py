@@ -123,12 +123,27 @@ def teme_to_itrs(pos_teme_km, vel_teme_km_s, theta_rad, theta_dot_rad_s):
     ``theta_rad`` has shape ``(n_time,)``. Velocity gets the Earth-rotation term.
     """
     c, s = np.cos(theta_rad), np.sin(theta_rad)
+    minus_s = -s
     x, y, z = pos_teme_km[..., 0], pos_teme_km[..., 1], pos_teme_km[..., 2]
-    px, py = c * x + s * y, -s * x + c * y
-    pos = np.stack([px, py, z], axis=-1)
     vx, vy, vz = vel_teme_km_s[..., 0], vel_teme_km_s[..., 1], vel_teme_km_s[..., 2]
     w = theta_dot_rad_s
-    vel = np.stack([c * vx + s * vy + w * py, -s * vx + c * vy - w * px, vz], axis=-1)
+    # written into the outputs in place (millions of points for a plan's round trips),
+    # each sum left to right: c·x + s·y, −s·x + c·y, c·vx + s·vy + w·py, −s·vx + c·vy − w·px
+    shape = np.broadcast_shapes(x.shape, np.shape(c), np.shape(w)) + (3,)
+    pos, vel = np.empty(shape), np.empty(shape)
+    px, py, vxo, vyo = pos[..., 0], pos[..., 1], vel[..., 0], vel[..., 1]
+    np.multiply(c, x, out=px)
+    px += s * y
+    np.multiply(minus_s, x, out=py)
+    py += c * y
+    pos[..., 2] = z
+    np.multiply(c, vx, out=vxo)
+    vxo += s * vy
+    vxo += w * py
+    np.multiply(minus_s, vx, out=vyo)
+    vyo += c * vy
+    vyo -= w * px
+    vel[..., 2] = vz
     return pos, vel
 
 
@@ -174,19 +189,19 @@ def propagate_pairs(satrecs, sat_index, epoch: Epoch, t_s, theta_of):
     sat_index = np.asarray(sat_index)
     t_s = np.asarray(t_s, float)
     n = len(t_s)
-    r = np.empty((n, 3))
-    v = np.empty((n, 3))
-    err = np.zeros(n, np.uint8)
     order = np.argsort(sat_index, kind="stable")
     sorted_idx = sat_index[order]
     bounds = np.flatnonzero(np.diff(sorted_idx)) + 1
-    starts = np.concatenate([[0], bounds])
-    ends = np.concatenate([bounds, [n]])
+    starts = np.concatenate([[0], bounds]).tolist()
+    ends = np.concatenate([bounds, [n]]).tolist()
     jd, fr = epoch.sgp4_times(t_s)
+    jd, fr = jd[order], fr[order]
+    # in satellite order, each satellite's requests a contiguous slice; unsorted once
+    rs, vs, es = np.empty((n, 3)), np.empty((n, 3)), np.zeros(n, np.uint8)
     for a, b in zip(starts, ends):
-        sel = order[a:b]
-        e, rr, vv = satrecs[sorted_idx[a]].sgp4_array(jd[sel], fr[sel])
-        r[sel], v[sel], err[sel] = rr, vv, e
+        es[a:b], rs[a:b], vs[a:b] = satrecs[sorted_idx[a]].sgp4_array(jd[a:b], fr[a:b])
+    r, v, err = np.empty((n, 3)), np.empty((n, 3)), np.empty(n, np.uint8)
+    r[order], v[order], err[order] = rs, vs, es
     theta, theta_dot = theta_of(t_s)
     pos, vel = teme_to_itrs(r, v, theta, theta_dot)
     return pos, vel, err

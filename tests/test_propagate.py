@@ -114,3 +114,24 @@ def test_iso_of_no_instant_or_of_years_of_two_lengths_spoils_nothing_else():
     # a year of five digits next to one of four (datetime itself stops at 9999)
     got = e.iso(np.array([0.0, 3e11])).tolist()
     assert got[0] == "2026-08-22T00:00:00.000000Z" and got[1].startswith("11533-")
+
+
+def test_teme_to_itrs_is_the_rotation_written_plainly_bit_for_bit():
+    """teme_to_itrs fills its outputs in place for speed; the numbers must be the plain
+    formula's, bit for bit (plans and windows are byte-identical across versions)."""
+    from sigma_sn.propagate import teme_to_itrs
+
+    def plain(r, v, theta, w):
+        c, s = np.cos(theta), np.sin(theta)
+        px, py = c * r[..., 0] + s * r[..., 1], -s * r[..., 0] + c * r[..., 1]
+        return (np.stack([px, py, r[..., 2]], axis=-1),
+                np.stack([c * v[..., 0] + s * v[..., 1] + w * py,
+                          -s * v[..., 0] + c * v[..., 1] - w * px, v[..., 2]], axis=-1))
+
+    rng = np.random.default_rng(11)
+    r, v = rng.normal(0, 7000, (4, 50, 3)), rng.normal(0, 7, (4, 50, 3))
+    theta, w = rng.uniform(0, 7, 50), 7.29e-5 + rng.normal(0, 1e-9, 50)
+    # (satellite, time) as propagate(); (time,) as propagate_pairs; a scalar rate
+    for args in ((r, v, theta, w), (r[0], v[0], theta, w), (r[0], v[0], theta, 7.29e-5)):
+        for got, want in zip(teme_to_itrs(*args), plain(*args)):
+            assert got.shape == want.shape and np.array_equal(got, want)
