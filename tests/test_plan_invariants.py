@@ -114,6 +114,23 @@ def test_access_point_subnets_are_deterministic_by_name():
         assert net.subnet_of(ipaddress.ip_network("2001:db8::/32"))
 
 
+@pytest.mark.parametrize("prefix", ["2001:db8::/32", "2001:db8:ab00::/40",
+                                    "2001:db8:0:ff00::/56", "2001:db8:1::/48",
+                                    "fd00:1:2:30::/60"])
+def test_address_book_writes_what_ipaddress_writes(prefix):
+    """The book formats addresses from a cached head (the plan makes hundreds of
+    thousands); every one must be ipaddress's text, one by one or a mobile's batch, for
+    small and large interface ids and prefixes where '::' falls elsewhere."""
+    nets = addresses.ap_subnets([f"s{i}" for i in range(12)], prefix)
+    book = addresses.AddressBook(nets)
+    aps = sorted(nets)
+    for iid in (1, 2, 0xA, 0xFFFF, 0x10000, 0x123456):
+        want = [str(nets[ap].network_address + iid) for ap in aps]
+        assert [book.address(ap, iid) for ap in aps] == want
+        assert book.addresses(aps, iid) == want
+        assert addresses.AddressBook(nets).addresses(aps, iid) == want   # nothing cached
+
+
 def test_bad_prefixes_say_why():
     with pytest.raises(ValueError, match="IPv6"):
         addresses.parse_prefix("192.0.2.0/24")

@@ -148,8 +148,8 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
     ready, add, primary, lm_update = _STEPS
     for m, (s0, h0, o0), (s1, h1, o1) in zip(names, starts, ends):
         serve_ap, ho_from, ho_to = x.serve_ap[s0:s1], x.ho_from[h0:h1], x.ho_to[h0:h1]
-        address = {k: book.address(ap_names[k], iid[m])
-                   for k in set(serve_ap) | set(ho_from) | set(ho_to)}
+        codes = list(set(serve_ap) | set(ho_from) | set(ho_to))
+        address = dict(zip(codes, book.addresses([ap_names[k] for k in codes], iid[m])))
         serving = [{"ap": ap_names[a], "address": address[a], "from_s": f, "to_s": t,
                     "from_utc": fu, "to_utc": tu}
                    for a, f, t, fu, tu in zip(serve_ap, x.serve_from[s0:s1],
