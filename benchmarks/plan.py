@@ -43,7 +43,8 @@ for policy in policies:
           f"({sum(not h['feasible'] for h in hs)} infeasible), {len(plan['outages'])} "
           f"outages: {planning_s:.1f} s = {planning_s / visibility_s:.2f} x visibility "
           f"(in the parent: window columns {stats['candidates_s']:.1f} s, decision grid "
-          f"{stats.get('grid_s', 0.0):.1f} s, JSON rows {stats['rows_s']:.1f} s; summed "
+          f"with the candidate rows made meanwhile {stats.get('grid_s', 0.0):.1f} s, other "
+          f"JSON rows {stats['rows_s']:.1f} s; summed "
           f"over workers: selection {stats['select_s']:.1f} s, "
           f"events {stats['events_s']:.1f} s with {stats['rtt_batched']} batched RTTs and "
           f"{stats['rtt_exact_calls']} exact, packing {stats['output_s']:.1f} s)")

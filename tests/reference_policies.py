@@ -3,8 +3,14 @@ Python, which the kernels must match exactly (tests/test_planner_policies.py).""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
+
+import numpy as np
+
+from sigma_sn.planner.kinds import Serve
+from sigma_sn.planner.policies import Samples   # the layout, which both versions share
 
 
 def min_handovers(windows, duration_s: float, need_s: float, guard_s: float) -> list[int]:
@@ -114,3 +120,123 @@ def longest_visibility(windows, duration_s: float, guard_s: float) -> list[int]:
         if last_los >= duration_s:
             return chosen
         t = max(last_los - guard_s, windows[pick].aos_s)
+
+
+def hysteresis(windows, duration_s: float, geometry, metric, margin: float,
+               min_dwell_s: float, step_s: float, forced_lead_s: float) -> list[Serve]:
+    """policies.hysteresis as numpy ran it before the walk was compiled: the same rule
+    (see its docstring), the best window per grid index by ufunc.at, each stay's end by
+    a reversed running minimum, the forced pick over the samples of its grid index."""
+    n = len(windows)
+    if n == 0:
+        return []
+    aos_l = [w.aos_s for w in windows]
+    los_l = [w.los_s for w in windows]
+    lay = Samples(windows, duration_s, step_s, forced_lead_s)
+    g_last, g_lo, g_hi, off, win, g = lay.g_last, lay.g_lo, lay.g_hi, lay.off, lay.win, lay.g
+    elev_deg, range_km = np.empty(len(g)), np.empty(len(g))
+    for ap, a, b in lay.runs:
+        elev_deg[a:b], range_km[a:b] = geometry.look(ap, g[a:b] * step_s)
+    value = metric(elev_deg, range_km)
+    # the best window at each grid index: the highest value, the lowest index on a tie
+    # (NaN, a failed propagation, is never best)
+    best_val = np.full(g_last + 1, -np.inf)
+    with np.errstate(invalid="ignore"):   # NaN samples: their grid index has no best
+        np.maximum.at(best_val, g, value)
+    tops = np.flatnonzero(value == best_val[g])
+    best_win = np.full(g_last + 1, n)
+    np.minimum.at(best_win, g[tops], win[tops])
+    best_win[best_win == n] = -1
+    by_grid = np.argsort(g, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(np.bincount(g, minlength=g_last + 1)))).tolist()
+    g_lo_l, g_hi_l, off_l = g_lo.tolist(), g_hi.tolist(), off.tolist()
+    # for every sample, the first sample at or after it (in its window's run) where another
+    # window beats it by more than the margin: each stay's scan becomes one lookup
+    n_samples = len(value)
+    beaten = np.flatnonzero(best_val[g] - value > margin)
+    next_beaten = np.full(n_samples + 1, n_samples)
+    next_beaten[beaten] = beaten
+    next_beaten = np.minimum.accumulate(next_beaten[::-1])[::-1]
+    fallback = _FirstUp(aos_l, los_l)
+
+    def pick_forced(gi: int, c: int) -> int:
+        """Best candidate at grid index gi that outlasts c, or -1."""
+        here = by_grid[starts[gi]:starts[gi + 1]]
+        pick, top = -1, -np.inf
+        for j, v in zip(win[here].tolist(), value[here].tolist()):
+            if j != c and los_l[j] > los_l[c] and (v > top or (v == top and j < pick)):
+                pick, top = j, v
+        return pick
+
+    c = int(best_win[0]) if g_last >= 0 and best_win[0] >= 0 else fallback(0.0, 0.0)
+    if c < 0 or aos_l[c] >= duration_s:
+        return []
+    seq = [Serve(c)]
+    since = max(aos_l[c], 0.0)
+    while True:
+        forced_s = los_l[c] - forced_lead_s
+        g_forced = math.floor(forced_s / step_s + 1e-9)
+        g_from = max(math.ceil((since + min_dwell_s) / step_s - 1e-9),
+                     math.floor(since / step_s + 1e-9) + 1, g_lo_l[c])
+        # voluntary: c's own samples from the dwell on, before the forced decision
+        a = off_l[c] + g_from - g_lo_l[c]
+        b = off_l[c] + min(g_forced, g_hi_l[c] + 1) - g_lo_l[c]
+        if b > a and (k := int(next_beaten[a])) < b:
+            gi = int(g[k])
+            c, since = int(best_win[gi]), gi * step_s
+            seq.append(Serve(c, since))
+            continue
+        if forced_s >= duration_s:
+            return seq
+        on_grid = g_forced * step_s > since
+        t_dec = g_forced * step_s if on_grid else max(forced_s, since)
+        nxt = pick_forced(g_forced, c) if on_grid else -1
+        if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
+            nxt = fallback(t_dec, los_l[c])
+            if nxt < 0 or aos_l[nxt] >= duration_s:
+                return seq
+        if aos_l[nxt] <= t_dec:
+            seq.append(Serve(nxt, t_dec))
+            since = t_dec
+        else:  # across a gap or a late rise: as early as possible
+            seq.append(Serve(nxt))
+            since = aos_l[nxt]
+        c = nxt
+
+
+class _FirstUp:
+    """Among windows setting after a time, the one up at ``t_s`` or rising first after it:
+    earliest, then the longest, then the lowest index (prefix maxima of LOS in AOS order
+    answer 'already up' without a scan)."""
+
+    def __init__(self, aos: list[float], los: list[float]):
+        self.aos, self.los = aos, los
+        self.order: list[int] | None = None  # built on first use: dense coverage never asks
+
+    def _build(self):
+        aos, los = np.array(self.aos, float), np.array(self.los, float)
+        n = len(aos)
+        order = np.lexsort((np.arange(n), -los, aos))   # by AOS, the longest first, index
+        self.order = order.tolist()
+        self.aos_sorted = aos[order].tolist()
+        # top[k]: the window with the greatest LOS among the first k + 1, the lowest index
+        # on a tie. The greatest LOS so far steps up in segments; within one, the lowest
+        # index reaching it is a running minimum, taken as a running maximum of
+        # segment·(n + 1) + (n − index) so that no segment sees an earlier one's
+        los_o = los[order]
+        best = np.maximum.accumulate(los_o)
+        seg = np.cumsum(np.concatenate(([0], best[1:] > best[:-1]))[:n])
+        reach = np.where(los_o == best, n - order, 0) + seg * (n + 1)
+        self.top = (n - (np.maximum.accumulate(reach) - seg * (n + 1))).tolist()
+
+    def __call__(self, t_s: float, min_los_s: float) -> int:
+        if self.order is None:
+            self._build()
+        floor_s = max(t_s, min_los_s)
+        p = bisect.bisect_right(self.aos_sorted, t_s)
+        if p and self.los[self.top[p - 1]] > floor_s:
+            return self.top[p - 1]
+        for q in range(p, len(self.order)):  # AOS order, longest first on equal AOS
+            if self.los[self.order[q]] > floor_s:
+                return self.order[q]
+        return -1

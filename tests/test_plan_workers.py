@@ -56,9 +56,23 @@ def test_workers_give_byte_identical_plans():
     sites = _terminals(24)[::-1]
     w = find_windows(sats, sites, START, 3600.0, min_elev_deg=25.0, workers=1)
     for policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL, Policy.MIN_HANDOVERS,
-                   Policy.LEAST_LOAD):
+                   Policy.LONGEST_VISIBILITY, Policy.LEAST_LOAD):
         one = dumps(plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0))
         two = dumps(plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0,
                                  workers=2))
         assert one == two, policy
         assert '"handovers": [\n  {' in one   # a plan with handovers, not an empty one
+
+
+def test_workers_give_byte_identical_host_mode_plans():
+    """Host mode turns the pairs around (the mobile is a satellite, sites are access
+    points): the decision grid, its samples and the round trips must follow."""
+    sats = load_elements(REPO / "tle_data" / "starlink_shell1.tle").satellites[:60]
+    stations = [Site(s.name, s.lat_deg, s.lon_deg, capacity=2) for s in _terminals(12)]
+    w = find_windows(sats, stations, START, 3600.0, min_elev_deg=25.0, workers=1)
+    for policy in (Policy.MAX_ELEVATION, Policy.MIN_HANDOVERS, Policy.LEAST_LOAD):
+        one = dumps(plan_windows(w, sats, stations, Mode.HOST, policy, min_elev_deg=25.0))
+        two = dumps(plan_windows(w, sats, stations, Mode.HOST, policy, min_elev_deg=25.0,
+                                 workers=2))
+        assert one == two, policy
+        assert '"handovers": [\n  {' in one

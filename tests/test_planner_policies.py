@@ -466,3 +466,38 @@ def test_longest_visibility_kernel_is_the_heap_version(rows, guard_s, duration_s
     windows = [Window(f"S{ap}", aos + frac, aos + frac + dur) for ap, aos, dur, frac in rows]
     assert (longest_visibility(windows, duration_s, guard_s)
             == readable(windows, duration_s, guard_s))
+
+
+class _CoarseLooks:
+    """Look 'angles' that are small whole numbers (ties everywhere) and sometimes NaN (a
+    failed propagation), a pure function of (access point, time) and a seed."""
+
+    def __init__(self, seed: int, nan_every: int):
+        self.seed, self.nan_every = seed, nan_every
+
+    def look(self, ap, t_s):
+        k = np.asarray(t_s, float) // 10.0 * 13 + int(ap[1:]) * 7 + self.seed
+        value = (k % 5).astype(float)
+        if self.nan_every:
+            value[k % self.nan_every == 0] = np.nan
+        return value, np.ones_like(value)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 600), st.integers(0, 200),
+                          st.sampled_from([0.0, 0.5])), max_size=8),
+       st.integers(0, 50), st.sampled_from([0, 0, 11]), st.sampled_from([600.0, 605.0]),
+       st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 20.0]),
+       st.sampled_from([0.0, 2.5, 15.0]))
+def test_hysteresis_walk_is_the_numpy_version(rows, seed, nan_every, duration_s, margin,
+                                              dwell_s, lead_s):
+    """The compiled walk against the numpy hysteresis it replaced: ties between equal
+    values, NaN samples (no best there), windows before the start, half-step edges, both
+    margins, dwells and forced leads. Same sequence, switch times included."""
+    from sigma_sn.planner.policies import hysteresis
+    from tests.reference_policies import hysteresis as readable
+
+    windows = [Window(f"S{ap}", aos + frac, aos + frac + dur) for ap, aos, dur, frac in rows]
+    geo = _CoarseLooks(seed, nan_every)
+    args = (windows, duration_s, geo, elevation, margin, dwell_s, 10.0, lead_s)
+    assert hysteresis(*args) == readable(*args)

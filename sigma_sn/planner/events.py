@@ -70,7 +70,7 @@ class Flat(NamedTuple):
     span_hi: np.ndarray
     seq_off: np.ndarray
     seq_win: np.ndarray
-    seq_switch: np.ndarray
+    seq_switch_s: np.ndarray
 
 
 def flatten(spans: Sequence[tuple[int, int]], sequences: Sequence) -> Flat:
@@ -82,9 +82,9 @@ def flatten(spans: Sequence[tuple[int, int]], sequences: Sequence) -> Flat:
     seq_off = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     seq_win = np.concatenate([np.zeros(0, np.int64)] + [
         lo + index for lo, (index, _) in zip(span[:, 0].tolist(), sequences)])
-    seq_switch = np.concatenate([np.zeros(0)] + [switch for _, switch in sequences])
+    seq_switch_s = np.concatenate([np.zeros(0)] + [switch for _, switch in sequences])
     return Flat(span[:, 0].copy(), span[:, 1].copy(), seq_off, seq_win.astype(np.int64),
-                seq_switch.astype(np.float64))
+                seq_switch_s.astype(np.float64))
 
 
 def transitions_columns(columns, flat: Flat, setup_s: float) -> Transitions:
@@ -98,7 +98,7 @@ def transitions_columns(columns, flat: Flat, setup_s: float) -> Transitions:
 
 
 @njit
-def _transitions(ap, aos, los, span_lo, span_hi, seq_off, seq_win, seq_switch, setup_s,
+def _transitions(ap, aos, los, span_lo, span_hi, seq_off, seq_win, seq_switch_s, setup_s,
                  n_ap):
     """The loop of :func:`transitions` (compiled: a million handovers a day for a
     thousand terminals). Sequence entries are window indices into the columns and their
@@ -131,19 +131,19 @@ def _transitions(ap, aos, los, span_lo, span_hi, seq_off, seq_win, seq_switch, s
         last_use = np.full(hi - lo, -1)   # the last position of each window in seq
         for k in range(s0, s1):
             last_use[seq_win[k] - lo] = k - s0
-        base = _resumed_s(aos[seq_win[s0]], seq_switch[s0])
+        base = _resumed_s(aos[seq_win[s0]], seq_switch_s[s0])
         j_prev = -1
         h0 = h
         for k in range(1, s1 - s0):
             a, b = seq_win[s0 + k - 1], seq_win[s0 + k]
             if ap[a] == ap[b]:  # re-acquired: the path comes back with the same address
-                base = pymax(base, _resumed_s(aos[b], seq_switch[s0 + k]) + setup_s)
+                base = pymax(base, _resumed_s(aos[b], seq_switch_s[s0 + k]) + setup_s)
                 continue
             r = nxt[rank[a - lo]]
             while r >= 0 and not aos[order[r]] > los[a]:
                 r = nxt[r]
             mob[h], pos[h], frm[h], to[h] = i, k, ap[a], ap[b]
-            from_los[h], to_aos[h], switch[h], since[h] = los[a], aos[b], seq_switch[s0 + k], base
+            from_los[h], to_aos[h], switch[h], since[h] = los[a], aos[b], seq_switch_s[s0 + k], base
             prev[h] = j_prev
             rise[h] = aos[order[r]] if r >= 0 else np.inf
             ping_pong[h] = last_use[a - lo] > k - 1

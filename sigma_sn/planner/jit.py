@@ -2,15 +2,24 @@
 scalar helpers they share.
 
 Kernels keep IEEE arithmetic (no fastmath) and the operations of the Python they replace
-in the same order, so plans stay byte-identical; ``cache=True`` keeps the machine code
-next to the module, so only the first run on a machine compiles.
+in the same order, so plans stay byte-identical. The machine code is cached next to each
+module, so only the first run on a machine compiles. Numba checks a cached kernel against
+its own file only: after changing a helper here, delete ``sigma_sn/planner/__pycache__/
+*.nbi`` and ``*.nbc`` in a working copy (an install rewrites every file, which is enough).
 """
 
 from __future__ import annotations
 
 from numba import njit as _njit
 
-njit = _njit(cache=True, nogil=True)
+
+def njit(fn):
+    """numba.njit with the cache on (nogil: the GIL is not needed inside), or off where
+    there is nowhere to write it (a read-only install and home): then each run compiles."""
+    try:
+        return _njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return _njit(nogil=True)(fn)
 
 
 @njit

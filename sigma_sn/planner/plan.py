@@ -351,7 +351,7 @@ def _collect(names, flat: events.Flat, tr: events.Transitions, timed: events.Tim
     into[flat.seq_off[tr.mobile] + tr.position] = np.arange(len(tr.position))
     ready_s, primary_s = timed.times_s[:, 0].copy(), timed.times_s[:, 2].copy()
     serve_k, serve_from, serve_to, serve_off, gaps = _serving(
-        flat.seq_off, aos[at], los[at], flat.seq_switch, into, timed.feasible,
+        flat.seq_off, aos[at], los[at], flat.seq_switch_s, into, timed.feasible,
         timed.outage_s, primary_s, float(duration_s))
     o_from, o_to, o_cause, o_count = [], [], [], []
     for i in range(len(names)):
@@ -490,15 +490,16 @@ def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
 
 
 @njit
-def _serving(seq_off, aos, los, switch, into, feasible, outage_s, primary_s, duration_s):
-    """The serving intervals (docs/plan-format.md) of a group's entries (``aos``, ``los``
-    of each entry's window; ``into``: the handover into it, or -1): an interval ends at
+def _serving(seq_off, aos_s, los_s, switch_s, into, feasible, outage_s, primary_s,
+             duration_s):
+    """The serving intervals (docs/plan-format.md) of a group's entries (``aos_s``,
+    ``los_s`` of each entry's window; ``into``: the handover into it, or -1): an interval ends at
     the next SET_PRIMARY, or at LOS when the handover is hard (the old path dies there)
     or when the access point is re-acquired on its next pass; after a hard handover the
     new one starts when its outage ends, after a re-acquisition at its AOS (or when the
     policy chose). Returns per interval its entry, from_s and to_s; where each mobile's
     intervals start; and whether a mobile has a gap between them (an outage)."""
-    n = len(aos)
+    n = len(aos_s)
     entry, start_s, end_s = np.empty(n, np.int64), np.empty(n), np.empty(n)
     off = np.zeros(len(seq_off), np.int64)
     gaps = np.zeros(len(seq_off) - 1, np.bool_)
@@ -508,19 +509,18 @@ def _serving(seq_off, aos, los, switch, into, feasible, outage_s, primary_s, dur
         for k in range(seq_off[i], seq_off[i + 1]):
             h = into[k]
             if h < 0:
-                start = aos[k] if np.isnan(switch[k]) else pymax(aos[k], switch[k])
+                start = aos_s[k] if np.isnan(switch_s[k]) else pymax(aos_s[k], switch_s[k])
             elif feasible[h] or outage_s[h] <= 0:
                 start = primary_s[h]
             else:
-                start = los[k - 1] + outage_s[h]
+                start = los_s[k - 1] + outage_s[h]
             h = into[k + 1] if k + 1 < seq_off[i + 1] else -1
             if h < 0:
-                end = los[k]
+                end = los_s[k]
             else:
-                end = primary_s[h] if feasible[h] or outage_s[h] <= 0 else los[k]
-                end = pymin(end, los[k])
-            start = pymax(pymax(start, aos[k]), 0.0)
-            end = pymin(pymin(end, los[k]), duration_s)
+                end = primary_s[h] if feasible[h] or outage_s[h] <= 0 else los_s[k]
+            start = pymax(pymax(start, aos_s[k]), 0.0)
+            end = pymin(pymin(end, los_s[k]), duration_s)
             if end - start > _SLIVER_S:
                 if not start - last <= _SLIVER_S:
                     gaps[i] = True
@@ -664,7 +664,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     def candidate_rows(mobile: str) -> list[dict]:
         if mobile in made:
             return made.pop(mobile)
-        if not cols:  # rounded on first use: while the workers plan, not before they start
+        if not cols:  # rounded on first use: once workers are forked, not before
             cols.update((k, rows.rounded(getattr(windows, k)[order]))
                         for k in ("aos_s", "tca_s", "los_s", "max_elev_deg"))
         lo, hi = spans[mobile]

@@ -303,12 +303,12 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
         on_grid = g_forced * step_s > since
         t_dec = g_forced * step_s if on_grid else pymax(forced_s, since)
         nxt = -1
-        if on_grid:  # the best sampled there that outlasts c
-            top = -np.inf
+        if on_grid:  # the best sampled there that outlasts c (j ascends: the lowest on a
+            top = -np.inf  # tie; a NaN is never better)
             for j in range(n):
                 if g_lo[j] <= g_forced <= g_hi[j] and j != c and los[j] > los[c]:
                     v = value[off[j] + g_forced - g_lo[j]]
-                    if v > top or (v == top and j < nxt):
+                    if v > top:
                         nxt, top = j, v
         if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
             nxt = _first_up(aos, los, t_dec, los[c])
