@@ -21,13 +21,13 @@ How it stays fast and misses nothing:
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
+from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import look_enu, topocentric
 from sigma_sn.propagate import Epoch, error_message, propagate, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
@@ -307,13 +307,12 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
         workers = os.cpu_count() or 1
     workers = min(workers, len(starts))
     parts, skipped = [], []
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if can_fork(workers):
         # each worker takes whole chunks of satellites; fork hands them the inputs
         global _JOB
         _JOB = job
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = pool.imap(_chunk_job, starts)
+            with ForkedMap(_chunk_job, starts, workers) as results:
                 for part, skip in results:
                     parts.append(part)
                     skipped.extend(skip)

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import mmap
-import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
 from sigma_sn.planner import addresses, core, events, policies, rows
 from sigma_sn.planner.core import Timing
@@ -115,7 +115,7 @@ class Sky:
         processes fill their share of ``sats`` in place, while the caller's
         ``meanwhile()``, if given, runs here."""
         table, done, shared = self._grid.get(step_s, (None, None, False))
-        parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+        parallel = can_fork(workers)
         if table is None:
             shared = parallel
             shape = (len(self.satrecs), 3, self.g_last(step_s) + 1)
@@ -132,12 +132,12 @@ class Sky:
             global _FILL
             _FILL = (self, table, step_s)
             try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    filled = pool.map_async(_fill_grid,
-                                            [todo[k::workers] for k in range(workers)])
+                with ForkedMap(_fill_grid, [todo[k::workers] for k in range(workers)],
+                               workers) as filled:
                     if meanwhile is not None:
                         meanwhile()
-                    filled.get()
+                    for _ in filled:
+                        pass
             finally:
                 _FILL = None
         elif todo:
@@ -391,7 +391,7 @@ def _run_groups(names: list, job: dict, workers: int, stats: dict):
     caller makes the rows of one group while the workers plan the next); add the groups'
     stage seconds to ``stats``."""
     workers = min(workers, max(1, len(names) // 8))
-    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if can_fork(workers):
         global _JOB
         _JOB = job
         # several groups per worker: even loads, and little left for the rows at the end
@@ -400,9 +400,8 @@ def _run_groups(names: list, job: dict, workers: int, stats: dict):
         try:
             # the parent makes the rows of one group while the workers plan the next, and
             # it is the longer job: the workers yield the CPU to it (nice +5)
-            with multiprocessing.get_context("fork").Pool(workers, initializer=os.nice,
-                                                          initargs=(5,)) as pool:
-                for group, (got, st) in zip(groups, pool.imap(_plan_group, groups)):
+            with ForkedMap(_plan_group, groups, workers, nice=5) as results:
+                for group, (got, st) in zip(groups, results):
                     _add(stats, st)
                     yield group, got
         finally:
