@@ -5,6 +5,7 @@ failing with named differences, and scenario mistakes caught before any computat
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -154,8 +155,10 @@ def test_check_passes_gives_the_same_bytes_and_names_a_perturbed_value(tmp_path,
                                                                        results, monkeypatch):
     name = "zigzag"
     monkeypatch.chdir(REPO)  # as the fixture ran: run.json records paths from here
+    handler = signal.getsignal(signal.SIGTERM)
     assert main(["run", str(SCENARIOS / f"{name}.toml"), "--out-dir", str(tmp_path / "ok"),
                  "--check", str(GOLDEN / name)]) == 0
+    assert signal.getsignal(signal.SIGTERM) == handler  # the caller's, back after the run
     out = capsys.readouterr()
     assert f"open {tmp_path / 'ok' / 'report.html'}" in out.out
     assert f"matches {GOLDEN / name}" in out.out
@@ -191,6 +194,27 @@ def test_a_failing_stage_leaves_no_folder_and_keeps_the_earlier_one(tmp_path, mo
     (out / "run.json").write_text("{}")
     with pytest.raises(RuntimeError):
         runner.run_scenario(SCENARIOS / "zigzag.toml", out, log=None)
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]
+    assert [p.name for p in out.iterdir()] == ["run.json"]
+
+
+def test_a_run_stopped_by_sigterm_leaves_no_folder_and_keeps_the_earlier_one(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    proc = subprocess.Popen([sys.executable, "-m", "sigma_sn", "run",
+                             str(SCENARIOS / "zigzag.toml"), "--out-dir", str(out)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for line in proc.stderr:  # stop it mid-way, once the third stage has begun
+            if line.startswith("[3/"):
+                proc.send_signal(signal.SIGTERM)
+                break
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
     assert [p.name for p in out.iterdir()] == ["run.json"]
 

@@ -37,13 +37,17 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.golden import check, format_mismatches, load_expected
     from sigma_sn.runner import run_scenario, summary_text
 
-    signal.signal(signal.SIGTERM, _terminate)
     if args.check:
         load_expected(args.check)  # a wrong folder fails now, not after the run
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    result = run_scenario(args.scenario, args.out_dir, log=None if args.quiet else log)
+    # only for the run: main() may be called by a longer-lived program (a test, a notebook)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = run_scenario(args.scenario, args.out_dir, log=None if args.quiet else log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(summary_text(result), end="")
         print(f"results in {result.out_dir}/; open {result.report_html} in a browser")
