@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import traceback
 
 
@@ -29,53 +30,68 @@ class WorkerDied(RuntimeError):
     """A forked worker ended without returning its results."""
 
 
+# one pipe-and-fork at a time: a worker forked by another thread in between would inherit
+# this pipe's writing end and keep it open, hiding the death of this pipe's worker
+_FORK_LOCK = threading.Lock()
+
+
 class ForkedMap:
     """``fn(task)`` for every task in ``workers`` forked processes: task ``i`` runs in
     worker ``i % workers``, each worker takes its tasks in order and sends each result
-    as soon as it has it. Iterate inside the ``with`` block for the results in task
-    order; the caller may do other work between entering and iterating."""
+    as soon as it has it. Iterate once, inside the ``with`` block, for the results in
+    task order. The caller may do other work between entering and iterating, but a
+    worker waits on its pipe until the caller reads, so it gets about one result ahead
+    of the reading, no more."""
 
     def __init__(self, fn, tasks, workers: int, *, nice: int = 0):
         self.fn, self.tasks, self.nice = fn, list(tasks), nice
-        self.workers = max(1, min(workers, len(self.tasks)))
+        self.workers = max(0, min(workers, len(self.tasks)))
         self._procs, self._conns = [], []
+        self._state = "new"
 
     def __enter__(self) -> ForkedMap:
         ctx = multiprocessing.get_context("fork")
         try:
             for k in range(self.workers):
-                reader, writer = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_serve, daemon=True,
-                                   args=(writer, self.fn, self.tasks[k::self.workers],
-                                         self.nice))
-                proc.start()
-                writer.close()  # the worker's end: its exit is then end-of-file here
+                with _FORK_LOCK:
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_serve, daemon=True,
+                                       args=(writer, [*self._conns, reader], self.fn,
+                                             self.tasks[k::self.workers], self.nice))
+                    proc.start()
+                    writer.close()  # the worker's end: its exit is then end-of-file here
                 self._procs.append(proc)
                 self._conns.append(reader)
         except BaseException:
             self._stop()
             raise
+        self._state = "entered"
         return self
 
     def __iter__(self):
+        if self._state != "entered":
+            raise RuntimeError("read a ForkedMap's results once, inside its with block")
+        self._state = "read"
         for i in range(len(self.tasks)):
-            k = i % self.workers
+            proc, conn = self._procs[i % self.workers], self._conns[i % self.workers]
             try:
-                ok, value, text = self._conns[k].recv()
-            except EOFError:
-                proc = self._procs[k]
+                data = conn.recv_bytes()
+            except (EOFError, OSError):  # OSError: it ended in the middle of a message
                 proc.join()
                 raise WorkerDied(f"worker process {proc.pid} {_ended(proc.exitcode)} "
                                  f"before finishing its tasks") from None
+            try:
+                ok, value, text = pickle.loads(data)
+            except Exception as exc:
+                raise RuntimeError(f"the result of task {i} from worker process {proc.pid} "
+                                   f"cannot be rebuilt here: {exc!r}") from exc
             if not ok:
-                if isinstance(value, BaseException):
-                    value.add_note(f"in forked worker:\n{text}")
-                    raise value
-                raise RuntimeError(f"forked worker failed:\n{text}")
+                raise _rebuilt(value, text)
             yield value
 
     def __exit__(self, *exc) -> None:
         self._stop()
+        self._state = "done"
 
     def _stop(self) -> None:
         for proc in self._procs:
@@ -96,8 +112,25 @@ def _ended(exitcode: int | None) -> str:
     return f"exited with status {exitcode}"
 
 
-def _serve(conn, fn, tasks, nice: int) -> None:
+def _rebuilt(pickled: bytes | None, text: str) -> BaseException:
+    """The worker's exception with its traceback as a note, or its text alone when the
+    exception cannot be rebuilt here."""
+    try:
+        exc = pickle.loads(pickled) if pickled is not None else None
+    except Exception:
+        exc = None
+    if not isinstance(exc, BaseException):
+        return RuntimeError(f"forked worker failed:\n{text}")
+    exc.add_note(f"in forked worker:\n{text}")
+    return exc
+
+
+def _serve(conn, inherited, fn, tasks, nice: int) -> None:
     """A worker: run ``fn`` on each task and send ``(ok, result or error, traceback)``."""
+    # only the caller may hold the reading ends, so that when it is gone a send fails
+    # and the worker ends instead of waiting on a full pipe for ever
+    for other in inherited:
+        other.close()
     # a Python-level handler inherited from the caller (sigma-sn run sets one) would only
     # run between bytecodes, so a worker stuck in C could not be stopped; the caller
     # stops the workers itself on Ctrl-C
@@ -107,13 +140,23 @@ def _serve(conn, fn, tasks, nice: int) -> None:
         os.nice(nice)
     try:
         for task in tasks:
-            conn.send((True, fn(task), ""))
-    except Exception as exc:
-        text = traceback.format_exc()
-        try:  # an error that does not survive pickling goes as its text alone
-            exc = pickle.loads(pickle.dumps(exc))
-        except Exception:
-            exc = None
-        conn.send((False, exc, text))
+            try:
+                data = pickle.dumps((True, fn(task), ""), pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # sys.exit() in fn too: the caller must know
+                conn.send_bytes(pickle.dumps((False, _pickled(exc), traceback.format_exc())))
+                return
+            conn.send_bytes(data)
+    except OSError:  # the caller is gone: nobody to tell
+        pass
     finally:
         conn.close()
+
+
+def _pickled(exc: BaseException) -> bytes | None:
+    """``exc`` pickled, or None when it would not load again."""
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)
+        return data
+    except Exception:
+        return None

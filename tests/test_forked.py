@@ -6,6 +6,9 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -84,28 +87,109 @@ def _pid_then_sleep(k):
     return os.getpid()
 
 
+def _ended(pid: int) -> bool:
+    """True once ``pid`` is gone or a zombie (an orphan's reaper may be slow or absent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_until_ended(pids, limit_s=20.0) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if all(_ended(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_leaving_early_ends_every_worker_at_once():
     t0 = time.monotonic()
     with ForkedMap(_pid_then_sleep, range(4), 2) as results:
         pids = list(itertools.islice(results, 2))
     assert time.monotonic() - t0 < 30
     assert len(set(pids)) == 2 and os.getpid() not in pids
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert all(_ended(pid) for pid in pids)
 
 
-def _sigterm_handling(_):
-    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT)
-
-
-def test_workers_end_on_sigterm_even_when_the_caller_catches_it():
-    # a Python-level handler runs only between bytecodes: a worker stuck in C would
-    # ignore the caller's attempt to stop it
+def test_a_worker_ends_on_sigterm_even_when_the_caller_catches_it():
+    # a Python-level handler inherited from the caller would only note the signal and
+    # let the worker sleep on (or stay stuck in C)
     previous = signal.signal(signal.SIGTERM, lambda *a: None)
     try:
-        with ForkedMap(_sigterm_handling, range(2), 2) as results:
-            got = list(results)
+        with pytest.raises(WorkerDied, match="killed by SIGTERM"):
+            with ForkedMap(_pid_then_sleep, range(4), 2) as results:
+                for pid in results:
+                    os.kill(pid, signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert got == [(True, signal.SIG_IGN)] * 2
+
+
+ORPHANS = """
+import os, signal, sys, time
+from sigma_sn.forked import ForkedMap
+
+def big(k):  # more than a pipe holds: the worker waits on every send
+    time.sleep(0.1)
+    return os.getpid(), bytes(1 << 20)
+
+with ForkedMap(big, range(400), 2) as results:
+    it = iter(results)
+    pids = {next(it)[0], next(it)[0]}
+    print(*pids, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_end_when_their_caller_is_killed():
+    # otherwise they wait for ever on a full pipe, holding the caller's stdout open
+    proc = subprocess.Popen([sys.executable, "-c", ORPHANS], stdout=subprocess.PIPE,
+                            text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    try:
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL and len(pids) == 2
+        assert _wait_until_ended(pids), [p for p in pids if not _ended(p)]
+        assert proc.stdout.read() == ""  # end of file: no worker holds the pipe
+    finally:  # a failure leaves no orphans behind
+        for pid in pids:
+            if not _ended(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _big_then_killed(k):
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGKILL)).start()
+    return bytes(50 << 20)  # the caller reads only after the timer has fired
+
+
+def test_a_worker_killed_in_the_middle_of_a_result_is_named():
+    with pytest.raises(WorkerDied, match="killed by SIGKILL"):
+        with ForkedMap(_big_then_killed, range(2), 2) as results:
+            time.sleep(1.5)
+            list(results)
+
+
+def _exit_three(k):
+    sys.exit(3)
+
+
+def test_sys_exit_in_a_worker_is_raised_in_the_caller_as_in_a_serial_run():
+    with pytest.raises(SystemExit) as info:
+        with ForkedMap(_exit_three, range(2), 2) as results:
+            list(results)
+    assert info.value.code == 3
+
+
+def test_no_tasks_fork_nothing_and_results_are_read_once_inside_the_block():
+    with ForkedMap(_square_after, [], 4) as results:
+        assert list(results) == []
+    assert results.workers == 0
+    fm = ForkedMap(_square_after, [(2, 0.0)], 2)
+    with pytest.raises(RuntimeError, match="inside its with block"):
+        list(fm)
+    with fm as results:
+        assert list(results) == [4]
+        with pytest.raises(RuntimeError, match="once"):
+            list(results)

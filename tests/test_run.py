@@ -2,6 +2,7 @@
 golden, what each scenario is there to show, all-or-nothing results folders, ``--check``
 failing with named differences, and scenario mistakes caught before any computation."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -205,15 +206,16 @@ def test_a_run_stopped_by_sigterm_leaves_no_folder_and_keeps_the_earlier_one(tmp
     proc = subprocess.Popen([sys.executable, "-m", "sigma_sn", "run",
                              str(SCENARIOS / "zigzag.toml"), "--out-dir", str(out)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, start_new_session=True)
     try:
         for line in proc.stderr:  # stop it mid-way, once the third stage has begun
             if line.startswith("[3/"):
                 proc.send_signal(signal.SIGTERM)
                 break
         assert proc.wait(timeout=120) == 128 + signal.SIGTERM
-    finally:
-        proc.kill()
+    finally:  # the run and any worker it forked
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
     assert [p.name for p in out.iterdir()] == ["run.json"]
