@@ -1,20 +1,21 @@
 """A saturating reliable transfer over the association: SCTP's data path, simplified
 where the handover does not care (one stream, no receive-window limit, no bundling).
 
-Per destination (RFC 4960 §6.3, §7): RTO with backoff, congestion window with slow
-start and congestion avoidance, fast retransmit after three miss indications,
-T3-rtx expiry that collapses the window and sends the retransmission to an alternate
-active destination (§6.4.1), and path failure after Path.Max.Retrans expiries. The
-receiver acknowledges every second packet or after the delayed-SACK timer, at once
-when it sees a gap.
+Per destination (RFC 4960 §6.3, §7): congestion window with slow start and congestion
+avoidance, fast retransmit after three miss indications, T3-rtx expiry that collapses
+the window and sends the retransmission to an alternate active destination (§6.4.1).
+RTO, error counting, path failure and recovery are the association's
+(:class:`~sigma_sn.sim.model.Destination`), shared with HEARTBEATs and ASCONFs: a
+destination that answers a HEARTBEAT again takes data again. The receiver acknowledges
+every second packet or after the delayed-SACK timer, at once when it sees a gap.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sigma_sn.sim.model import (DATA_HEADER_BYTES, SACK_BYTES, Association, PacketLog,
-                                RtoEstimator, SimConfig)
+from sigma_sn.sim.model import (DATA_HEADER_BYTES, SACK_BYTES, Association, Destination,
+                                PacketLog, SimConfig)
 
 
 @dataclass
@@ -31,17 +32,15 @@ class Chunk:
 
 
 class PathState:
-    """Congestion and retransmission state for one destination address."""
+    """Congestion and retransmission state for one destination address ``d``."""
 
-    def __init__(self, cfg: SimConfig):
+    def __init__(self, cfg: SimConfig, d: Destination):
         mtu = cfg.mtu_bytes
+        self.d = d
         self.cwnd = float(min(4 * mtu, max(2 * mtu, 4380)))
         self.ssthresh = 1e12
         self.flight = 0
         self.partial = 0
-        self.rto = RtoEstimator(cfg)
-        self.errors = 0
-        self.failed = False
         self.timer_token = 0
         self.timer_running = False
 
@@ -67,6 +66,7 @@ class BulkTransfer:
         self.sack_token = 0
         self.delivered_bytes = 0
         self.delivered_series: list[tuple[float, int]] = []
+        assoc.listeners.append(self.pump)         # a path came back, or the primary moved
 
     # -- where packets go ------------------------------------------------------------------
     def destinations(self) -> list[str]:
@@ -80,21 +80,28 @@ class BulkTransfer:
         return "CN"
 
     def path(self, dest: str) -> PathState:
-        if dest not in self.paths:
-            self.paths[dest] = PathState(self.cfg)
-        return self.paths[dest]
+        """The state for ``dest``; fresh when the address is new to the association (a
+        deleted and re-added address starts again from RTO.Initial and the initial
+        window). A deleted address keeps its state while its chunks are out."""
+        d = self.a.dests.get(dest) if self.cfg.direction == "down" else self.a.peer
+        p = self.paths.get(dest)
+        if p is None or (d is not None and p.d is not d):
+            p = self.paths[dest] = PathState(self.cfg, d)
+        return p
 
     def transmit(self, t: float, dest: str):
-        """Send one DATA packet to ``dest``; return ``(arrival, ap, cause)``."""
+        """Send one DATA packet to ``dest``; return ``(arrival, ap, cause, src)`` where
+        ``src`` is the MH's source address of an uplink packet (None downlink)."""
         if self.cfg.direction == "down":
             arrival, cause = self.a.down(t, dest, self.size)
-            return arrival, self.a.addr_ap[dest], cause
+            return arrival, self.a.addr_ap[dest], cause, None
         src = self.a.mh_route(t) or self.a.src_primary
         arrival, cause = self.a.up(t, src, self.size)
-        return arrival, self.a.addr_ap[src], cause
+        return arrival, self.a.addr_ap[src], cause, src
 
     def send_sack(self, t: float):
-        """Receiver -> sender: the SACK's way back; return its arrival or None."""
+        """Receiver -> sender: the SACK's way back; return ``(arrival, src)`` or None,
+        ``src`` being the MH's source address of a SACK sent uplink."""
         self.a.stats.signal("SACK", SACK_BYTES)
         if self.cfg.direction == "down":
             src = self.a.mh_route(t)
@@ -102,11 +109,12 @@ class BulkTransfer:
                 return None
             arrival, cause = self.a.up(t, src, SACK_BYTES)
         else:
+            src = None
             dest = self.a.cn_destination()
             if dest is None:
                 return None
             arrival, cause = self.a.down(t, dest, SACK_BYTES)
-        return None if cause else arrival
+        return None if cause else (arrival, src)
 
     # -- sender ------------------------------------------------------------------------------
     def start(self):
@@ -116,7 +124,7 @@ class BulkTransfer:
     def pump(self) -> None:
         """Send what the windows allow: retransmissions first, then new data."""
         now = self.a.env.now
-        if now >= self.end_s:
+        if now >= self.end_s or self.a.stats.aborted_s is not None:
             return
         for c in sorted((c for c in self.chunks.values() if c.marked), key=lambda c: c.tsn):
             dest = self.alternate(c.dest)
@@ -137,7 +145,7 @@ class BulkTransfer:
 
     def alternate(self, previous: str) -> str | None:
         """RFC 4960 §6.4.1: retransmit to an active destination other than the last one."""
-        options = [d for d in self.destinations() if d != previous and not self.path(d).failed]
+        options = [d for d in self.destinations() if d != previous]
         return options[0] if options else self.primary()
 
     def send_chunk(self, c: Chunk, dest: str, now: float) -> None:
@@ -146,10 +154,11 @@ class BulkTransfer:
         c.marked, c.in_flight, c.dest, c.sent_s, c.misses = False, True, dest, now, 0
         p = self.path(dest)
         p.flight += c.size
-        arrival, ap, cause = self.transmit(now, dest)
+        p.d.last_data_s = now                  # not idle: no HEARTBEAT needed (§8.3)
+        arrival, ap, cause, src = self.transmit(now, dest)
         self.log.add(now, arrival, ap, cause)
         if cause is None:
-            self.a.at(arrival, self.receive, c.tsn, c.size)
+            self.a.at(arrival, self.receive, c.tsn, c.size, src, self.log.n - 1)
         if not p.timer_running:
             self.start_timer(dest)
 
@@ -157,7 +166,7 @@ class BulkTransfer:
         p = self.path(dest)
         p.timer_token += 1
         p.timer_running = True
-        self.a.at(self.a.env.now + p.rto.rto, self.t3_expired, dest, p.timer_token)
+        self.a.at(self.a.env.now + p.d.rto.rto, self.t3_expired, dest, p.timer_token)
 
     def t3_expired(self, dest: str, token: int) -> None:
         p = self.path(dest)
@@ -167,13 +176,7 @@ class BulkTransfer:
         p.ssthresh = max(p.cwnd / 2, 4 * mtu)
         p.cwnd = mtu
         p.partial = 0
-        p.rto.backoff()
-        p.errors += 1
-        if p.errors > self.cfg.path_max_retrans and not p.failed:
-            p.failed = True
-            self.a.stats.path_failures.append((self.a.env.now, dest))
-            if self.cfg.direction == "down" and dest in self.a.dests:
-                self.a.dests[dest].active = False
+        self.a.path_error(p.d)                 # §6.3.3 E2 backoff, §8.2 error count
         for c in self.chunks.values():
             if c.in_flight and not c.acked and c.dest == dest:
                 c.in_flight, c.marked = False, True
@@ -184,8 +187,10 @@ class BulkTransfer:
         if any(c.in_flight and c.dest == dest for c in self.chunks.values()):
             self.start_timer(dest)
 
-    def on_sack(self, cum: int, gaps: frozenset) -> None:
+    def on_sack(self, cum: int, gaps: frozenset, src: str | None = None) -> None:
         now = self.a.env.now
+        if src is not None and src not in self.a.dests:
+            return                             # RFC 4960 §8.4: out of the blue
         mtu = self.cfg.mtu_bytes
         newly = []
         for tsn in range(self.cum_ack + 1, cum + 1):
@@ -205,11 +210,11 @@ class BulkTransfer:
                 p.flight = max(0, p.flight - c.size)
                 acked_per_dest[c.dest] = acked_per_dest.get(c.dest, 0) + c.size
                 if not c.retransmitted:
-                    p.rto.sample(now - c.sent_s)
+                    p.d.rto.sample(now - c.sent_s)
             c.marked = False
         for dest, nbytes in acked_per_dest.items():
             p = self.path(dest)
-            p.errors = 0
+            self.a.path_ok(p.d)                # §8.3: an ack clears the error counter
             if p.cwnd <= p.ssthresh:                       # slow start
                 p.cwnd += min(nbytes, mtu)
             else:                                          # congestion avoidance
@@ -246,8 +251,12 @@ class BulkTransfer:
         self.pump()
 
     # -- receiver --------------------------------------------------------------------------
-    def receive(self, tsn: int, size: int) -> None:
+    def receive(self, tsn: int, size: int, src: str | None = None, index: int = -1) -> None:
+        """DATA ``tsn`` arrives; uplink from ``src``, logged at ``index``."""
         now = self.a.env.now
+        if src is not None and src not in self.a.dests:
+            self.log.drop(index, "out_of_the_blue")      # RFC 4960 §8.4
+            return
         if tsn <= self.rcv_cum or tsn in self.rcv_above:
             self.sack_now()                                # duplicate: tell at once
             return
@@ -275,6 +284,6 @@ class BulkTransfer:
         now = self.a.env.now
         self.rcv_unacked = 0
         self.sack_token += 1
-        arrival = self.send_sack(now)
-        if arrival is not None:
-            self.a.at(arrival, self.on_sack, self.rcv_cum, frozenset(self.rcv_above))
+        sent = self.send_sack(now)
+        if sent is not None:
+            self.a.at(sent[0], self.on_sack, self.rcv_cum, frozenset(self.rcv_above), sent[1])

@@ -7,11 +7,18 @@ What happens, and where it happens:
   DEACTIVATE) run at their planned times at the MH, except that a new address cannot
   be ready before its access point has really risen (:meth:`Association.step_times`);
 * ASCONF chunks (ADD_IP, SET_PRIMARY, DELETE_IP) travel MH -> CN over the modelled
-  links, the CN applies them on arrival and answers with an ASCONF-ACK to the source
-  address of the ASCONF; an unanswered ASCONF is retransmitted on RTO (RFC 5061: one
-  outstanding at a time, later ones wait);
-* data goes to the CN's primary destination; losses and delays come from the links
-  (down, queue overflow, random), never from a number put in by hand;
+  links, the CN applies them on arrival (or refuses them with an Error Cause) and
+  answers with an ASCONF-ACK to the source address of the ASCONF; an unanswered ASCONF
+  is retransmitted on RTO (RFC 5061: one outstanding at a time, later ones wait) and
+  the association is aborted after Assoc.Max.Retrans retransmissions;
+* the MH sends SCTP packets other than ASCONF only from addresses the CN has
+  acknowledged; the CN drops any other packet as out of the blue (RFC 4960 §8.4);
+* each endpoint keeps one path state per destination address (RTO, error counter,
+  active or not) that data, HEARTBEATs and ASCONFs share, and probes every destination
+  with HEARTBEATs (:class:`Destination`, RFC 4960 §6.3, §8.2, §8.3);
+* data goes to the CN's primary destination, or another active one (RFC 4960 §6.4);
+  losses and delays come from the links (down, queue overflow, random), never from a
+  number put in by hand;
 * the location manager (LM) is updated by the MH and queried by new correspondents.
 
 Times are seconds after the plan's start. Sizes are bytes on the wire.
@@ -20,6 +27,7 @@ Times are seconds after the plan's start. Sizes are bytes on the wire.
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from dataclasses import dataclass, field, replace
 
@@ -36,14 +44,28 @@ SACK_BYTES = IP6_SCTP_BYTES + 16
 ZERO_WINDOW_BYTES = SACK_BYTES                # a SACK advertising a_rwnd = 0 for the address
 LM_UPDATE_BYTES = 40 + 8 + 60                 # IPv6 + UDP + a DNS UPDATE-sized record
 DATA_HEADER_BYTES = IP6_SCTP_BYTES + 16       # DATA chunk header
+# RFC 4960 §3.3.5-6: chunk header + Heartbeat Info (a send time and a nonce), echoed back
+HEARTBEAT_BYTES = IP6_SCTP_BYTES + 4 + 4 + 16
+# RFC 4895 §4.2: AUTH chunk = 8-byte header + HMAC (32 bytes for HMAC-SHA-256, 20 for SHA-1)
+AUTH_CHUNK_BYTES = 8 + 32
+# RFC 5061 §4.2.2, §5.2: an Error Cause Indication in an ASCONF-ACK (parameter header,
+# correlation ID, then the cause with the offending address or request TLV)
+ASCONF_ERROR_BYTES = {"unresolvable_address": 8 + 4 + 20,
+                      "request_to_delete_source_address": 8 + 4 + 28,
+                      "request_to_delete_last_remaining_address": 8 + 4 + 28}
+#: the MH's one destination: the CN (not multihomed in this model)
+CN = "CN"
 
 #: steps about the new access point's address: none can happen before the address exists
 NEW_ADDRESS_ACTIONS = ("ADDRESS_READY", "ADD_IP", "SET_PRIMARY", "LM_UPDATE")
+#: the HEARTBEAT jitter's random stream, apart from the links' and the LM queries'
+HB_STREAM = 0x4842
 #: a real rise within this of the plan's is the plan's (the same windows, rounded apart)
 RISE_TOLERANCE_S = 1e-6
 
+# new causes go at the end: a packet log stores the index
 CAUSES = ("link_down", "queue_overflow", "random_loss", "no_route", "coa_gone",
-          "ingress_filtered")
+          "ingress_filtered", "out_of_the_blue", "association_aborted")
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,8 @@ class SimConfig:
     rto_min_s: float = 1.0
     rto_max_s: float = 60.0
     path_max_retrans: int = 5
+    assoc_max_retrans: int = 10
+    hb_interval_s: float = 30.0
     sack_delay_s: float = 0.2
     mtu_bytes: int = 1500
     keep_trace: bool = False
@@ -148,14 +172,28 @@ class RtoEstimator:
         self.rto = min(2 * self.rto, self.cfg.rto_max_s)
 
 
-@dataclass
 class Destination:
-    """The CN's view of one of the MH's addresses."""
+    """One destination transport address and its path state, as its sender sees it: the
+    CN's view of one of the MH's addresses, or the MH's view of the CN (``ap`` None).
 
-    address: str
-    ap: str
-    active: bool = True             # not failed (path failure after Path.Max.Retrans)
-    zero_window: bool = False       # deactivated by the MH (SIGMA's zig-zag case)
+    Data, HEARTBEATs and ASCONFs sent to it share one RTO estimator (RFC 4960 §6.3,
+    RFC 5061 §5.1 B3) and one error counter (§8.2).
+    """
+
+    __slots__ = ("address", "ap", "rto", "errors", "active", "zero_window", "removed",
+                 "last_data_s", "hb_round_s", "hb_sent_s")
+
+    def __init__(self, address: str, ap: str | None, cfg: SimConfig, now_s: float):
+        self.address = address
+        self.ap = ap
+        self.rto = RtoEstimator(cfg)    # RTO.Initial for a new address (§6.3.1 C1)
+        self.errors = 0
+        self.active = True              # not failed (path failure after Path.Max.Retrans)
+        self.zero_window = False        # deactivated by the MH (SIGMA's zig-zag case)
+        self.removed = False            # deleted from the association: stop probing
+        self.last_data_s = -math.inf    # last DATA sent to it that will be acknowledged
+        self.hb_round_s = now_s         # when the HEARTBEAT timer last ran
+        self.hb_sent_s = None           # send time of an unanswered HEARTBEAT
 
     def usable(self) -> bool:
         return self.active and not self.zero_window
@@ -172,6 +210,9 @@ class Stats:
     lm_stale_answers: int = 0
     lm_query_latency_s: list = field(default_factory=list)
     path_failures: list = field(default_factory=list)
+    path_events: list = field(default_factory=list)   # (t_s, address, "failed"/"recovered")
+    asconf_errors: dict = field(default_factory=lambda: {})
+    aborted_s: float | None = None                    # Assoc.Max.Retrans exceeded
     events: list = field(default_factory=list)     # (t_s, what, detail) at the CN/MH/LM
 
     def retransmit(self, kind: str) -> None:
@@ -195,17 +236,27 @@ class Association:
         self.addr_ap = {replay.initial_address: replay.initial_ap}
         for s in replay.steps:
             self.addr_ap[s.address] = s.ap
+        # HEARTBEAT jitter (RFC 4960 §8.3), seeded per mobile
+        self.hb_rng = np.random.default_rng(
+            [cfg.seed, zlib.crc32(replay.mobile.encode()), HB_STREAM])
+        # called when a destination becomes usable or the primary moves (senders resume)
+        self.listeners: list = []
         # MH side
         self.bound = {replay.initial_address}
+        # addresses the CN has acknowledged: the only sources of SCTP packets other than
+        # ASCONF (RFC 5061 §4.2.1, §5.1: an added address takes effect with its ACK)
+        self.confirmed = {replay.initial_address}
         self.src_primary = replay.initial_address
+        self.pending_primary = None         # SET_PRIMARY to an address not yet confirmed
         self.asconf_queue: list[tuple[str, str]] = []     # (action, address) waiting
         self.asconf_outstanding = None                    # (serial, action, address, t_sent, tries)
         self.asconf_serial = 0
-        self.mh_rto = RtoEstimator(cfg)
+        self.peer = Destination(CN, None, cfg, 0.0)       # the MH's path state to the CN
         # CN side
-        self.dests = {replay.initial_address: self._new_dest(replay.initial_address)}
+        self.dests: dict[str, Destination] = {}
         self.primary = replay.initial_address
         self.cn_serial = 0                                # next ASCONF serial the CN expects
+        self.cn_last_error = None                         # the answer to ``cn_serial``
         # LM
         self.lm_record = replay.initial_address
         self.lm_history = [(0.0, replay.initial_address)]
@@ -221,13 +272,22 @@ class Association:
         self.guard = None
         self.ingress_filter = None
         self.lm_answer_hook = None
+        self._add_dest(replay.initial_address)
+        self._start_heartbeat(self.peer)
 
     # -- plumbing ------------------------------------------------------------------
-    def _new_dest(self, address: str) -> Destination:
-        return Destination(address, self.addr_ap[address])
+    def _add_dest(self, address: str) -> Destination:
+        d = self.dests[address] = Destination(address, self.addr_ap[address], self.cfg,
+                                              self.env.now)
+        self._start_heartbeat(d)
+        return d
 
     def at(self, t: float, fn, *args) -> None:
         call_at(self.env, t, fn, *args)
+
+    def notify(self) -> None:
+        for fn in self.listeners:
+            fn()
 
     def down(self, t: float, address: str, size: int, terrestrial_s: float | None = None):
         """CN (or LM) -> MH at ``address``: terrestrial, then the access point's link."""
@@ -244,15 +304,108 @@ class Association:
         ter = self.cfg.terrestrial_s if terrestrial_s is None else terrestrial_s
         return (arrival + ter if cause is None else arrival), cause
 
-    def mh_route(self, t: float) -> str | None:
+    def mh_route(self, t: float, among: set | None = None) -> str | None:
         """The MH's source address for a packet now: its primary if that link is up,
-        else any bound address whose link is up (newest first)."""
+        else any confirmed address (``among``, if given) whose link is up, newest first."""
         if self.links[self.addr_ap[self.src_primary]].is_up(t):
             return self.src_primary
-        for a in sorted(self.bound, reverse=True):
+        for a in sorted(self.confirmed if among is None else among, reverse=True):
             if self.links[self.addr_ap[a]].is_up(t):
                 return a
         return None
+
+    def judge_at_cn(self, log, index: int, arrival_s: float, src: str) -> None:
+        """A packet from ``src``, logged at ``index``, reaches the CN at ``arrival_s``:
+        if the CN does not know ``src`` then, it is out of the blue (RFC 4960 §8.4) and
+        dropped. Call this only for a source the CN does not know yet when sent."""
+        self.at(arrival_s, self._judge_at_cn, log, index, src)
+
+    def _judge_at_cn(self, log, index: int, src: str) -> None:
+        if src not in self.dests:
+            log.drop(index, "out_of_the_blue")
+
+    # -- path management (RFC 4960 §8.2, §8.3) -----------------------------------------
+    def path_error(self, d: Destination) -> None:
+        """A T3-rtx or T-4 expiry, or a HEARTBEAT unanswered, on ``d``: back off its RTO
+        (§6.3.3 E2), count an error, and past Path.Max.Retrans mark it inactive (§8.2)."""
+        d.rto.backoff()
+        d.errors += 1
+        if d.active and d.errors > self.cfg.path_max_retrans:
+            d.active = False
+            self.stats.path_failures.append((self.env.now, d.address))
+            self.stats.path_events.append((self.env.now, d.address, "failed"))
+
+    def path_ok(self, d: Destination, rtt_s: float | None = None) -> None:
+        """Something sent to ``d`` was acknowledged: take the RTT sample, clear the error
+        counter and mark ``d`` active again (§8.3); senders waiting for a path resume."""
+        if rtt_s is not None:
+            d.rto.sample(rtt_s)
+        d.errors = 0
+        if not d.active and not d.removed:
+            d.active = True
+            self.stats.path_events.append((self.env.now, d.address, "recovered"))
+            self.notify()
+
+    def _start_heartbeat(self, d: Destination) -> None:
+        self.at(self.env.now + self._hb_period(d), self._heartbeat, d)
+
+    def _hb_period(self, d: Destination) -> float:
+        """RFC 4960 §8.3: HB.interval plus the destination's RTO, jittered by ±RTO/2."""
+        return self.cfg.hb_interval_s + d.rto.rto * (0.5 + float(self.hb_rng.random()))
+
+    def _heartbeat(self, d: Destination) -> None:
+        """The HEARTBEAT timer of ``d``: count the last probe if unanswered (its period
+        exceeds the RTO it was sent with), probe again if ``d`` was idle, re-arm. An
+        inactive destination is probed the same way, so it recovers when it answers."""
+        if d.removed or self.stats.aborted_s is not None:
+            return
+        now = self.env.now
+        if d.hb_sent_s is not None:
+            d.hb_sent_s = None
+            self.path_error(d)
+        if d.last_data_s < d.hb_round_s:        # idle: no acknowledged data since
+            d.hb_sent_s = now
+            self._send_heartbeat(d, now)
+        d.hb_round_s = now
+        self.at(now + self._hb_period(d), self._heartbeat, d)
+
+    def _send_heartbeat(self, d: Destination, now: float) -> None:
+        if d.ap is not None:                    # CN -> MH address
+            self.stats.signal("HEARTBEAT", HEARTBEAT_BYTES)
+            arrival, cause = self.down(now, d.address, HEARTBEAT_BYTES)
+            if cause is None:
+                self.at(arrival, self._mh_heartbeat, d, now)
+            return
+        src = self.mh_route(now)                # MH -> CN
+        if src is None:
+            return
+        self.stats.signal("HEARTBEAT", HEARTBEAT_BYTES)
+        arrival, cause = self.up(now, src, HEARTBEAT_BYTES)
+        if cause is None:
+            self.at(arrival, self._cn_heartbeat, d, now, src)
+
+    def _mh_heartbeat(self, d: Destination, sent_s: float) -> None:
+        # RFC 4960 §8.3: the ACK goes back to the HEARTBEAT's source; the MH answers over
+        # the address the HEARTBEAT reached, if it still holds it
+        if d.address not in self.bound:
+            return
+        self.stats.signal("HEARTBEAT-ACK", HEARTBEAT_BYTES)
+        arrival, cause = self.up(self.env.now, d.address, HEARTBEAT_BYTES)
+        if cause is None:
+            self.at(arrival, self._heartbeat_ack, d, sent_s)
+
+    def _cn_heartbeat(self, d: Destination, sent_s: float, src: str) -> None:
+        if src not in self.dests:               # §8.4: out of the blue, discarded
+            return
+        self.stats.signal("HEARTBEAT-ACK", HEARTBEAT_BYTES)
+        arrival, cause = self.down(self.env.now, src, HEARTBEAT_BYTES)
+        if cause is None:
+            self.at(arrival, self._heartbeat_ack, d, sent_s)
+
+    def _heartbeat_ack(self, d: Destination, sent_s: float) -> None:
+        if d.hb_sent_s == sent_s:
+            d.hb_sent_s = None
+        self.path_ok(d, self.env.now - sent_s)
 
     # -- the plan, at the MH -----------------------------------------------------------
     def step_times(self) -> tuple[Step, ...]:
@@ -282,6 +435,8 @@ class Association:
         for step in self.steps:
             if step.t_s > self.env.now:
                 yield self.env.timeout(step.t_s - self.env.now)
+            if self.stats.aborted_s is not None:
+                return
             self.stats.events.append((self.env.now, step.action, step.address))
             if step.action == "ADDRESS_READY":
                 self.bound.add(step.address)
@@ -289,14 +444,26 @@ class Association:
                 self.queue_asconf(step.action, step.address, step.handover)
             elif step.action == "SET_PRIMARY":
                 self.queue_asconf(step.action, step.address, step.handover)
-                self.src_primary = step.address     # the MH's routing table follows at once
-                self.mh_switch.setdefault(step.handover, self.env.now)
+                # the MH's routing table follows at once if the CN has the address, else
+                # when the ADD_IP is acknowledged
+                self.pending_primary = (step.address, step.handover)
+                self._switch_source()
             elif step.action == "LM_UPDATE":
                 self.send_lm_update(step.address, tries=0)
             elif step.action == "DEACTIVATE":
                 self.send_zero_window(step.address)
             else:
                 raise ValueError(f"unknown plan action {step.action!r}")
+
+    def _switch_source(self) -> None:
+        if self.pending_primary is None or self.pending_primary[0] not in self.confirmed:
+            return
+        address, handover = self.pending_primary
+        self.pending_primary = None
+        self.src_primary = address
+        if handover is not None:
+            self.mh_switch.setdefault(handover, self.env.now)
+        self.notify()
 
     # -- ASCONF (RFC 5061) ----------------------------------------------------------------
     def queue_asconf(self, action: str, address: str, handover: int | None = None) -> None:
@@ -314,30 +481,50 @@ class Association:
         self.asconf_outstanding = [self.asconf_serial, action, address, self.env.now, 0]
         self._transmit_asconf()
 
+    def auth_bytes(self) -> int:
+        """The AUTH chunk bundled before an ASCONF or ASCONF-ACK when SCTP-AUTH is on
+        (RFC 5061 §4.1.1: both MUST be authenticated; RFC 4895 §4.2)."""
+        return 0 if self.guard is None or self.guard.key is None else AUTH_CHUNK_BYTES
+
     def _transmit_asconf(self) -> None:
         serial, action, address, _, tries = self.asconf_outstanding
         now = self.env.now
         self.asconf_outstanding[3] = now
-        self.stats.signal("ASCONF", ASCONF_BYTES)
-        src = self.mh_route(now)
+        size = ASCONF_BYTES + self.auth_bytes()
+        self.stats.signal("ASCONF", size)
+        # an ASCONF may come from any address the MH holds (RFC 5061 §4.2.1: the CN finds
+        # the association by the address parameter), e.g. the new one after a hard break
+        src = self.mh_route(now, self.bound)
         if src is not None:
-            arrival, cause = self.up(now, src, ASCONF_BYTES)
+            arrival, cause = self.up(now, src, size)
             if cause is None:
                 tag = (None if self.guard is None
                        else self.guard.sign_asconf(serial, action, address, src))
                 self.at(arrival, self.cn_receive_asconf, serial, action, address, src, tag)
-        # T-4 RTO timer: retransmit unless acknowledged
+        # T-4 RTO timer, on the RTO of the destination (RFC 5061 §5.1 B3)
         token = (serial, tries)
-        self.at(now + self.mh_rto.rto, self._asconf_timeout, token)
+        self.at(now + self.peer.rto.rto, self._asconf_timeout, token)
 
     def _asconf_timeout(self, token) -> None:
         out = self.asconf_outstanding
-        if out is None or (out[0], out[4]) != token:
+        if out is None or (out[0], out[4]) != token or self.stats.aborted_s is not None:
             return
-        self.mh_rto.backoff()
+        self.path_error(self.peer)                    # RFC 5061 §5.1 B1, B3
+        if out[4] >= self.cfg.assoc_max_retrans:      # B2, RFC 4960 §8.1: the peer is gone
+            self.abort()
+            return
         out[4] += 1
         self.stats.retransmit("ASCONF")
         self._transmit_asconf()
+
+    def abort(self) -> None:
+        """Assoc.Max.Retrans exceeded (RFC 4960 §8.1): the association is aborted; no
+        data flows and no plan step runs after this."""
+        now = self.env.now
+        self.stats.aborted_s = now
+        self.stats.events.append((now, "ABORT", ""))
+        self.asconf_outstanding = None
+        self.asconf_queue.clear()
 
     def cn_receive_asconf(self, serial, action, address, src, tag=None) -> None:
         """An ASCONF arrives at the CN from ``src``; ``tag`` is its SCTP-AUTH HMAC."""
@@ -347,39 +534,62 @@ class Association:
             return                     # RFC 4895 §6.3: an unauthenticated ASCONF is discarded
         if serial == self.cn_serial + 1:
             self.cn_serial = serial
-            self.stats.events.append((now, f"CN_{action}", address))
-            if action == "ADD_IP":
-                if address in self.dests:
-                    d = self.dests[address]
-                    d.zero_window, d.active = False, True
-                else:
-                    self.dests[address] = self._new_dest(address)
-            elif action == "SET_PRIMARY":
-                if address not in self.dests:
-                    self.dests[address] = self._new_dest(address)
-                self.primary = address
-                self.dests[address].zero_window = False
-                sent = self.asconf_sent.get(serial)
-                if sent is not None and sent[:2] == (action, address) and sent[2] is not None:
-                    self.cn_switch.setdefault(sent[2], now)     # the MH's own, not a forgery
-            elif action == "DELETE_IP":
-                if address in self.dests and address != self.primary:
-                    del self.dests[address]
-        # the ACK goes to the ASCONF's source address (RFC 5061 §4.2); duplicates are re-ACKed
+            self.cn_last_error = error = self._cn_apply(serial, action, address, src)
+            self.stats.events.append((now, f"CN_{action}" if error is None
+                                      else f"CN_{action}_REFUSED", address))
+            if error is not None:
+                self.stats.asconf_errors[error] = self.stats.asconf_errors.get(error, 0) + 1
+        # the ACK goes to the ASCONF's source address (RFC 5061 §4.2); duplicates of the
+        # last one are re-ACKed with the same answer (§5.2)
         if serial <= self.cn_serial:
-            self.stats.signal("ASCONF-ACK", ASCONF_ACK_BYTES)
-            arrival, cause = self.down(now, src, ASCONF_ACK_BYTES)
+            error = self.cn_last_error if serial == self.cn_serial else None
+            size = (ASCONF_ACK_BYTES + self.auth_bytes()
+                    + (0 if error is None else ASCONF_ERROR_BYTES[error]))
+            self.stats.signal("ASCONF-ACK", size)
+            arrival, cause = self.down(now, src, size)
             if cause is None:
-                self.at(arrival, self.mh_receive_asconf_ack, serial)
+                self.at(arrival, self.mh_receive_asconf_ack, serial, error)
 
-    def mh_receive_asconf_ack(self, serial) -> None:
+    def _cn_apply(self, serial, action, address, src) -> str | None:
+        """Apply one ASCONF request at the CN; return its Error Cause, or None."""
+        if action == "ADD_IP":
+            if address in self.dests:
+                d = self.dests[address]
+                d.zero_window = False
+            else:
+                self._add_dest(address)
+            self.notify()
+        elif action == "SET_PRIMARY":
+            if address not in self.dests:
+                return "unresolvable_address"          # RFC 5061 §4.2.4, not an add
+            self.primary = address
+            self.dests[address].zero_window = False
+            sent = self.asconf_sent.get(serial)
+            if sent is not None and sent[:2] == (action, address) and sent[2] is not None:
+                self.cn_switch.setdefault(sent[2], self.env.now)  # the MH's own, not a forgery
+            self.notify()
+        elif action == "DELETE_IP":
+            if address in self.dests and len(self.dests) == 1:
+                return "request_to_delete_last_remaining_address"   # RFC 5061 §5.3 F7
+            if address == src:
+                return "request_to_delete_source_address"           # RFC 5061 §5.3 F8
+            if address in self.dests and address != self.primary:
+                self.dests.pop(address).removed = True
+        return None
+
+    def mh_receive_asconf_ack(self, serial, error=None) -> None:
         out = self.asconf_outstanding
         if out is None or out[0] != serial:
             return
-        if out[4] == 0:                               # Karn: no sample from a retransmission
-            self.mh_rto.sample(self.env.now - out[3])
-        if out[1] == "DELETE_IP":
-            self.bound.discard(out[2])
+        # Karn: no RTT sample from a retransmission
+        self.path_ok(self.peer, self.env.now - out[3] if out[4] == 0 else None)
+        if error is None:
+            if out[1] == "ADD_IP":
+                self.confirmed.add(out[2])
+                self._switch_source()
+            elif out[1] == "DELETE_IP":
+                self.bound.discard(out[2])
+                self.confirmed.discard(out[2])
         self._send_next_asconf()
 
     def send_zero_window(self, address: str) -> None:
@@ -401,7 +611,7 @@ class Association:
     def send_lm_update(self, address: str, tries: int) -> None:
         now = self.env.now
         self.stats.signal("LM_UPDATE", LM_UPDATE_BYTES)
-        src = self.mh_route(now)
+        src = self.mh_route(now, self.bound)        # not SCTP: any address will do
         ok = False
         if src is not None:
             arrival, cause = self.up(now, src, LM_UPDATE_BYTES, self.cfg.lm_terrestrial_s)
@@ -463,14 +673,23 @@ class Association:
 
     # -- where data goes ------------------------------------------------------------------
     def cn_destination(self) -> str | None:
-        """The CN's destination for new data: the primary if usable, else another."""
+        """The CN's destination for new data (RFC 4960 §6.4): the primary if usable, else
+        another active one; with none active, the primary still (§6.4 leaves this case
+        open; common stacks keep sending, so data, too, finds a path that came back).
+        None once the association is aborted."""
         d = self.dests.get(self.primary)
         if d is not None and d.usable():
             return self.primary
         for a in sorted(self.dests):
             if self.dests[a].usable():
                 return a
-        return None
+        if d is None or d.zero_window or self.stats.aborted_s is not None:
+            return None
+        return self.primary
+
+    def no_route_cause(self) -> str:
+        """Why data found no destination: the association is gone, or no address is."""
+        return "no_route" if self.stats.aborted_s is None else "association_aborted"
 
 
 def build_links(replay: Replay, cfg: SimConfig, rng: np.random.Generator) -> dict[str, Link]:
@@ -506,6 +725,11 @@ class PacketLog:
         self._ap.append(-1 if ap is None else self.ap_index[ap])
         self.n += 1
 
+    def drop(self, index: int, cause: str) -> None:
+        """The packet logged at ``index`` turns out lost on arrival (e.g. out of the blue)."""
+        self._arrival[index] = math.nan
+        self._cause[index] = CAUSES.index(cause)
+
     def trimmed(self) -> "PacketLog":
         """Freeze the log into numpy arrays ``sent_s``, ``arrival_s``, ``ap``, ``cause``."""
         self.sent_s = np.frombuffer(self._sent, dtype=np.float64)
@@ -528,6 +752,7 @@ def cbr_source(assoc: Association, log: PacketLog, cfg: SimConfig, end_s: float)
     size = cfg.payload_bytes + DATA_HEADER_BYTES
     add = log.add
     addr_ap = assoc.addr_ap
+    stats, dests = assoc.stats, assoc.dests
     downlink = cfg.direction == "down"
     n = int(math.ceil(end_s * cfg.rate_pps - 1e-9))
     k = 0
@@ -540,14 +765,18 @@ def cbr_source(assoc: Association, log: PacketLog, cfg: SimConfig, end_s: float)
             if downlink:
                 dest = assoc.cn_destination()
                 if dest is None:
-                    add(t, t, None, "no_route")
+                    add(t, t, None, assoc.no_route_cause())
                 else:
                     arrival, cause = assoc.down(t, dest, size)
                     add(t, arrival, addr_ap[dest], cause)
+            elif stats.aborted_s is not None:
+                add(t, t, None, "association_aborted")
             else:
                 src = assoc.src_primary
                 arrival, cause = assoc.up(t, src, size)
                 add(t, arrival, addr_ap[src], cause)
+                if cause is None and src not in dests:
+                    assoc.judge_at_cn(log, log.n - 1, arrival, src)
             k += 1
             t = k * interval
             if k >= n or t >= horizon:

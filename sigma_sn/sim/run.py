@@ -334,6 +334,7 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
         "path_failures": [{"mobile": p.mobile, "t_s": round(t, 6), "address": a}
                           for p in parts for t, a in p.stats.path_failures],
         "handovers": handovers,
+        "association": _association(parts, first.start_utc),
         "per_mobile": [{
             "mobile": p.mobile,
             "packets": {"sent": p.sent, "delivered": p.delivered, "lost": p.lost,
@@ -347,6 +348,20 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
         report["_trace"] = parts[0].log
         report["_traces"] = [(p.mobile, p.log) for p in parts]
     return report
+
+
+def _association(parts: list[_Part], start_utc: str) -> dict:
+    """SCTP path management and ASCONF outcomes: when each destination failed and came
+    back (RFC 4960 §8.2, §8.3), ASCONF requests refused by cause (RFC 5061), and
+    associations aborted after Assoc.Max.Retrans (RFC 4960 §8.1)."""
+    return {
+        "path_events": [{"mobile": p.mobile, "t_s": round(t, 6), "t_utc": _iso(start_utc, t),
+                         "address": a, "event": e}
+                        for p in parts for t, a, e in p.stats.path_events],
+        "asconf_errors": _sum_dicts(p.stats.asconf_errors for p in parts),
+        "aborted": [{"mobile": p.mobile, "t_s": round(p.stats.aborted_s, 6),
+                     "t_utc": _iso(start_utc, p.stats.aborted_s)}
+                    for p in parts if p.stats.aborted_s is not None]}
 
 
 def _iso(start_utc: str, t_s: float) -> str:
