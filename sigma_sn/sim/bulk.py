@@ -202,6 +202,7 @@ class BulkTransfer:
             if c is not None and not c.acked:
                 newly.append(c)
         acked_per_dest: dict[str, int] = {}
+        answered = set()
         for c in newly:
             c.acked = True
             if c.in_flight:
@@ -211,10 +212,15 @@ class BulkTransfer:
                 acked_per_dest[c.dest] = acked_per_dest.get(c.dest, 0) + c.size
                 if not c.retransmitted:
                     p.d.rto.sample(now - c.sent_s)
+                    answered.add(c.dest)
             c.marked = False
         for dest, nbytes in acked_per_dest.items():
             p = self.path(dest)
-            self.a.path_ok(p.d)                # §8.3: an ack clears the error counter
+            if dest in answered:
+                # §8.3: an ack clears the error counter of the address the chunk went to;
+                # not for a retransmission, whose ack may be for an earlier copy sent
+                # elsewhere (the ambiguity §8.3 allows resolving this way)
+                self.a.path_ok(p.d)
             if p.cwnd <= p.ssthresh:                       # slow start
                 p.cwnd += min(nbytes, mtu)
             else:                                          # congestion avoidance

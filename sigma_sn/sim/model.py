@@ -525,6 +525,9 @@ class Association:
         self.stats.events.append((now, "ABORT", ""))
         self.asconf_outstanding = None
         self.asconf_queue.clear()
+        for d in self.dests.values():          # no destination is left to send to
+            d.removed = True
+        self.dests.clear()
 
     def cn_receive_asconf(self, serial, action, address, src, tag=None) -> None:
         """An ASCONF arrives at the CN from ``src``; ``tag`` is its SCTP-AUTH HMAC."""
@@ -676,14 +679,14 @@ class Association:
         """The CN's destination for new data (RFC 4960 §6.4): the primary if usable, else
         another active one; with none active, the primary still (§6.4 leaves this case
         open; common stacks keep sending, so data, too, finds a path that came back).
-        None once the association is aborted."""
+        None once the association is aborted (it has no destinations left)."""
         d = self.dests.get(self.primary)
         if d is not None and d.usable():
             return self.primary
         for a in sorted(self.dests):
             if self.dests[a].usable():
                 return a
-        if d is None or d.zero_window or self.stats.aborted_s is not None:
+        if d is None or d.zero_window:
             return None
         return self.primary
 

@@ -1,0 +1,104 @@
+"""Path failure and recovery (RFC 4960 §8.2, §8.3): a destination that stops answering
+is marked inactive, HEARTBEATs keep probing it, and traffic resumes on any address that
+answers. The same path management serves CBR and bulk traffic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sigma_sn.sim import LinkGeometry, Replay, SimConfig, Step, simulate
+from tests.test_sim import A_ADDR, B_ADDR, RANGE_A_KM, RANGE_B_KM
+
+START = "2026-08-22T00:00:00Z"
+HB_INTERVAL_S = 30.0
+RTO_MAX_S = 60.0
+#: a HEARTBEAT round is HB.interval + RTO jittered by ±RTO/2; RTO is at most RTO.Max
+LONGEST_HB_ROUND_S = HB_INTERVAL_S + 1.5 * RTO_MAX_S
+
+
+def one_link_with_a_gap(gap_s=(30.0, 600.0), end_s=900.0) -> Replay:
+    """A single access point, silent for ``gap_s`` (a pass ends, the next begins)."""
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, gap_s[0]), (gap_s[1], end_s)])
+    return Replay("T", START, end_s, (a,), "A", A_ADDR, (), ())
+
+
+def bulk(**kw) -> SimConfig:
+    return SimConfig(traffic="bulk", capacity_bps=2e6, lm_query_rate_per_s=0.0,
+                     keep_trace=True, **kw)
+
+
+@pytest.mark.parametrize("traffic", ["bulk", "cbr"])
+def test_a_path_that_fails_is_probed_and_recovers(traffic):
+    cfg = bulk() if traffic == "bulk" else SimConfig(lm_query_rate_per_s=0.0, keep_trace=True)
+    rep = simulate(one_link_with_a_gap(), cfg)
+    events = [(e["address"], e["event"]) for e in rep["association"]["path_events"]
+              if e["address"] == A_ADDR]
+    assert events == [(A_ADDR, "failed"), (A_ADDR, "recovered")]
+    failed, recovered = (e for e in rep["association"]["path_events"] if e["address"] == A_ADDR)
+    assert 30.0 < failed["t_s"] < 600.0
+    # the first probe after A is back answers: recovery within one HEARTBEAT round
+    assert 600.0 < recovered["t_s"] <= 600.0 + LONGEST_HB_ROUND_S
+    assert recovered["t_utc"] == "2026-08-22T00:%02d:%09.6fZ" % divmod(recovered["t_s"], 60)
+    assert {"mobile": "T", "t_s": failed["t_s"], "address": A_ADDR} in rep["path_failures"]
+    # the MH probes its one destination, the CN, the same way
+    assert [e["event"] for e in rep["association"]["path_events"]
+            if e["address"] == "CN"] == ["failed", "recovered"]
+    log = rep["_trace"]
+    delivered_after = ~np.isnan(log.arrival_s) & (log.sent_s > 600.0)
+    assert delivered_after.sum() > 1000
+
+
+def test_bulk_resumes_on_a_new_address_added_after_the_old_one_failed():
+    # gpm-host's hard handovers: A sets at 30 s, nothing is up until B rises at 100 s;
+    # A fails meanwhile, then the MH adds B (its ASCONF goes from B) and makes it primary
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0)])
+    b = LinkGeometry.constant("B", RANGE_B_KM, [(100.0, 1000.0)])
+    steps = (Step(100.1, "ADDRESS_READY", B_ADDR, "B", 0), Step(100.1, "ADD_IP", B_ADDR, "B", 0),
+             Step(100.1, "SET_PRIMARY", B_ADDR, "B", 0))
+    rep = simulate(Replay("T", START, 300.0, (a, b), "A", A_ADDR, steps, ()), bulk())
+    log = rep["_trace"]
+    via_b = (log.ap == log.ap_index["B"]) & ~np.isnan(log.arrival_s)
+    assert via_b.sum() > 10000                      # ~200 s at ~230 packets/s
+    assert log.sent_s[via_b].min() < 100.1 + 1.0    # right after the SET_PRIMARY lands
+    assert rep["throughput_bps"] > 0.5 * 2e6 * 200.0 / 300.0
+
+
+def test_path_management_is_the_same_for_cbr_and_bulk():
+    # one mechanism: the same gap is detected by both kinds of traffic, through the same
+    # per-destination error counter; HEARTBEATs (not just data) drive it
+    reps = {kind: simulate(one_link_with_a_gap(), cfg) for kind, cfg in
+            (("bulk", bulk()), ("cbr", SimConfig(lm_query_rate_per_s=0.0)))}
+    for rep in reps.values():
+        assert rep["signalling"]["by_kind"]["HEARTBEAT"]["messages"] > 0
+        assert rep["signalling"]["by_kind"]["HEARTBEAT-ACK"]["messages"] > 0
+    for kind in reps:
+        ev = [e["event"] for e in reps[kind]["association"]["path_events"]
+              if e["address"] == A_ADDR]
+        assert ev == ["failed", "recovered"], kind
+
+
+def test_heartbeats_come_every_interval_plus_a_jittered_rto():
+    # a quiet association (CBR uplink: the CN sends no data, so A is idle at the CN)
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 1000.0)])
+    replay = Replay("T", START, 1000.0, (a,), "A", A_ADDR, (), ())
+    from sigma_sn.sim.run import run_replay
+
+    sent: list[float] = []
+
+    def prepare(env, assoc):
+        original = assoc._send_heartbeat
+
+        def spy(d, now):
+            if d.address == A_ADDR:
+                sent.append(now)
+            original(d, now)
+        assoc._send_heartbeat = spy
+
+    out = run_replay(replay, SimConfig(direction="up", rate_pps=1.0, lm_query_rate_per_s=0.0),
+                     prepare=prepare)
+    gaps = np.diff(sent)[1:]               # the first round ran on RTO.Initial, 3 s
+    rto = out.endpoint.dests[A_ADDR].rto.rto         # RTO.Min: the RTT is ~30 ms
+    assert rto == pytest.approx(1.0)
+    assert np.all(gaps >= HB_INTERVAL_S + 0.5 * rto) and np.all(gaps <= HB_INTERVAL_S + 1.5 * rto)
+    assert np.std(gaps) > 0.1                         # jittered (seeded: same run, same gaps)
