@@ -102,3 +102,21 @@ def test_heartbeats_come_every_interval_plus_a_jittered_rto():
     assert rto == pytest.approx(1.0)
     assert np.all(gaps >= HB_INTERVAL_S + 0.5 * rto) and np.all(gaps <= HB_INTERVAL_S + 1.5 * rto)
     assert np.std(gaps) > 0.1                         # jittered (seeded: same run, same gaps)
+
+
+def test_a_returning_address_is_usable_at_once_when_the_mobile_adds_it_again():
+    # zig-zag: A is deactivated and away long enough to fail; when A is back the MH
+    # adds it again and makes it primary: data takes A at once, not a HEARTBEAT later
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0), (400.0, 800.0)])
+    b = LinkGeometry.constant("B", RANGE_B_KM, [(20.0, 500.0)])
+    steps = (Step(20.1, "ADDRESS_READY", B_ADDR, "B", 0), Step(20.1, "ADD_IP", B_ADDR, "B", 0),
+             Step(20.3, "SET_PRIMARY", B_ADDR, "B", 0), Step(28.0, "DEACTIVATE", A_ADDR, "A", 0),
+             Step(400.1, "ADD_IP", A_ADDR, "A", 1), Step(400.3, "SET_PRIMARY", A_ADDR, "A", 1),
+             Step(498.0, "DEACTIVATE", B_ADDR, "B", 1))
+    replay = Replay("T", START, 600.0, (a, b), "A", A_ADDR, steps, ())
+    rep = simulate(replay, SimConfig(rate_pps=10.0, lm_query_rate_per_s=0.0, keep_trace=True))
+    events = [(e["event"], e["t_s"]) for e in rep["association"]["path_events"]
+              if e["address"] == A_ADDR]
+    assert events[0][0] == "failed" and events[0][1] < 400.0
+    assert events[1][0] == "recovered" and 400.1 < events[1][1] < 400.2
+    assert rep["packets"]["lost"] == 0

@@ -557,8 +557,11 @@ class Association:
         """Apply one ASCONF request at the CN; return its Error Cause, or None."""
         if action == "ADD_IP":
             if address in self.dests:
+                # the MH says the address works again (SIGMA's zig-zag: it was
+                # deactivated, and failed while its access point was away)
                 d = self.dests[address]
                 d.zero_window = False
+                self.path_ok(d)
             else:
                 self._add_dest(address)
             self.notify()
