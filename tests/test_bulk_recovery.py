@@ -47,6 +47,19 @@ def test_a_path_that_fails_is_probed_and_recovers(traffic):
     log = rep["_trace"]
     delivered_after = ~np.isnan(log.arrival_s) & (log.sent_s > 600.0)
     assert delivered_after.sum() > 1000
+    validate_report(rep)
+
+
+def validate_report(rep: dict) -> None:
+    import importlib.resources
+    import json
+
+    import jsonschema
+
+    schema = json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                        .read_text())
+    plain = {k: v for k, v in rep.items() if not k.startswith("_")}
+    jsonschema.validate(json.loads(json.dumps(plain)), schema)
 
 
 def test_bulk_resumes_on_a_new_address_added_after_the_old_one_failed():
