@@ -48,6 +48,9 @@ def test_a_path_that_fails_is_probed_and_recovers(traffic):
     delivered_after = ~np.isnan(log.arrival_s) & (log.sent_s > 600.0)
     assert delivered_after.sum() > 1000
     validate_report(rep)
+    from sigma_sn.cli.simulate import summary
+
+    assert "paths: 2 failures, 2 recoveries" in summary(rep, "gap")
 
 
 def validate_report(rep: dict) -> None:

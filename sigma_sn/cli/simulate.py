@@ -108,6 +108,14 @@ def summary(report: dict, name: str, truth=None) -> str:
     lines.append(f"throughput: {report['throughput_bps'] / 1e3:.1f} kbit/s; signalling "
                  f"{report['signalling']['messages']} messages, "
                  f"{report['signalling']['bytes']} bytes")
+    sctp = report.get("association") or {}
+    events = sctp.get("path_events", [])
+    if events or sctp.get("asconf_errors") or sctp.get("aborted"):
+        failed = sum(1 for e in events if e["event"] == "failed")
+        refused = ", ".join(f"{c} {n}" for c, n in sctp.get("asconf_errors", {}).items())
+        lines.append(f"paths: {failed} failures, {len(events) - failed} recoveries"
+                     + (f"; ASCONF refused: {refused}" if refused else "")
+                     + "".join(f"; aborted at {a['t_utc']}" for a in sctp.get("aborted", [])))
     hos = report["handovers"]
     feasible = sum(1 for h in hos if h.get("feasible", True))
     lines.append(f"handovers: {len(hos)} ({feasible} feasible), "

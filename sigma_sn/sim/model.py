@@ -191,7 +191,10 @@ class Destination:
         self.active = True              # not failed (path failure after Path.Max.Retrans)
         self.zero_window = False        # deactivated by the MH (SIGMA's zig-zag case)
         self.removed = False            # deleted from the association: stop probing
-        self.last_data_s = -math.inf    # last DATA sent to it that will be acknowledged
+        # last DATA sent to it that will be acknowledged: bulk data makes a destination
+        # busy (no HEARTBEAT needed, §8.3); CBR datagrams are not acknowledged in this
+        # model, so their destination is probed as if idle
+        self.last_data_s = -math.inf
         self.hb_round_s = now_s         # when the HEARTBEAT timer last ran
         self.hb_sent_s = None           # send time of an unanswered HEARTBEAT
 
