@@ -96,6 +96,18 @@ def test_delete_of_the_asconfs_own_source_address_is_refused():
     assert np.any((log.ap == log.ap_index["A"]) & (log.sent_s > 31.0))
 
 
+def test_delete_of_the_last_remaining_address_is_refused():
+    # A is the only address the CN holds; the MH (A's link down, B's up but never
+    # added) asks from B to delete A: rule F7 wins over everything else
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0)])
+    b = LinkGeometry.constant("B", RANGE_B_KM, [(0.0, 1000.0)])
+    steps = (Step(20.1, "ADDRESS_READY", B_ADDR, "B", 0), Step(40.0, "DELETE_IP", A_ADDR, "A", 0))
+    replay = Replay("T", START, 60.0, (a, b), "A", A_ADDR, steps, ())
+    rep, out = run(replay, SimConfig(rate_pps=10.0, lm_query_rate_per_s=0.0))
+    assert A_ADDR in out.endpoint.bound and A_ADDR in out.endpoint.dests
+    assert rep["association"]["asconf_errors"] == {"request_to_delete_last_remaining_address": 1}
+
+
 def test_asconf_retransmission_stops_at_assoc_max_retrans_and_aborts():
     # the CN never answers ASCONFs: after Assoc.Max.Retrans retransmissions the MH
     # gives up and the association is aborted (RFC 4960 §8.1, RFC 5061 §5.1 B2)
