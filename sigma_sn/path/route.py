@@ -205,8 +205,8 @@ def compute_paths(model: PathModel, terminals, terminal_windows: Windows, *,
         dist, hop, root = model.distances(k0, k1, pos, need)
         up = ranges_km(pos, step - k0, sat, term_pos, terminal_windows.site[win])
         at = offset[win] + step - span[0][win]
-        delay_ms[at] = (up / C_KM_S + dist[step - k0, sat]) * 1000.0
         reach = root[step - k0, sat] >= 0
+        delay_ms[at] = np.where(reach, (up / C_KM_S + dist[step - k0, sat]) * 1000.0, np.nan)
         hops[at] = np.where(reach, hop[step - k0, sat] + 1, 0)
         gateway[at] = root[step - k0, sat]
         if progress is not None:

@@ -1,0 +1,186 @@
+"""The path stage: gateways, fibre, +Grid, shortest paths over time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REPO, START
+from sigma_sn.elements import read_tle
+from sigma_sn.geometry import C_KM_S, subpoint_deg
+from sigma_sn.path.config import Isl, PathMode
+from sigma_sn.path.ground import (FIBRE_KM_S, Correspondent, Fibre, great_circle_km,
+                                  lower_bound_rtt_ms)
+from sigma_sn.path.grid import grid_of, plus_grid
+from sigma_sn.path.route import PathModel, compute_paths, route_at, shortest_step_scipy
+from sigma_sn.propagate import Epoch, propagate
+from sigma_sn.sites import Site, itrs_km, read_sites_csv
+from sigma_sn.visibility import find_windows
+from sigma_sn.walker import walker
+
+SHELL1 = REPO / "tle_data" / "starlink_shell1.tle"
+GATEWAYS = REPO / "scenarios" / "sites" / "gateways_world.csv"
+MASK_DEG = 25.0
+DURATION_S = 600.0
+RIO = Site("Rio de Janeiro", -22.9068, -43.1729)
+MANILA = Site("Manila", 14.5995, 120.9842)
+ST_PETERSBURG = Correspondent("St Petersburg", 59.9343, 30.3351)
+ONE_MICROSECOND_MS = 1e-3
+
+
+@pytest.fixture(scope="module")
+def shell1():
+    return read_tle(SHELL1)
+
+
+@pytest.fixture(scope="module")
+def long_haul(shell1):
+    """Rio de Janeiro and Manila to a correspondent in St. Petersburg, both modes."""
+    terminals = (RIO, MANILA)
+    tw = find_windows(shell1, terminals, START, DURATION_S, min_elev_deg=MASK_DEG, workers=1)
+    gateways = read_sites_csv(GATEWAYS)
+    out = {}
+    for mode in PathMode:
+        model = PathModel(shell1, gateways, ST_PETERSBURG, START, DURATION_S, mode=mode,
+                          min_elev_deg=MASK_DEG, workers=1)
+        out[mode] = (model, compute_paths(model, terminals, tw, chunk_steps=256))
+    return terminals, tw, out
+
+
+def best_rtt_ms(paths, site: int) -> np.ndarray:
+    """The lowest RTT over the satellites terminal ``site`` sees, per routing step."""
+    n = int(paths.windows.duration_s / paths.step_s) + 1
+    best = np.full(n, np.inf)
+    for w in np.flatnonzero(paths.windows.site == site):
+        t, d, _, _ = paths.samples(w)
+        k = np.round(t / paths.step_s).astype(int)
+        best[k] = np.fmin(best[k], 2 * d)
+    return best
+
+
+def test_fibre_is_great_circle_at_two_thirds_c_plus_a_cost_per_router():
+    fibre = Fibre(per_hop_ms=0.5, hop_km=1000.0)
+    # 2,500 km: routers at the gateway, after 1,000 and after 2,000 km
+    assert fibre.one_way_s(2500.0) == pytest.approx(2500.0 / (C_KM_S * 2 / 3) + 3 * 0.5e-3)
+    assert FIBRE_KM_S == pytest.approx(199861.6386)
+    # a quarter meridian on the mean sphere
+    assert great_circle_km(0.0, 0.0, 90.0, 0.0) == pytest.approx(np.pi / 2 * 6371.0088)
+
+
+def test_no_path_beats_the_great_circle_at_c(long_haul):
+    terminals, _, out = long_haul
+    for mode, (_, paths) in out.items():
+        for j, site in enumerate(terminals):
+            bound = lower_bound_rtt_ms(site.lat_deg, site.lon_deg, ST_PETERSBURG)
+            best = best_rtt_ms(paths, j)
+            assert np.isfinite(best).sum() > 500, (mode, site.name)
+            assert best[np.isfinite(best)].min() >= bound, (mode, site.name)
+
+
+def test_isl_beats_bent_pipe_on_a_long_haul_pair(long_haul):
+    # Rio to St. Petersburg is ~11,000 km; a bent pipe lands at the Rio gateway and
+    # crosses the Atlantic in fibre at 2/3 c, the ISL path stays in vacuum
+    assert great_circle_km(RIO.lat_deg, RIO.lon_deg, ST_PETERSBURG.lat_deg,
+                           ST_PETERSBURG.lon_deg) > 5000
+    _, _, out = long_haul
+    isl, bent = best_rtt_ms(out[PathMode.ISL][1], 0), best_rtt_ms(out[PathMode.BENT_PIPE][1], 0)
+    both = np.isfinite(isl) & np.isfinite(bent)
+    assert both.sum() > 500
+    assert (isl[both] < bent[both]).all()
+    assert np.median(bent[both] - isl[both]) > 10.0     # ms: not a rounding matter
+
+
+def test_bent_pipe_goes_up_and_straight_down(long_haul):
+    _, _, out = long_haul
+    paths = out[PathMode.BENT_PIPE][1]
+    reach = paths.gateway >= 0
+    assert reach.any()
+    assert (paths.hops[reach] == 2).all()
+    assert np.isnan(paths.delay_ms[~reach]).all() and (paths.hops[~reach] == 0).all()
+
+
+def test_compiled_dijkstra_agrees_with_scipy(long_haul):
+    model = long_haul[2][PathMode.ISL][0]
+    steps = np.arange(0, 600, 37)
+    pos = model.positions_km(steps)
+    dist, hops, root = model.distances(int(steps[0]), int(steps[0]) + 1)
+    for i, k in enumerate(steps):
+        start, _ = model.downlink_start(int(k), int(k) + 1, pos[i:i + 1])
+        got, _, _ = model.distances(int(k), int(k) + 1, pos[i:i + 1])
+        ref, _ = shortest_step_scipy(len(model.satellites), model.grid,
+                                     model.isl_weight_s(pos[i:i + 1])[0], start[0])
+        np.testing.assert_allclose(got[0], ref, rtol=0, atol=1e-12)
+
+
+def test_walker_shell_gets_a_four_link_plus_grid(shell1):
+    grid = grid_of(shell1, Epoch.at(START))
+    assert grid.n_planes == 72
+    assert np.bincount(grid.plane).tolist() == [22] * 72
+    degree = np.bincount(np.concatenate([grid.a, grid.b]), minlength=len(shell1))
+    assert (degree == 4).all()
+    assert grid.cross.sum() == 72 * 22 and (~grid.cross).sum() == 72 * 22
+    # in-plane links join consecutive slots, cross links adjacent planes (72 wraps to 1)
+    same = ~grid.cross
+    assert (grid.plane[grid.a[same]] == grid.plane[grid.b[same]]).all()
+    step = (grid.plane[grid.b[grid.cross]] - grid.plane[grid.a[grid.cross]]) % 72
+    assert set(step.tolist()) == {1, 71}
+
+
+def test_real_shell_planes_survive_raan_scatter():
+    # a real shell's RAANs scatter by a fraction of a degree within a plane
+    rng = np.random.default_rng(16)
+    planes, per = 12, 10
+    raan = np.repeat(np.arange(planes) * 30.0, per) + rng.uniform(-0.4, 0.4, planes * per)
+    u = np.tile(np.arange(per) * 36.0, planes) + rng.uniform(-2, 2, planes * per)
+    clean = plus_grid(np.repeat(np.arange(planes) * 30.0, per) % 360,
+                      np.tile(np.arange(per) * 36.0, planes))
+    noisy = plus_grid(raan % 360, u % 360)
+    assert noisy.n_planes == planes
+    assert set(zip(noisy.a.tolist(), noisy.b.tolist())) == set(zip(clean.a.tolist(),
+                                                                   clean.b.tolist()))
+
+
+def test_star_pattern_leaves_the_seam_open():
+    # Iridium-like: 6 planes over 180 deg of RAAN; plane 6 does not link back to plane 1
+    raan = np.repeat(np.arange(6) * 30.0, 11)
+    u = np.tile(np.arange(11) * 360 / 11, 6)
+    grid = plus_grid(raan, u)
+    assert grid.cross.sum() == 5 * 11
+
+
+def test_shortest_path_on_a_crafted_ring_is_the_hand_computed_one():
+    # six satellites 60 deg apart in one plane; a gateway under satellite 0 and a
+    # terminal under satellite 2: the short way round is 2 -> 1 -> 0 (two chords),
+    # the long way 2 -> 3 -> 4 -> 5 -> 0 four
+    sats = walker(6, 1, 0, 550.0, 20.0, START, name_prefix="RING")
+    epoch = Epoch.at(START)
+    pos = propagate([s.satrec for s in sats], epoch, [0.0]).pos_itrs_km[:, 0]
+    lat, lon = subpoint_deg(pos)
+    gateway = Site("GW", float(lat[0]), float(lon[0]), min_elev_deg=10.0)
+    terminal = Site("T", float(lat[2]), float(lon[2]))
+    corr = Correspondent("C", float(lat[0]) + 1.0, float(lon[0]))
+    fibre = Fibre(per_hop_ms=0.25, hop_km=1000.0)
+    model = PathModel(sats, [gateway], corr, START, 60.0, mode=PathMode.ISL,
+                      min_elev_deg=10.0, fibre=fibre, isl=Isl(max_range_km=8000.0), workers=1)
+    tw = find_windows(sats, [terminal], START, 60.0, min_elev_deg=10.0, workers=1)
+    paths = compute_paths(model, [terminal], tw)
+    (w,) = np.flatnonzero(tw.sat == 2)
+    gw_km, t_km = itrs_km([gateway])[0], itrs_km([terminal])[0]
+    by_hand_km = (np.linalg.norm(pos[2] - t_km) + np.linalg.norm(pos[2] - pos[1])
+                  + np.linalg.norm(pos[1] - pos[0]) + np.linalg.norm(pos[0] - gw_km))
+    by_hand_ms = (by_hand_km / C_KM_S
+                  + fibre.one_way_s(great_circle_km(gateway.lat_deg, gateway.lon_deg,
+                                                    corr.lat_deg, corr.lon_deg))) * 1000.0
+    _, delay_ms, hops, gw = paths.samples(w)
+    assert paths.first_step[w] == 0
+    assert delay_ms[0] == pytest.approx(by_hand_ms, abs=ONE_MICROSECOND_MS)
+    assert hops[0] == 4 and gw[0] == 0
+    assert route_at(model, 0, 2) == ([2, 1, 0], 0)
+
+
+def test_delay_at_holds_the_last_step(long_haul):
+    paths = long_haul[2][PathMode.ISL][1]
+    w = int(np.argmax(paths.offset[1:] - paths.offset[:-1]))
+    t, d, _, _ = paths.samples(w)
+    got = paths.delay_ms_at(np.array([w, w, w]), np.array([t[3], t[3] + 0.999, t[-1] + 5.0]))
+    assert got[0] == d[3] and got[1] == d[3] and np.isnan(got[2])
