@@ -184,3 +184,12 @@ def test_delay_at_holds_the_last_step(long_haul):
     t, d, _, _ = paths.samples(w)
     got = paths.delay_ms_at(np.array([w, w, w]), np.array([t[3], t[3] + 0.999, t[-1] + 5.0]))
     assert got[0] == d[3] and got[1] == d[3] and np.isnan(got[2])
+
+
+def test_positions_between_grid_samples_follow_sgp4(long_haul):
+    model = long_haul[2][PathMode.ISL][0]
+    steps = np.array([1, 59, 61, 119, 333, 599])
+    exact = propagate([s.satrec for s in model.satellites], model.epoch, steps * model.step_s)
+    got = model.positions_km(steps)
+    err_km = np.linalg.norm(got - exact.pos_itrs_km.transpose(1, 0, 2), axis=-1)
+    assert err_km.max() < 0.010

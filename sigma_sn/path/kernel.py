@@ -64,51 +64,153 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root, nee
     no gateway), ``hops`` and ``root`` their link count and gateway; the edges of
     satellite ``u`` are ``adj_ptr[u]:adj_ptr[u+1]`` into ``adj_nbr`` (the other end) and
     ``adj_edge`` (the column of ``weight_s`` ``(n_step, n_edge)``, ``inf`` when down).
-    A binary heap keyed on ``dist`` with decrease-key: each satellite enters it once.
     A step ends once the satellites ``need[k]`` marks are settled (the others' values are
     then only bounds).
     """
     n_step, n_sat = dist_s.shape
+    n_entry = n_sat + len(adj_nbr) + 1
+    where = np.empty(n_sat, np.int64)
     heap = np.empty(n_sat, np.int64)
-    where = np.empty(n_sat, np.int64)      # index in heap; -1 not yet reached, -2 settled
+    order = np.empty(n_sat, np.int64)
+    entry_node = np.empty(n_entry, np.int64)
+    entry_next = np.empty(n_entry, np.int64)
     for k in range(n_step):
-        dist = dist_s[k]
-        w = weight_s[k]
-        size = 0
-        wanted = 0
-        for s in range(n_sat):
-            wanted += need[k, s]
-            where[s] = -1
-            if dist[s] < np.inf:
-                heap[size] = s
-                where[s] = size
-                size += 1
-        for i in range((size >> 1) - 1, -1, -1):      # heapify the starts
-            _sift_down(heap, where, dist, i, size)
-        while size > 0 and wanted > 0:
-            u = heap[0]
-            size -= 1
-            where[u] = -2
-            wanted -= need[k, u]
-            if size > 0:
-                heap[0] = heap[size]
-                where[heap[0]] = 0
-                _sift_down(heap, where, dist, 0, size)
+        if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
+                            root[k], need[k], where, order, entry_node, entry_next):
+            _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k], root[k],
+                       need[k], where, heap)
+
+
+_MAX_BUCKETS = 1 << 16
+
+
+@_njit
+def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled, order,
+                 entry_node, entry_next):
+    """One step of Dinitz's bucketed Dijkstra: buckets as wide as the shortest link up,
+    so every label in the lowest bucket is final and no heap is needed (no log factor).
+    Labels lie within the longest link of the current bucket, so a ring of buckets does;
+    the starts are fed in sorted. Returns False (nothing changed) when the ring would
+    need more than ``_MAX_BUCKETS`` buckets (links of nearly zero length)."""
+    n_sat = len(dist)
+    w_min, w_max = np.inf, 0.0
+    for e in range(len(w)):
+        if w[e] < w_min:
+            w_min = w[e]
+        if w[e] < np.inf and w[e] > w_max:
+            w_max = w[e]
+    if not w_min < np.inf:          # no link up: the starts are the distances
+        return True
+    if not w_min > 0.0:
+        return False
+    width = w_min * (1.0 - 1e-9)    # a link always moves a label to a later bucket
+    n_ring = int(w_max / width) + 2
+    if n_ring > _MAX_BUCKETS:
+        return False
+    n_start = 0
+    wanted = 0
+    for s in range(n_sat):
+        settled[s] = 0
+        wanted += need[s]
+        if dist[s] < np.inf:
+            order[n_start] = s
+            n_start += 1
+    starts = order[:n_start]
+    starts[:] = starts[np.argsort(dist[starts])]
+    start_d = dist[starts].copy()
+    start_root = root[starts].copy()
+    for s in range(n_start):        # a label enters when its bucket comes up
+        dist[starts[s]] = np.inf
+    head = np.full(n_ring, -1, np.int64)
+    n_used = 0
+    pending = 0
+    i_start = 0
+    b = int(start_d[0] / width) if n_start else 0
+    while wanted > 0 and (pending > 0 or i_start < n_start):
+        if pending == 0:            # skip the empty stretch up to the next start
+            b = max(b, int(start_d[i_start] / width))
+        while i_start < n_start and int(start_d[i_start] / width) <= b:
+            v = starts[i_start]
+            if start_d[i_start] < dist[v]:
+                dist[v] = start_d[i_start]
+                hops[v] = 1
+                root[v] = start_root[i_start]
+                entry_node[n_used] = v
+                entry_next[n_used] = head[b % n_ring]
+                head[b % n_ring] = n_used
+                n_used += 1
+                pending += 1
+            i_start += 1
+        slot = b % n_ring
+        e_at = head[slot]
+        head[slot] = -1
+        while e_at >= 0:
+            u = entry_node[e_at]
+            e_at = entry_next[e_at]
+            pending -= 1
+            if settled[u] or int(dist[u] / width) != b:
+                continue            # stale: settled already, or moved to an earlier bucket
+            settled[u] = 1
+            wanted -= need[u]
             d = dist[u]
             for e in range(adj_ptr[u], adj_ptr[u + 1]):
                 v = adj_nbr[e]
-                if where[v] == -2:
+                if settled[v]:
                     continue
                 nd = d + w[adj_edge[e]]
                 if nd < dist[v]:
                     dist[v] = nd
-                    hops[k, v] = hops[k, u] + 1
-                    root[k, v] = root[k, u]
-                    if where[v] == -1:
-                        where[v] = size
-                        heap[size] = v
-                        size += 1
-                    _sift_up(heap, where, dist, where[v])
+                    hops[v] = hops[u] + 1
+                    root[v] = root[u]
+                    nb = int(nd / width) % n_ring
+                    entry_node[n_used] = v
+                    entry_next[n_used] = head[nb]
+                    head[nb] = n_used
+                    n_used += 1
+                    pending += 1
+        b += 1
+    return True
+
+
+@_njit
+def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, where, heap):
+    """One step of Dijkstra on a binary heap with decrease-key (each satellite enters once)."""
+    n_sat = len(dist)
+    size = 0
+    wanted = 0
+    for s in range(n_sat):
+        wanted += need[s]
+        where[s] = -1                   # -1 not reached, -2 settled, else index in heap
+        if dist[s] < np.inf:
+            heap[size] = s
+            where[s] = size
+            size += 1
+    for i in range((size >> 1) - 1, -1, -1):      # heapify the starts
+        _sift_down(heap, where, dist, i, size)
+    while size > 0 and wanted > 0:
+        u = heap[0]
+        size -= 1
+        where[u] = -2
+        wanted -= need[u]
+        if size > 0:
+            heap[0] = heap[size]
+            where[heap[0]] = 0
+            _sift_down(heap, where, dist, 0, size)
+        d = dist[u]
+        for e in range(adj_ptr[u], adj_ptr[u + 1]):
+            v = adj_nbr[e]
+            if where[v] == -2:
+                continue
+            nd = d + w[adj_edge[e]]
+            if nd < dist[v]:
+                dist[v] = nd
+                hops[v] = hops[u] + 1
+                root[v] = root[u]
+                if where[v] == -1:
+                    where[v] = size
+                    heap[size] = v
+                    size += 1
+                _sift_up(heap, where, dist, where[v])
 
 
 @_njit
@@ -162,26 +264,59 @@ def isl_weights(pos_km, a, b, cross, max_range_km, sin_cutoff, c_km_s, out):
 
 
 @_njit
-def ranges_km(pos_km, step, sat, ground_km, site):
-    """Return the range (km) from ground point ``site[i]`` to satellite ``sat[i]`` at
-    row ``step[i]`` of ``pos_km`` ``(n_t, n_sat, 3)``."""
-    out = np.empty(len(step))
-    for i in range(len(step)):
-        dx = pos_km[step[i], sat[i], 0] - ground_km[site[i], 0]
-        dy = pos_km[step[i], sat[i], 1] - ground_km[site[i], 1]
-        dz = pos_km[step[i], sat[i], 2] - ground_km[site[i], 2]
-        out[i] = np.sqrt(dx * dx + dy * dy + dz * dz)
-    return out
+def _range_km(pos_km, k, sat, ground_km, site):
+    dx = pos_km[k, sat, 0] - ground_km[site, 0]
+    dy = pos_km[k, sat, 1] - ground_km[site, 1]
+    dz = pos_km[k, sat, 2] - ground_km[site, 2]
+    return np.sqrt(dx * dx + dy * dy + dz * dz)
 
 
 @_njit
-def cheapest_downlink(step, sat, gw, cost_s, dist_s, root):
-    """For every sample ``i`` (a satellite ``sat[i]`` seeing gateway ``gw[i]`` at row
-    ``step[i]``, at ``cost_s[i]``), keep the cheapest per (step, satellite) in
-    ``dist_s`` and its gateway in ``root`` (ties: the lower gateway index)."""
-    for i in range(len(step)):
-        c = cost_s[i]
-        d = dist_s[step[i], sat[i]]
-        if c < d or (c == d and gw[i] < root[step[i], sat[i]]):
-            dist_s[step[i], sat[i]] = c
-            root[step[i], sat[i]] = gw[i]
+def downlink_starts(first, end, sat, site, k0, pos_km, ground_km, fibre_s, c_km_s,
+                    dist_s, root):
+    """For every window (satellite ``sat[i]`` over gateway ``site[i]`` at routing steps
+    ``first[i] … end[i]-1``) inside rows ``k0 …`` of ``pos_km`` ``(n_t, n_sat, 3)``, keep
+    per (step, satellite) the cheapest downlink + fibre in ``dist_s`` and its gateway in
+    ``root`` (ties: the lower gateway index)."""
+    k1 = k0 + pos_km.shape[0]
+    for i in range(len(first)):
+        a = max(first[i], k0)
+        b = min(end[i], k1)
+        s, g = sat[i], site[i]
+        for k in range(a, b):
+            c = _range_km(pos_km, k - k0, s, ground_km, g) / c_km_s + fibre_s[g]
+            d = dist_s[k - k0, s]
+            if c < d or (c == d and g < root[k - k0, s]):
+                dist_s[k - k0, s] = c
+                root[k - k0, s] = g
+
+
+@_njit
+def mark_needed(first, end, sat, k0, need):
+    """Mark in ``need`` ``(n_t, n_sat)`` each (step, satellite) some window covers."""
+    k1 = k0 + need.shape[0]
+    for i in range(len(first)):
+        for k in range(max(first[i], k0), min(end[i], k1)):
+            need[k - k0, sat[i]] = True
+
+
+@_njit
+def terminal_samples(first, end, sat, site, offset, k0, pos_km, ground_km, c_km_s,
+                     dist_s, hops, root, delay_ms, hops_out, gateway_out):
+    """Write each terminal window's samples at steps ``k0 …`` (rows of ``pos_km``): uplink
+    plus the satellite's distance (ms; NaN when it reaches no gateway), hops (uplink
+    included) and gateway, at ``offset[i] + step - first[i]``."""
+    k1 = k0 + pos_km.shape[0]
+    for i in range(len(first)):
+        s, g = sat[i], site[i]
+        for k in range(max(first[i], k0), min(end[i], k1)):
+            at = offset[i] + k - first[i]
+            r = root[k - k0, s]
+            gateway_out[at] = r
+            if r < 0:
+                delay_ms[at] = np.nan
+                hops_out[at] = 0
+            else:
+                up_s = _range_km(pos_km, k - k0, s, ground_km, g) / c_km_s
+                delay_ms[at] = (up_s + dist_s[k - k0, s]) * 1000.0
+                hops_out[at] = hops[k - k0, s] + 1
