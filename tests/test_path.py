@@ -193,3 +193,30 @@ def test_positions_between_grid_samples_follow_sgp4(long_haul):
     got = model.positions_km(steps)
     err_km = np.linalg.norm(got - exact.pos_itrs_km.transpose(1, 0, 2), axis=-1)
     assert err_km.max() < 0.010
+
+
+def test_figures_draw_the_rtt_the_route_and_the_load(long_haul):
+    from sigma_sn.path.figures import path_rtt_plot, route_map, satellite_load_plot
+    from sigma_sn.path.flows import path_flow_rates
+    from sigma_sn.path.route import route_points
+
+    model, paths = long_haul[2][PathMode.ISL]
+    fig = path_rtt_plot(paths, 0, handovers_t_s=[100.0, 250.0])
+    rio = np.flatnonzero(paths.windows.site == 0)
+    assert len(fig.data) == len(rio) + 1 and len(fig.layout.shapes) == 2
+    best = np.asarray(fig.data[-1].y, float)
+    expect = best_rtt_ms(paths, 0)
+    np.testing.assert_allclose(best, np.where(np.isinf(expect), np.nan, expect), rtol=1e-6,
+                               equal_nan=True)
+    w = int(rio[0])
+    route = route_points(model, int(paths.first_step[w]), int(paths.windows.sat[w]))
+    _, _, hops, gw = paths.samples(w)
+    assert len(route.sat_names) == hops[0] - 1          # uplink and downlink not ISLs
+    assert route.gateway == paths.gateway_names[gw[0]]
+    fig = route_map(route, (RIO.lat_deg, RIO.lon_deg))
+    assert len(fig.data[1].lat) == len(route.sat_names)
+    k = int(paths.first_step[w])
+    state, links = path_flow_rates(paths, rio[paths.first_step[rio] == k],
+                                   np.full(np.sum(paths.first_step[rio] == k), k), 1e9, 1e10)
+    fig = satellite_load_plot(links, state, k, [s.name for s in model.satellites])
+    assert len(fig.data[0].x) == np.sum((links[:, 0] == k) & (links[:, 1] == 0))

@@ -272,3 +272,31 @@ def route_at(model: PathModel, step: int, sat: int):
     while pred[hops[-1]] != n_sat:
         hops.append(int(pred[hops[-1]]))
     return hops, int(root[0, hops[-1]])
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path at one routing step, as points to draw: the satellites' sub-points in
+    path order (serving satellite first), the gateway and the correspondent."""
+
+    t_s: float
+    sat_names: tuple[str, ...]
+    sat_lat_deg: np.ndarray
+    sat_lon_deg: np.ndarray
+    gateway: str
+    gateway_lat_lon_deg: tuple[float, float]
+    correspondent: Correspondent
+
+
+def route_points(model: PathModel, step: int, sat: int) -> Route | None:
+    """Return the route from satellite ``sat`` at routing ``step`` as a :class:`Route`
+    (None when it reaches no gateway)."""
+    sats, gw = route_at(model, step, sat)
+    if not sats:
+        return None
+    from sigma_sn.geometry import subpoint_deg
+
+    lat, lon = subpoint_deg(model.positions_km([step])[0, sats])
+    g = model.gateways[gw]
+    return Route(step * model.step_s, tuple(model.satellites[i].name for i in sats), lat, lon,
+                 g.name, (g.lat_deg, g.lon_deg), model.correspondent)
