@@ -220,3 +220,19 @@ def test_figures_draw_the_rtt_the_route_and_the_load(long_haul):
                                    np.full(np.sum(paths.first_step[rio] == k), k), 1e9, 1e10)
     fig = satellite_load_plot(links, state, k, [s.name for s in model.satellites])
     assert len(fig.data[0].x) == np.sum((links[:, 0] == k) & (links[:, 1] == 0))
+
+
+def test_half_slot_phasing_still_gives_every_satellite_four_links():
+    # Hypatia's shells shift odd planes by half a slot: both neighbours in the next plane
+    # are equally near, and the pairing must stay one to one
+    planes, per = 34, 34
+    raan = np.repeat(np.arange(planes) * 360.0 / planes, per)
+    u = (np.tile(np.arange(per) * 360.0 / per, planes)
+         + np.repeat(np.arange(planes) % 2, per) * 180.0 / per) % 360.0
+    grid = plus_grid(raan, u)
+    assert (np.bincount(np.concatenate([grid.a, grid.b])) == 4).all()
+
+
+def test_a_pass_in_progress_at_the_end_covers_the_last_step(long_haul):
+    paths = long_haul[2][PathMode.ISL][1]
+    assert np.isfinite(best_rtt_ms(paths, 0)[-1]) and np.isfinite(best_rtt_ms(paths, 1)[-1])

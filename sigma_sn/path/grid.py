@@ -70,7 +70,8 @@ def plus_grid(raan_deg, u_deg, *, plane_tol_deg: float = 2.0) -> Grid:
 
     Satellites whose RAANs lie within ``plane_tol_deg`` of each other (chained) share a
     plane. In-plane links join neighbours in argument of latitude (a ring); each
-    satellite links to the satellite of the next plane nearest in argument of latitude.
+    satellite links to one satellite of the next plane, close in argument of latitude
+    (:func:`_partners`).
     The last plane links back to the first when the planes span the whole circle (no
     gap between them wider than 1.5 times the usual spacing).
     """
@@ -103,15 +104,32 @@ def plus_grid(raan_deg, u_deg, *, plane_tol_deg: float = 2.0) -> Grid:
     wraps = n_planes > 2 and spacing[-1] <= 1.5 * np.median(spacing[:-1])
     for p in range(n_planes - 1 + int(wraps)):
         src, dst = members[p], members[(p + 1) % n_planes]
-        diff = (u_deg[dst][None, :] - u_deg[src][:, None] + 180.0) % 360.0 - 180.0
         a.append(src)
-        b.append(dst[np.argmin(np.abs(diff), axis=1)])
+        b.append(dst[_partners(u_deg[src], u_deg[dst])])
         cross.append(np.ones(len(src), bool))
     a, b, cross = np.concatenate(a), np.concatenate(b), np.concatenate(cross)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     _, keep = np.unique(lo * n + hi, return_index=True)   # one edge per pair
     keep.sort()
     return Grid(plane, slot, lo[keep], hi[keep], cross[keep])
+
+
+def _partners(u_src, u_dst) -> np.ndarray:
+    """Index into ``u_dst`` of each source satellite's partner in the next plane (both
+    sorted by argument of latitude). Planes of equal size pair one to one: the rotation
+    of slots with the least total offset (on a tie, as with Hypatia's half-slot shift,
+    the one ahead), so every satellite gets exactly one partner each side. Otherwise
+    each takes the nearest."""
+    diff = (u_dst[None, :] - u_src[:, None] + 180.0) % 360.0 - 180.0
+    n = len(u_src)
+    if n != len(u_dst):
+        return np.argmin(np.abs(diff), axis=1)
+    rot = (np.arange(n)[:, None] + np.arange(n)[None, :]) % n     # [i, r] -> (i + r) % n
+    shifted = np.take_along_axis(diff, rot, axis=1)
+    cost = np.round(np.abs(shifted).sum(axis=0), 9)
+    best = np.flatnonzero(cost == cost.min())
+    r = best[np.argmax(shifted[:, best].mean(axis=0))]     # the tie going forward
+    return (np.arange(n) + r) % n
 
 
 def grid_of(satellites, epoch: Epoch, *, plane_tol_deg: float = 2.0) -> Grid:

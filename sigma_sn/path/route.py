@@ -165,9 +165,11 @@ class PathModel:
 
 
 def _step_span(windows: Windows, step_s: float, n_steps: int):
-    """Return the first and one-past-last routing step inside each window's [AOS, LOS)."""
+    """Return the first and one-past-last routing step inside each window's [AOS, LOS)
+    (a pass still in progress at the end also takes the last step)."""
     first = np.clip(np.ceil(windows.aos_s / step_s - 1e-9), 0, n_steps).astype(np.int64)
     end = np.clip(np.ceil(windows.los_s / step_s - 1e-9), 0, n_steps).astype(np.int64)
+    end[windows.los_truncated.astype(bool)] = n_steps
     return first, np.maximum(end, first)
 
 
