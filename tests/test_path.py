@@ -231,6 +231,10 @@ def test_half_slot_phasing_still_gives_every_satellite_four_links():
          + np.repeat(np.arange(planes) % 2, per) * 180.0 / per) % 360.0
     grid = plus_grid(raan, u)
     assert (np.bincount(np.concatenate([grid.a, grid.b])) == 4).all()
+    # and zigzag, slot k to slot k (Hypatia's +Grid), rather than lean half a slot each
+    # plane, which would add in-plane hops to every path across the planes
+    c = grid.cross
+    assert ((grid.a[c] % per) == (grid.b[c] % per)).all()
 
 
 def test_a_pass_in_progress_at_the_end_covers_the_last_step(long_haul):

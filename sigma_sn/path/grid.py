@@ -102,10 +102,13 @@ def plus_grid(raan_deg, u_deg, *, plane_tol_deg: float = 2.0) -> Grid:
                           % 360.0 for m in members])
     spacing = np.diff(np.concatenate([mean_raan, [mean_raan[0] + 360.0]])) % 360.0
     wraps = n_planes > 2 and spacing[-1] <= 1.5 * np.median(spacing[:-1])
+    drift = 0.0
     for p in range(n_planes - 1 + int(wraps)):
         src, dst = members[p], members[(p + 1) % n_planes]
+        partner, offset = _partners(u_deg[src], u_deg[dst], drift)
+        drift += offset
         a.append(src)
-        b.append(dst[_partners(u_deg[src], u_deg[dst])])
+        b.append(dst[partner])
         cross.append(np.ones(len(src), bool))
     a, b, cross = np.concatenate(a), np.concatenate(b), np.concatenate(cross)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -114,22 +117,29 @@ def plus_grid(raan_deg, u_deg, *, plane_tol_deg: float = 2.0) -> Grid:
     return Grid(plane, slot, lo[keep], hi[keep], cross[keep])
 
 
-def _partners(u_src, u_dst) -> np.ndarray:
+def _partners(u_src, u_dst, drift_deg: float = 0.0):
     """Index into ``u_dst`` of each source satellite's partner in the next plane (both
-    sorted by argument of latitude). Planes of equal size pair one to one: the rotation
-    of slots with the least total offset (on a tie, as with Hypatia's half-slot shift,
-    the one ahead), so every satellite gets exactly one partner each side. Otherwise
-    each takes the nearest."""
+    sorted by argument of latitude), and the mean offset (deg) of the pairing.
+
+    Planes of equal size pair one to one: the rotation of slots with the least total
+    offset, so every satellite gets exactly one partner each side. On a tie (Hypatia's
+    shells shift odd planes by half a slot, so both neighbours are as near) the one that
+    brings the offset summed over the planes so far (``drift_deg``) back towards zero:
+    the links zigzag (same slot index, as Hypatia's +Grid) instead of leaning one way
+    around the globe. Planes of unequal size: each satellite takes the nearest.
+    """
     diff = (u_dst[None, :] - u_src[:, None] + 180.0) % 360.0 - 180.0
     n = len(u_src)
     if n != len(u_dst):
-        return np.argmin(np.abs(diff), axis=1)
+        pick = np.argmin(np.abs(diff), axis=1)
+        return pick, float(diff[np.arange(n), pick].mean())
     rot = (np.arange(n)[:, None] + np.arange(n)[None, :]) % n     # [i, r] -> (i + r) % n
     shifted = np.take_along_axis(diff, rot, axis=1)
-    cost = np.round(np.abs(shifted).sum(axis=0), 9)
+    cost = np.round(np.abs(shifted).sum(axis=0), 6)
     best = np.flatnonzero(cost == cost.min())
-    r = best[np.argmax(shifted[:, best].mean(axis=0))]     # the tie going forward
-    return (np.arange(n) + r) % n
+    mean = shifted[:, best].mean(axis=0)
+    k = np.lexsort((-mean, np.round(np.abs(drift_deg + mean), 6)))[0]   # then ahead first
+    return (np.arange(n) + best[k]) % n, float(mean[k])
 
 
 def grid_of(satellites, epoch: Epoch, *, plane_tol_deg: float = 2.0) -> Grid:
