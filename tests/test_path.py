@@ -240,3 +240,46 @@ def test_half_slot_phasing_still_gives_every_satellite_four_links():
 def test_a_pass_in_progress_at_the_end_covers_the_last_step(long_haul):
     paths = long_haul[2][PathMode.ISL][1]
     assert np.isfinite(best_rtt_ms(paths, 0)[-1]) and np.isfinite(best_rtt_ms(paths, 1)[-1])
+
+
+def test_bucket_and_heap_dijkstra_agree_with_scipy_on_random_graphs():
+    from sigma_sn.path.grid import Grid
+    from sigma_sn.path.kernel import dijkstra_steps
+
+    rng = np.random.default_rng(1616)
+    n, n_edge, n_step = 60, 150, 6
+    a = rng.integers(0, n, 3 * n_edge)
+    b = (a + rng.integers(1, n, 3 * n_edge)) % n
+    # one edge per pair (scipy would add up the weights of a pair given twice)
+    _, first = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_index=True)
+    keep = np.sort(first)[:n_edge]
+    a, b = a[keep], b[keep]
+    grid = Grid(np.zeros(n, np.int64), np.zeros(n, np.int64), a, b, np.zeros(n_edge, bool))
+    weight = rng.uniform(1e-3, 2e-2, (n_step, n_edge))
+    weight[1, :10] = np.inf                   # links down
+    weight[2, 0] = 1e-12                      # nearly zero long: too many buckets, heap
+    start = np.where(rng.random((n_step, n)) < 0.1, rng.uniform(0.01, 0.08, (n_step, n)),
+                     np.inf)
+    start[3] = np.inf                         # nothing sees a gateway
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    adj_nbr = np.concatenate([b, a])[order]
+    adj_edge = np.tile(np.arange(n_edge), 2)[order]
+    adj_ptr = np.searchsorted(ends[order], np.arange(n + 1))
+    dist = start.copy()
+    hops = np.where(np.isfinite(start), 1, 0).astype(np.int16)
+    root = np.where(np.isfinite(start), np.arange(n)[None, :] % 7, -1).astype(np.int16)
+    dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight, dist, hops, root,
+                   np.ones(dist.shape, bool))
+    for k in range(n_step):
+        ref, pred = shortest_step_scipy(n, grid, weight[k], start[k])
+        np.testing.assert_allclose(dist[k], ref, rtol=0, atol=1e-15)
+        # hops: one more than the predecessor's, down to a start (1)
+        reached = np.isfinite(ref)
+        expect = np.zeros(n, int)
+        for v in np.flatnonzero(reached):
+            u, h = v, 1
+            while pred[u] != n:
+                u, h = pred[u], h + 1
+            expect[v] = h
+        assert (hops[k][reached] == expect[reached]).all()
