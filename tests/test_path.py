@@ -99,17 +99,33 @@ def test_bent_pipe_goes_up_and_straight_down(long_haul):
     assert np.isnan(paths.delay_ms[~reach]).all() and (paths.hops[~reach] == 0).all()
 
 
+def _walk_down(pred, reached, n):
+    """Along scipy's predecessors: links down to a start (1) and the satellite that
+    lands, per satellite reached."""
+    hops, lands = np.zeros(n, int), np.full(n, -1)
+    for v in np.flatnonzero(reached):
+        u, h = v, 1
+        while pred[u] != n:
+            u, h = pred[u], h + 1
+        hops[v], lands[v] = h, u
+    return hops, lands
+
+
 def test_compiled_dijkstra_agrees_with_scipy(long_haul):
+    # one chunk of 600 steps: a full Dijkstra, then 599 repairs of the tree
     model = long_haul[2][PathMode.ISL][0]
-    steps = np.arange(0, 600, 37)
-    pos = model.positions_km(steps)
-    dist, hops, root = model.distances(int(steps[0]), int(steps[0]) + 1)
-    for i, k in enumerate(steps):
-        start, _ = model.downlink_start(int(k), int(k) + 1, pos[i:i + 1])
-        got, _, _ = model.distances(int(k), int(k) + 1, pos[i:i + 1])
-        ref, _ = shortest_step_scipy(len(model.satellites), model.grid,
-                                     model.isl_weight_s(pos[i:i + 1])[0], start[0])
-        np.testing.assert_allclose(got[0], ref, rtol=0, atol=1e-12)
+    pos = model.positions_km(np.arange(600))
+    dist, hops, root = model.distances(0, 600, pos)
+    start, start_root = model.downlink_start(0, 600, pos)
+    weight = model.isl_weight_s(pos)
+    n = len(model.satellites)
+    for k in range(0, 600, 37):
+        ref, pred = shortest_step_scipy(n, model.grid, weight[k], start[k])
+        np.testing.assert_allclose(dist[k], ref, rtol=0, atol=1e-12)
+        reached = np.isfinite(ref)
+        expect_hops, lands = _walk_down(pred, reached, n)
+        assert (hops[k][reached] == expect_hops[reached]).all()
+        assert (root[k][reached] == start_root[k][lands[reached]]).all()
 
 
 def test_walker_shell_gets_a_four_link_plus_grid(shell1):
@@ -256,11 +272,13 @@ def test_bucket_and_heap_dijkstra_agree_with_scipy_on_random_graphs():
     a, b = a[keep], b[keep]
     grid = Grid(np.zeros(n, np.int64), np.zeros(n, np.int64), a, b, np.zeros(n_edge, bool))
     weight = rng.uniform(1e-3, 2e-2, (n_step, n_edge))
+    # step 0 is a full Dijkstra, the others repair the tree of the step before
+    weight[0, 0] = 1e-12                      # nearly zero long: too many buckets, heap
     weight[1, :10] = np.inf                   # links down
-    weight[2, 0] = 1e-12                      # nearly zero long: too many buckets, heap
     start = np.where(rng.random((n_step, n)) < 0.1, rng.uniform(0.01, 0.08, (n_step, n)),
                      np.inf)
     start[3] = np.inf                         # nothing sees a gateway
+    start[5, :] = np.where(np.isfinite(start[4]), start[4] * 3, 0.05)   # starts move
     ends = np.concatenate([a, b])
     order = np.argsort(ends, kind="stable")
     adj_nbr = np.concatenate([b, a])[order]
@@ -269,17 +287,10 @@ def test_bucket_and_heap_dijkstra_agree_with_scipy_on_random_graphs():
     dist = start.copy()
     hops = np.where(np.isfinite(start), 1, 0).astype(np.int16)
     root = np.where(np.isfinite(start), np.arange(n)[None, :] % 7, -1).astype(np.int16)
-    dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight, dist, hops, root,
-                   np.ones(dist.shape, bool))
+    dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight, dist, hops, root)
     for k in range(n_step):
         ref, pred = shortest_step_scipy(n, grid, weight[k], start[k])
         np.testing.assert_allclose(dist[k], ref, rtol=0, atol=1e-15)
         # hops: one more than the predecessor's, down to a start (1)
         reached = np.isfinite(ref)
-        expect = np.zeros(n, int)
-        for v in np.flatnonzero(reached):
-            u, h = v, 1
-            while pred[u] != n:
-                u, h = pred[u], h + 1
-            expect[v] = h
-        assert (hops[k][reached] == expect[reached]).all()
+        assert (hops[k][reached] == _walk_down(pred, reached, n)[0][reached]).all()

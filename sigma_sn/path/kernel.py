@@ -57,36 +57,166 @@ def _sift_down(heap, where, dist, i, size):
 
 
 @_njit
-def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root, need):
+def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     """Relax ``dist_s`` ``(n_step, n_sat)`` in place to shortest distances per step.
 
     ``dist_s`` holds each satellite's start (downlink plus fibre, ``inf`` where it sees
     no gateway), ``hops`` and ``root`` their link count and gateway; the edges of
     satellite ``u`` are ``adj_ptr[u]:adj_ptr[u+1]`` into ``adj_nbr`` (the other end) and
     ``adj_edge`` (the column of ``weight_s`` ``(n_step, n_edge)``, ``inf`` when down).
-    A step ends once the satellites ``need[k]`` marks are settled (the others' values are
-    then only bounds).
+
+    The first step is a full Dijkstra; each later one repairs the previous step's
+    shortest-path tree (a second on, a few satellites change parent): the old tree with
+    the new delays gives upper bounds, every link is checked once, and label correcting
+    from the ones that improve converges to the exact distances (no link can then
+    shorten any label, and every label is a real path's length).
     """
     n_step, n_sat = dist_s.shape
     n_entry = n_sat + len(adj_nbr) + 1
     where = np.empty(n_sat, np.int64)
     heap = np.empty(n_sat, np.int64)
-    order = np.empty(n_sat, np.int64)
+    scratch = np.empty(n_sat, np.int64)
     entry_node = np.empty(n_entry, np.int64)
     entry_next = np.empty(n_entry, np.int64)
+    par = np.empty(n_sat, np.int64)        # parent satellite; -1 a start, -2 unreached
+    pe = np.empty(n_sat, np.int64)         # the link to the parent
+    order = np.empty(n_sat, np.int64)      # the tree, parents before children
+    start = np.empty(n_sat)
+    start_root = np.empty(n_sat, root.dtype)
+    n_order = 0
     for k in range(n_step):
-        if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
-                            root[k], need[k], where, order, entry_node, entry_next):
-            _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k], root[k],
-                       need[k], where, heap)
+        start[:] = dist_s[k]
+        start_root[:] = root[k]
+        if k == 0:
+            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
+                                root[k], where, scratch, entry_node, entry_next, par, pe):
+                _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
+                           root[k], where, heap, par, pe)
+        else:
+            _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par, pe,
+                         order, n_order, scratch, where)
+        n_order = _tree_order(par, order, scratch, where)
+        _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
+
+
+@_njit
+def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_order,
+                 queue, in_queue):
+    """Bring last step's tree (``par``, ``pe``, ``order``) to this step's delays ``w``
+    and starts, exactly (see :func:`dijkstra_steps`)."""
+    n_sat = len(dist)
+    for s in range(n_sat):
+        dist[s] = np.inf
+        in_queue[s] = 0
+    for i in range(n_order):                   # the old tree, new lengths: upper bounds
+        v = order[i]
+        if par[v] == -1:
+            dist[v] = start[v]
+        else:
+            dist[v] = dist[par[v]] + w[pe[v]]
+    for v in range(n_sat):
+        if not dist[v] < np.inf:
+            par[v] = -2
+    head = 0
+    tail = 0
+    for v in range(n_sat):                     # a start better than the tree's path
+        if start[v] < dist[v]:
+            dist[v] = start[v]
+            par[v] = -1
+    for u in range(n_sat):                     # every link once; queue what improves
+        if dist[u] < np.inf:
+            for e in range(adj_ptr[u], adj_ptr[u + 1]):
+                v = adj_nbr[e]
+                nd = dist[u] + w[adj_edge[e]]
+                if nd < dist[v]:
+                    dist[v] = nd
+                    par[v] = u
+                    pe[v] = adj_edge[e]
+                    if not in_queue[v]:
+                        in_queue[v] = 1
+                        queue[tail] = v
+                        tail = (tail + 1) % n_sat
+    pending = 0
+    for v in range(n_sat):
+        pending += in_queue[v]
+    while pending > 0:                         # label correcting (FIFO)
+        u = queue[head]
+        head = (head + 1) % n_sat
+        in_queue[u] = 0
+        pending -= 1
+        for e in range(adj_ptr[u], adj_ptr[u + 1]):
+            v = adj_nbr[e]
+            nd = dist[u] + w[adj_edge[e]]
+            if nd < dist[v]:
+                dist[v] = nd
+                par[v] = u
+                pe[v] = adj_edge[e]
+                if not in_queue[v]:
+                    in_queue[v] = 1
+                    queue[tail] = v
+                    tail = (tail + 1) % n_sat
+                    pending += 1
+
+
+@_njit
+def _tree_order(par, order, count, first):
+    """Fill ``order`` with the reached satellites, each after its parent (breadth first
+    from the starts); return how many."""
+    n_sat = len(par)
+    for v in range(n_sat):
+        count[v] = 0
+    for v in range(n_sat):
+        if par[v] >= 0:
+            count[par[v]] += 1
+    acc = 0
+    for v in range(n_sat):                     # children of v at first[v] … in order[]
+        first[v] = acc
+        acc += count[v]
+    children = np.empty(max(acc, 1), np.int64)
+    for v in range(n_sat):
+        count[v] = 0
+    for v in range(n_sat):
+        p = par[v]
+        if p >= 0:
+            children[first[p] + count[p]] = v
+            count[p] += 1
+    n = 0
+    for v in range(n_sat):
+        if par[v] == -1:
+            order[n] = v
+            n += 1
+    i = 0
+    while i < n:
+        u = order[i]
+        for j in range(first[u], first[u] + count[u]):
+            order[n] = children[j]
+            n += 1
+        i += 1
+    return n
+
+
+@_njit
+def _hops_and_roots(order, n_order, par, start_root, hops, root):
+    """Links to the ground and the gateway of each satellite, down its tree."""
+    for v in range(len(par)):
+        hops[v] = 0
+        root[v] = -1
+    for i in range(n_order):
+        v = order[i]
+        if par[v] == -1:
+            hops[v] = 1
+            root[v] = start_root[v]
+        else:
+            hops[v] = hops[par[v]] + 1
+            root[v] = root[par[v]]
 
 
 _MAX_BUCKETS = 1 << 16
 
 
 @_njit
-def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled, order,
-                 entry_node, entry_next):
+def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order,
+                 entry_node, entry_next, par, pe):
     """One step of Dinitz's bucketed Dijkstra: buckets as wide as the shortest link up,
     so every label in the lowest bucket is final and no heap is needed (no log factor).
     Labels lie within the longest link of the current bucket, so a ring of buckets does;
@@ -100,6 +230,8 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
         if w[e] < np.inf and w[e] > w_max:
             w_max = w[e]
     if not w_min < np.inf:          # no link up: the starts are the distances
+        for s in range(n_sat):
+            par[s] = -1 if dist[s] < np.inf else -2
         return True
     if not w_min > 0.0:
         return False
@@ -108,10 +240,9 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
     if n_ring > _MAX_BUCKETS:
         return False
     n_start = 0
-    wanted = 0
     for s in range(n_sat):
         settled[s] = 0
-        wanted += need[s]
+        par[s] = -2
         if dist[s] < np.inf:
             order[n_start] = s
             n_start += 1
@@ -126,7 +257,7 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
     pending = 0
     i_start = 0
     b = int(start_d[0] / width) if n_start else 0
-    while wanted > 0 and (pending > 0 or i_start < n_start):
+    while pending > 0 or i_start < n_start:
         if pending == 0:            # skip the empty stretch up to the next start
             b = max(b, int(start_d[i_start] / width))
         while i_start < n_start and int(start_d[i_start] / width) <= b:
@@ -135,6 +266,7 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
                 dist[v] = start_d[i_start]
                 hops[v] = 1
                 root[v] = start_root[i_start]
+                par[v] = -1
                 entry_node[n_used] = v
                 entry_next[n_used] = head[b % n_ring]
                 head[b % n_ring] = n_used
@@ -151,7 +283,6 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
             if settled[u] or int(dist[u] / width) != b:
                 continue            # stale: settled already, or moved to an earlier bucket
             settled[u] = 1
-            wanted -= need[u]
             d = dist[u]
             for e in range(adj_ptr[u], adj_ptr[u + 1]):
                 v = adj_nbr[e]
@@ -162,6 +293,8 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
                     dist[v] = nd
                     hops[v] = hops[u] + 1
                     root[v] = root[u]
+                    par[v] = u
+                    pe[v] = adj_edge[e]
                     nb = int(nd / width) % n_ring
                     entry_node[n_used] = v
                     entry_next[n_used] = head[nb]
@@ -173,25 +306,23 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, settled,
 
 
 @_njit
-def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, where, heap):
+def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, where, heap, par, pe):
     """One step of Dijkstra on a binary heap with decrease-key (each satellite enters once)."""
     n_sat = len(dist)
     size = 0
-    wanted = 0
     for s in range(n_sat):
-        wanted += need[s]
         where[s] = -1                   # -1 not reached, -2 settled, else index in heap
+        par[s] = -1 if dist[s] < np.inf else -2
         if dist[s] < np.inf:
             heap[size] = s
             where[s] = size
             size += 1
     for i in range((size >> 1) - 1, -1, -1):      # heapify the starts
         _sift_down(heap, where, dist, i, size)
-    while size > 0 and wanted > 0:
+    while size > 0:
         u = heap[0]
         size -= 1
         where[u] = -2
-        wanted -= need[u]
         if size > 0:
             heap[0] = heap[size]
             where[heap[0]] = 0
@@ -206,6 +337,8 @@ def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, need, where, hea
                 dist[v] = nd
                 hops[v] = hops[u] + 1
                 root[v] = root[u]
+                par[v] = u
+                pe[v] = adj_edge[e]
                 if where[v] == -1:
                     where[v] = size
                     heap[size] = v
@@ -289,15 +422,6 @@ def downlink_starts(first, end, sat, site, k0, pos_km, ground_km, fibre_s, c_km_
             if c < d or (c == d and g < root[k - k0, s]):
                 dist_s[k - k0, s] = c
                 root[k - k0, s] = g
-
-
-@_njit
-def mark_needed(first, end, sat, k0, need):
-    """Mark in ``need`` ``(n_t, n_sat)`` each (step, satellite) some window covers."""
-    k1 = k0 + need.shape[0]
-    for i in range(len(first)):
-        for k in range(max(first[i], k0), min(end[i], k1)):
-            need[k - k0, sat[i]] = True
 
 
 @_njit

@@ -26,7 +26,7 @@ from sigma_sn.path.config import Isl, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre, gateway_fibre_s
 from sigma_sn.path.grid import Grid, grid_of
 from sigma_sn.path.kernel import (dijkstra_steps, downlink_starts, hermite_positions,
-                                  isl_weights, mark_needed, terminal_samples)
+                                  isl_weights, terminal_samples)
 from sigma_sn.propagate import Epoch, propagate
 from sigma_sn.sites import itrs_km
 from sigma_sn.visibility import Windows, find_windows, time_grid
@@ -148,19 +148,16 @@ class PathModel:
                         pos_km, self.gw_pos_km, self.gw_fibre_s, C_KM_S, dist, root)
         return dist, root
 
-    def distances(self, k0: int, k1: int, pos_km=None, need=None):
+    def distances(self, k0: int, k1: int, pos_km=None):
         """Return every satellite's one-way delay (s) to the correspondent at steps
-        ``k0 … k1-1``, its link count and gateway: three ``(k1-k0, n_sat)`` arrays.
-        With ``need`` (bool, same shape) only the marked entries are final."""
+        ``k0 … k1-1``, its link count and gateway: three ``(k1-k0, n_sat)`` arrays."""
         if pos_km is None:
             pos_km = self.positions_km(np.arange(k0, k1))
         dist, root = self.downlink_start(k0, k1, pos_km)
         hops = np.where(root >= 0, 1, 0).astype(np.int16)
         if len(self.grid.a):
-            if need is None:
-                need = np.ones(dist.shape, bool)
             dijkstra_steps(self.adj_ptr, self.adj_nbr, self.adj_edge,
-                           self.isl_weight_s(pos_km), dist, hops, root, need)
+                           self.isl_weight_s(pos_km), dist, hops, root)
         return dist, hops, root
 
 
@@ -232,9 +229,7 @@ def _chunk_job(k0: int, job=None) -> int:
      gateway) = job or _JOB
     k1 = min(k0 + chunk_steps, model.n_steps)
     pos = model.positions_km(np.arange(k0, k1))
-    need = np.zeros((k1 - k0, len(model.satellites)), bool)
-    mark_needed(span[0], span[1], sat, k0, need)
-    dist, hop, root = model.distances(k0, k1, pos, need)
+    dist, hop, root = model.distances(k0, k1, pos)
     terminal_samples(span[0], span[1], sat, site, offset, k0, pos, term_pos, C_KM_S,
                      dist, hop, root, delay_ms, hops, gateway)
     return k1 - k0
