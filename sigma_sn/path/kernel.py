@@ -117,28 +117,17 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
     for v in range(n_sat):
         if not dist[v] < np.inf:
             par[v] = -2
-    head = 0
-    tail = 0
-    for v in range(n_sat):                     # a start better than the tree's path
-        if start[v] < dist[v]:
-            dist[v] = start[v]
-            par[v] = -1
-    for u in range(n_sat):                     # every link once; queue what improves
-        if dist[u] < np.inf:
-            for e in range(adj_ptr[u], adj_ptr[u + 1]):
-                v = adj_nbr[e]
-                nd = dist[u] + w[adj_edge[e]]
-                if nd < dist[v]:
-                    dist[v] = nd
-                    par[v] = u
-                    pe[v] = adj_edge[e]
-                    if not in_queue[v]:
-                        in_queue[v] = 1
-                        queue[tail] = v
-                        tail = (tail + 1) % n_sat
     pending = 0
     for v in range(n_sat):
-        pending += in_queue[v]
+        if start[v] < dist[v]:                 # a start better than the tree's path
+            dist[v] = start[v]
+            par[v] = -1
+        if dist[v] < np.inf:                   # every link is checked once, at least
+            queue[pending] = v
+            in_queue[v] = 1
+            pending += 1
+    head = 0
+    tail = pending % n_sat
     while pending > 0:                         # label correcting (FIFO)
         u = queue[head]
         head = (head + 1) % n_sat
