@@ -88,10 +88,10 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
         start[:] = dist_s[k]
         start_root[:] = root[k]
         if k == 0:
-            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
-                                root[k], where, scratch, entry_node, entry_next, par, pe):
-                _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], hops[k],
-                           root[k], where, heap, par, pe)
+            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where,
+                                scratch, entry_node, entry_next, par, pe):
+                _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where, heap,
+                           par, pe)
         else:
             _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par, pe,
                          order, n_order, scratch, where)
@@ -204,8 +204,8 @@ _MAX_BUCKETS = 1 << 16
 
 
 @_njit
-def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order,
-                 entry_node, entry_next, par, pe):
+def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, settled, order, entry_node,
+                 entry_next, par, pe):
     """One step of Dinitz's bucketed Dijkstra: buckets as wide as the shortest link up,
     so every label in the lowest bucket is final and no heap is needed (no log factor).
     Labels lie within the longest link of the current bucket, so a ring of buckets does;
@@ -238,7 +238,6 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order
     starts = order[:n_start]
     starts[:] = starts[np.argsort(dist[starts])]
     start_d = dist[starts].copy()
-    start_root = root[starts].copy()
     for s in range(n_start):        # a label enters when its bucket comes up
         dist[starts[s]] = np.inf
     head = np.full(n_ring, -1, np.int64)
@@ -253,8 +252,6 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order
             v = starts[i_start]
             if start_d[i_start] < dist[v]:
                 dist[v] = start_d[i_start]
-                hops[v] = 1
-                root[v] = start_root[i_start]
                 par[v] = -1
                 entry_node[n_used] = v
                 entry_next[n_used] = head[b % n_ring]
@@ -280,8 +277,6 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order
                 nd = d + w[adj_edge[e]]
                 if nd < dist[v]:
                     dist[v] = nd
-                    hops[v] = hops[u] + 1
-                    root[v] = root[u]
                     par[v] = u
                     pe[v] = adj_edge[e]
                     nb = int(nd / width) % n_ring
@@ -295,7 +290,7 @@ def _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, settled, order
 
 
 @_njit
-def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, where, heap, par, pe):
+def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, where, heap, par, pe):
     """One step of Dijkstra on a binary heap with decrease-key (each satellite enters once)."""
     n_sat = len(dist)
     size = 0
@@ -324,8 +319,6 @@ def _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist, hops, root, where, heap, par
             nd = d + w[adj_edge[e]]
             if nd < dist[v]:
                 dist[v] = nd
-                hops[v] = hops[u] + 1
-                root[v] = root[u]
                 par[v] = u
                 pe[v] = adj_edge[e]
                 if where[v] == -1:
