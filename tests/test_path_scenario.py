@@ -77,3 +77,17 @@ def test_bad_gateway_file_names_file_and_line(tmp_path):
     with pytest.raises(InputError) as err:
         load_scenario(p)
     assert err.value.path.endswith("gw.csv") and err.value.line == 2
+
+
+def test_a_scenario_path_section_builds_its_model(tmp_path):
+    from sigma_sn.elements import read_tle
+    from sigma_sn.path.route import model_for_scenario
+
+    p = _write(tmp_path, 'mode = "bent_pipe"\ngateways = "gw.csv"\ncorrespondent = "GW Madrid"\n'
+                         'step_s = 5\nfibre_per_hop_ms = 0.5\n')
+    sc = load_scenario(p)
+    model = model_for_scenario(sc, read_tle(tmp_path / "a.tle"), workers=1)
+    assert model.mode is PathMode.BENT_PIPE and model.step_s == 5.0 and model.n_steps == 13
+    assert len(model.gateways) == 36 and model.correspondent.name == "GW Madrid"
+    # the Madrid gateway's fibre is one router's worth: it sits at the correspondent
+    assert model.gw_fibre_s[[g.name for g in model.gateways].index("GW Madrid")] == 0.5e-3

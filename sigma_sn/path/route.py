@@ -297,3 +297,18 @@ def route_points(model: PathModel, step: int, sat: int) -> Route | None:
     g = model.gateways[gw]
     return Route(step * model.step_s, tuple(model.satellites[i].name for i in sats), lat, lon,
                  g.name, (g.lat_deg, g.lon_deg), model.correspondent)
+
+
+def model_for_scenario(scenario, satellites, *, workers: int | None = None) -> PathModel:
+    """Return the :class:`PathModel` of a scenario's ``[path]`` section
+    (:attr:`sigma_sn.scenario.Scenario.path_config`) over ``satellites``: its gateways,
+    correspondent, fibre and ISLs, the scenario's window and mask."""
+    from sigma_sn.sites import read_sites_csv
+
+    cfg = scenario.path_config
+    if cfg is None:
+        raise ValueError(f"{scenario.path}: no [path] section")
+    return PathModel(satellites, read_sites_csv(cfg.gateways_file), cfg.correspondent,
+                     scenario.start_utc, scenario.duration_s, mode=cfg.mode,
+                     min_elev_deg=scenario.min_elev_deg, fibre=cfg.fibre, isl=cfg.isl,
+                     step_s=cfg.step_s, workers=workers)
