@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from conftest import START
 from sigma_sn.elements import read_tle

@@ -126,7 +126,8 @@ def modcod(snr_db_, margin_db: float = 1.0):
     when none fits) and its spectral efficiency (bit/symbol; 0 when none)."""
     es_n0, eff, index = _table()
     k = np.searchsorted(es_n0 + margin_db, np.asarray(snr_db_, float), side="right") - 1
-    return np.where(k >= 0, index[np.maximum(k, 0)], -1), np.where(k >= 0, eff[np.maximum(k, 0)], 0.0)
+    pick = np.maximum(k, 0)
+    return np.where(k >= 0, index[pick], -1), np.where(k >= 0, eff[pick], 0.0)
 
 
 def rate_bps(snr_db_, budget: LinkBudget):
