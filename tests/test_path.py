@@ -43,7 +43,8 @@ def long_haul(shell1):
     for mode in PathMode:
         model = PathModel(shell1, gateways, ST_PETERSBURG, START, DURATION_S, mode=mode,
                           min_elev_deg=MASK_DEG, workers=1)
-        out[mode] = (model, compute_paths(model, terminals, tw, chunk_steps=256))
+        out[mode] = (model, compute_paths(model, terminals, tw, chunk_steps=256,
+                                                  workers=2))
     return terminals, tw, out
 
 
@@ -294,3 +295,11 @@ def test_bucket_and_heap_dijkstra_agree_with_scipy_on_random_graphs():
         # hops: one more than the predecessor's, down to a start (1)
         reached = np.isfinite(ref)
         assert (hops[k][reached] == _walk_down(pred, reached, n)[0][reached]).all()
+
+
+def test_forked_workers_give_the_same_paths_as_one_process(long_haul):
+    terminals, tw, out = long_haul
+    model, forked = out[PathMode.ISL]
+    alone = compute_paths(model, terminals, tw, chunk_steps=256, workers=1)
+    for name in ("delay_ms", "hops", "gateway", "first_step", "offset"):
+        np.testing.assert_array_equal(getattr(alone, name), getattr(forked, name))
