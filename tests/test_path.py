@@ -43,8 +43,8 @@ def long_haul(shell1):
     for mode in PathMode:
         model = PathModel(shell1, gateways, ST_PETERSBURG, START, DURATION_S, mode=mode,
                           min_elev_deg=MASK_DEG, workers=1)
-        out[mode] = (model, compute_paths(model, terminals, tw, chunk_steps=256,
-                                                  workers=2))
+        paths = compute_paths(model, terminals, tw, chunk_steps=256, workers=2)
+        out[mode] = (model, paths)
     return terminals, tw, out
 
 
