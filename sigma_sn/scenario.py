@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sigma_sn.errors import InputError
+from sigma_sn.path.config import Isl, PathConfig, PathMode
+from sigma_sn.path.ground import Correspondent, Fibre
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
@@ -21,7 +23,8 @@ from sigma_sn.sim.model import SimConfig
 from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
-        "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures"}
+        "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures",
+        "path"}
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
@@ -58,6 +61,7 @@ class Scenario:
     mip: MipConfig = field(default_factory=MipConfig)
     security: Any = None
     failures: tuple = ()
+    path_config: PathConfig | None = None   # the [path] section
 
 
 class _Reader:
@@ -281,7 +285,54 @@ def load_scenario(path) -> Scenario:
         min_elev_deg=window.number("min_elev_deg", 0.0, minimum=-90, below=90),
         step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
         site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
-        sim=sim, mip=mip, security=security, failures=tuple(failures))
+        sim=sim, mip=mip, security=security, failures=tuple(failures),
+        path_config=_path(data, where, base, sites) if "path" in data else None)
+
+
+_PATH = {"mode", "gateways", "correspondent", "step_s", "fibre_per_hop_ms", "fibre_hop_km",
+         "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg"}
+
+
+def _path(data: dict, where: str, base: Path, sites) -> PathConfig:
+    """The ``[path]`` section: path model, gateways file, correspondent, fibre and ISLs."""
+    r = _Reader(where, data["path"], "path.")
+    r.only(_PATH)
+    try:
+        mode = PathMode(r.string("mode", "isl"))
+    except ValueError:
+        raise r.fail("mode", "must be " + " or ".join(m.value for m in PathMode)
+                     + f", got {r.table['mode']!r}") from None
+    if "gateways" not in r.table:
+        raise r.fail("gateways", "missing: a CSV of gateway sites (as site_files)")
+    gateways_file = base / r.string("gateways")
+    if not gateways_file.is_file():
+        raise r.fail("gateways", f"no such file: {gateways_file}")
+    gateways = read_sites_csv(gateways_file)
+    corr = r.table.get("correspondent")
+    if isinstance(corr, str):
+        known = {s.name: s for s in (*gateways, *sites)}
+        if corr not in known:
+            raise r.fail("correspondent", f"no gateway or site named {corr!r}; name one, or "
+                         "give a table {name, lat_deg, lon_deg}")
+        correspondent = Correspondent(corr, known[corr].lat_deg, known[corr].lon_deg)
+    elif isinstance(corr, dict):
+        c = _Reader(where, corr, "path.correspondent.")
+        c.only({"name", "lat_deg", "lon_deg"})
+        correspondent = Correspondent(c.string("name", "correspondent"),
+                                      c.number("lat_deg", minimum=-90, maximum=90),
+                                      c.number("lon_deg", minimum=-180, maximum=360))
+    else:
+        raise r.fail("correspondent", "missing: a gateway or site name, or a table "
+                     "{name, lat_deg, lon_deg}" if corr is None else
+                     f"must be a name or a table {{name, lat_deg, lon_deg}}, got {corr!r}")
+    fibre = Fibre(per_hop_ms=r.number("fibre_per_hop_ms", Fibre.per_hop_ms, minimum=0),
+                  hop_km=r.number("fibre_hop_km", Fibre.hop_km, minimum=1))
+    isl = Isl(max_range_km=r.number("isl_max_range_km", Isl.max_range_km, minimum=1),
+              polar_cutoff_deg=r.number("isl_polar_cutoff_deg", Isl.polar_cutoff_deg,
+                                        minimum=0, maximum=90),
+              plane_tol_deg=r.number("isl_plane_tol_deg", Isl.plane_tol_deg, minimum=0.001))
+    return PathConfig(mode=mode, gateways_file=gateways_file, correspondent=correspondent,
+                      step_s=r.number("step_s", 1.0, minimum=0.001), fibre=fibre, isl=isl)
 
 
 def _horizon(r: _Reader) -> HorizonMask:

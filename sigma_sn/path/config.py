@@ -1,0 +1,53 @@
+"""The ``[path]`` scenario section as values: which path model, where the gateways and
+the correspondent are, and the parameters of fibre and inter-satellite links."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sigma_sn.path.ground import Correspondent, Fibre
+
+
+class PathMode(enum.Enum):
+    """How traffic gets from the serving satellite to the ground."""
+
+    BENT_PIPE = "bent_pipe"   # straight down to a gateway the same satellite sees
+    ISL = "isl"               # over +Grid inter-satellite links to any gateway
+
+
+@dataclass(frozen=True)
+class Isl:
+    """+Grid inter-satellite links.
+
+    ``max_range_km``: a link longer than this is down (5,000 km keeps the line of sight
+    of a 550 km shell some 80 km above the ground). ``polar_cutoff_deg``: cross-plane
+    links are down while either end is above this latitude (planes cross near the
+    poles, and pointing cannot keep up: Iridium switches them off there).
+    ``plane_tol_deg``: RAANs this close form one plane (see :mod:`sigma_sn.path.grid`).
+    """
+
+    max_range_km: float = 5000.0
+    polar_cutoff_deg: float = 75.0
+    plane_tol_deg: float = 2.0
+
+    def __post_init__(self):
+        if not self.max_range_km > 0:
+            raise ValueError(f"max_range_km must be > 0, got {self.max_range_km}")
+        if not 0 <= self.polar_cutoff_deg <= 90:
+            raise ValueError(f"polar_cutoff_deg must be in [0, 90], got {self.polar_cutoff_deg}")
+        if not self.plane_tol_deg > 0:
+            raise ValueError(f"plane_tol_deg must be > 0, got {self.plane_tol_deg}")
+
+
+@dataclass(frozen=True)
+class PathConfig:
+    """A validated ``[path]`` section (see docs/scenario-format.md)."""
+
+    mode: PathMode
+    gateways_file: Path
+    correspondent: Correspondent
+    step_s: float = 1.0
+    fibre: Fibre = field(default_factory=Fibre)
+    isl: Isl = field(default_factory=Isl)
