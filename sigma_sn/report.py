@@ -206,8 +206,8 @@ class ElevationSamples:
 
 def plan_satellites(plan: dict, plan_dir=".") -> list:
     """Return the satellites the plan names, read from its element files (found as
-    :func:`sigma_sn.sim.fromplan.element_files` finds them: from the current folder, else
-    from ``plan_dir``)."""
+    :func:`sigma_sn.sim.fromplan.element_files` finds them: from ``plan_dir``, the plan
+    file's folder, else from the current folder)."""
     import warnings
 
     from sigma_sn.elements import load_elements

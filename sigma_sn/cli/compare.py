@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from sigma_sn.atomic import write_text
     from sigma_sn.compare import add_findings, compare_plan, format_table, write_compare
-    from sigma_sn.planner.plan import dumps, plan_scenario
+    from sigma_sn.planner.io import write_plan_json
+    from sigma_sn.planner.plan import plan_scenario
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
     from sigma_sn.sim.fromplan import replays_from_plan
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     doc = compare_plan(plan, cfg, mip, progress=Progress, replays=replays)
     doc = add_findings(doc, plan, cfg, mip, security=sc.security, failures=sc.failures,
                        where=str(sc.path), replays=replays)
-    write_text(out / "plan.json", dumps(plan))
+    write_plan_json(out / "plan.json", plan)
     paths = write_compare(doc, out)
     hs = plan["handovers"]
     bad = sum(not h["feasible"] for h in hs)

@@ -13,8 +13,9 @@ Reads what it finds in RESULTS_DIR, each part optional but at least one needed:
 - ``compare.json`` (both protocols overlaid) or else ``report.json`` (one simulation);
 - ``sweep.csv`` (one figure per metric, one line per protocol).
 
-Relative paths in ``run.json`` and in the plan's inputs are taken from the current
-directory, else from RESULTS_DIR. Writes ``RESULTS_DIR/report.html``.
+Relative paths in ``run.json`` are taken from the current directory, else from
+RESULTS_DIR; the plan's inputs from RESULTS_DIR (where the plan is), else from the current
+directory. Writes ``RESULTS_DIR/report.html``.
 """
 
 from __future__ import annotations
