@@ -99,10 +99,13 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | None = _stderr
-                 ) -> RunResult:
+def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | None = _stderr,
+                 verbose: bool = False) -> RunResult:
     """Run the scenario at ``scenario_path`` end to end into ``out_dir`` (default
     ``results/<scenario name>``) and return what was made.
+
+    Stale element sets and satellites SGP4 cannot propagate are logged as one line each
+    (``verbose``: with the full lists).
 
     ``out_dir`` is replaced as a whole: if it exists it must be an earlier results folder
     (it holds ``run.json``) or empty. Bad input raises
@@ -131,7 +134,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give the mode mkdir would
     try:
-        result = _run_stages(sc, scenario_path, tmp, stages)
+        result = _run_stages(sc, scenario_path, tmp, stages, verbose)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -150,9 +153,11 @@ def _replace_dir(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResult:
+def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bool
+                ) -> RunResult:
     from sigma_sn import compare as cmp
     from sigma_sn.atomic import write_text
+    from sigma_sn.health import element_notes
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
@@ -176,6 +181,10 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     write_windows(tmp / "windows.csv", windows)
     stages.end(f"{len(windows)} windows of {_n(len(satellites), 'satellite')} over "
                f"{_n(len(sites), 'site')}")
+    if stages.log:
+        for line in element_notes(satellites, sc.start_utc, sc.duration_s, windows.skipped,
+                                  verbose=verbose):
+            stages.log(line if line.startswith(" ") else f"      warning: {line}")
 
     stages.start("plan")
     plan = plan_scenario(sc, windows=sw)

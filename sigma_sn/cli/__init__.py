@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     warnings.showwarning = _show_warning
+    # numpy's floating-point notes ("invalid value encountered in cos") say nothing a user
+    # can act on; what the NaN means (a satellite SGP4 cannot propagate) is said instead
+    warnings.filterwarnings("ignore", r"(invalid value|divide by zero|overflow) encountered",
+                            RuntimeWarning)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

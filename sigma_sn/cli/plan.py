@@ -25,6 +25,8 @@ def register(subparsers) -> None:
                       help="override the window's length in hours")
     p.add_argument("--min-elev", type=float, metavar="DEG",
                    help="override window.min_elev_deg (sites' own masks still apply)")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
@@ -94,8 +96,9 @@ def summary(plan: dict) -> list[str]:
 
 
 def run(args) -> int:
+    from sigma_sn.health import element_notes, print_notes
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
-    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
 
@@ -107,10 +110,13 @@ def run(args) -> int:
         return bars[-1]
 
     try:
-        plan = plan_scenario(sc, progress=bar, workers=None)
+        sw = scenario_windows(sc, progress=bar, workers=None)
     finally:
         for b in bars:
             b.close()
+    print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s,
+                              sw.windows.skipped, verbose=args.verbose))
+    plan = plan_scenario(sc, windows=sw, workers=None)
     if args.out:
         write_plan_json(args.out, plan)
     if args.csv:

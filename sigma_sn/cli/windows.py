@@ -24,15 +24,17 @@ def register(sub) -> None:
                         "default 60")
     p.add_argument("--out", metavar="FILE",
                    help="write windows to FILE (.csv or .json); default: CSV on stdout")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from datetime import timedelta
 
     from sigma_sn.elements import load_elements
     from sigma_sn.errors import InputError
+    from sigma_sn.health import element_notes, print_notes
     from sigma_sn.progress import Progress
     from sigma_sn.propagate import as_utc
     from sigma_sn.sites import read_sites_csv
@@ -52,14 +54,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not args.out.endswith((".csv", ".json")):
         raise InputError(f"must end in .csv or .json, got {args.out!r}", key="--out")
     duration_s = args.hours * 3600.0
-    catalog = load_elements(args.tle, window_start_utc=start,
-                            window_end_utc=start + timedelta(seconds=duration_s))
+    catalog = load_elements(args.tle)
     sites = read_sites_csv(args.stations)
     with Progress("windows", len(catalog.satellites)) as bar:
         windows = find_windows(catalog.satellites, sites, start, duration_s,
                                min_elev_deg=args.min_elev, step_s=args.step, progress=bar)
-    for skip in windows.skipped:
-        print(f"warning: {skip}", file=sys.stderr)
+    print_notes(element_notes(catalog.satellites, start, duration_s, windows.skipped,
+                              verbose=args.verbose))
     if args.out:
         write_windows(args.out, windows)
         print(f"{len(windows)} windows of {len(catalog.satellites)} satellites over "
