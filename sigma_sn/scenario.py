@@ -21,7 +21,8 @@ from sigma_sn.sim.model import SimConfig
 from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
-        "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures"}
+        "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures",
+        "exports"}
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
@@ -29,6 +30,20 @@ _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
 LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
              "lm_terrestrial_s", "lm_query_rate_per_s")
 TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
+
+
+#: sample step of the CZML and GeoJSON exports: Cesium interpolates between samples
+#: (degree 5, metres off at this step); a 6 h Starlink terminal run writes a few MB
+EXPORT_STEP_S = 300.0
+
+
+@dataclass(frozen=True)
+class Exports:
+    """``[exports]``: whether ``sigma-sn run`` writes plan.czml and footprints.geojson, and
+    the step (s) their satellite positions and ground tracks are sampled at."""
+
+    enabled: bool = True
+    step_s: float = EXPORT_STEP_S
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,7 @@ class Scenario:
     mip: MipConfig = field(default_factory=MipConfig)
     security: Any = None
     failures: tuple = ()
+    exports: Exports = field(default_factory=Exports)
 
 
 class _Reader:
@@ -275,13 +291,20 @@ def load_scenario(path) -> Scenario:
         parse_security(security, where)
     parse_failures(failures, where)
 
+    exp_r = _Reader(where, data.get("exports", {}), "exports.")
+    exp_r.only({"enabled", "step_s"})
+    if not isinstance(exp_r.table.get("enabled", True), bool):
+        raise exp_r.fail("enabled", f"must be true or false, got {exp_r.table['enabled']!r}")
+    exports = Exports(exp_r.table.get("enabled", True),
+                      exp_r.number("step_s", EXPORT_STEP_S, minimum=1))
+
     return Scenario(
         path=path, name=name, mode=mode, policy=policy, element_files=element_files,
         sites=tuple(sites), start_utc=start_utc, duration_s=duration_s,
         min_elev_deg=window.number("min_elev_deg", 0.0, minimum=-90, below=90),
         step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
         site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
-        sim=sim, mip=mip, security=security, failures=tuple(failures))
+        sim=sim, mip=mip, security=security, failures=tuple(failures), exports=exports)
 
 
 def _horizon(r: _Reader) -> HorizonMask:
