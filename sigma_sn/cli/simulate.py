@@ -52,12 +52,15 @@ def run(args) -> int:
     import os
 
     from sigma_sn.atomic import write_text
+    from sigma_sn.cli.outputs import prepare
     from sigma_sn.errors import InputError
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, simulate_plan, use_elements
     from sigma_sn.sim.trace import write_trace_csv
 
     plan = read_plan(args.plan)
+    prepare(args.out, "--out")
+    prepare(args.trace, "--trace")
     if args.elements:
         plan = use_elements(plan, args.elements, source=args.plan)
     for f in args.truth_tle or ():
