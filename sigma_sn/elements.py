@@ -616,15 +616,19 @@ def _describe(sat: Satellite) -> str:
 def load_elements(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                   window_start_utc: datetime | None = None,
                   window_end_utc: datetime | None = None) -> Catalog:
-    """Load TLE and OMM files into one Catalog, in file order.
+    """Load TLE and OMM files (or ``celestrak:GROUP``, :mod:`sigma_sn.celestrak`) into one
+    Catalog, in file order.
 
     A catalogue number given more than once keeps its newest epoch (ties: the first
     one read), at the position where it first appeared. With a window, every
     satellite whose epoch lies more than ``STALE_EPOCH_DAYS`` outside it is warned
     about. Every warning is in ``Catalog.warnings`` and also goes to ``warnings.warn``.
     """
+    from sigma_sn.celestrak import resolve
+
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    paths = [resolve(p) for p in paths]  # celestrak:GROUP -> the cached file
     kept: dict[int, int] = {}  # norad_id -> index in satellites
     satellites: list[Satellite] = []
     duplicates: list[str] = []

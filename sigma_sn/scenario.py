@@ -128,7 +128,12 @@ class _Reader:
                 or not all(isinstance(e, str) for e in value)):
             raise self.fail(key, "must be a " + ("non-empty " if required else "")
                             + "list of file names")
-        paths = tuple(base / e for e in value)
+        from sigma_sn.celestrak import PREFIX, resolve
+
+        try:  # celestrak:GROUP: the cached (or freshly fetched) file
+            paths = tuple(resolve(e) if e.startswith(PREFIX) else base / e for e in value)
+        except InputError as exc:
+            raise self.fail(key, exc.reason) from None
         for i, p in enumerate(paths):
             if not p.is_file():
                 raise self.fail(f"{key}[{i}]", f"no such file: {p}")

@@ -64,7 +64,7 @@ def run(args) -> int:
     if args.elements:
         plan = use_elements(plan, args.elements, source=args.plan)
     for f in args.truth_tle or ():
-        if not os.path.isfile(f):
+        if not f.startswith("celestrak:") and not os.path.isfile(f):
             raise InputError("no such file (--truth-tle)", path=f)
     cfg, mip = config_from_plan(plan, source=args.plan, traffic=args.traffic,
                                 direction=args.direction, rate_pps=args.rate, seed=args.seed,
