@@ -72,6 +72,8 @@ def test_moved_elements_are_found_with_elements_option(project, capsys):
     err = capsys.readouterr().err
     assert "iridium_like.tle not found" in err and "--elements" in err
     assert main(["simulate", plan, "--elements", str(moved)]) == 0
+    assert main(["report", str(project / "results"), "--elements", str(moved)]) == 0
+    assert "no elevation figure" not in (project / "results" / "report.html").read_text()
 
 
 def test_a_changed_element_file_is_an_error(project, capsys):
