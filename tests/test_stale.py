@@ -53,6 +53,7 @@ COMMANDS = {
     "windows": ["windows", "--tle", "starlink.tle", "--stations", "sites.csv", "--start",
                 LATE, "--hours", "0.25", "--out", "w.csv"],
     "run": ["run", "late.toml", "--out-dir", "results"],
+    "compare": ["compare", "late.toml", "--out-dir", "compared"],
 }
 
 
