@@ -616,15 +616,19 @@ def _describe(sat: Satellite) -> str:
 def load_elements(paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                   window_start_utc: datetime | None = None,
                   window_end_utc: datetime | None = None) -> Catalog:
-    """Load TLE and OMM files into one Catalog, in file order.
+    """Load TLE and OMM files (or ``celestrak:GROUP``, :mod:`sigma_sn.celestrak`) into one
+    Catalog, in file order.
 
     A catalogue number given more than once keeps its newest epoch (ties: the first
     one read), at the position where it first appeared. With a window, every
     satellite whose epoch lies more than ``STALE_EPOCH_DAYS`` outside it is warned
     about. Every warning is in ``Catalog.warnings`` and also goes to ``warnings.warn``.
     """
+    from sigma_sn.celestrak import resolve
+
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    paths = [resolve(p) for p in paths]  # celestrak:GROUP -> the cached file
     kept: dict[int, int] = {}  # norad_id -> index in satellites
     satellites: list[Satellite] = []
     duplicates: list[str] = []
@@ -660,27 +664,58 @@ def _checked(items: Iterable[Satellite | InputError]) -> Iterator[Satellite]:
         yield item
 
 
+@dataclass(frozen=True)
+class Stale:
+    """A satellite whose epoch lies ``days`` outside the window (``side``: before its start
+    or after its end)."""
+
+    satellite: Satellite
+    days: float
+    side: str
+
+    def __str__(self) -> str:
+        return (f"{_describe(self.satellite)} is {self.days:.1f} days {self.side}; expect "
+                f"position errors of {self.days:.0f}-{3 * self.days:.0f} km or more")
+
+
+def stale_elements(satellites: Sequence[Satellite], start_utc: datetime,
+                   end_utc: datetime) -> list[Stale]:
+    """Return the satellites whose epochs lie more than ``STALE_EPOCH_DAYS`` outside
+    [``start_utc``, ``end_utc``], stalest first."""
+    start_utc = _as_utc(start_utc, "window start")
+    end_utc = _as_utc(end_utc, "window end")
+    limit, day = timedelta(days=STALE_EPOCH_DAYS), timedelta(days=1)
+    stale = []
+    for sat in satellites:
+        if sat.epoch_utc < start_utc - limit:
+            stale.append(Stale(sat, (start_utc - sat.epoch_utc) / day,
+                               f"before the window starts ({format_utc(start_utc)})"))
+        elif sat.epoch_utc > end_utc + limit:
+            stale.append(Stale(sat, (sat.epoch_utc - end_utc) / day,
+                               f"after the window ends ({format_utc(end_utc)})"))
+    return sorted(stale, key=lambda s: -s.days)
+
+
+def stale_summary(stale: Sequence[Stale], total: int) -> str:
+    """Return one short line about ``stale`` (of ``total`` satellites): how many, how
+    stale, the worst."""
+    worst = stale[0]
+    least = min(s.days for s in stale)
+    span = f"{worst.days:.0f}" if round(least) == round(worst.days) else \
+        f"{least:.0f}-{worst.days:.0f}"
+    return (f"{len(stale)} of {total} element sets are stale: epochs {span} days from the "
+            f"window, the worst {worst.satellite.name} ({worst.satellite.norad_id}) "
+            f"{worst.days:.1f} days (position errors of {worst.days:.0f} km or more)")
+
+
 def _stale_warnings(satellites: Sequence[Satellite], start_utc: datetime | None,
                     end_utc: datetime | None) -> list[str]:
     if start_utc is None and end_utc is None:
         return []
-    start_utc = _as_utc(start_utc or end_utc, "window start")
-    end_utc = _as_utc(end_utc or start_utc, "window end")
-    limit = timedelta(days=STALE_EPOCH_DAYS)
-    stale = []
-    for sat in satellites:
-        if sat.epoch_utc < start_utc - limit:
-            days, side = (start_utc - sat.epoch_utc) / timedelta(days=1), "before the window starts"
-        elif sat.epoch_utc > end_utc + limit:
-            days, side = (sat.epoch_utc - end_utc) / timedelta(days=1), "after the window ends"
-        else:
-            continue
-        stale.append(f"{_describe(sat)} is {days:.1f} days {side} "
-                     f"({format_utc(start_utc)}); expect position errors of "
-                     f"{days:.0f}-{3 * days:.0f} km or more")
-    return _summary_warnings(
-        stale, "{count} satellites have epochs more than "
-               f"{STALE_EPOCH_DAYS:g} days outside the window")
+    stale = stale_elements(satellites, start_utc or end_utc, end_utc or start_utc)
+    if len(stale) == 1:
+        return [str(stale[0])]
+    return [stale_summary(stale, len(satellites))] if stale else []
 
 
 # --------------------------------------------------------------------- writing

@@ -465,6 +465,12 @@ def busy_span_s(plan: dict, mobile: str | None = None,
                     min(MIN_SPAN_S, float(plan["duration_s"])))
 
 
+#: tallest plan timeline (px) and most rows it labels: a long run meets hundreds of
+#: access points, one thin row each
+MAX_TIMELINE_PX = 900
+LABELLED_ROWS = 40
+
+
 def plan_timeline(plan: dict, mobile: str | None = None, *, span_s=None,
                   fig: go.Figure | None = None) -> go.Figure:
     """Return a Gantt chart of one mobile's plan (default: the plan's first mobile).
@@ -519,7 +525,7 @@ def plan_timeline(plan: dict, mobile: str | None = None, *, span_s=None,
             continue
         utc = utc_strings(start, [e["t_s"] for e in mine])
         fig.add_trace(go.Scatter(
-            x=utc, y=[e["ap"] for e in mine], mode="markers", name=action,
+            x=utc, y=[e["ap"] for e in mine], mode="markers", name=action, meta="thin",
             hovertext=[_event_hover(e, u) for e, u in zip(mine, utc)], hoverinfo="text",
             marker={"symbol": symbol, "size": 10, "color": colour,
                     "line": {"width": 1, "color": colour}}))
@@ -527,11 +533,14 @@ def plan_timeline(plan: dict, mobile: str | None = None, *, span_s=None,
     fig.update_layout(
         title=f"{plan.get('name', 'plan')}: {m['name']} ({plan.get('mode', '?')} mode, "
               f"{plan.get('policy', '?')})",
-        barmode="overlay", height=max(320, 26 * len(categories) + 160),
+        barmode="overlay", height=min(MAX_TIMELINE_PX, max(320, 26 * len(categories) + 160)),
         xaxis={"type": "date", "title": "UTC",
+               "rangeslider": {"visible": True, "thickness": 0.06},
                **({} if span_s is None else {"range": utc_strings(start, span_s)})},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": categories,
-               "title": "access point", "automargin": True},
+               "title": "access point", "automargin": True,
+               # too many rows to label: hover names them, box zoom spreads them
+               "showticklabels": len(categories) <= LABELLED_ROWS},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, hovermode="closest")
     return fig
 
@@ -579,6 +588,30 @@ def plan_elevation(plan: dict, t_s, elev_deg, names: Sequence[str],
 #: above this many handovers in a report only the markers show them: thousands of
 #: full-height lines hide the data and make the page slow
 MAX_HANDOVER_LINES = 200
+#: most points a time series keeps in a figure: longer ones are decimated
+MAX_POINTS = 4000
+
+
+def decimate(t_s: np.ndarray, y: np.ndarray, most: int = MAX_POINTS):
+    """Return ``(t_s, y)`` with at most about ``most`` points: for a longer series, the
+    smallest and largest value of each of ``most / 2`` equal slices, in time order, so
+    every spike and dip of a whole run still shows (NaN gaps where a slice has no data)."""
+    n = len(t_s)
+    if n <= most:
+        return t_s, y
+    edges = np.linspace(0, n, most // 2 + 1).astype(int)
+    keep = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        part = y[a:b]
+        if np.all(np.isnan(part)):
+            keep.append(a)
+            continue
+        lo, hi = a + int(np.nanargmin(part)), a + int(np.nanargmax(part))
+        keep.extend(sorted({lo, hi}))
+    keep = np.asarray(keep)
+    return t_s[keep], y[keep]
+
+
 #: how each protocol is labelled and coloured
 PROTOCOL_LABEL = {"sigma": "SIGMA-SN", "mip": "Mobile IP"}
 PROTOCOL_COLOUR = {"sigma": "#1f77b4", "mip": "#d62728"}
@@ -632,7 +665,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
         y = np.array([np.nan if v is None else v for v in ts[key]], float)
         if what == "loss":
             y = np.cumsum(y)
-        x = utc_strings(rep["start_utc"], ts["t_s"])
+        t_s, y = decimate(np.asarray(ts["t_s"], float), y)
+        x = utc_strings(rep["start_utc"], t_s)
         fig.add_trace(go.Scatter(
             x=x, y=np.round(y, 6), mode="lines", name=name, connectgaps=False,
             line={"color": colour, "width": 1.5, "shape": "hv" if what == "loss" else None},
@@ -645,7 +679,7 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
                 _vlines(fig, t_ho, [colour] * len(t_ho), opacity=0.5)
             fig.add_trace(go.Scatter(
                 x=t_ho, y=[1.0 - 0.04 * k] * len(hos), yaxis="y2", mode="markers",
-                name=f"{name} handovers", legendgroup=label,
+                name=f"{name} handovers", legendgroup=label, meta="thin",
                 marker={"symbol": "triangle-down", "size": 9, "color": colour},
                 hovertext=[f"{name} handover{' of ' + h['mobile'] if h.get('mobile') else ''}"
                            f"<br>{u} UTC<br>{h['from']} → {h['to']}<br>handover latency "
@@ -656,7 +690,9 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
     fig.update_layout(
         title=title + (" with handovers marked" if any(r.get("handovers")
                                                         for r in reports.values()) else ""),
-        xaxis={"type": "date", "title": "UTC"}, yaxis={"title": y_title, "rangemode": "tozero"},
+        xaxis={"type": "date", "title": "UTC", "rangeslider": {"visible": True,
+                                                               "thickness": 0.08}},
+        yaxis={"title": y_title, "rangemode": "tozero"},
         # the handover markers sit on their own hidden axis, at the top whatever the data
         yaxis2={"overlaying": "y", "range": [0.0, 1.05], "visible": False},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"}, hovermode="closest")

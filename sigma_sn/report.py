@@ -77,7 +77,65 @@ _SCORE_JS = """
   };
   document.addEventListener("DOMContentLoaded", mark);
 })();
+
+// Marker traces with meta "thin" show at most `most` markers inside the x range on
+// screen, evenly picked: hundreds of handovers over a whole run would otherwise merge
+// into a solid bar. Zooming in brings the rest back.
+window.sigmaSnThin = function (id, most) {
+  var gd = document.getElementById(id);
+  if (!gd || !gd.data || !window.Plotly) { return; }
+  var norm = function (x) { return String(x).replace("T", " "); };
+  var full = gd.data.map(function (t) {
+    return t.meta === "thin" ? {x: Array.from(t.x), y: Array.from(t.y),
+                                text: t.hovertext ? Array.from(t.hovertext) : null} : null;
+  });
+  var thin = function () {
+    var range = gd.layout.xaxis && gd.layout.xaxis.range;
+    var lo = range ? norm(range[0]) : "", hi = range ? norm(range[1]) : "\\uffff";
+    var xs = [], ys = [], texts = [], which = [];
+    full.forEach(function (f, i) {
+      if (!f) { return; }
+      var inside = [];
+      for (var k = 0; k < f.x.length; k++) {
+        var x = norm(f.x[k]);
+        if (x >= lo && x <= hi) { inside.push(k); }
+      }
+      var step = Math.max(1, Math.ceil(inside.length / most));
+      var keep = inside.filter(function (k, j) { return j % step === 0; });
+      xs.push(keep.map(function (k) { return f.x[k]; }));
+      ys.push(keep.map(function (k) { return f.y[k]; }));
+      texts.push(keep.map(function (k) { return f.text ? f.text[k] : ""; }));
+      which.push(i);
+    });
+    if (!which.length) { return; }
+    // new data make plotly guess the axis types (and fixed y ranges) again unless the
+    // update restates them
+    var keep = {};
+    Object.keys(gd._fullLayout).forEach(function (k) {
+      if (!/^[xy]axis\\d*$/.test(k)) { return; }
+      keep[k + ".type"] = gd._fullLayout[k].type;
+      var own = gd.layout[k];
+      if (k.charAt(0) === "y" && own && own.range && own.autorange !== true) {
+        keep[k + ".range"] = own.range.slice();
+      }
+    });
+    Plotly.update(gd, {x: xs, y: ys, hovertext: texts}, keep, which);
+  };
+  thin();
+  gd.on("plotly_relayout", function (e) {  // a zoom, a pan or the range slider
+    if (Object.keys(e || {}).some(function (k) { return /^xaxis\\.(range|autorange)/.test(k); })) {
+      thin();
+    }
+  });
+};
 """
+#: most markers a thinned trace shows within the visible time range
+THIN_MARKERS = 60
+#: a table longer than this is summarised, the full table one click away
+SUMMARY_ABOVE = 20
+#: a text column with at most this many values has them counted in the summary; a
+#: column with more shows its first and last
+SHOWN_VALUES = 6
 
 
 def _cell(value) -> tuple[str, str]:
@@ -109,6 +167,39 @@ def _table_html(rows: Sequence[dict]) -> str:
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _summary_rows(rows: Sequence[dict]) -> list[dict]:
+    """One row per column of ``rows``: count, and min / median / max of numbers or the
+    commonest values of text."""
+    from collections import Counter
+
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    out = []
+    for c in columns:
+        values = [r.get(c) for r in rows if r.get(c) is not None]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and len(numbers) == len(values):
+            out.append({"column": c, "values": len(values), "min": min(numbers),
+                        "median": float(np.median(numbers)), "max": max(numbers)})
+            continue
+        texts = [_cell(v)[0] for v in values]
+        common = Counter(texts).most_common()
+        shown = (", ".join(f"{v} ({n})" for v, n in common) if len(common) <= SHOWN_VALUES
+                 else f"{texts[0]} ... {texts[-1]}" if texts else "")
+        out.append({"column": c, "values": len(values), "distinct": len(common),
+                    "values seen": shown})
+    return out
+
+
+def _table_section(rows: Sequence[dict]) -> str:
+    """A short table as it is; a long one as a summary with the rows in ``<details>``."""
+    if len(rows) <= SUMMARY_ABOVE:
+        return _table_html(rows)
+    return (f"<p>{len(rows)} rows, summarised by column:</p>{_table_html(_summary_rows(rows))}"
+            f"<details><summary>All {len(rows)} rows</summary>{_table_html(rows)}</details>")
 
 
 def _uses_geo(fig) -> bool:
@@ -149,11 +240,13 @@ def render_report(*, title: str, tables: Sequence[tuple[str, Sequence[dict]]] = 
                                           for a, c in contents) + "</ul></nav>")
     for k, (caption, rows) in enumerate(tables, 1):
         body.append(f'<section id="table-{k}"><h2>{html.escape(caption)}</h2>'
-                    f"{_table_html(list(rows))}</section>")
+                    f"{_table_section(list(rows))}</section>")
     for k, (caption, fig) in enumerate(figures, 1):
         div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{k}",
                           default_height="100%",
-                          post_script=f"window.sigmaSnFigureDrawn({json.dumps(f'plot-{k}')});",
+                          post_script=f"window.sigmaSnFigureDrawn({json.dumps(f'plot-{k}')});"
+                                      f"window.sigmaSnThin({json.dumps(f'plot-{k}')}, "
+                                      f"{THIN_MARKERS});",
                           config={"displaylogo": False, "responsive": True})
         height = int(fig.layout.height or 450)
         body.append(f'<section id="figure-{k}"><h2>{html.escape(caption)}</h2>'
@@ -206,8 +299,8 @@ class ElevationSamples:
 
 def plan_satellites(plan: dict, plan_dir=".") -> list:
     """Return the satellites the plan names, read from its element files (found as
-    :func:`sigma_sn.sim.fromplan.element_files` finds them: from the current folder, else
-    from ``plan_dir``)."""
+    :func:`sigma_sn.sim.fromplan.element_files` finds them: from ``plan_dir``, the plan
+    file's folder, else from the current folder)."""
     import warnings
 
     from sigma_sn.elements import load_elements
@@ -266,7 +359,7 @@ def plan_elevations(plan: dict, mobile: str | None = None, *, satellites=None,
 
 
 def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int = 6,
-                 max_access_points: int = 30, max_rows: int = 500) -> Section:
+                 max_access_points: int = 30, max_rows: int = 5000) -> Section:
     """Return the report's plan part: a summary, the handovers and outages, a timeline
     for each of the ``max_mobiles`` mobiles with most handovers, and the elevation of the
     busiest one's candidates (left out, with a note, when the element files are gone).
@@ -307,25 +400,25 @@ def plan_section(plan: dict, *, plan_dir=".", satellites=None, max_mobiles: int 
     if len(per_mobile) > max_mobiles:
         notes.append(f"timelines of {max_mobiles} of {len(per_mobile)} mobiles, those with "
                      "most handovers")
-    for name in busiest:
-        span = plot.busy_span_s(plan, name, max_access_points)
-        if span is not None:
-            notes.append(f"the timeline and elevation of {name} show the first "
-                         f"{span[1] / 60:.0f} min, where its first {max_access_points} "
-                         "access points rise")
-        figures.append((f"Plan timeline: {name}", plot.plan_timeline(plan, name, span_s=span)))
+    for name in busiest:  # the whole run: a range slider and zoom reach any part of it
+        figures.append((f"Plan timeline: {name}", plot.plan_timeline(plan, name)))
+    span = plot.busy_span_s(plan, busiest[0], max_access_points) if busiest else None
+    if span is not None:
+        notes.append(f"the elevation and ground tracks of {busiest[0]} show the first "
+                     f"{span[1] / 60:.0f} min, where its first {max_access_points} access "
+                     "points rise")
     if busiest:
         try:
             s = plan_elevations(plan, busiest[0], satellites=satellites, plan_dir=plan_dir,
-                                span_s=plot.busy_span_s(plan, busiest[0], max_access_points))
+                                span_s=span)
         except InputError as exc:
             notes.append(f"no elevation figure: {exc}")
         else:
-            figures.append((f"Elevation of {s.mobile}'s candidates",
+            figures.append((f"Elevation of {s.mobile}'s candidates"
+                            + (f" (first {span[1] / 60:.0f} min)" if span else ""),
                             plot.plan_elevation(plan, s.t_s, s.elev_deg, s.names, s.mobile)))
-            caption, fig = plan_ground_tracks(
-                plan, satellites=satellites, plan_dir=plan_dir,
-                span_s=plot.busy_span_s(plan, busiest[0], max_access_points))
+            caption, fig = plan_ground_tracks(plan, satellites=satellites, plan_dir=plan_dir,
+                                              span_s=span)
             figures.append((caption, fig))
     return Section(tuple(tables), tuple(figures), tuple(notes))
 
@@ -379,7 +472,7 @@ def plan_ground_tracks(plan: dict, *, satellites=None, plan_dir=".", span_s=None
     return caption, fig
 
 
-def simulation_section(results, *, max_rows: int = 500) -> Section:
+def simulation_section(results, *, max_rows: int = 5000) -> Section:
     """Return the report's simulation part for a report or a comparison: the metrics
     side by side (the comparison's own table when it has one), the handovers, and
     latency, cumulative loss and throughput over time with the protocols overlaid."""
@@ -439,13 +532,39 @@ def read_sweep_csv(path) -> list[dict]:
     return list(reader)
 
 
-def sweep_section(rows, *, max_rows: int = 500) -> Section:
-    """Return the report's sweep part: one figure per metric, one line per protocol."""
+def sweep_table(rows) -> list[dict]:
+    """Return the sweep pivoted: one row per parameter point (``param = value``, and
+    ``param2 = value2`` in a 2-D sweep), one column per metric and protocol, in the
+    order they first appear (SIGMA-SN first)."""
+    from sigma_sn import plot
+
+    rows = list(rows)
+    protocols = sorted(dict.fromkeys(r["protocol"] for r in rows),
+                       key=lambda p: (p != "sigma", p not in plot.PROTOCOL_LABEL))
+    columns = {}
+    for r in rows:
+        metric = r["metric"] + (f" ({r['unit']})" if r.get("unit") else "")
+        columns.setdefault(r["metric"], metric)
+    points: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["param"], r["value"], r.get("param2") or "", r.get("value2") or "")
+        point = points.setdefault(key, {r["param"]: r["value"], **(
+            {r["param2"]: r["value2"]} if r.get("param2") else {})})
+        label = plot.PROTOCOL_LABEL.get(r["protocol"], r["protocol"])
+        point[f"{columns[r['metric']]} {label}"] = plot._number_or_text(r["result"])
+    order = [f"{c} {plot.PROTOCOL_LABEL.get(p, p)}" for c in columns.values()
+             for p in protocols]
+    return [{**{k: v for k, v in p.items() if k not in order},
+             **{k: p.get(k) for k in order}} for p in points.values()]
+
+
+def sweep_section(rows) -> Section:
+    """Return the report's sweep part: the table pivoted (:func:`sweep_table`), one
+    figure per metric with one line per protocol."""
     from sigma_sn import plot
 
     rows = list(rows)
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     figures = tuple((f"Sweep: {m}", plot.sweep_plot(rows, m)) for m in metrics)
-    caption = "Sweep" + (f" (first {max_rows} of {len(rows)} rows)"
-                         if len(rows) > max_rows else "")
-    return Section(((caption, rows[:max_rows]),), figures)
+    return Section((("Sweep: parameter by metric (all rows in sweep.csv)",
+                     sweep_table(rows)),), figures)

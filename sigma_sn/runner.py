@@ -31,10 +31,15 @@ RUN_SCHEMA = "sigma-sn/run/1"
 OUTPUT_FILES = ("windows.csv", "plan.json", "plan.csv", "report.json", "plan.czml",
                 "footprints.geojson", "report.html", "run.json")
 
-#: ephemeris step for the CZML and GeoJSON exports (Cesium interpolates between samples)
-EXPORT_STEP_S = 60.0
 #: most footprint snapshots in footprints.geojson
 MAX_FOOTPRINT_TIMES = 13
+#: most footprint polygons in footprints.geojson in all: a large constellation gets fewer
+#: snapshots, so the file stays a few MB
+MAX_FOOTPRINTS = 2000
+#: corners of a footprint polygon (a 1,000 km footprint: edges of ~65 km)
+FOOTPRINT_POINTS = 48
+#: the exports, written unless the scenario's [exports] or the caller turn them off
+EXPORT_FILES = ("plan.czml", "footprints.geojson")
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,14 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | None = _stderr
-                 ) -> RunResult:
+def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | None = _stderr,
+                 verbose: bool = False, exports: bool | None = None) -> RunResult:
     """Run the scenario at ``scenario_path`` end to end into ``out_dir`` (default
     ``results/<scenario name>``) and return what was made.
+
+    Stale element sets and satellites SGP4 cannot propagate are logged as one line each
+    (``verbose``: with the full lists). ``exports``: write plan.czml and
+    footprints.geojson (None: as the scenario's ``[exports] enabled`` says).
 
     ``out_dir`` is replaced as a whole: if it exists it must be an earlier results folder
     (it holds ``run.json``) or empty. Bad input raises
@@ -115,6 +124,9 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     stages = _Stages(10, log)
     stages.start("scenario")
     sc = load_scenario(scenario_path)
+    if exports is not None:
+        sc = dataclasses.replace(sc, exports=dataclasses.replace(sc.exports, enabled=exports))
+    stages.total -= not sc.exports.enabled
     out = Path(out_dir) if out_dir is not None else default_out_dir(sc.name, scenario_path)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / "run.json").exists())):
@@ -131,7 +143,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give the mode mkdir would
     try:
-        result = _run_stages(sc, scenario_path, tmp, stages)
+        result = _run_stages(sc, scenario_path, tmp, stages, verbose)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -150,9 +162,11 @@ def _replace_dir(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResult:
+def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bool
+                ) -> RunResult:
     from sigma_sn import compare as cmp
     from sigma_sn.atomic import write_text
+    from sigma_sn.health import element_notes
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
@@ -176,6 +190,10 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     write_windows(tmp / "windows.csv", windows)
     stages.end(f"{len(windows)} windows of {_n(len(satellites), 'satellite')} over "
                f"{_n(len(sites), 'site')}")
+    if stages.log:
+        for line in element_notes(satellites, sc.start_utc, sc.duration_s, windows.skipped,
+                                  verbose=verbose):
+            stages.log(line if line.startswith(" ") else f"      warning: {line}")
 
     stages.start("plan")
     plan = plan_scenario(sc, windows=sw)
@@ -189,15 +207,19 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     stages.end(", ".join(f"{p}: {c['handovers']}" for p, c in policies.items()
                          if "handovers" in c))
 
+    def progress(label: str, total: int) -> Progress:  # a bar on a terminal only
+        return Progress(f"      {label}", total, enabled=None if stages.log else False)
+
     cfg, mip_cfg = config_from_plan(plan)
     stages.start("link geometry")
-    replays = replays_from_plan(plan, plan_dir=".")  # one geometry for every replay
+    # one geometry for every replay
+    replays = replays_from_plan(plan, plan_dir=".", progress=progress)
     stages.end(f"{sum(len(r.links) for r in replays)} links")
     reports = {}
     for protocol, label in (("sigma", "simulate SIGMA-SN"), ("mip", "simulate Mobile IP")):
         stages.start(label)
         reports[protocol] = simulate_plan(plan, cfg, protocol=protocol, mip=mip_cfg,
-                                          replays=replays)
+                                          replays=replays, progress=progress)
         p = reports[protocol]["packets"]
         stages.end(f"{p['sent']} packets sent, {p['lost']} lost")
 
@@ -209,9 +231,11 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages) -> RunResul
     write_text(tmp / "report.json", cmp.dumps(doc))
     stages.end()
 
-    stages.start("exports")
-    n_czml, n_geo = write_exports(tmp, plan, satellites, sc)
-    stages.end(f"{n_czml} CZML packets, {n_geo} GeoJSON features")
+    if sc.exports.enabled:
+        stages.start("exports")
+        n_czml, n_geo = write_exports(tmp, plan, satellites, sc)
+        stages.end(f"{n_czml} CZML packets, {n_geo} GeoJSON features, sampled every "
+                   f"{sc.exports.step_s:g} s")
 
     run_info = run_record(sc, scenario_path, plan, cfg, mip_cfg, policies)
     stages.start("report")
@@ -294,8 +318,13 @@ def run_record(sc, scenario_path: Path, plan: dict, cfg, mip_cfg, policies: dict
             "mip": _plain(dataclasses.asdict(mip_cfg)) if mip_cfg is not None else None,
         },
         "policies": policies,
-        "outputs": list(OUTPUT_FILES),
+        "outputs": outputs(sc),
     }
+
+
+def outputs(sc) -> list[str]:
+    """The files a run of scenario ``sc`` writes (the exports only when enabled)."""
+    return [f for f in OUTPUT_FILES if sc.exports.enabled or f not in EXPORT_FILES]
 
 
 def _plain(d: dict) -> dict:
@@ -312,7 +341,7 @@ def _plan_ephemeris(plan: dict, satellites, sc):
     wanted = {s["name"] for s in plan.get("satellites", [])}
     shown = [s for s in satellites if s.name in wanted] or list(satellites)
     epoch = Epoch.at(plan["start_utc"])
-    t_s = time_grid(float(plan.get("duration_s", sc.duration_s)), EXPORT_STEP_S)
+    t_s = time_grid(float(plan.get("duration_s", sc.duration_s)), sc.exports.step_s)
     eph = propagate([s.satrec for s in shown], epoch, np.asarray(t_s))
     return shown, eph
 
@@ -338,9 +367,10 @@ def write_exports(out: Path, plan: dict, satellites, sc) -> tuple[int, int]:
     packets = czml_packets(eph, names, [s.norad_id for s in shown], sc.sites, access=access,
                            document_name=plan.get("name", sc.name))
     write_czml(out / "plan.czml", packets)
-    times = np.linspace(0.0, float(eph.t_s[-1]), MAX_FOOTPRINT_TIMES)
+    n_times = max(1, min(MAX_FOOTPRINT_TIMES, MAX_FOOTPRINTS // max(len(shown), 1)))
+    times = np.linspace(0.0, float(eph.t_s[-1]), n_times)
     doc = feature_collection(eph, names, [s.norad_id for s in shown], footprint_t_s=times,
-                             min_elev_deg=sc.min_elev_deg)
+                             min_elev_deg=sc.min_elev_deg, n_points=FOOTPRINT_POINTS)
     write_geojson(out / "footprints.geojson", doc)
     return len(packets), len(doc["features"])
 
@@ -362,7 +392,7 @@ def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: d
         tables += part.tables
         figures += part.figures
         notes += part.notes
-    intro = (f"{len(windows)} visibility windows; files: " + ", ".join(OUTPUT_FILES) + "."
+    intro = (f"{len(windows)} visibility windows; files: " + ", ".join(outputs(sc)) + "."
              + (" Left out: " + "; ".join(notes) + "." if notes else ""))
     report.write_report(out / "report.html", title=f"sigma-sn run: {name}", tables=tables,
                         figures=figures, intro=intro)

@@ -24,7 +24,7 @@ from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
         "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures",
-        "path"}
+        "path", "exports"}
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
@@ -32,6 +32,20 @@ _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
 LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
              "lm_terrestrial_s", "lm_query_rate_per_s")
 TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
+
+
+#: sample step of the CZML and GeoJSON exports: Cesium interpolates between samples
+#: (degree 5, metres off at this step); a 6 h Starlink terminal run writes a few MB
+EXPORT_STEP_S = 300.0
+
+
+@dataclass(frozen=True)
+class Exports:
+    """``[exports]``: whether ``sigma-sn run`` writes plan.czml and footprints.geojson, and
+    the step (s) their satellite positions and ground tracks are sampled at."""
+
+    enabled: bool = True
+    step_s: float = EXPORT_STEP_S
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,7 @@ class Scenario:
     security: Any = None
     failures: tuple = ()
     path_config: PathConfig | None = None   # the [path] section
+    exports: Exports = field(default_factory=Exports)
 
 
 class _Reader:
@@ -116,7 +131,12 @@ class _Reader:
                 or not all(isinstance(e, str) for e in value)):
             raise self.fail(key, "must be a " + ("non-empty " if required else "")
                             + "list of file names")
-        paths = tuple(base / e for e in value)
+        from sigma_sn.celestrak import PREFIX, resolve
+
+        try:  # celestrak:GROUP: the cached (or freshly fetched) file
+            paths = tuple(resolve(e) if e.startswith(PREFIX) else base / e for e in value)
+        except InputError as exc:
+            raise self.fail(key, exc.reason) from None
         for i, p in enumerate(paths):
             if not p.is_file():
                 raise self.fail(f"{key}[{i}]", f"no such file: {p}")
@@ -279,13 +299,20 @@ def load_scenario(path) -> Scenario:
         parse_security(security, where)
     parse_failures(failures, where)
 
+    exp_r = _Reader(where, data.get("exports", {}), "exports.")
+    exp_r.only({"enabled", "step_s"})
+    if not isinstance(exp_r.table.get("enabled", True), bool):
+        raise exp_r.fail("enabled", f"must be true or false, got {exp_r.table['enabled']!r}")
+    exports = Exports(exp_r.table.get("enabled", True),
+                      exp_r.number("step_s", EXPORT_STEP_S, minimum=1))
+
     return Scenario(
         path=path, name=name, mode=mode, policy=policy, element_files=element_files,
         sites=tuple(sites), start_utc=start_utc, duration_s=duration_s,
         min_elev_deg=window.number("min_elev_deg", 0.0, minimum=-90, below=90),
         step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
         site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
-        sim=sim, mip=mip, security=security, failures=tuple(failures),
+        sim=sim, mip=mip, security=security, failures=tuple(failures), exports=exports,
         path_config=_path(data, where, base, sites) if "path" in data else None)
 
 

@@ -126,6 +126,40 @@ _REQUIRED = ("name", "lat_deg", "lon_deg")
 _OPTIONAL = ("alt_m", "min_elev_deg", "capacity", "source")
 
 
+def parse_site(text: str, option: str = "--site") -> Site:
+    """Return the site ``NAME=LAT,LON[,ALT_M]`` (degrees, metres) given on the command
+    line; a mistake raises :class:`InputError` naming ``option`` and showing the form."""
+    form = ("expected NAME=LAT_DEG,LON_DEG[,ALT_M] (e.g. Boulder=40.015,-105.27,1655), "
+            f"got {text!r}")
+    name, sep, rest = text.partition("=")
+    parts = rest.split(",")
+    if not sep or not name.strip() or len(parts) not in (2, 3):
+        raise InputError(form, key=option)
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(form, key=option) from None
+    try:
+        return Site(name.strip(), *numbers)
+    except ValueError as exc:
+        raise InputError(str(exc), key=option) from None
+
+
+def command_line_sites(stations=None, site_texts=None) -> tuple[Site, ...]:
+    """Return the sites of ``--stations FILE`` (if given) followed by each ``--site``;
+    neither, or a name given twice, is an error."""
+    sites = list(read_sites_csv(stations)) if stations else []
+    sites += [parse_site(t) for t in site_texts or ()]
+    if not sites:
+        raise InputError("no sites: give --stations FILE or --site NAME=LAT,LON[,ALT_M]",
+                         key="--site")
+    names = [s.name for s in sites]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"site {twice[0]!r} is given twice", key="--site")
+    return tuple(sites)
+
+
 def read_sites_csv(path) -> tuple[Site, ...]:
     """Read ``name,lat_deg,lon_deg[,alt_m][,min_elev_deg][,capacity]`` rows from a CSV file.
 

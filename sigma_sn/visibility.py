@@ -370,7 +370,8 @@ def _candidates(eph, table, step_s):
     ratio = table.radius_km[None, :] * np.cos(eps)[None, :] / np.maximum(r_max[:, None], 1e-9)
     lam = np.where(ratio < 1.0, np.arccos(np.clip(ratio, -1.0, 1.0)) - eps[None, :], -np.inf)
     reach = lam + (1.05 * rate_max * step_s / 2.0)[:, None] + np.radians(0.25)
-    cos_reach = np.where(np.isfinite(reach), np.cos(np.minimum(reach, np.pi)), 2.0)
+    # -inf: nothing in reach (a decayed orbit); clipped so cos never sees an infinity
+    cos_reach = np.where(np.isfinite(reach), np.cos(np.clip(reach, -np.pi, np.pi)), 2.0)
     cos_reach = cos_reach.astype(np.float32)
     with np.errstate(invalid="ignore"):
         unit = np.where(valid[..., None], pos / r[..., None], 0.0)

@@ -24,7 +24,7 @@ import pytest
 from sigma_sn.elements import read_tle, satellite_from_elements, write_tle
 from sigma_sn.errors import InputError
 from sigma_sn.geometry import C_KM_S, look_angles
-from sigma_sn.planner.plan import plan_scenario
+from sigma_sn.planner.plan import plan_scenario, sha256_of
 from sigma_sn.propagate import Epoch, propagate
 from sigma_sn.scenario import load_scenario
 from sigma_sn.sim import SimConfig
@@ -308,9 +308,11 @@ def test_element_files_resolve_against_the_plan_dir_and_hashes_are_checked(iridi
     shutil.copy(IRIDIUM_TLE, tmp_path / "elements.tle")
     plan["inputs"]["files"] = [{"role": "elements", "path": "elements.tle",
                                 "sha256": "0" * 64}]
-    with pytest.warns(UserWarning, match="elements.tle: differs from the element file"):
-        replays = replays_from_plan(plan, plan_dir=tmp_path, source="p.json")
-    assert len(replays) == 1
+    with pytest.raises(InputError, match=r"p\.json: inputs\.files\[0\]\.path: .*elements\.tle "
+                                         "differs from the element file the plan was made"):
+        replays_from_plan(plan, plan_dir=tmp_path, source="p.json")
+    plan["inputs"]["files"][0]["sha256"] = sha256_of(IRIDIUM_TLE)
+    assert len(replays_from_plan(plan, plan_dir=tmp_path, source="p.json")) == 1
     plan["inputs"]["files"][0]["path"] = "nowhere.tle"
     with pytest.raises(InputError, match=r"p\.json: inputs\.files\[0\]\.path: element file "
                                          r"nowhere\.tle not found"):

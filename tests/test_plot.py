@@ -287,10 +287,16 @@ def test_a_busy_mobile_is_drawn_over_the_span_where_its_first_access_points_rise
                     for e in h["events"])
     assert sum(sh.x0 == sh.x1 for sh in elev.layout.shapes) == n_in_span
     section = plan_section(plan, max_access_points=5)
-    assert "show the first" in section.notes[0]
+    assert "elevation and ground tracks of Boulder show the first" in section.notes[0]
     captions = [c for c, _ in section.figures]
-    assert captions == ["Plan timeline: Boulder", "Elevation of Boulder's candidates",
-                        f"Ground tracks of the serving satellites (first {span[1] / 60:.0f} min)"]
+    minutes = f"(first {span[1] / 60:.0f} min)"
+    assert captions == ["Plan timeline: Boulder", f"Elevation of Boulder's candidates {minutes}",
+                        f"Ground tracks of the serving satellites {minutes}"]
+    # the timeline covers the whole run: every event, a range slider to move about
+    timeline = section.figures[0][1]
+    assert timeline.layout.xaxis.range is None and timeline.layout.xaxis.rangeslider.visible
+    n_events = sum(len(t.x) for t in timeline.data if t.name in plot.ACTION_STYLE)
+    assert n_events == sum(len(h["events"]) for h in plan["handovers"])
 
 
 def test_plan_ground_tracks_follow_the_serving_satellites_over_the_sites(plan):
@@ -307,3 +313,32 @@ def test_plan_ground_tracks_follow_the_serving_satellites_over_the_sites(plan):
     lat = np.array([np.nan if v is None else v for v in track.lat], float)
     lon = np.array([np.nan if v is None else v for v in track.lon], float)
     assert np.nanmin(np.hypot(lat - 40.0, (lon + 105.3) * np.cos(np.radians(40.0)))) < 25.0
+
+
+def test_decimate_keeps_every_spike_and_the_length_bounded():
+    t_s = np.arange(100_000, dtype=float)
+    y = np.zeros_like(t_s)
+    y[12_345], y[77_777] = 9.0, -4.0
+    y[50_000:50_010] = np.nan
+    t, d = plot.decimate(t_s, y, most=1000)
+    assert len(t) <= 1000 and np.all(np.diff(t) > 0)
+    assert d.max() == 9.0 and t[np.argmax(d)] == 12_345
+    assert d.min() == -4.0 and t[np.argmin(d)] == 77_777
+    short = np.arange(10.0)
+    assert plot.decimate(short, short, most=1000)[0] is short
+
+
+def test_long_simulation_series_are_decimated_with_a_range_slider():
+    from results_fixtures import small_compare
+    comp = small_compare()
+    sigma = comp["reports"]["sigma"]
+    n = 3 * plot.MAX_POINTS
+    ts = {k: (list(np.resize(v, n)) if isinstance(v, list) else v)
+          for k, v in sigma["timeseries"].items()}
+    ts["t_s"] = list(np.arange(n, dtype=float))
+    fig = plot.latency_plot(dict(sigma, timeseries=ts))
+    line = fig.data[0]
+    assert len(line.x) <= plot.MAX_POINTS and fig.layout.xaxis.rangeslider.visible
+    assert line.x[-1] == plot.utc_strings(sigma["start_utc"], [n - 1])[0]  # the whole run
+    marks = [t for t in fig.data if t.name == "SIGMA-SN handovers"][0]
+    assert marks.meta == "thin"  # the report's page shows a few at a time

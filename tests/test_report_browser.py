@@ -164,3 +164,18 @@ def test_the_report_command_output_draws_offline(tmp_path):
     # windows' 1 + 6 timelines, tracks, globe, elevation, coverage; plan 2, simulation 3,
     # sweep 2
     assert int(body["data-figures-drawn"]) >= 5 + 2 + 3 + 2
+
+
+def test_many_handover_markers_are_thinned_at_wide_zoom(tmp_path):
+    from sigma_sn.report import THIN_MARKERS
+    sigma = small_compare(small_plan())["reports"]["sigma"]
+    hos = sigma["handovers"]
+    many = dict(sigma, handovers=[dict(hos[k % len(hos)], t_s=k * sigma["duration_s"] / 700)
+                                  for k in range(700)])
+    fig = plot.loss_plot(many)
+    page = write_report(tmp_path / "report.html", title="thin", figures=[("Loss", fig)])
+    check_in_browser(page, tmp_path)
+    dom = run_chromium(page, tmp_path / "profile3", "--dump-dom")
+    points = dom.count('class="point"')
+    # the markers of the plot and of its range slider, each at most THIN_MARKERS
+    assert 0 < points <= 2 * THIN_MARKERS, points

@@ -16,7 +16,8 @@ from sigma_sn import __version__
 from sigma_sn.errors import InputError
 
 #: command groups, in the order ``--help`` lists them
-COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report")
+COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report",
+            "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     warnings.showwarning = _show_warning
+    # numpy's floating-point notes ("invalid value encountered in cos") say nothing a user
+    # can act on; what the NaN means (a satellite SGP4 cannot propagate) is said instead
+    warnings.filterwarnings("ignore", r"(invalid value|divide by zero|overflow) encountered",
+                            RuntimeWarning)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

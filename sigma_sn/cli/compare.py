@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--out-dir", metavar="DIR",
                    help="where to write; default results/<scenario name>-compare")
     add_run_options(p)
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
@@ -62,22 +64,26 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from sigma_sn.atomic import write_text
     from sigma_sn.compare import add_findings, compare_plan, format_table, write_compare
-    from sigma_sn.planner.plan import dumps, plan_scenario
+    from sigma_sn.planner.io import write_plan_json
+    from sigma_sn.health import element_notes, print_notes
+    from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
     from sigma_sn.sim.fromplan import replays_from_plan
 
     sc = load_scenario(args.scenario)
     out = Path(args.out_dir or out_dir_for(sc.name, args.scenario))
-    plan = plan_scenario(sc)
+    sw = scenario_windows(sc)
+    print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s, sw.windows.skipped,
+                              verbose=args.verbose))
+    plan = plan_scenario(sc, windows=sw)
     cfg, mip = configs(plan, args, args.scenario)
     replays = replays_from_plan(plan, truth_elements=args.truth_tle, progress=Progress)
     doc = compare_plan(plan, cfg, mip, progress=Progress, replays=replays)
     doc = add_findings(doc, plan, cfg, mip, security=sc.security, failures=sc.failures,
                        where=str(sc.path), replays=replays)
-    write_text(out / "plan.json", dumps(plan))
+    write_plan_json(out / "plan.json", plan)
     paths = write_compare(doc, out)
     hs = plan["handovers"]
     bad = sum(not h["feasible"] for h in hs)

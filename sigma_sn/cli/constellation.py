@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from sigma_sn import __version__
+    from sigma_sn.cli.outputs import prepare
     from sigma_sn.elements import format_utc, write_omm_json, write_tle
     from sigma_sn.errors import InputError
     from sigma_sn.walker import walker
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
                         args.inclination_deg, epoch, pattern=args.pattern,
                         name_prefix=args.name, first_norad_id=args.first_norad_id,
                         eccentricity=args.eccentricity)
+    prepare(args.out, "--out")
     if args.format == "tle":
         # no wall-clock date here on purpose: the same command must give the same
         # bytes, and git already records when the file was made

@@ -25,6 +25,11 @@ def register(subparsers) -> None:
                       help="override the window's length in hours")
     p.add_argument("--min-elev", type=float, metavar="DEG",
                    help="override window.min_elev_deg (sites' own masks still apply)")
+    p.add_argument("--site", action="append", metavar="NAME=LAT,LON[,ALT_M]",
+                   help="add a site to the scenario's (degrees, metres; router mode: a "
+                        "terminal); repeatable")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
@@ -63,6 +68,15 @@ def apply_overrides(sc, args):
             if not value >= 1:
                 raise InputError(f"must give at least 1 s, got {value:g} s", key=option)
             changes["duration_s"] = float(value)
+    if getattr(args, "site", None):
+        from sigma_sn.sites import command_line_sites
+
+        added = command_line_sites(None, args.site)
+        clash = sorted({s.name for s in added} & {s.name for s in sc.sites})
+        if clash:
+            raise InputError(f"the scenario already has a site named {clash[0]!r}",
+                             key="--site")
+        changes["sites"] = tuple(sc.sites) + added
     if args.min_elev is not None:
         if not -90 <= args.min_elev < 90:
             raise InputError(f"must be in [-90, 90), got {args.min_elev:g}", key="--min-elev")
@@ -94,12 +108,16 @@ def summary(plan: dict) -> list[str]:
 
 
 def run(args) -> int:
+    from sigma_sn.cli.outputs import prepare
+    from sigma_sn.health import element_notes, print_notes
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
-    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
 
     sc = apply_overrides(load_scenario(args.scenario), args)
+    prepare(args.out, "--out")
+    prepare(args.csv, "--csv")
     bars = []
 
     def bar(total):
@@ -107,10 +125,13 @@ def run(args) -> int:
         return bars[-1]
 
     try:
-        plan = plan_scenario(sc, progress=bar, workers=None)
+        sw = scenario_windows(sc, progress=bar, workers=None)
     finally:
         for b in bars:
             b.close()
+    print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s,
+                              sw.windows.skipped, verbose=args.verbose))
+    plan = plan_scenario(sc, windows=sw, workers=None)
     if args.out:
         write_plan_json(args.out, plan)
     if args.csv:

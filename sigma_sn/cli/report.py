@@ -13,8 +13,9 @@ Reads what it finds in RESULTS_DIR, each part optional but at least one needed:
 - ``compare.json`` (both protocols overlaid) or else ``report.json`` (one simulation);
 - ``sweep.csv`` (one figure per metric, one line per protocol).
 
-Relative paths in ``run.json`` and in the plan's inputs are taken from the current
-directory, else from RESULTS_DIR. Writes ``RESULTS_DIR/report.html``.
+Relative paths in ``run.json`` are taken from the current directory, else from
+RESULTS_DIR; the plan's inputs from RESULTS_DIR (where the plan is), else from the current
+directory. Writes ``RESULTS_DIR/report.html``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("results_dir", metavar="RESULTS_DIR",
                    help="folder holding any of " + ", ".join(RESULT_FILES))
     p.add_argument("--title", help="report title; default: 'sigma-sn: RESULTS_DIR'")
+    p.add_argument("--elements", metavar="F", nargs="+",
+                   help="the plan's element files where they are now (after a move); each "
+                        "must have the SHA-256 the plan recorded")
     p.set_defaults(func=run)
 
 
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if run_info.get("_policies"):  # a 'sigma-sn run' folder: every policy on the same windows
         tables.insert(0, (f"Handovers by policy (the plan uses {run_info['_policy']})",
                           [{"policy": p, **c} for p, c in run_info["_policies"].items()]))
-    for part in _result_sections(results):
+    for part in _result_sections(results, args.elements):
         tables += part.tables
         figures += part.figures
         notes += part.notes
@@ -97,16 +101,18 @@ def _read_json(path, *schemas: str) -> dict:
     return data
 
 
-def _result_sections(results):
+def _result_sections(results, elements=None):
     """The plan, simulation and sweep parts of the report, for the files that exist."""
     from sigma_sn import report
     from sigma_sn.errors import InputError
+    from sigma_sn.sim.fromplan import use_elements
 
     parts = []
     simulated = ("sigma-sn/compare/1", "sigma-sn/report/1")
     for name, schemas, build in (
             ("plan.json", ("sigma-sn/plan/1",),
-             lambda d: report.plan_section(d, plan_dir=results)),
+             lambda d: report.plan_section(
+                 use_elements(d, elements) if elements else d, plan_dir=results)),
             # 'sigma-sn run' writes its comparison as report.json
             ("compare.json", simulated, report.simulation_section),
             ("report.json", simulated, report.simulation_section)):

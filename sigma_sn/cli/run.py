@@ -22,6 +22,10 @@ def register(sub) -> None:
                         "folder): exit status 1 on any difference, each one named")
     p.add_argument("--quiet", action="store_true",
                    help="print nothing but errors and --check differences")
+    p.add_argument("--no-exports", action="store_true",
+                   help="skip plan.czml and footprints.geojson (as [exports] enabled = false)")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
@@ -45,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     # only for the run: main() may be called by a longer-lived program (a test, a notebook)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = run_scenario(args.scenario, args.out_dir, log=None if args.quiet else log)
+        result = run_scenario(args.scenario, args.out_dir, log=None if args.quiet else log,
+                              verbose=args.verbose,
+                              exports=False if args.no_exports else None)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not args.quiet:

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--truth-tle", metavar="F", action="append",
                    help="replay the plan against geometry from these elements (TLE or OMM; "
                         "repeatable), e.g. a later epoch, to see what prediction error costs")
+    p.add_argument("--elements", metavar="F", nargs="+",
+                   help="the plan's element files where they are now (after a move); each "
+                        "must have the SHA-256 the plan recorded")
     p.add_argument("--out", metavar="REPORT.json", help="write the report here (atomic)")
     p.add_argument("--trace", metavar="TRACE.csv", help="write one row per packet here")
     p.set_defaults(func=run)
@@ -49,22 +52,19 @@ def run(args) -> int:
     import os
 
     from sigma_sn.atomic import write_text
+    from sigma_sn.cli.outputs import prepare
     from sigma_sn.errors import InputError
     from sigma_sn.progress import Progress
-    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
+    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan, use_elements
     from sigma_sn.sim.trace import write_trace_csv
 
-    try:
-        with open(args.plan, encoding="utf-8") as fh:
-            plan = json.load(fh)
-    except FileNotFoundError:
-        raise InputError("no such file", path=args.plan) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read it: {exc}", path=args.plan) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", path=args.plan, line=exc.lineno) from None
+    plan = read_plan(args.plan)
+    prepare(args.out, "--out")
+    prepare(args.trace, "--trace")
+    if args.elements:
+        plan = use_elements(plan, args.elements, source=args.plan)
     for f in args.truth_tle or ():
-        if not os.path.isfile(f):
+        if not f.startswith("celestrak:") and not os.path.isfile(f):
             raise InputError("no such file (--truth-tle)", path=f)
     cfg, mip = config_from_plan(plan, source=args.plan, traffic=args.traffic,
                                 direction=args.direction, rate_pps=args.rate, seed=args.seed,
@@ -83,6 +83,40 @@ def run(args) -> int:
         write_text(args.out, json.dumps(report, sort_keys=True, indent=1) + "\n")
     print(summary(report, plan.get("name", args.plan), truth=args.truth_tle))
     return 0
+
+
+EXPECTS = ("simulate replays a plan: the JSON file 'sigma-sn plan SCENARIO.toml --out "
+           "PLAN.json' writes ('sigma-sn run SCENARIO.toml' goes from a scenario to results "
+           "in one go)")
+
+
+def read_plan(path: str) -> dict:
+    """Read the JSON plan at ``path``; anything else is an error that says what
+    ``simulate`` expects (a scenario given instead of its plan, first of all)."""
+    import json
+    import tomllib
+
+    from sigma_sn.errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read it: {exc.strerror}", path=path) from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"not UTF-8 text; {EXPECTS}", path=path) from None
+    except json.JSONDecodeError as exc:
+        try:
+            tomllib.loads(data.decode("utf-8"))
+        except tomllib.TOMLDecodeError:
+            raise InputError(f"not valid JSON ({exc.msg}); {EXPECTS}", path=path,
+                             line=exc.lineno) from None
+        raise InputError(f"this is TOML (a scenario?), not a plan; {EXPECTS}",
+                         path=path) from None
 
 
 def summary(report: dict, name: str, truth=None) -> str:

@@ -43,10 +43,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from sigma_sn.atomic import write_text
+    from sigma_sn.cli.outputs import prepare
     from sigma_sn.errors import InputError
     from sigma_sn.scenario import load_scenario
     from sigma_sn.sweep import grid, parse_param, run_sweep, sweep_csv
 
+    prepare(args.out, "--out")
     params = [parse_param(spec) for spec in args.param]
     if args.rate is not None and not args.rate > 0:
         raise InputError(f"must be > 0, got {args.rate}", key="--rate")

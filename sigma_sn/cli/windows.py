@@ -12,8 +12,11 @@ def register(sub) -> None:
                     "AOS and LOS within 1 ms of the true mask crossing.")
     p.add_argument("--tle", action="append", required=True, metavar="FILE",
                    help="element set: TLE (2LE/3LE) or OMM (.json, .csv, .xml); repeatable")
-    p.add_argument("--stations", required=True, metavar="CSV",
+    p.add_argument("--stations", metavar="CSV",
                    help="sites: name,lat_deg,lon_deg[,alt_m][,min_elev_deg][,capacity]")
+    p.add_argument("--site", action="append", metavar="NAME=LAT,LON[,ALT_M]",
+                   help="a site from the command line (degrees, metres); repeatable, and "
+                        "added to --stations")
     p.add_argument("--start", required=True, metavar="ISO8601",
                    help="window start, UTC (e.g. 2026-08-22T00:00:00Z)")
     p.add_argument("--hours", type=float, required=True, help="window length in hours")
@@ -24,18 +27,21 @@ def register(sub) -> None:
                         "default 60")
     p.add_argument("--out", metavar="FILE",
                    help="write windows to FILE (.csv or .json); default: CSV on stdout")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from datetime import timedelta
 
+    from sigma_sn.cli.outputs import prepare
     from sigma_sn.elements import load_elements
     from sigma_sn.errors import InputError
+    from sigma_sn.health import element_notes, print_notes
     from sigma_sn.progress import Progress
     from sigma_sn.propagate import as_utc
-    from sigma_sn.sites import read_sites_csv
+    from sigma_sn.sites import command_line_sites
     from sigma_sn.visibility import find_windows
     from sigma_sn.windows_io import write_windows, windows_csv
 
@@ -51,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"must be > 0, got {args.step}", key="--step")
     if args.out and not args.out.endswith((".csv", ".json")):
         raise InputError(f"must end in .csv or .json, got {args.out!r}", key="--out")
+    prepare(args.out, "--out")
     duration_s = args.hours * 3600.0
-    catalog = load_elements(args.tle, window_start_utc=start,
-                            window_end_utc=start + timedelta(seconds=duration_s))
-    sites = read_sites_csv(args.stations)
+    catalog = load_elements(args.tle)
+    sites = command_line_sites(args.stations, args.site)
     with Progress("windows", len(catalog.satellites)) as bar:
         windows = find_windows(catalog.satellites, sites, start, duration_s,
                                min_elev_deg=args.min_elev, step_s=args.step, progress=bar)
-    for skip in windows.skipped:
-        print(f"warning: {skip}", file=sys.stderr)
+    print_notes(element_notes(catalog.satellites, start, duration_s, windows.skipped,
+                              verbose=args.verbose))
     if args.out:
         write_windows(args.out, windows)
         print(f"{len(windows)} windows of {len(catalog.satellites)} satellites over "

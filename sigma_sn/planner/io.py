@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,33 @@ def event_rows(plan: dict) -> list[EventRow]:
             for h in plan["handovers"] for e in h["events"]]
 
 
+def relative_to_plan(plan: dict, path) -> dict:
+    """Return ``plan`` with its input paths (relative to the working directory, as the
+    planner records them) made relative to the folder of ``path``, where the plan file
+    goes: a replay from any folder finds them there. A plan file outside the working
+    directory keeps them relative to it, so no plan names where a machine keeps its
+    files; either way each file's SHA-256 identifies it."""
+    plan_dir, cwd = os.path.dirname(os.path.abspath(path)), os.getcwd()
+    if os.path.commonpath([plan_dir, cwd]) != cwd:
+        return plan
+
+    def move(entry: dict) -> dict:
+        if os.path.isabs(entry["path"]):
+            return entry
+        rel = os.path.relpath(os.path.join(cwd, entry["path"]), plan_dir)
+        return {**entry, "path": Path(rel).as_posix()}
+
+    inputs = dict(plan["inputs"])
+    inputs["files"] = [move(f) for f in inputs.get("files", [])]
+    if inputs.get("scenario"):
+        inputs["scenario"] = move(inputs["scenario"])
+    return {**plan, "inputs": inputs}
+
+
 def write_plan_json(path, plan: dict) -> None:
-    """Write ``plan`` as sorted, stable JSON (atomic)."""
-    write_text(path, dumps(plan))
+    """Write ``plan`` as sorted, stable JSON (atomic), its input paths relative to the
+    plan file (:func:`relative_to_plan`)."""
+    write_text(path, dumps(relative_to_plan(plan, path)))
 
 
 def write_plan_csv(path, plan: dict) -> None:
@@ -118,4 +143,4 @@ def read_plan_csv(path) -> list[EventRow]:
 
 
 __all__ = ["CSV_HEADER", "EventRow", "event_rows", "read_plan_csv", "read_plan_json",
-           "write_plan_csv", "write_plan_json"]
+           "relative_to_plan", "write_plan_csv", "write_plan_json"]

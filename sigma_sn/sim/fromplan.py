@@ -78,33 +78,66 @@ def _sha256(path: Path) -> str:
 
 
 def element_files(plan: dict, *, plan_dir=".", source: str = "plan") -> list[Path]:
-    """Return the plan's element files (role ``elements``), each found relative to the
-    working directory first, then to ``plan_dir``. A file whose SHA-256 differs from
-    the one the plan recorded is used, with a warning naming it."""
+    """Return the plan's element files (role ``elements``). A relative path is looked up
+    from the plan file's folder ``plan_dir`` (where ``sigma-sn plan`` records it from),
+    then from the working directory (plans written outside the folder they were made in,
+    and older plans); the first file there whose SHA-256 is the one the plan recorded is
+    used. A file found with another SHA-256 and none with the right one is an error:
+    geometry from other elements would not match the plan (``--truth-tle`` replays against
+    other elements on purpose; :func:`use_elements` points at moved files)."""
     p = _Plan(plan, source)
     files = p.get("inputs", "files", kind=list)
     out = []
     for k, f in enumerate(files):
         if not isinstance(f, dict) or f.get("role") != "elements":
             continue
+        key = f"inputs.files[{k}].path"
         name = f.get("path")
         if not isinstance(name, str):
-            raise p.fail("must be a path", f"inputs.files[{k}].path")
-        options = [Path(name)] if Path(name).is_absolute() else [Path(name),
-                                                                   Path(plan_dir) / name]
-        found = next((c for c in options if c.is_file()), None)
-        if found is None:
-            raise p.fail(f"element file {name} not found (looked in "
-                         f"{', '.join(str(c) for c in options)})", f"inputs.files[{k}].path")
+            raise p.fail("must be a path", key)
+        options = [Path(name)] if Path(name).is_absolute() else [Path(plan_dir) / name,
+                                                                   Path(name)]
+        found = [c for c in dict.fromkeys(options) if c.is_file()]
         want = f.get("sha256")
-        if want and _sha256(found) != want:
-            warnings.warn(f"{found}: differs from the element file the plan was made from "
-                          f"(sha256 {want[:12]}...); geometry may not match the plan",
-                          stacklevel=2)
-        out.append(found)
+        good = [c for c in found if not want or _sha256(c) == want]
+        if good:
+            out.append(good[0])
+        elif found:
+            raise p.fail(f"{found[0]} differs from the element file the plan was made from "
+                         f"(sha256 {_sha256(found[0])[:12]}..., the plan recorded "
+                         f"{want[:12]}...); give the original with --elements, or replay "
+                         "against other elements on purpose with --truth-tle", key)
+        else:
+            raise p.fail(f"element file {name} not found (looked in "
+                         f"{', '.join(str(c) for c in dict.fromkeys(options))}); if it "
+                         "moved, give it with --elements FILE", key)
     if not out:
         raise p.fail("the plan lists no element file (role 'elements')", "inputs.files")
     return out
+
+
+def use_elements(plan: dict, paths, *, source: str = "plan") -> dict:
+    """Return ``plan`` with its element files replaced by ``paths`` (e.g. the files after
+    a move), each matched to the plan's entry by SHA-256. A file that matches none is an
+    error naming it; entries no file matches keep their recorded path."""
+    p = _Plan(plan, source)
+    files = p.get("inputs", "files", kind=list)
+    wanted = {f.get("sha256"): k for k, f in enumerate(files)
+              if isinstance(f, dict) and f.get("role") == "elements"}
+    files = [dict(f) for f in files]
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise InputError("no such file (--elements)", path=str(path))
+        digest = _sha256(path)
+        if digest not in wanted:
+            recorded = ", ".join(f"{files[k]['path']} ({h[:12]}...)" for h, k in wanted.items()
+                                 if h)
+            raise InputError(f"sha256 {digest[:12]}... matches none of the plan's element "
+                             f"files ({recorded}); --elements takes the files the plan was "
+                             "made from (--truth-tle replays against other elements)",
+                             path=str(path))
+        files[wanted[digest]]["path"] = str(path.resolve())
+    return {**plan, "inputs": {**plan["inputs"], "files": files}}
 
 
 def _sites(p: _Plan) -> dict[str, Site]:
