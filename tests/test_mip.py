@@ -138,14 +138,16 @@ def mid_pass_chain(n: int, *, period_s: float = 10.0, pass_s: float = 40.0,
 
 
 def test_mobile_ip_handovers_are_measured_around_its_own_breaks():
-    # planned switches 10 s apart; Mobile IP breaks at each old LOS, 30 s after the plan
+    # planned switches 10 s apart; Mobile IP breaks at each old LOS, 30 s after the plan,
+    # and goes where the plan serves by then: P0 -> P3 at 40 s, P3 -> P6 at 70 s, P6 -> P8
     mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
     replay = mid_pass_chain(8)
     rep = simulate(replay, cbr(), protocol="mip", mip=mip)
     outage_min = mip.t_l2_s + mip.t_dad_s + RANGE_A_KM / C_KM_S + mip.ha_ap_s
+    made = [h for h in rep["handovers"] if h["cn_switch_s"] is not None]
+    assert [h["to"] for h in made] == ["P3", "P6", "P8"]
     prev_first_new_s = 0.0
-    for k, h in enumerate(rep["handovers"]):
-        los_old = k * 10.0 + 40.0
+    for h, los_old in zip(made, (40.0, 70.0, 100.0)):          # LOS of P0, P3, P6
         binding = h["cn_switch_s"] + mip.ha_cn_s
         assert los_old + outage_min <= binding <= los_old + outage_min + mip.ra_max_s + 1e-9
         # last packet over the old access point before its LOS, first over the new one
@@ -162,20 +164,18 @@ def test_mobile_ip_handovers_are_measured_around_its_own_breaks():
 
 
 def test_mobile_ip_skips_a_planned_access_point_that_set_before_it_got_there():
-    # P2 is up only 15 s: when P1 sets at 50 s, P2 is gone and P3 (planned from 31 s)
-    # is up, so Mobile IP goes P1 -> P3 and never makes the handover to P2
+    # P3 is up only 8 s: when P0 sets at 40 s, P3 (the plan's latest choice) is gone, so
+    # Mobile IP takes P2, the latest one still up, and at P2's LOS (60 s) goes on to P5
     mip = MipConfig(ra_min_s=0.05, ra_max_s=0.05)
-    rep = simulate(mid_pass_chain(5, short={2: 15.0}), cbr(), protocol="mip", mip=mip)
+    rep = simulate(mid_pass_chain(5, short={3: 8.0}), cbr(), protocol="mip", mip=mip)
     hos = rep["handovers"]
-    assert hos[1]["to"] == "P2" and hos[1]["cn_switch_s"] is None
-    assert hos[1]["handover_latency_ms"] is None and hos[1]["lost"] == 0
-    made = [h for k, h in enumerate(hos) if k != 1]
+    made = [h for h in hos if h["cn_switch_s"] is not None]
+    assert [h["to"] for h in made] == ["P2", "P5"]
+    assert all(h["handover_latency_ms"] is None and h["lost"] == 0
+               for h in hos if h["cn_switch_s"] is None)
     assert all(h["handover_latency_ms"] is not None for h in made)
-    breaks = [40.0, 50.0, 70.0, 80.0]                              # LOS of P0, P1, P3, P4
     bindings = [h["cn_switch_s"] + mip.ha_cn_s for h in made]
-    assert all(b > t for b, t in zip(bindings, breaks))
-    assert all(b - t < 1.5 for b, t in zip(bindings, breaks))
-    assert bindings == sorted(bindings)
+    assert all(0 < b - t < 1.5 for b, t in zip(bindings, (40.0, 60.0)))
     assert sum(h["lost"] for h in hos) == rep["packets"]["lost"]
 
 

@@ -68,11 +68,6 @@ class Move:
     t_coa_s: float         # RA heard and DAD done: the new CoA exists, the BU leaves
 
 
-def _stays_up(link, t: float) -> bool:
-    """Is ``link`` up at ``t`` and not setting at that very moment?"""
-    return link.up_until(t) > t
-
-
 class MobileIpHost:
     """MH, HA and CN of Mobile IPv6 on one SimPy clock."""
 
@@ -103,10 +98,10 @@ class MobileIpHost:
         The MH leaves the access point it is on when that sets (``switch="los"``) or at
         the plan's switch (``"plan"``), never before it got there, so moves stay in order
         even when the plan switches mid-pass and the old access point sets after the
-        plan's next switch. It goes to the handover's new access point (at once if that
-        is up, else when it rises), or, when that is down and a later handover of the
-        plan, due by then, has its access point up, to that one: the handovers in between
-        are skipped (Mobile IP never makes them, and the report shows no move).
+        plan's next switch. It goes to the access point the plan serves by then
+        (:meth:`_target`): the handovers in between are skipped (Mobile IP never makes
+        them, and the report shows no move). An access point that sets while the MH is
+        still attaching is left at once, never waited for through its next pass.
         """
         moves = []
         hos = self.replay.handovers
@@ -114,23 +109,13 @@ class MobileIpHost:
         k = 0
         while k < len(hos):
             if self.mip.switch == "los":
-                # the end of the pass the MH attached in, or waits for (not the pass the
-                # plan's switch falls in: the plan may hand over to the same access
-                # point's next pass)
-                link = self.links[cur]
-                t_in = t_on if link.is_up(t_on) else link.next_up(t_on)
-                t_break = max(link.up_until(t_in), t_on)
+                # the end of the pass the MH attached in; if that access point set during
+                # the L2 handover, the MH has lost it already and moves on at once
+                t_break = max(self.links[cur].up_until(t_on), t_on)
             else:
                 t_break = max(hos[k].t_s, t_on)
-            j = k                               # none up: wait for the planned one to rise
-            for i in range(k, len(hos)):
-                if i > k and hos[i].t_s > t_break:
-                    break
-                if _stays_up(self.links[hos[i].to_ap], t_break):
-                    j = i
-                    break
-            h, new = hos[j], self.links[hos[j].to_ap]
-            t_up = t_break if _stays_up(new, t_break) else new.next_up(t_break)
+            j, t_up = self._target(k, t_break)
+            h = hos[j]
             t_attach = t_up + self.mip.t_l2_s
             interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
             t_ra = t_attach + rng.uniform(0.0, interval)   # the next unsolicited RA
@@ -139,6 +124,32 @@ class MobileIpHost:
                 break                           # never attached again
             cur, t_on, k = h.to_ap, t_attach, j + 1
         return moves
+
+    def _target(self, k: int, t_break: float) -> tuple[int, float]:
+        """Return ``(j, t_up)``: the handover ``j >= k`` whose access point the MH moves
+        to when it breaks at ``t_break``, and when that access point is up.
+
+        The candidates are handover ``k`` and every later one due by ``t_break``. The MH
+        takes the latest of them (the plan's current choice) whose access point is up
+        and stays up long enough to form a care-of address (L2 + RA + DAD); failing
+        that, the latest one up at all; failing that, it waits for the first to rise.
+        Taking the earliest candidate instead once sent the MH to an access point that
+        set during its L2 handover, to wait there for that satellite's next pass.
+        """
+        hos = self.replay.handovers
+        due = [k]
+        for i in range(k + 1, len(hos)):
+            if hos[i].t_s > t_break:
+                break
+            due.append(i)
+        need_s = self.mip.t_l2_s + self.mip.ra_max_s + self.mip.t_dad_s
+        for enough in (need_s, 0.0):
+            for i in reversed(due):
+                if self.links[hos[i].to_ap].up_until(t_break) > t_break + enough:
+                    return i, t_break
+        rises = [(self.links[hos[i].to_ap].next_up(t_break), i) for i in due]
+        t_up, i = min(rises)
+        return i, t_up
 
     def attached(self, t: float) -> str | None:
         """The AP the MH listens on at ``t`` (None between break and attach)."""
