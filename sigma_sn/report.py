@@ -403,7 +403,8 @@ def simulation_section(results, *, max_rows: int = 500) -> Section:
                 "feasible": h.get("feasible"), "handover latency (ms)":
                 h.get("handover_latency_ms"), "lost": h.get("lost")}
                for label, rep in zip(labels, reports.values()) for h in rep["handovers"]]
-    title = " and ".join(labels)
+    title = " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " \
+        + labels[-1]
     tables = [(f"Simulation: {title}", metrics),
               ("Simulated handovers" + (f" (first {max_rows} of {len(ho_rows)})"
                                         if len(ho_rows) > max_rows else ""),

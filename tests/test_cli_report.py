@@ -103,7 +103,7 @@ def test_report_of_a_plan_a_comparison_and_a_sweep(tmp_path):
                     "Ground tracks of the serving satellites", "One-way latency",
                     "Cumulative loss", "Throughput", "Sweep: packets_lost",
                     "Sweep: handover_latency_mean", "Planned handovers",
-                    "SIGMA-SN and Mobile IP"):
+                    "SIGMA-SN, MIPv6, FMIPv6 and HMIPv6"):
         assert caption in html, caption
     assert plan["handovers"][0]["events"][2]["t_utc"] in html   # in the handovers table
     assert "Left out" not in html
@@ -143,7 +143,7 @@ def test_report_of_a_sigma_sn_run_folder(tmp_path):
                        "policy": "min-handovers"}}))
     assert main(["report", str(folder)]) == 0
     html = (folder / "report.html").read_text()
-    assert "Plan timeline: Boulder" in html and "SIGMA-SN and Mobile IP" in html
+    assert "Plan timeline: Boulder" in html and "SIGMA-SN, MIPv6, FMIPv6 and HMIPv6" in html
     # the windows' timelines; the map comes from the plan, not from a windows run.json
     assert "Visibility windows by site" in html and "Ground tracks and footprints (" not in html
     assert "Ground tracks of the serving satellites" in html

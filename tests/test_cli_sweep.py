@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import subprocess
 import sys
 
@@ -75,7 +76,9 @@ def test_csv_to_stdout_is_the_same_bytes(scenario, tmp_path, capsysbinary):
     ("timing.warp_s=1", "timing.warp_s: unknown sweep parameter"),
     ("elements.age_days=1,2", "elements.age_days: not offered"),
     ("timing.l2_s=fast", "timing.l2_s: value 'fast' is not a float"),
-    ("mip.ra_max_s=0.001", "mip.ra_max_s: ra_max_s (0.001) must be >= ra_min_s"),
+    ("mip.par_nar_s=-0.1", "mip.par_nar_s: par_nar_s must be >= 0"),
+    # the access network's steps are the timing block's, for every protocol alike
+    ("mip.t_dad_s=1", "mip.t_dad_s: unknown sweep parameter"),
     ("timing.guard_s", "--param: expected NAME=V1,V2,..."),
 ])
 def test_bad_param_exits_2_naming_it(scenario, spec, says):
@@ -97,31 +100,40 @@ def test_site_latitude_is_router_mode_only():
         apply(host, [("site.lat_deg", 10.0)])
 
 
-def test_every_listed_parameter_applies():
-    """Each name the help lists reaches the scenario or a config without error."""
+def test_every_listed_parameter_sweeps_end_to_end(tmp_path):
+    """Each name the sweep lists runs through plan, every protocol and the CSV (it once
+    raised a TypeError for traffic.rate_pps: the rate was passed twice)."""
     from sigma_sn.scenario import load_scenario
-    from sigma_sn.sweep import apply, parse_param
-    from tests.test_cli_compare import REPO
+    from sigma_sn.sweep import parse_param, run_sweep
 
-    sc = load_scenario(REPO / "scenarios" / "iridium-router.toml")
-    for name, example in parameters().items():
-        text = {bool: "true", str: "down" if name == "traffic.direction" else "los",
-                int: "1"}.get(type(example), "0.05")
-        p = parse_param(f"{name}={text}")
-        new, overrides = apply(sc, [(name, p.values[0])])
-        assert new != sc or overrides, name
+    sc = load_scenario(short_scenario(tmp_path, duration_s=600))
+    texts = {"traffic.direction": "up", "mip.switch": "plan", "mip.fmip_mode": "reactive",
+             "window.min_elev_deg": "10", "site.lat_deg": "41", "traffic.rate_pps": "7",
+             "traffic.payload_bytes": "500", "link.queue_pkts": "50", "traffic.seed": "3",
+             "link.capacity_bps": "1e7", "link.loss_prob_at_horizon": "0.01",
+             "mip.fmip_buffer_pkts": "10"}
+    swept = []
+    for name, example in sorted(parameters().items()):
+        text = texts.get(name, {bool: "true"}.get(type(example), "0.02"))
+        rows = run_sweep(sc, [parse_param(f"{name}={text}")], rate_pps=5.0)
+        assert rows and {r["value"] for r in rows} == {text}, name
+        swept.append(name)
+    assert "traffic.rate_pps" in swept and len(swept) == len(parameters())
 
 
 def test_shared_timing_steps_reach_mobile_ip_too():
     """L2, RA and DAD are the access network's: both protocols meet the swept value."""
+    from sigma_sn.planner.plan import plan_scenario
     from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan
     from sigma_sn.sweep import apply
     from tests.test_cli_compare import shipped_scenario
 
     sc = load_scenario(shipped_scenario("iridium"))
     new, over = apply(sc, [("timing.l2_s", 0.3), ("timing.ra_s", 1.5)])
-    assert (new.timing.l2_s, new.timing.ra_s) == (0.3, 1.5)
-    assert over == {"t_l2_s": 0.3, "ra_min_s": 1.5, "ra_max_s": 1.5}
+    assert (new.timing.l2_s, new.timing.ra_s) == (0.3, 1.5) and over == {}
+    _, mip = config_from_plan(plan_scenario(dataclasses.replace(new, duration_s=600.0)))
+    assert (mip.t_l2_s, mip.ra_min_s, mip.ra_max_s, mip.t_dad_s) == (0.3, 1.5, 1.5, 0.0)
     new, over = apply(sc, [("timing.guard_s", 5.0), ("mip.ha_ap_s", 0.2)])
     assert new.timing.guard_s == 5.0 and over == {"ha_ap_s": 0.2}     # guard: SIGMA-SN only
     new, over = apply(sc, [("link.loss_prob", 0.01), ("window.min_elev_deg", 20.0)])

@@ -11,6 +11,10 @@ from tests.test_sim import RANGE_A_KM, RANGE_B_KM, RATE_PPS, TERRESTRIAL_S, cbr,
 ONE_PACKET = 1
 
 
+def base_mip() -> MipConfig:
+    return MipConfig()
+
+
 def bu_one_way_s(mip: MipConfig) -> float:
     return RANGE_B_KM / C_KM_S + mip.ha_ap_s
 
@@ -48,12 +52,12 @@ def test_sigma_loses_nothing_where_mobile_ip_loses_rate_times_outage():
     sigma = simulate(two_path_replay(), cbr())
     base = simulate(two_path_replay(), cbr(), protocol="mip")
     assert sigma["packets"]["lost"] == 0
-    assert base["packets"]["lost"] > 0.5 * RATE_PPS          # DAD alone is 1 s
+    assert base["packets"]["lost"] >= RATE_PPS * (base_mip().t_l2_s + bu_one_way_s(base_mip()))
 
 
 def test_ingress_filtering_drops_the_uplink_unless_reverse_tunnelled():
     filtered = simulate(two_path_replay(), cbr(direction="up"), protocol="mip",
-                        mip=MipConfig(ingress_filtering=True))
+                        mip=MipConfig(ingress_filtering=True, reverse_tunnel=False))
     assert filtered["loss_causes"]["ingress_filtered"] > 0.9 * filtered["packets"]["sent"]
     tunnelled = simulate(two_path_replay(), cbr(direction="up"), protocol="mip",
                          mip=MipConfig(ingress_filtering=True, reverse_tunnel=True))
@@ -198,6 +202,9 @@ def test_mobile_ip_leaves_at_the_end_of_the_pass_it_is_in_and_waits_for_the_next
         binding = h["cn_switch_s"] + mip.ha_cn_s
         assert up + outage_min <= binding <= up + outage_min + mip.ra_max_s + 1e-9, h
     first, second = rep["handovers"]
-    assert first["last_old_arrival_s"] <= 30.0 and first["handover_latency_ms"] > 30e3
+    # 30-60 s nothing is visible: a coverage gap, not the handover's latency
+    assert first["last_old_arrival_s"] <= 30.0 and first["handover_latency_ms"] is None
+    assert first["coverage_gap_s"] == pytest.approx(30.0, abs=0.1)
+    assert first["interruption_ms"] < 1e3 * (outage_min + mip.ra_max_s) + 100.0
     assert 99.9 < second["last_old_arrival_s"] <= 100.0
     assert rep["signalling"]["retransmissions"].get("BU", 0) == 0
