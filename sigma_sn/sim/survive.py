@@ -32,9 +32,10 @@ import numpy as np
 from sigma_sn.errors import InputError
 from sigma_sn.sim.mip import MipConfig, MobileIpHost
 from sigma_sn.sim.model import Association, Replay, SimConfig
-from sigma_sn.sim.security import (check_keys, ingress_comparison, parse_security,
-                                   run_hooked, simulate_with_attacks, table_choice,
-                                   table_items, table_value)
+from sigma_sn.sim.security import (ingress_comparison, parse_security, run_hooked,
+                                   simulate_with_attacks)
+from sigma_sn.sim.tables import (LmReplicas, parse_location_manager, table_choice, table_items,
+                                 table_value)
 
 FAILURE_KINDS = ("lm_down", "ha_down")
 ALL_REPLICAS = -1
@@ -62,27 +63,6 @@ class Failure:
 
     def covers(self, t: float) -> bool:
         return self.t0_s <= t < self.t1_s
-
-
-@dataclass(frozen=True)
-class LmReplicas:
-    """How the location managers are replicated and how correspondents use them."""
-
-    replicas: int = 3                     # primary + backups
-    query_timeout_s: float = 2.0          # a resolver's wait before the next server
-    ha_mode: bool = False                 # backups take over the primary's address
-    heartbeat_interval_s: float = 1.0
-    missed_heartbeats: int = 3
-    new_assoc_interval_s: float = 1.0     # a new correspondent starts this often
-    setup_deadline_s: float = 30.0        # a new association not set up by then failed
-
-    def __post_init__(self):
-        if self.replicas < 1 or self.missed_heartbeats < 1:
-            raise ValueError("replicas and missed_heartbeats must be >= 1")
-        for name in ("query_timeout_s", "heartbeat_interval_s", "new_assoc_interval_s",
-                     "setup_deadline_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
 
 
 class LocationService:
@@ -368,10 +348,6 @@ def findings_table(findings: dict) -> list[dict]:
 # -- scenario tables -----------------------------------------------------------------------
 
 _FAILURE_KEYS = {"kind", "t0_s", "t1_s", "replica"}
-_LM_KEYS = {"replicas", "query_timeout_s", "ha_mode", "heartbeat_interval_s",
-            "missed_heartbeats", "new_assoc_interval_s", "setup_deadline_s"}
-
-
 def parse_failures(raw, where: str) -> tuple[Failure, ...]:
     """Validate a scenario's raw ``[[failures]]`` tables; raise :class:`InputError` naming
     ``where`` and the key (``failures[0].kind``)."""
@@ -393,26 +369,6 @@ def parse_failures(raw, where: str) -> tuple[Failure, ...]:
                 replica = table_value(item, "replica", int, where, p, minimum=0)
         out.append(Failure(kind, t0, t1, replica))
     return tuple(out)
-
-
-def parse_location_manager(raw, where: str) -> LmReplicas:
-    """Validate ``[security.location_manager]`` (replicas, timeouts, HA mode)."""
-    if raw is None:
-        return LmReplicas()
-    p = "security.location_manager."
-    check_keys(raw, _LM_KEYS, where, p)
-    d = LmReplicas()
-    ints = {"replicas", "missed_heartbeats"}
-    values = {}
-    for key in sorted(_LM_KEYS):
-        default = getattr(d, key)
-        if key == "ha_mode":
-            values[key] = table_value(raw, key, bool, where, p, default)
-        elif key in ints:
-            values[key] = table_value(raw, key, int, where, p, default, minimum=1)
-        else:
-            values[key] = table_value(raw, key, float, where, p, default, minimum=1e-3)
-    return LmReplicas(**values)
 
 
 __all__ = ["ALL_REPLICAS", "FAILURE_KINDS", "Failure", "LmReplicas", "LocationService",
