@@ -125,9 +125,11 @@ def test_security_and_failure_findings_become_rows(tmp_path):
     assert [r["metric"] for r in doc["table"][:len(METRICS)]] == [m for m, _ in METRICS]
     assert t["hijack (no auth): messages accepted / sent"]["sigma"] > 0
     assert t["hijack (HMAC-SHA-256): messages accepted / sent"]["sigma"] == 0
-    assert t["ingress filtering: uplink delivered"]["sigma"] == 1
-    assert t["ingress filtering: uplink delivered"]["mip"] == 0
-    ha = next(r for m, r in t.items() if m.startswith("ha_down") and "running" in m)
+    assert t["ingress filtering: uplink delivered (MIP reverse-tunnelled)"]["sigma"] == 1
+    assert t["ingress filtering: uplink delivered (MIP reverse-tunnelled)"]["mip"] > 0.99
+    assert t["ingress filtering: uplink delivered, MIP without reverse tunnel"]["mip"] == 0
+    ha = next(r for m, r in t.items() if m.startswith("ha_down replica all")
+              and "running" in m)
     assert ha["sigma"] == 1 and ha["mip"] < 0.5
     rows = list(csv.DictReader((out / "compare.csv").open()))
     assert len(rows) == len(doc["table"])

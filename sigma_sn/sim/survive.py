@@ -44,8 +44,8 @@ MAX_INIT_RETRANSMITS = 8               # RFC 4960 §15 Max.Init.Retransmits
 
 @dataclass(frozen=True)
 class Failure:
-    """Something down during ``[t0_s, t1_s)``: an LM replica (``replica``: 0 is the
-    primary, :data:`ALL_REPLICAS` every one) or the Mobile IP home agent."""
+    """Something down during ``[t0_s, t1_s)``: an LM replica or a Mobile IP home agent
+    (``replica``: 0 is the primary, or the active HA; :data:`ALL_REPLICAS` every one)."""
 
     kind: str
     t0_s: float
@@ -66,11 +66,12 @@ class Failure:
 
 
 class LocationService:
-    """Which LM replica answers a message that reaches it at ``t``."""
+    """Which LM replica (or, with ``kind="ha_down"``, which home agent) answers a message
+    that reaches it at ``t``."""
 
-    def __init__(self, lm: LmReplicas, failures, one_way_s: float):
+    def __init__(self, lm: LmReplicas, failures, one_way_s: float, kind: str = "lm_down"):
         self.lm, self.one_way_s = lm, one_way_s
-        self.down = {i: [(f.t0_s, f.t1_s) for f in failures if f.kind == "lm_down"
+        self.down = {i: [(f.t0_s, f.t1_s) for f in failures if f.kind == kind
                          and f.replica in (i, ALL_REPLICAS)] for i in range(lm.replicas)}
 
     def up(self, replica: int, t: float) -> bool:
@@ -83,11 +84,14 @@ class LocationService:
         hb = self.lm.heartbeat_interval_s
         return math.ceil(t0 / hb - 1e-9) * hb + (self.lm.missed_heartbeats - 1) * hb
 
-    def server(self, target: int, t: float) -> int | None:
-        """The replica that answers a message to replica ``target``'s address at ``t``."""
+    def server(self, target: int, t: float, takeover: bool | None = None) -> int | None:
+        """The replica that answers a message to replica ``target``'s address at ``t``;
+        ``takeover`` (default: the LM's ``ha_mode``): a backup takes over the primary's
+        address once it has missed its heartbeats."""
         if self.up(target, t):
             return target
-        if self.lm.ha_mode and target == 0 and t >= self.takeover_s(t):
+        takeover = self.lm.ha_mode if takeover is None else takeover
+        if takeover and target == 0 and t >= self.takeover_s(t):
             return next((i for i in range(1, self.lm.replicas) if self.up(i, t)), None)
         return None
 
@@ -229,8 +233,12 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
 
     def prepare(env, endpoint) -> None:
         if protocol == "mip":
-            ha = [f for f in failures if f.kind == "ha_down"]
-            endpoint.ha_up = lambda t: not any(f.covers(t) for f in ha)
+            # home-agent redundancy of the same count as the location managers: standby
+            # HAs on the home link share the binding cache and take over the active
+            # one's address once it missed its heartbeats (the HA-reliability schemes,
+            # e.g. a standby HA in the home link), as SIGMA-SN's LM replicas in HA mode
+            has = LocationService(lm, failures, 0.0, kind="ha_down")
+            endpoint.ha_up = lambda t: has.server(0, t, takeover=True) is not None
             env.process(mip_new_associations(endpoint, lm, new_assocs))
         else:
             endpoint.setup_replicas(LocationService(lm, failures, cfg.lm_terrestrial_s), lm)
@@ -245,8 +253,7 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
     for f in failures:
         per_failure.append({
             "kind": f.kind, "t0_s": f.t0_s, "t1_s": f.t1_s,
-            "replica": None if f.kind != "lm_down" else
-            ("all" if f.replica == ALL_REPLICAS else f.replica),
+            "replica": "all" if f.replica == ALL_REPLICAS else f.replica,
             "new_associations": _new_assoc_summary([r for r in judged
                                                     if f.covers(r.t_start_s)]),
             "existing_association": _existing_summary(out.log, f.t0_s, f.t1_s)})
@@ -259,14 +266,16 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
 
 def survivability_report(replay: Replay, cfg: SimConfig, failures, *,
                          lm: LmReplicas = LmReplicas(), mip: MipConfig | None = None) -> dict:
-    """Run SIGMA-SN (replicated LM) and Mobile IP (one HA) through the same ``failures``;
-    return, per protocol and failure, how new associations and the running one fared."""
+    """Run SIGMA-SN (``lm.replicas`` location managers) and Mobile IP (as many home
+    agents: one active, the others standing by on the home link) through the same
+    ``failures``; return, per protocol and failure, how new associations and the running
+    one fared."""
     failures = tuple(failures)
     if cfg.traffic != "cbr":
         raise ValueError("survivability is measured with CBR traffic")
     for f in failures:
-        if f.kind == "lm_down" and f.replica >= lm.replicas:
-            raise ValueError(f"failure names LM replica {f.replica}, but there are "
+        if f.replica >= lm.replicas:
+            raise ValueError(f"failure names replica {f.replica}, but there are "
                              f"{lm.replicas} (0 to {lm.replicas - 1})")
     return {
         "location_manager": {"replicas": lm.replicas, "query_timeout_s": lm.query_timeout_s,
@@ -320,11 +329,14 @@ def findings_table(findings: dict) -> list[dict]:
                          "unit": "packets", "sigma": a["packets_to_attacker"], "mip": None})
     if "ingress" in findings:
         sigma, plain, tunnelled = findings["ingress"]["rows"]
-        rows += [{"metric": "ingress filtering: uplink delivered", "unit": "share",
-                  "sigma": sigma["delivered_share"], "mip": plain["delivered_share"]},
-                 {"metric": "ingress filtering: uplink delivered, MIP reverse-tunnelled",
+        # RFC 6275 §11.3.1: Mobile IPv6 reverse-tunnels through the HA by default; the
+        # row without the tunnel shows what ingress filtering does to a direct uplink
+        rows += [{"metric": "ingress filtering: uplink delivered (MIP reverse-tunnelled)",
                   "unit": "share", "sigma": sigma["delivered_share"],
                   "mip": tunnelled["delivered_share"]},
+                 {"metric": "ingress filtering: uplink delivered, MIP without reverse tunnel",
+                  "unit": "share", "sigma": sigma["delivered_share"],
+                  "mip": plain["delivered_share"]},
                  {"metric": "ingress filtering: uplink one-way p50, MIP reverse-tunnelled",
                   "unit": "ms", "sigma": sigma["latency_p50_ms"],
                   "mip": tunnelled["latency_p50_ms"]}]
@@ -360,9 +372,6 @@ def parse_failures(raw, where: str) -> tuple[Failure, ...]:
             raise InputError(f"must be > t0_s ({t0}), got {t1}", path=where, key=p + "t1_s")
         replica = 0
         if "replica" in item:
-            if kind != "lm_down":
-                raise InputError("only an lm_down failure names a replica", path=where,
-                                 key=p + "replica")
             if item["replica"] == "all":
                 replica = ALL_REPLICAS
             else:
