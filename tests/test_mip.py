@@ -208,3 +208,20 @@ def test_mobile_ip_leaves_at_the_end_of_the_pass_it_is_in_and_waits_for_the_next
     assert first["interruption_ms"] < 1e3 * (outage_min + mip.ra_max_s) + 100.0
     assert 99.9 < second["last_old_arrival_s"] <= 100.0
     assert rep["signalling"]["retransmissions"].get("BU", 0) == 0
+
+
+def test_mobile_ip_takes_back_an_access_point_that_returns_before_the_next_one_rises():
+    # A sets at 30 s and is back from 60 to 100 s; B, the plan's next, rises only at
+    # 120 s: the MH takes A back (same CoA, same binding) rather than wait for B
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0), (60.0, 100.0)])
+    b = LinkGeometry.constant("B", RANGE_A_KM, [(120.0, 300.0)])
+    steps = (Step(120.1, "ADDRESS_READY", "2001:db8:b::1", "B", 0),
+             Step(121.0, "SET_PRIMARY", "2001:db8:b::1", "B", 0))
+    replay = Replay("T", "2026-08-22T00:00:00Z", 200.0, (a, b), "A", "2001:db8:a::1", steps,
+                    (Handover(0, "A", "B", 121.0, False),))
+    rep = simulate(replay, cbr(), protocol="mip", mip=MipConfig())
+    h = rep["handovers"][0]
+    assert h["break_s"] == 100.0 and 99.9 < h["last_old_arrival_s"] <= 100.0
+    # A's second pass carried the traffic: about 40 s of it
+    delivered = rep["packets"]["delivered"]
+    assert delivered > RATE_PPS * (30.0 + 40.0 + 79.0), rep["packets"]

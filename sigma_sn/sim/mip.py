@@ -156,20 +156,30 @@ class MobileIpHost:
         plan's next switch. It goes to the access point the plan serves by then
         (:meth:`_target`): the handovers in between are skipped (Mobile IP never makes
         them, and the report shows no move). An access point that sets while the MH is
-        still attaching is left at once, never waited for through its next pass.
+        still attaching is left at once, never waited for through its next pass; one the
+        MH lost with nothing else in view is taken back if it rises again first (the
+        re-association's L2 time is not modelled: no new CoA, no BU).
         """
         moves = []
         hos = self.replay.handovers
         cur, t_on = self.replay.initial_ap, 0.0
         k = 0
         while k < len(hos):
+            link = self.links[cur]
             if self.mip.switch == "los":
                 # the end of the pass the MH attached in; if that access point set during
                 # the L2 handover, the MH has lost it already and moves on at once
-                t_break = max(self.links[cur].up_until(t_on), t_on)
+                t_break = max(link.up_until(t_on), t_on)
             else:
                 t_break = max(hos[k].t_s, t_on)
             j, t_up = self._target(k, t_break)
+            back = link.next_up(t_break)
+            if t_up > t_break and link.up_until(t_break) <= t_break and back < t_up:
+                # nothing to move to yet, and the access point the MH is on (at the start:
+                # the plan's first) rises again first: the MH takes it back, under the
+                # same CoA and binding, and no move is made
+                t_on = back
+                continue
             h = hos[j]
             t_attach = t_up + self.mip.t_l2_s
             moves.append(Move(h.index, cur, h.to_ap, t_break, t_attach,

@@ -299,8 +299,11 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
             new = arrived_in_time[after] & (log.ap[after] == log.ap_index.get(new_ap, -2))
             last_old = float(log.arrival_s[before][old].max()) if old.any() else None
             first_new = float(log.arrival_s[after][new].min()) if new.any() else None
-            if first_new is not None and last_old is not None and gap_s == 0.0:
-                latency_ms = _ms(first_new - last_old)
+            if first_new is not None and last_old is not None:
+                # a latency across a coverage gap is the sky's, not the protocol's
+                gap_s = max(gap_s, _overlap_s(gaps, last_old, first_new))
+                if gap_s == 0.0:
+                    latency_ms = _ms(first_new - last_old)
         out.append({
             "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
             "feasible": h.feasible, "t_s": round(h.t_s, 6), "made": k in share and times[k][0] < end_s,
