@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from sigma_sn.cli import main
-from sigma_sn.compare import METRICS
+from sigma_sn.compare import METRICS, PROTOCOLS
 from sigma_sn.sweep import parameters
 from tests.test_cli_compare import short_scenario
 
@@ -32,7 +32,7 @@ def test_one_parameter_gives_one_row_per_value_protocol_and_metric(scenario, tmp
     assert "sweep [2/2] timing.dad_s=1" in capsys.readouterr().err     # progress per run
     rows = read(out)
     assert list(rows[0]) == ["param", "value", "protocol", "metric", "unit", "result"]
-    assert len(rows) == 2 * 2 * len(METRICS)
+    assert len(rows) == 2 * len(PROTOCOLS) * len(METRICS)
     keys = [(r["value"], r["protocol"], r["metric"]) for r in rows]
     assert len(set(keys)) == len(keys)
     assert {r["param"] for r in rows} == {"timing.dad_s"}
@@ -52,7 +52,7 @@ def test_two_parameters_give_the_full_grid(scenario, tmp_path):
     rows = read(out)
     assert list(rows[0]) == ["param", "value", "param2", "value2", "protocol", "metric", "unit",
                              "result"]
-    assert len(rows) == 3 * 2 * 2 * len(METRICS)
+    assert len(rows) == 3 * 2 * len(PROTOCOLS) * len(METRICS)
     grid = sorted({(r["value"], r["value2"]) for r in rows})
     assert grid == sorted((a, b) for a in ("0.01", "0.05", "0.1") for b in ("8.2", "20"))
     p50 = {(r["value"], r["value2"], r["protocol"]): float(r["result"]) for r in rows
