@@ -360,9 +360,6 @@ def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: d
                 report.simulation_section(doc)]
     tables = [("Handovers by policy (the plan uses " + plan["policy"] + ")",
                [{"policy": p, **c} for p, c in policies.items()])]
-    if doc.get("assumptions"):
-        tables.append(("Assumptions each protocol ran under (one timing block for all)",
-                       assumption_rows(doc["assumptions"])))
     figures, notes = [], []
     for part in sections:
         tables += part.tables
@@ -372,15 +369,6 @@ def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: d
              + (" Left out: " + "; ".join(notes) + "." if notes else ""))
     report.write_report(out / "report.html", title=f"sigma-sn run: {name}", tables=tables,
                         figures=figures, intro=intro)
-
-
-def assumption_rows(assumed: dict) -> list[dict]:
-    """The comparison's assumptions as table rows: one per protocol (``shared`` first)."""
-    from sigma_sn.compare import LABELS
-
-    return [{"protocol": LABELS.get(k, "every protocol"),
-             "assumptions": ", ".join(f"{n}={v}" for n, v in d.items())}
-            for k, d in assumed.items()]
 
 
 def summary_text(result: RunResult) -> str:

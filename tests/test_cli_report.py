@@ -167,3 +167,15 @@ def test_bad_result_files_exit_2_naming_the_file(tmp_path, capsys, name, text, m
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_comparison_report_states_what_each_protocol_ran_under(tmp_path):
+    from sigma_sn.compare import compare_replay
+    from sigma_sn.report import simulation_section
+    from tests.test_sim import cbr, two_path_replay
+
+    section = simulation_section(compare_replay(two_path_replay(duration_s=40.0), cbr()))
+    caption, rows = next(t for t in section.tables if t[0].startswith("Assumptions"))
+    assert [r["protocol"] for r in rows] == ["every protocol", "SIGMA-SN", "MIPv6", "FMIPv6",
+                                             "HMIPv6"]
+    assert "dad_s=0.0" in rows[0]["assumptions"]
