@@ -116,8 +116,12 @@ def summary(report: dict, name: str, truth=None) -> str:
     for h in hos[:SHOWN_HANDOVERS]:
         who = f"{h['mobile']}: " if len(mobiles) > 1 else ""
         lines.append(f"  {h['t_utc']}  {who}{h['from']} -> {h['to']}"
-                     f"{'' if h.get('feasible', True) else ' (hard)'}: "
-                     f"latency {ms(h['handover_latency_ms'])}, lost {h['lost']}")
+                     f"{'' if h.get('feasible', True) else ' (hard)'}:"
+                     + ("" if h.get("made", True) else " not made,")
+                     + f" interruption {ms(h.get('interruption_ms'))}, "
+                     f"latency {ms(h['handover_latency_ms'])}, lost {h['lost']}"
+                     + (f", coverage gap {h['coverage_gap_s']:.1f} s"
+                        if h.get("coverage_gap_s") else ""))
     if len(hos) > SHOWN_HANDOVERS:
         lines.append(f"  ... and {len(hos) - SHOWN_HANDOVERS} more (all in the report)")
     return "\n".join(lines)
