@@ -176,9 +176,9 @@ _HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "overlap_s", "out
 _EVENT_KEYS = ("action", "t_s", "address")
 _OUTAGE_KEYS = ("mobile", "from_s", "to_s", "duration_s", "cause")
 _REPORT_KEYS = ("protocol", "mobiles", "duration_s", "traffic", "packets", "loss_causes",
-                "loss_rate", "latency_ms", "throughput_bps", "path_failures")
-_REPORT_HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "t_s",
-                         "handover_latency_ms", "lost")
+                "loss_rate", "latency_ms", "throughput_bps", "path_failures", "coverage_gaps")
+_REPORT_HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "t_s", "made",
+                         "handover_latency_ms", "interruption_ms", "coverage_gap_s", "lost")
 
 
 def _pick(d: dict, keys) -> dict:

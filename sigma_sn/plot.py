@@ -613,8 +613,8 @@ def decimate(t_s: np.ndarray, y: np.ndarray, most: int = MAX_POINTS):
 
 
 #: how each protocol is labelled and coloured
-PROTOCOL_LABEL = {"sigma": "SIGMA-SN", "mip": "Mobile IP"}
-PROTOCOL_COLOUR = {"sigma": "#1f77b4", "mip": "#d62728"}
+PROTOCOL_LABEL = {"sigma": "SIGMA-SN", "mip": "MIPv6", "fmip": "FMIPv6", "hmip": "HMIPv6"}
+PROTOCOL_COLOUR = {"sigma": "#1f77b4", "mip": "#d62728", "fmip": "#2ca02c", "hmip": "#9467bd"}
 
 _SERIES = {
     "latency": ("latency_ms_mean", "one-way latency (ms)", "One-way latency"),
@@ -632,8 +632,9 @@ def simulation_reports(results) -> dict[str, dict]:
     if schema == "sigma-sn/compare/1":
         # compare.json is written with sorted keys; SIGMA-SN still comes first
         reports = results["reports"]
-        return {k: reports[k] for k in sorted(reports, key=lambda k: (k not in PROTOCOL_LABEL,
-                                                                       k != "sigma", k))}
+        order = list(PROTOCOL_LABEL)
+        return {k: reports[k] for k in sorted(reports, key=lambda k: (
+            order.index(k) if k in order else len(order), k))}
     if schema is None and isinstance(results, dict) and all(
             isinstance(r, dict) and r.get("schema") == "sigma-sn/report/1"
             for r in results.values()):

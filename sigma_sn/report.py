@@ -496,8 +496,14 @@ def simulation_section(results, *, max_rows: int = 5000) -> Section:
                 "feasible": h.get("feasible"), "handover latency (ms)":
                 h.get("handover_latency_ms"), "lost": h.get("lost")}
                for label, rep in zip(labels, reports.values()) for h in rep["handovers"]]
-    title = " and ".join(labels)
+    title = " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " \
+        + labels[-1]
+    assumed = results.get("assumptions") if isinstance(results, dict) else None
     tables = [(f"Simulation: {title}", metrics),
+              *([("Assumptions each protocol ran under (one timing block for all)",
+                  [{"protocol": plot.PROTOCOL_LABEL.get(k, "every protocol"),
+                    "assumptions": ", ".join(f"{n}={v}" for n, v in d.items())}
+                   for k, d in assumed.items()])] if assumed else []),
               ("Simulated handovers" + (f" (first {max_rows} of {len(ho_rows)})"
                                         if len(ho_rows) > max_rows else ""),
                ho_rows[:max_rows])]

@@ -1,5 +1,6 @@
-"""The whole pipeline as one library call: scenario → windows → plan → SIGMA-SN and Mobile
-IP replays → comparison → exports → HTML report, all into one results folder.
+"""The whole pipeline as one library call: scenario → windows → plan → SIGMA-SN, MIPv6,
+FMIPv6 and HMIPv6 replays → comparison → exports → HTML report, all into one results
+folder.
 
 :func:`run_scenario` validates the scenario first (a mistake fails before anything is
 computed), then writes every file into a hidden temporary folder next to the results
@@ -62,6 +63,7 @@ class RunResult:
     table: tuple[dict, ...]                # the comparison table (compare contract rows)
     policies: dict                         # policy -> handover counts, every policy planned
     policy: str = ""                       # the policy the plan used
+    assumptions: dict | None = None        # what each protocol of the table ran under
 
     @property
     def report_html(self) -> Path:
@@ -121,7 +123,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     from sigma_sn.scenario import load_scenario
 
     scenario_path = Path(scenario_path)
-    stages = _Stages(10, log)
+    stages = _Stages(12, log)
     stages.start("scenario")
     sc = load_scenario(scenario_path)
     if exports is not None:
@@ -216,15 +218,15 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     replays = replays_from_plan(plan, plan_dir=".", progress=progress)
     stages.end(f"{sum(len(r.links) for r in replays)} links")
     reports = {}
-    for protocol, label in (("sigma", "simulate SIGMA-SN"), ("mip", "simulate Mobile IP")):
-        stages.start(label)
+    for protocol in cmp.PROTOCOLS:
+        stages.start(f"simulate {cmp.LABELS[protocol]}")
         reports[protocol] = simulate_plan(plan, cfg, protocol=protocol, mip=mip_cfg,
                                           replays=replays, progress=progress)
         p = reports[protocol]["packets"]
         stages.end(f"{p['sent']} packets sent, {p['lost']} lost")
 
     stages.start("compare")
-    doc = cmp.comparison(reports["sigma"], reports["mip"], plan.get("name", sc.name))
+    doc = cmp.comparison(reports, plan.get("name", sc.name), cfg=cfg, mip=mip_cfg)
     # a scenario's [security] and [[failures]] add their findings, as 'sigma-sn compare'
     doc = cmp.add_findings(doc, plan, cfg, mip_cfg, security=sc.security,
                            failures=sc.failures, where=str(sc.path), replays=replays)
@@ -244,6 +246,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     write_text(tmp / "run.json", json.dumps(run_info, sort_keys=True, indent=1) + "\n")
     return RunResult(name=plan.get("name", sc.name), out_dir=tmp, stages=tuple(stages.done),
                      summary=tuple(plan_summary(plan)), table=tuple(doc["table"]),
+                     assumptions=doc.get("assumptions"),
                      policies=policies, policy=plan["policy"])
 
 
@@ -410,6 +413,6 @@ def summary_text(result: RunResult) -> str:
         w = max(len(p) for p in counted)
         lines += [f"  {p:<{w}}  {c['handovers']:>4} ({c['infeasible']} infeasible)"
                   + ("  <- planned" if p == result.policy else "") for p, c in counted.items()]
-    lines += ["", format_table(list(result.table)).rstrip("\n"), "",
+    lines += ["", format_table(list(result.table), result.assumptions).rstrip("\n"), "",
               "stages: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in result.stages)]
     return "\n".join(lines) + "\n"

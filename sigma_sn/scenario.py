@@ -18,7 +18,7 @@ from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
 from sigma_sn.propagate import as_utc
-from sigma_sn.sim.mip import MipConfig
+from sigma_sn.sim.mip import ACCESS_FIELDS, MipConfig, access_from_timing
 from sigma_sn.sim.model import SimConfig
 from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
@@ -281,9 +281,14 @@ def load_scenario(path) -> Scenario:
                                              **{k: traffic_r for k in TRAFFIC_KEYS}})
 
     mip_r = _Reader(where, data.get("mip", {}), "mip.")
-    mip_defaults = _defaults(MipConfig)
+    mip_defaults = {k: v for k, v in _defaults(MipConfig).items() if k not in ACCESS_FIELDS}
+    for key in ACCESS_FIELDS:
+        if key in mip_r.table:
+            raise mip_r.fail(key, "the access network's timing is the same for every "
+                                  "protocol: set timing.l2_s, timing.ra_s or timing.dad_s")
     mip_r.only(mip_defaults)
-    mip = _construct(MipConfig, _typed_fields(mip_r, MipConfig, mip_defaults, mip_defaults),
+    mip = _construct(MipConfig, {**_typed_fields(mip_r, MipConfig, mip_defaults, mip_defaults),
+                                 **access_from_timing(timing.l2_s, timing.ra_s, timing.dad_s)},
                      {k: mip_r for k in mip_defaults})
 
     security = data.get("security")

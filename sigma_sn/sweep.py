@@ -3,10 +3,10 @@ and write the results as a tidy CSV (one row per value, protocol and metric).
 
 What each parameter name changes (``PARAMETERS`` lists them):
 
-* ``timing.<field>`` — the planner's timing (DESIGN.md); ``timing.l2_s``, ``timing.ra_s``
-  and ``timing.dad_s`` set the same step of the Mobile IP baseline too (``t_l2_s``; the RA
-  interval, ``ra_min_s = ra_max_s``, which SIGMA-SN plans for as its worst-case wait;
-  ``t_dad_s``), so both protocols meet the same access network;
+* ``timing.<field>`` — the timing block (DESIGN.md) every protocol reads: ``timing.l2_s``,
+  ``timing.ra_s`` and ``timing.dad_s`` are the access network's L2 handover, RA interval
+  and DAD for SIGMA-SN and the Mobile IPv6 family alike (the plan records them and
+  ``config_from_plan`` hands them to every protocol);
 * ``window.min_elev_deg`` — the elevation mask (a site's own mask still overrides it);
 * ``site.lat_deg`` — the terminal's latitude (router mode; every terminal moves);
 * ``link.<field>``, ``traffic.<field>``, ``mip.<field>`` — the simulator's link, traffic
@@ -29,8 +29,6 @@ from typing import Any, Callable
 
 from sigma_sn.errors import InputError
 
-#: the MIP field(s) each shared timing step sets as well
-TIMING_TO_MIP = {"l2_s": ("t_l2_s",), "ra_s": ("ra_min_s", "ra_max_s"), "dad_s": ("t_dad_s",)}
 #: traffic fields a sweep may not change: the Mobile IP baseline replays CBR only
 FIXED_TRAFFIC = ("traffic",)
 
@@ -48,6 +46,7 @@ def parameters() -> dict[str, Any]:
     from sigma_sn.planner.core import Timing
     from sigma_sn.scenario import LINK_KEYS, TRAFFIC_KEYS
     from sigma_sn.sim import MipConfig, SimConfig
+    from sigma_sn.sim.mip import ACCESS_FIELDS
 
     sim = _fields(SimConfig)
     out: dict[str, Any] = {f"timing.{k}": v for k, v in _fields(Timing).items()}
@@ -55,7 +54,7 @@ def parameters() -> dict[str, Any]:
     out["site.lat_deg"] = 0.0
     out.update({f"link.{k}": sim[k] for k in LINK_KEYS})
     out.update({f"traffic.{k}": sim[k] for k in TRAFFIC_KEYS if k not in FIXED_TRAFFIC})
-    out.update({f"mip.{k}": v for k, v in _fields(MipConfig).items()})
+    out.update({f"mip.{k}": v for k, v in _fields(MipConfig).items() if k not in ACCESS_FIELDS})
     return out
 
 
@@ -132,8 +131,6 @@ def apply(scenario, assignment: list[tuple[str, Any]]):
             if value < 0:
                 raise InputError(f"must be >= 0, got {value}", key=name)
             sc = dataclasses.replace(sc, timing=dataclasses.replace(sc.timing, **{field: value}))
-            for mip_field in TIMING_TO_MIP.get(field, ()):
-                mip_over[mip_field] = value
         elif name == "window.min_elev_deg":
             if not -90 <= value < 90:
                 raise InputError(f"must be in [-90, 90), got {value}", key=name)
@@ -204,7 +201,9 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
             plan = plan_fn(point.scenario)
             plans[key] = plan, replays_from_plan(plan, truth_elements=truth_elements)
         plan, replays = plans[key]
-        cfg, mip = config_from_plan(plan, seed=seed, rate_pps=rate_pps, **point.overrides)
+        # a swept value wins over --seed / --rate (it was passed twice: a TypeError)
+        cfg, mip = config_from_plan(plan, **{"seed": seed, "rate_pps": rate_pps,
+                                             **point.overrides})
         if cfg.traffic != "cbr":
             raise InputError("the comparison needs CBR traffic (the Mobile IP baseline "
                              f"replays CBR only), the scenario has {cfg.traffic!r}",

@@ -103,7 +103,7 @@ def test_report_of_a_plan_a_comparison_and_a_sweep(tmp_path):
                     "Ground tracks of the serving satellites", "One-way latency",
                     "Cumulative loss", "Throughput", "Sweep: packets_lost",
                     "Sweep: handover_latency_mean", "Planned handovers",
-                    "SIGMA-SN and Mobile IP"):
+                    "SIGMA-SN, MIPv6, FMIPv6 and HMIPv6"):
         assert caption in html, caption
     assert plan["handovers"][0]["events"][2]["t_utc"] in html   # in the handovers table
     assert "Left out" not in html
@@ -143,7 +143,7 @@ def test_report_of_a_sigma_sn_run_folder(tmp_path):
                        "policy": "min-handovers"}}))
     assert main(["report", str(folder)]) == 0
     html = (folder / "report.html").read_text()
-    assert "Plan timeline: Boulder" in html and "SIGMA-SN and Mobile IP" in html
+    assert "Plan timeline: Boulder" in html and "SIGMA-SN, MIPv6, FMIPv6 and HMIPv6" in html
     # the windows' timelines; the map comes from the plan, not from a windows run.json
     assert "Visibility windows by site" in html and "Ground tracks and footprints (" not in html
     assert "Ground tracks of the serving satellites" in html
@@ -167,3 +167,15 @@ def test_bad_result_files_exit_2_naming_the_file(tmp_path, capsys, name, text, m
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_comparison_report_states_what_each_protocol_ran_under(tmp_path):
+    from sigma_sn.compare import compare_replay
+    from sigma_sn.report import simulation_section
+    from tests.test_sim import cbr, two_path_replay
+
+    section = simulation_section(compare_replay(two_path_replay(duration_s=40.0), cbr()))
+    caption, rows = next(t for t in section.tables if t[0].startswith("Assumptions"))
+    assert [r["protocol"] for r in rows] == ["every protocol", "SIGMA-SN", "MIPv6", "FMIPv6",
+                                             "HMIPv6"]
+    assert "dad_s=0.0" in rows[0]["assumptions"]

@@ -44,7 +44,8 @@ def test_report_summary_and_trace(plan_file, tmp_path, capsys):
     assert f"p50 {rep['latency_ms']['p50']:.3f} ms" in text
     assert f"handovers: {len(rep['handovers'])} ({len(rep['handovers'])} feasible)" in text
     first = rep["handovers"][0]
-    assert (f"{first['from']} -> {first['to']}: latency "
+    assert (f"{first['from']} -> {first['to']}: interruption "
+            f"{first['interruption_ms']:.3f} ms, latency "
             f"{first['handover_latency_ms']:.3f} ms, lost 0") in text
     with open(trace, newline="") as fh:
         rows = list(csv.reader(fh))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
 from sigma_sn.cli import main
-from sigma_sn.compare import METRICS
+from sigma_sn.compare import METRICS, PROTOCOLS
 from sigma_sn.sweep import parameters
 from tests.test_cli_compare import short_scenario
 
@@ -31,7 +32,7 @@ def test_one_parameter_gives_one_row_per_value_protocol_and_metric(scenario, tmp
     assert "sweep [2/2] timing.dad_s=1" in capsys.readouterr().err     # progress per run
     rows = read(out)
     assert list(rows[0]) == ["param", "value", "protocol", "metric", "unit", "result"]
-    assert len(rows) == 2 * 2 * len(METRICS)
+    assert len(rows) == 2 * len(PROTOCOLS) * len(METRICS)
     keys = [(r["value"], r["protocol"], r["metric"]) for r in rows]
     assert len(set(keys)) == len(keys)
     assert {r["param"] for r in rows} == {"timing.dad_s"}
@@ -51,7 +52,7 @@ def test_two_parameters_give_the_full_grid(scenario, tmp_path):
     rows = read(out)
     assert list(rows[0]) == ["param", "value", "param2", "value2", "protocol", "metric", "unit",
                              "result"]
-    assert len(rows) == 3 * 2 * 2 * len(METRICS)
+    assert len(rows) == 3 * 2 * len(PROTOCOLS) * len(METRICS)
     grid = sorted({(r["value"], r["value2"]) for r in rows})
     assert grid == sorted((a, b) for a in ("0.01", "0.05", "0.1") for b in ("8.2", "20"))
     p50 = {(r["value"], r["value2"], r["protocol"]): float(r["result"]) for r in rows
@@ -75,7 +76,9 @@ def test_csv_to_stdout_is_the_same_bytes(scenario, tmp_path, capsysbinary):
     ("timing.warp_s=1", "timing.warp_s: unknown sweep parameter"),
     ("elements.age_days=1,2", "elements.age_days: not offered"),
     ("timing.l2_s=fast", "timing.l2_s: value 'fast' is not a float"),
-    ("mip.ra_max_s=0.001", "mip.ra_max_s: ra_max_s (0.001) must be >= ra_min_s"),
+    ("mip.par_nar_s=-0.1", "mip.par_nar_s: par_nar_s must be >= 0"),
+    # the access network's steps are the timing block's, for every protocol alike
+    ("mip.t_dad_s=1", "mip.t_dad_s: unknown sweep parameter"),
     ("timing.guard_s", "--param: expected NAME=V1,V2,..."),
 ])
 def test_bad_param_exits_2_naming_it(scenario, spec, says):
@@ -97,31 +100,40 @@ def test_site_latitude_is_router_mode_only():
         apply(host, [("site.lat_deg", 10.0)])
 
 
-def test_every_listed_parameter_applies():
-    """Each name the help lists reaches the scenario or a config without error."""
+def test_every_listed_parameter_sweeps_end_to_end(tmp_path):
+    """Each name the sweep lists runs through plan, every protocol and the CSV (it once
+    raised a TypeError for traffic.rate_pps: the rate was passed twice)."""
     from sigma_sn.scenario import load_scenario
-    from sigma_sn.sweep import apply, parse_param
-    from tests.test_cli_compare import REPO
+    from sigma_sn.sweep import parse_param, run_sweep
 
-    sc = load_scenario(REPO / "scenarios" / "iridium-router.toml")
-    for name, example in parameters().items():
-        text = {bool: "true", str: "down" if name == "traffic.direction" else "los",
-                int: "1"}.get(type(example), "0.05")
-        p = parse_param(f"{name}={text}")
-        new, overrides = apply(sc, [(name, p.values[0])])
-        assert new != sc or overrides, name
+    sc = load_scenario(short_scenario(tmp_path, duration_s=600))
+    texts = {"traffic.direction": "up", "mip.switch": "plan", "mip.fmip_mode": "reactive",
+             "window.min_elev_deg": "10", "site.lat_deg": "41", "traffic.rate_pps": "7",
+             "traffic.payload_bytes": "500", "link.queue_pkts": "50", "traffic.seed": "3",
+             "link.capacity_bps": "1e7", "link.loss_prob_at_horizon": "0.01",
+             "mip.fmip_buffer_pkts": "10"}
+    swept = []
+    for name, example in sorted(parameters().items()):
+        text = texts.get(name, {bool: "true"}.get(type(example), "0.02"))
+        rows = run_sweep(sc, [parse_param(f"{name}={text}")], rate_pps=5.0)
+        assert rows and {r["value"] for r in rows} == {text}, name
+        swept.append(name)
+    assert "traffic.rate_pps" in swept and len(swept) == len(parameters())
 
 
 def test_shared_timing_steps_reach_mobile_ip_too():
     """L2, RA and DAD are the access network's: both protocols meet the swept value."""
+    from sigma_sn.planner.plan import plan_scenario
     from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan
     from sigma_sn.sweep import apply
     from tests.test_cli_compare import shipped_scenario
 
     sc = load_scenario(shipped_scenario("iridium"))
     new, over = apply(sc, [("timing.l2_s", 0.3), ("timing.ra_s", 1.5)])
-    assert (new.timing.l2_s, new.timing.ra_s) == (0.3, 1.5)
-    assert over == {"t_l2_s": 0.3, "ra_min_s": 1.5, "ra_max_s": 1.5}
+    assert (new.timing.l2_s, new.timing.ra_s) == (0.3, 1.5) and over == {}
+    _, mip = config_from_plan(plan_scenario(dataclasses.replace(new, duration_s=600.0)))
+    assert (mip.t_l2_s, mip.ra_min_s, mip.ra_max_s, mip.t_dad_s) == (0.3, 1.5, 1.5, 0.0)
     new, over = apply(sc, [("timing.guard_s", 5.0), ("mip.ha_ap_s", 0.2)])
     assert new.timing.guard_s == 5.0 and over == {"ha_ap_s": 0.2}     # guard: SIGMA-SN only
     new, over = apply(sc, [("link.loss_prob", 0.01), ("window.min_elev_deg", 20.0)])

@@ -220,14 +220,14 @@ def test_simulation_figures_overlay_protocols_and_mark_handovers(plan):
     sigma, mip = comp["reports"]["sigma"], comp["reports"]["mip"]
     loss = plot.loss_plot(comp)
     lines = [t for t in loss.data if t.mode == "lines"]
-    assert [t.name for t in lines] == ["SIGMA-SN", "Mobile IP"]
+    assert [t.name for t in lines] == ["SIGMA-SN", "MIPv6", "FMIPv6", "HMIPv6"]
     assert lines[1].y[-1] == mip["packets"]["lost"] and lines[0].y[-1] == 0
     assert np.all(np.diff(lines[1].y) >= 0)                     # cumulative
-    marks = [t for t in loss.data if t.name == "Mobile IP handovers"][0]
+    marks = [t for t in loss.data if t.name == "MIPv6 handovers"][0]
     assert len(marks.x) == len(mip["handovers"]) and marks.yaxis == "y2"
     assert f"{mip['handovers'][0]['handover_latency_ms']:.1f} ms" in marks.hovertext[0]
     assert (sum(s.x0 == s.x1 for s in loss.layout.shapes)
-            == len(sigma["handovers"]) + len(mip["handovers"]))
+            == sum(len(r["handovers"]) for r in comp["reports"].values()))
     many = dict(mip, handovers=mip["handovers"] * (plot.MAX_HANDOVER_LINES + 1))
     crowded = plot.loss_plot(many)
     assert len(crowded.layout.shapes) == 0                      # markers only
@@ -249,7 +249,7 @@ def test_sweep_plot_has_one_line_per_protocol_in_value_order():
     from results_fixtures import small_sweep
     rows = small_sweep()
     fig = plot.sweep_plot(rows[::-1], "packets_lost")
-    assert [t.name for t in fig.data] == ["SIGMA-SN", "Mobile IP"]
+    assert [t.name for t in fig.data] == ["SIGMA-SN", "MIPv6"]
     sigma = fig.data[0]
     assert list(sigma.x) == [0.5, 1.0, 2.0, 4.0] and list(sigma.y) == [30.0, 20.0, 0.0, 0.0]
     assert fig.layout.xaxis.title.text == "guard_s"

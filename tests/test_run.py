@@ -163,7 +163,7 @@ def test_check_passes_gives_the_same_bytes_and_names_a_perturbed_value(tmp_path,
     out = capsys.readouterr()
     assert f"open {tmp_path / 'ok' / 'report.html'}" in out.out
     assert f"matches {GOLDEN / name}" in out.out
-    assert "[1/10] scenario" in out.err
+    assert "[1/12] scenario" in out.err
     # the same scenario twice: the same bytes (report.html carries its generation time)
     for f in runner.OUTPUT_FILES:
         if f != "report.html":
@@ -256,7 +256,7 @@ def test_scenario_mistakes_exit_2_naming_file_and_key_before_computing(case, bod
     assert run.returncode == 2, run.stderr
     assert f"{scenario}: {key}: " in run.stderr
     assert "Traceback" not in run.stderr
-    assert "[2/10]" not in run.stderr  # nothing was computed
+    assert "[2/12]" not in run.stderr  # nothing was computed
     assert not out.exists()
 
 

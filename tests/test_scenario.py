@@ -52,8 +52,8 @@ traffic = "bulk"
 direction = "up"
 seed = 7
 [mip]
-reverse_tunnel = true
-t_dad_s = 0
+reverse_tunnel = false
+map_ap_s = 0.01
 [security]
 auth = true
 [[failures]]
@@ -72,7 +72,10 @@ terrestrial_one_way_s = 0.03
                                                                                       0.01)
     assert (sc.sim.traffic, sc.sim.direction, sc.sim.seed) == ("bulk", "up", 7)
     assert sc.sim.terrestrial_s == sc.timing.terrestrial_one_way_s == 0.03
-    assert sc.mip.reverse_tunnel is True and sc.mip.t_dad_s == 0.0
+    assert sc.mip.reverse_tunnel is False and sc.mip.map_ap_s == 0.01
+    # the access network's timing is the [timing] block's, for every protocol
+    assert (sc.mip.t_l2_s, sc.mip.ra_min_s, sc.mip.ra_max_s, sc.mip.t_dad_s) == (
+        sc.timing.l2_s, sc.timing.ra_s, sc.timing.ra_s, sc.timing.dad_s)
     assert sc.security == {"auth": True}
     assert sc.failures == ({"kind": "ha_down", "t0_s": 5, "t1_s": 9},)
     assert sc.duration_s == 3600.0
@@ -92,7 +95,8 @@ BAD = [
     ("[link]\nrate_pps = 10\n", "link.rate_pps", "unknown key"),
     ('[traffic]\ntraffic = "video"\n', "traffic.traffic", "'cbr' or 'bulk'"),
     ("[traffic]\nrate_pps = 0\n", "traffic.rate_pps", "must be > 0"),
-    ("[mip]\nra_min_s = 0.1\nra_max_s = 0.05\n", "mip.ra_max_s", "must be >= ra_min_s"),
+    ("[mip]\nt_dad_s = 1\n", "mip.t_dad_s", "same for every protocol: set timing."),
+    ('[mip]\nfmip_mode = "eager"\n', "mip.fmip_mode", "'predictive' or 'reactive'"),
     ("[mip]\nreverse_tunnel = 1\n", "mip.reverse_tunnel", "true or false"),
     ('mobiles = ["Nobody"]\n', "mobiles", "no site named 'Nobody'"),
     ("security = 3\n", "security", "must be a table"),

@@ -76,10 +76,25 @@ def test_with_every_replica_down_only_late_starters_get_through():
     assert f["existing_association"]["share"] == 1.0, f
 
 
-def test_home_agent_down_stops_mobile_ip_but_not_sigma():
+def test_a_standby_home_agent_takes_over_as_a_backup_location_manager_would():
+    """Equal terms: Mobile IP gets as many home agents as SIGMA-SN has location managers
+    (three); when the active one fails, a standby on the home link takes its address
+    once three 1 s heartbeats are missed, and the running association resumes."""
+    mip = MipConfig()
+    lm = LmReplicas(replicas=3, heartbeat_interval_s=1.0, missed_heartbeats=3)
+    out = run([Failure("ha_down", T0, T1, replica=0)], lm, mip)
+    existing = out["mip"]["failures"][0]["existing_association"]
+    takeover_s = (lm.missed_heartbeats - 1) * lm.heartbeat_interval_s   # T0 on the grid
+    lost = existing["sent"] - existing["delivered"]
+    assert lost == pytest.approx(takeover_s * 100, abs=3), existing
+    assert out["mip"]["failures"][0]["new_associations"]["share"] == 1.0
+    assert out["sigma"]["failures"][0]["existing_association"]["share"] == 1.0
+
+
+def test_every_home_agent_down_stops_mobile_ip_but_not_sigma():
     mip = MipConfig()
     lm = LmReplicas()
-    out = run([Failure("ha_down", T0, T1)], lm, mip)
+    out = run([Failure("ha_down", T0, T1, replica=ALL_REPLICAS)], lm, mip)
     sigma, base = out["sigma"]["failures"][0], out["mip"]["failures"][0]
     # SIGMA has no home agent: both kinds of association carry on
     assert sigma["existing_association"]["share"] == 1.0, sigma
@@ -110,7 +125,7 @@ def test_sigma_hands_over_while_every_location_manager_is_down():
 
 
 def test_same_inputs_same_report():
-    failures = [Failure("lm_down", T0, T1), Failure("ha_down", 150.0, 160.0)]
+    failures = [Failure("lm_down", T0, T1), Failure("ha_down", 150.0, 160.0, ALL_REPLICAS)]
     a = json.dumps(run(failures), sort_keys=True)
     assert a == json.dumps(run(failures), sort_keys=True)
 
@@ -123,8 +138,6 @@ def test_failures_and_lm_tables_are_validated_naming_file_and_key():
             "x.toml: failures[0].kind: must be one of lm_down, ha_down, got 'flood'"),
            ([{"kind": "ha_down", "t0_s": 5, "t1_s": 2}],
             "x.toml: failures[0].t1_s: must be > t0_s (5.0), got 2.0"),
-           ([{"kind": "ha_down", "t0_s": 1, "t1_s": 2, "replica": 1}],
-            "x.toml: failures[0].replica: only an lm_down failure names a replica"),
            ([{"kind": "lm_down", "t0_s": 1}], "x.toml: failures[0].t1_s: missing"),
            ([{"kind": "lm_down", "t0_s": 1, "t1_s": 2, "when": 3}],
             "x.toml: failures[0].when: unknown key; expected one of kind, replica, t0_s, t1_s")]
@@ -163,8 +176,12 @@ def test_shipped_scenario_shows_attacks_and_failures():
     for kind in ("hijack", "bogus_lm_update", "replay"):
         assert rows[f"{kind} (HMAC-SHA-256): messages accepted / sent"]["sigma"] == 0.0
         assert rows[f"{kind} (HMAC-SHA-256): packets to the attacker"]["sigma"] == 0
-    assert rows["ingress filtering: uplink delivered"]["mip"] == 0.0
-    ha = "ha_down [3600, 4200) s: running association delivered"
+    assert rows["ingress filtering: uplink delivered, MIP without reverse tunnel"]["mip"] == 0.0
+    assert rows["ingress filtering: uplink delivered (MIP reverse-tunnelled)"]["mip"] > 0.99
+    # the active HA fails: a standby takes over within seconds; all of them: Mobile IP stops
+    ha = "ha_down replica 0 [3600, 4200) s: running association delivered"
+    assert rows[ha]["sigma"] == 1.0 and 0.99 < rows[ha]["mip"] < 1.0, rows[ha]
+    ha = "ha_down replica all [4500, 4560) s: running association delivered"
     assert rows[ha]["sigma"] == 1.0 and rows[ha]["mip"] == 0.0, rows[ha]
     lm = "lm_down replica 0 [1800, 2400) s: new associations set up"
     assert rows[lm]["sigma"] == 1.0, rows[lm]

@@ -1,4 +1,5 @@
-"""``sigma-sn compare SCENARIO.toml``: SIGMA-SN and Mobile IPv6 side by side on one plan."""
+"""``sigma-sn compare SCENARIO.toml``: SIGMA-SN, MIPv6, FMIPv6 and HMIPv6 side by side on one
+plan, under one timing block."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "compare", help="SIGMA-SN against Mobile IPv6 on the same plan, traffic and seed",
+        "compare", help="SIGMA-SN against MIPv6, FMIPv6 and HMIPv6 on the same plan, "
+                        "traffic, seed and timing",
         description="Plan SCENARIO.toml, replay the plan with SIGMA-SN and with the Mobile "
-                    "IPv6 baseline on the same geometry, CBR traffic and seed, print one "
-                    "table side by side and write compare.json, compare.csv and plan.json "
+                    "IPv6 baselines (MIPv6, FMIPv6, HMIPv6) on the same geometry, CBR "
+                    "traffic, seed and timing block ([timing]: L2, RA, DAD), print one "
+                    "table side by side (service interruption, handover latency, loss, "
+                    "coverage gaps) with the assumptions each protocol ran under, and "
+                    "write compare.json, compare.csv and plan.json "
                     "(so the run can be replayed with 'sigma-sn simulate') into DIR. A "
                     "scenario with [security] or [[failures]] adds their findings (attacks "
                     "without and with authentication, ingress filtering, location-manager "
@@ -90,6 +95,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{sc.name}: {len(hs)} handovers ({bad} infeasible), CBR {cfg.rate_pps:g} pkt/s "
           f"{cfg.direction}, seed {cfg.seed}"
           + (f", truth {', '.join(args.truth_tle)}" if args.truth_tle else ""))
-    print(format_table(doc["table"]), end="")
+    print(format_table(doc["table"], doc.get("assumptions")), end="")
     print(f"wrote {paths[0]}, {paths[1]} and {out / 'plan.json'}", file=sys.stderr)
     return 0

@@ -32,8 +32,9 @@ def register(subparsers) -> None:
                    help="down: correspondent -> mobile; up: mobile -> correspondent")
     p.add_argument("--rate", type=_positive, metavar="PKT_PER_S", help="CBR packets per second")
     p.add_argument("--seed", type=int, help="random seed (same seed, same report)")
-    p.add_argument("--protocol", choices=("sigma", "mip"), default="sigma",
-                   help="SIGMA-SN (default) or the Mobile IPv6 baseline (CBR only)")
+    p.add_argument("--protocol", choices=("sigma", "mip", "fmip", "hmip"), default="sigma",
+                   help="SIGMA-SN (default) or a Mobile IPv6 baseline: MIPv6, FMIPv6 "
+                        "(RFC 5568) or HMIPv6 (RFC 5380); the baselines replay CBR only")
     p.add_argument("--mobile", action="append", metavar="NAME",
                    help="simulate only this mobile (repeat for several)")
     p.add_argument("--truth-tle", metavar="F", action="append",
@@ -69,7 +70,7 @@ def run(args) -> int:
     cfg, mip = config_from_plan(plan, source=args.plan, traffic=args.traffic,
                                 direction=args.direction, rate_pps=args.rate, seed=args.seed,
                                 keep_trace=bool(args.trace))
-    if args.protocol == "mip" and cfg.traffic != "cbr":
+    if args.protocol != "sigma" and cfg.traffic != "cbr":
         raise InputError("the Mobile IP baseline replays CBR traffic only; use --traffic cbr",
                          path=args.plan)
     report = simulate_plan(plan, cfg, protocol=args.protocol, mip=mip,
@@ -157,8 +158,12 @@ def summary(report: dict, name: str, truth=None) -> str:
     for h in hos[:SHOWN_HANDOVERS]:
         who = f"{h['mobile']}: " if len(mobiles) > 1 else ""
         lines.append(f"  {h['t_utc']}  {who}{h['from']} -> {h['to']}"
-                     f"{'' if h.get('feasible', True) else ' (hard)'}: "
-                     f"latency {ms(h['handover_latency_ms'])}, lost {h['lost']}")
+                     f"{'' if h.get('feasible', True) else ' (hard)'}:"
+                     + ("" if h.get("made", True) else " not made,")
+                     + f" interruption {ms(h.get('interruption_ms'))}, "
+                     f"latency {ms(h['handover_latency_ms'])}, lost {h['lost']}"
+                     + (f", coverage gap {h['coverage_gap_s']:.1f} s"
+                        if h.get("coverage_gap_s") else ""))
     if len(hos) > SHOWN_HANDOVERS:
         lines.append(f"  ... and {len(hos) - SHOWN_HANDOVERS} more (all in the report)")
     return "\n".join(lines)

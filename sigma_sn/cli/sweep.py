@@ -9,17 +9,17 @@ def register(sub) -> None:
     from sigma_sn.cli.compare import add_run_options
 
     p = sub.add_parser(
-        "sweep", help="compare both protocols over one or two parameters; tidy CSV",
+        "sweep", help="compare every protocol over one or two parameters; tidy CSV",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Plan SCENARIO.toml and compare SIGMA-SN with Mobile IPv6 (as 'sigma-sn "
-                    "compare') at every value of one or two parameters; write a tidy CSV, "
-                    "one row per value, protocol and metric:\n"
+        description="Plan SCENARIO.toml and compare SIGMA-SN with MIPv6, FMIPv6 and HMIPv6 "
+                    "(as 'sigma-sn compare') at every value of one or two parameters; "
+                    "write a tidy CSV, one row per value, protocol and metric:\n"
                     "  param,value[,param2,value2],protocol,metric,unit,result\n\n"
                     "Parameters:\n"
-                    "  timing.*    the planner's timing; timing.l2_s, timing.ra_s and "
-                    "timing.dad_s set\n"
-                    "              Mobile IP's L2 time, RA interval (ra_min_s = ra_max_s) "
-                    "and DAD too\n"
+                    "  timing.*    the timing block every protocol reads: timing.l2_s, "
+                    "timing.ra_s and\n"
+                    "              timing.dad_s are the access network's L2 time, RA "
+                    "interval and DAD\n"
                     "  window.min_elev_deg   the elevation mask (a site's own mask wins)\n"
                     "  site.lat_deg          the terminal's latitude (router mode; every "
                     "terminal)\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sigma_sn.errors import InputError
 from sigma_sn.sim.linkgeom import link_geometries
-from sigma_sn.sim.mip import MipConfig
+from sigma_sn.sim.mip import MipConfig, access_from_timing
 from sigma_sn.sim.model import Handover, Replay, SimConfig, Step
 from sigma_sn.sim.run import simulate_many
 from sigma_sn.sites import HorizonMask, Site
@@ -364,6 +364,10 @@ def config_from_plan(plan: dict, *, source: str = "plan", **overrides) -> tuple[
                               "parameter; ignored", stacklevel=2)
                 continue
             target[name] = value
+    # one timing block for every protocol: the access network's steps are the plan's
+    timing = p.get("inputs", "parameters", "timing", default=None) or {}
+    if isinstance(timing, dict) and {"l2_s", "ra_s", "dad_s"} <= set(timing):
+        mip.update(access_from_timing(timing["l2_s"], timing["ra_s"], timing["dad_s"]))
     for key, value in overrides.items():
         if value is None:
             continue

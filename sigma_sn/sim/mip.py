@@ -32,28 +32,62 @@ BU_INITIAL_TIMEOUT_S = 1.0           # RFC 6275 InitialBindackTimeoutFirstReg is
 BU_MAX_TIMEOUT_S = 32.0              # MAX_BINDACK_TIMEOUT
 
 
+#: the access network's steps, the same for every protocol of a comparison: they come
+#: from the plan's timing block (``timing.l2_s``, ``ra_s``, ``dad_s``), never from [mip]
+ACCESS_FIELDS = ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s")
+FMIP_MODES = ("predictive", "reactive")
+
+
+def access_from_timing(l2_s: float, ra_s: float, dad_s: float) -> dict:
+    """The :data:`ACCESS_FIELDS` of the plan's timing block: L2, the RA interval (an
+    unsolicited RA comes a uniform phase of it after attachment; SIGMA-SN plans for the
+    whole interval) and DAD, as SIGMA-SN plans them."""
+    return {"t_l2_s": float(l2_s), "ra_min_s": float(ra_s), "ra_max_s": float(ra_s),
+            "t_dad_s": float(dad_s)}
+
+
 @dataclass(frozen=True)
 class MipConfig:
-    """Mobile IPv6 parameters (defaults: DESIGN.md and RFC 6275 / 4861 / 4862)."""
+    """Mobile IPv6 family parameters (RFC 6275, 5568, 5380; defaults: DESIGN.md).
+
+    The first four are the access network's and equal the planner's ``Timing``
+    defaults (L2 50 ms, RA interval 50 ms, optimistic DAD, RFC 4429), so every protocol
+    meets the same network; a scenario sets them in ``[timing]`` only. The rest exist
+    because the protocols define them: where the home agent is, FMIPv6's
+    PAR-NAR leg, mode and NAR buffer, HMIPv6's MAP placement.
+    """
 
     t_l2_s: float = 0.050             # link-layer handover
-    ra_min_s: float = 0.030           # router advertisement interval, MIPv6 30-70 ms
-    ra_max_s: float = 0.070
-    t_dad_s: float = 1.0              # RFC 4862 RetransTimer; 0 = optimistic DAD
+    ra_min_s: float = 0.050           # router advertisement interval (RFC 6275 §7.5)
+    ra_max_s: float = 0.050
+    t_dad_s: float = 0.0              # 0 = optimistic DAD (RFC 4429); RFC 4862: 1 s
     ha_cn_s: float = 0.025            # HA <-> CN, one way
     ha_ap_s: float = 0.025            # HA <-> access points, one way
-    reverse_tunnel: bool = False      # uplink via the HA
+    # RFC 6275 §11.3.1: without route optimisation the MH sends through a reverse tunnel
+    # to its HA, so access networks that filter ingress (RFC 2827) pass it
+    reverse_tunnel: bool = True
     ingress_filtering: bool = False   # access routers drop packets sourced from the HoA
     switch: str = "los"               # break at the serving AP's LOS, or "plan": at SET_PRIMARY
+    par_nar_s: float = 0.010          # FMIPv6: previous <-> new access router, one way
+    fmip_mode: str = "predictive"     # FMIPv6 (RFC 5568 §3.1): predictive or reactive
+    fmip_buffer_pkts: int = 1000      # FMIPv6: NAR buffer for the MH until its UNA
+    map_ap_s: float = 0.005           # HMIPv6: MAP <-> access points, one way (MAP at the
+    #                                   gateway; = ha_ap_s puts it as far as the home network)
 
     def __post_init__(self):
-        for name in ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s", "ha_cn_s", "ha_ap_s"):
+        for name in ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s", "ha_cn_s", "ha_ap_s",
+                     "par_nar_s", "map_ap_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.ra_max_s < self.ra_min_s:
             raise ValueError(f"ra_max_s ({self.ra_max_s}) must be >= ra_min_s ({self.ra_min_s})")
         if self.switch not in ("los", "plan"):
             raise ValueError(f"switch must be 'los' or 'plan', got {self.switch!r}")
+        if self.fmip_mode not in FMIP_MODES:
+            raise ValueError(f"fmip_mode must be 'predictive' or 'reactive', got "
+                             f"{self.fmip_mode!r}")
+        if self.fmip_buffer_pkts < 0:
+            raise ValueError(f"fmip_buffer_pkts must be >= 0, got {self.fmip_buffer_pkts}")
 
 
 @dataclass(frozen=True)
@@ -68,17 +102,20 @@ class Move:
     t_coa_s: float         # RA heard and DAD done: the new CoA exists, the BU leaves
 
 
-def _stays_up(link, t: float) -> bool:
-    """Is ``link`` up at ``t`` and not setting at that very moment?"""
-    return link.up_until(t) > t
-
-
 class MobileIpHost:
-    """MH, HA and CN of Mobile IPv6 on one SimPy clock."""
+    """MH, HA and CN of Mobile IPv6 on one SimPy clock.
+
+    The MH's binding lives at an *anchor*: the HA here; HMIPv6's MAP
+    (:mod:`sigma_sn.sim.hmip`) moves it nearer. ``anchor_cn_s`` is CN -> anchor,
+    ``anchor_ap_s`` anchor -> access point, both one way.
+    """
+
+    protocol = "mip"
 
     def __init__(self, env: simpy.Environment, replay: Replay, cfg: SimConfig,
                  mip: MipConfig, links, rng: np.random.Generator):
         self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
+        self.anchor_cn_s, self.anchor_ap_s = self._anchor()
         self.stats = Stats()
         self.moves = self._timeline(rng)
         # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
@@ -93,8 +130,21 @@ class MobileIpHost:
         # agent, and with it the home network, is alive at ``t`` (sim.survive).
         self.ha_up = None
 
+    def _anchor(self) -> tuple[float, float]:
+        return self.mip.ha_cn_s, self.mip.ha_ap_s
+
     def ha_alive(self, t: float) -> bool:
         return self.ha_up is None or self.ha_up(t)
+
+    def anchor_alive(self, t: float) -> bool:
+        """Can the anchor take a binding update at ``t``?"""
+        return self.ha_alive(t)
+
+    def _coa_s(self, t_attach: float, rng) -> float:
+        """When the new CoA exists: the next unsolicited RA (a seeded phase of a seeded
+        interval, RFC 6275 §7.5) and then DAD (RFC 4862; 0 when optimistic, RFC 4429)."""
+        interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
+        return t_attach + rng.uniform(0.0, interval) + self.mip.t_dad_s
 
     def _timeline(self, rng) -> list[Move]:
         """Break, attach and CoA times, one move per handover in the plan's order:
@@ -103,42 +153,67 @@ class MobileIpHost:
         The MH leaves the access point it is on when that sets (``switch="los"``) or at
         the plan's switch (``"plan"``), never before it got there, so moves stay in order
         even when the plan switches mid-pass and the old access point sets after the
-        plan's next switch. It goes to the handover's new access point (at once if that
-        is up, else when it rises), or, when that is down and a later handover of the
-        plan, due by then, has its access point up, to that one: the handovers in between
-        are skipped (Mobile IP never makes them, and the report shows no move).
+        plan's next switch. It goes to the access point the plan serves by then
+        (:meth:`_target`): the handovers in between are skipped (Mobile IP never makes
+        them, and the report shows no move). An access point that sets while the MH is
+        still attaching is left at once, never waited for through its next pass; one the
+        MH lost with nothing else in view is taken back if it rises again first (the
+        re-association's L2 time is not modelled: no new CoA, no BU).
         """
         moves = []
         hos = self.replay.handovers
         cur, t_on = self.replay.initial_ap, 0.0
         k = 0
         while k < len(hos):
+            link = self.links[cur]
             if self.mip.switch == "los":
-                # the end of the pass the MH attached in, or waits for (not the pass the
-                # plan's switch falls in: the plan may hand over to the same access
-                # point's next pass)
-                link = self.links[cur]
-                t_in = t_on if link.is_up(t_on) else link.next_up(t_on)
-                t_break = max(link.up_until(t_in), t_on)
+                # the end of the pass the MH attached in; if that access point set during
+                # the L2 handover, the MH has lost it already and moves on at once
+                t_break = max(link.up_until(t_on), t_on)
             else:
                 t_break = max(hos[k].t_s, t_on)
-            j = k                               # none up: wait for the planned one to rise
-            for i in range(k, len(hos)):
-                if i > k and hos[i].t_s > t_break:
-                    break
-                if _stays_up(self.links[hos[i].to_ap], t_break):
-                    j = i
-                    break
-            h, new = hos[j], self.links[hos[j].to_ap]
-            t_up = t_break if _stays_up(new, t_break) else new.next_up(t_break)
+            j, t_up = self._target(k, t_break)
+            back = link.next_up(t_break)
+            if t_up > t_break and link.up_until(t_break) <= t_break and back < t_up:
+                # nothing to move to yet, and the access point the MH is on (at the start:
+                # the plan's first) rises again first: the MH takes it back, under the
+                # same CoA and binding, and no move is made
+                t_on = back
+                continue
+            h = hos[j]
             t_attach = t_up + self.mip.t_l2_s
-            interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
-            t_ra = t_attach + rng.uniform(0.0, interval)   # the next unsolicited RA
-            moves.append(Move(h.index, cur, h.to_ap, t_break, t_attach, t_ra + self.mip.t_dad_s))
+            moves.append(Move(h.index, cur, h.to_ap, t_break, t_attach,
+                              self._coa_s(t_attach, rng)))
             if t_attach == math.inf:
                 break                           # never attached again
             cur, t_on, k = h.to_ap, t_attach, j + 1
         return moves
+
+    def _target(self, k: int, t_break: float) -> tuple[int, float]:
+        """Return ``(j, t_up)``: the handover ``j >= k`` whose access point the MH moves
+        to when it breaks at ``t_break``, and when that access point is up.
+
+        The candidates are handover ``k`` and every later one due by ``t_break``. The MH
+        takes the latest of them (the plan's current choice) whose access point is up
+        and stays up long enough to form a care-of address (L2 + RA + DAD); failing
+        that, the latest one up at all; failing that, it waits for the first to rise.
+        Taking the earliest candidate instead once sent the MH to an access point that
+        set during its L2 handover, to wait there for that satellite's next pass.
+        """
+        hos = self.replay.handovers
+        due = [k]
+        for i in range(k + 1, len(hos)):
+            if hos[i].t_s > t_break:
+                break
+            due.append(i)
+        need_s = self.mip.t_l2_s + self.mip.ra_max_s + self.mip.t_dad_s
+        for enough in (need_s, 0.0):
+            for i in reversed(due):
+                if self.links[hos[i].to_ap].up_until(t_break) > t_break + enough:
+                    return i, t_break
+        rises = [(self.links[hos[i].to_ap].next_up(t_break), i) for i in due]
+        t_up, i = min(rises)
+        return i, t_up
 
     def attached(self, t: float) -> str | None:
         """The AP the MH listens on at ``t`` (None between break and attach)."""
@@ -173,18 +248,19 @@ class MobileIpHost:
         self.stats.signal("BU", BU_BYTES)
         arrival, cause = self.links[m.to_ap].send(now, BU_BYTES, "up")
         if cause is None:
-            self.at(arrival + self.mip.ha_ap_s, self.ha_receive_bu, m)
+            self.at(arrival + self.anchor_ap_s, self.ha_receive_bu, m)
         self.at(now + timeout_s, self._bu_timeout, m, timeout_s)
 
     def ha_receive_bu(self, m: Move) -> None:
-        if not self.ha_alive(self.env.now):
+        """The anchor (HA, or HMIPv6's MAP) takes the binding update and answers."""
+        if not self.anchor_alive(self.env.now):
             return                                  # lost with the HA; the MH retransmits
         self.binding = m.to_ap
         self.binding_history.append((self.env.now, m.to_ap))
         self.binding_at.setdefault(m.handover, self.env.now)
         self.stats.events.append((self.env.now, "HA_BINDING", m.to_ap))
         self.stats.signal("BA", BA_BYTES)
-        arrival, cause = self.links[m.to_ap].send(self.env.now + self.mip.ha_ap_s, BA_BYTES,
+        arrival, cause = self.links[m.to_ap].send(self.env.now + self.anchor_ap_s, BA_BYTES,
                                                   "down")
         if cause is None:
             self.at(arrival, self._mh_receive_ba, m)
@@ -202,11 +278,11 @@ class MobileIpHost:
 
     # -- data --------------------------------------------------------------------------
     def deliver_down(self, t_ha: float, size: int):
-        """A datagram tunnelled by the HA at ``t_ha`` to the current binding."""
+        """A datagram tunnelled by the anchor at ``t_ha`` to the current binding."""
         ap = self.binding
         if not self.ha_alive(t_ha):
             return ap, t_ha, "no_route"             # nobody intercepts the home address
-        arrival, cause = self.links[ap].send(t_ha + self.mip.ha_ap_s, size + TUNNEL_BYTES,
+        arrival, cause = self.links[ap].send(t_ha + self.anchor_ap_s, size + TUNNEL_BYTES,
                                              "down")
         if self.attached(arrival) != ap:
             return ap, arrival, "coa_gone"          # the MH has left that access point
@@ -241,7 +317,7 @@ class MobileIpHost:
                 continue
             if self.cfg.direction == "down":
                 t = self.binding_at.get(m.handover)
-                t = None if t is None else t - self.mip.ha_cn_s
+                t = None if t is None else t - self.anchor_cn_s
             else:
                 t = m.t_coa_s if m.t_coa_s < math.inf else None
             out.append((m.t_break_s, t, m.from_ap, m.to_ap))
@@ -257,7 +333,7 @@ def mip_cbr_source(host: MobileIpHost, log, cfg: SimConfig, end_s: float):
     env = host.env
     interval = 1.0 / cfg.rate_pps
     size = cfg.payload_bytes + DATA_HEADER_BYTES
-    offset = host.mip.ha_cn_s if cfg.direction == "down" else 0.0
+    offset = host.anchor_cn_s if cfg.direction == "down" else 0.0
     n = int(math.ceil(end_s * cfg.rate_pps - 1e-9))
     k = 0
     while k < n:

@@ -14,11 +14,17 @@ import numpy as np
 import simpy
 
 from sigma_sn.sim.bulk import BulkTransfer
+from sigma_sn.sim.fmip import FastHost
+from sigma_sn.sim.hmip import HierarchicalHost
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
 
 REPORT_SCHEMA = "sigma-sn/report/1"
+#: the Mobile IPv6 family's endpoints by protocol name
+MIP_HOSTS = {"mip": MobileIpHost, "fmip": FastHost, "hmip": HierarchicalHost}
+#: every protocol a replay runs: SIGMA-SN and the Mobile IPv6 family
+PROTOCOLS = ("sigma", *MIP_HOSTS)
 #: how many bins the report's time series aims at (figures need no more)
 TIMESERIES_BINS = 2000
 #: how many slices a run is cut into for progress reports (results do not change)
@@ -28,7 +34,8 @@ PROGRESS_SLICES = 100
 def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
              mip: MipConfig | None = None) -> dict:
     """Replay ``replay`` packet by packet under ``cfg`` with SIGMA-SN (``protocol="sigma"``)
-    or the Mobile IPv6 baseline (``"mip"``, tuned by ``mip``); return the report.
+    or a Mobile IPv6 baseline (``"mip"``, ``"fmip"`` or ``"hmip"``, tuned by ``mip``);
+    return the report.
 
     The same replay, config and seed give the same report, byte for byte.
     """
@@ -83,8 +90,8 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
     ``association`` is the SIGMA endpoint class, and ``prepare(env, endpoint)`` installs
     hooks and processes before the clock starts. The defaults change nothing.
     """
-    if protocol not in ("sigma", "mip"):
-        raise ValueError(f"protocol must be 'sigma' or 'mip', got {protocol!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     rng = np.random.default_rng(cfg.seed if stream == 0 else [cfg.seed, stream])
     env = simpy.Environment()
     links = build_links(replay, cfg, rng)
@@ -92,15 +99,15 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
     end_s = replay.duration_s
     log = log_factory(sorted(links))
     bulk = None
-    if protocol == "mip":
+    if protocol != "sigma":
         if cfg.traffic != "cbr":
-            raise ValueError("the Mobile IP baseline replays CBR traffic only")
-        endpoint = MobileIpHost(env, replay, cfg, mip or MipConfig(), links,
-                                np.random.default_rng(rng.integers(0, 2**63)))
+            raise ValueError("the Mobile IP baselines replay CBR traffic only")
+        endpoint = MIP_HOSTS[protocol](env, replay, cfg, mip or MipConfig(), links,
+                                       np.random.default_rng(rng.integers(0, 2**63)))
         env.process(mip_cbr_source(endpoint, log, cfg, end_s))
         env.process(endpoint.run_plan())
-        # downlink datagrams are handled at the HA, ha_cn_s after they leave the CN
-        until = end_s + endpoint.mip.ha_cn_s + 1e-6
+        # downlink datagrams are handled at the anchor, anchor_cn_s after they leave
+        until = end_s + endpoint.anchor_cn_s + 1e-6
     else:
         endpoint = association(env, replay, cfg, links)
         if cfg.traffic == "cbr":
@@ -154,6 +161,7 @@ class _Part:
     handovers: list
     stats: object
     lm_updates: int
+    coverage_gaps: list               # (start_s, end_s): no access point visible at all
     series: dict                      # per-bin arrays
     log: PacketLog | None = field(default=None)
 
@@ -175,13 +183,56 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
         lost=int(lost_mask.sum()), in_flight=int((delivered_mask & ~arrived_in_time).sum()),
         causes={c: int((log.cause == i).sum()) for i, c in enumerate(CAUSES)},
         latency_s=latency, delivered_bits=bits,
-        handovers=_handovers(replay, out.endpoint, log, arrived_in_time, lost_mask),
+        handovers=_handovers(replay, out.endpoint, log, arrived_in_time, lost_mask, cfg),
+        coverage_gaps=coverage_gaps(replay),
         stats=out.endpoint.stats, lm_updates=out.endpoint.lm_summary()[1],
         series=_series(out, cfg, arrived_in_time, lost_mask, latency),
         log=log if cfg.keep_trace else None)
 
 
-def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_mask) -> list:
+def coverage_gaps(replay: Replay) -> list[tuple[float, float]]:
+    """Return the ``(start_s, end_s)`` spans of the replay in which none of the mobile's
+    access points is up: outages of coverage, not of any protocol."""
+    spans = sorted((a, b) for g in replay.links for a, b in g.up_s
+                   if b > 0.0 and a < replay.duration_s)
+    gaps, covered = [], 0.0
+    for a, b in spans:
+        if a > covered:
+            gaps.append((covered, min(a, replay.duration_s)))
+        covered = max(covered, b)
+    if covered < replay.duration_s:
+        gaps.append((covered, replay.duration_s))
+    return [(round(a, 6), round(b, 6)) for a, b in gaps if b > a]
+
+
+def _overlap_s(gaps, a: float, b: float) -> float:
+    return sum(max(0.0, min(e, b) - max(s, a)) for s, e in gaps)
+
+
+def _interruptions(log: PacketLog, arrived_in_time, cfg: SimConfig, end_s: float):
+    """Return ``(first_lost, start_s, length_s)`` arrays, one per run of packets that no
+    path carried (configured random loss aside: that is the link, not the path).
+
+    The run's length is in send time, from one packet interval after the last usable
+    packet to the next usable one: the span in which data sent found no usable path,
+    whatever the rate (to within one packet interval)."""
+    if cfg.traffic != "cbr" or log.n == 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    interval = 1.0 / cfg.rate_pps
+    usable = (log.cause < 0) | (log.cause == CAUSES.index("random_loss"))
+    idx = np.flatnonzero(usable)
+    # bracket with virtual usable packets before the first and after the last
+    ext = np.concatenate(([-1], idx, [log.n]))
+    t = np.concatenate(([-interval], log.sent_s[idx], [end_s]))
+    runs = np.flatnonzero(np.diff(ext) > 1)
+    first = ext[runs] + 1
+    start = t[runs] + interval
+    length = np.maximum(t[runs + 1] - start, 0.0)
+    return first, start, length
+
+
+def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_mask,
+               cfg: SimConfig) -> list:
     """Per planned handover: when data switched, handover latency (last packet over the
     old path to first over the new one, as the SIGMA papers define it), packets lost.
 
@@ -190,6 +241,12 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
     which come at the old access point's LOS, often minutes after the plan's switch.
     Two handovers part at the midpoint of the first's switch and the second's break
     (its switch for SIGMA-SN). A handover the protocol never made gets no packets.
+
+    Each made handover also gets its service interruption (:func:`_interruptions` in
+    its share, less any coverage gap) and the coverage gap it spans; one that spans a
+    coverage gap reports no handover latency (that time is the sky's, not the
+    protocol's). A negative latency (the new path delivers before the old one's last
+    packet: reordering) is kept as it is.
     """
     end_s = replay.duration_s
     hos = list(replay.handovers)
@@ -209,15 +266,27 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
     edges = np.searchsorted(log.sent_s, bounds, side="left")
     share = {k: (i, bounds[i], bounds[i + 1]) for i, k in enumerate(made)}
     not_random = CAUSES.index("random_loss")
+    gaps = coverage_gaps(replay)
+    run_first, run_start, run_len = _interruptions(log, arrived_in_time, cfg, end_s)
+    run_share = np.searchsorted(edges, run_first, side="right") - 1
     out = []
     for k, h in enumerate(hos):
-        t_cn = last_old = first_new = latency_ms = None
+        t_cn = last_old = first_new = latency_ms = interruption_ms = None
+        t_break = None
         lost = 0
+        gap_s = 0.0
         if k in share:
             i, lo, hi = share[k]
             _, t_cn, old_ap, new_ap = times[k]
             s = slice(int(edges[i]), int(edges[i + 1]))
             lost = int((lost_mask[s] & (log.cause[s] != not_random)).sum())
+            t_break = times[k][0]
+            mine = run_share == i
+            total = float(run_len[mine].sum())
+            gap_s = sum(_overlap_s(gaps, a, a + b) for a, b in zip(run_start[mine],
+                                                                   run_len[mine]))
+            if cfg.traffic == "cbr":
+                interruption_ms = _ms(max(total - gap_s, 0.0))
         if t_cn is not None:
             # the old path's last packet was sent before the break (the switch for
             # SIGMA-SN), maybe long before the share when the handover is hard; look
@@ -231,13 +300,19 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
             last_old = float(log.arrival_s[before][old].max()) if old.any() else None
             first_new = float(log.arrival_s[after][new].min()) if new.any() else None
             if first_new is not None and last_old is not None:
-                latency_ms = _ms(first_new - last_old)
+                # a latency across a coverage gap is the sky's, not the protocol's
+                gap_s = max(gap_s, _overlap_s(gaps, last_old, first_new))
+                if gap_s == 0.0:
+                    latency_ms = _ms(first_new - last_old)
         out.append({
             "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
-            "feasible": h.feasible, "t_s": round(h.t_s, 6),
+            "feasible": h.feasible, "t_s": round(h.t_s, 6), "made": k in share and times[k][0] < end_s,
+            "break_s": None if t_break is None else round(t_break, 6),
             "t_utc": _iso(replay.start_utc, h.t_s),
             "cn_switch_s": None if t_cn is None else round(t_cn, 6),
             "handover_latency_ms": latency_ms,
+            "interruption_ms": interruption_ms,
+            "coverage_gap_s": round(gap_s, 6),
             "last_old_arrival_s": None if last_old is None else round(last_old, 6),
             "first_new_arrival_s": None if first_new is None else round(first_new, 6),
             "lost": lost,
@@ -331,6 +406,9 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
             "stale_answers": sum(p.stats.lm_stale_answers for p in parts),
             "query_latency_ms": _percentiles_ms(lm_lat),
             "updates_stored": sum(p.lm_updates for p in parts)},
+        "coverage_gaps": [{"mobile": p.mobile, "start_s": a, "end_s": b,
+                           "duration_s": round(b - a, 6)}
+                          for p in parts for a, b in p.coverage_gaps],
         "path_failures": [{"mobile": p.mobile, "t_s": round(t, 6), "address": a}
                           for p in parts for t, a in p.stats.path_failures],
         "handovers": handovers,

@@ -37,6 +37,8 @@ from sigma_sn.sim.mip import MipConfig
 from sigma_sn.sim.model import Association, PacketLog, Replay, SimConfig
 from sigma_sn.sim import run
 from sigma_sn.sim.run import Outcome
+from sigma_sn.sim.tables import (check_keys, parse_location_manager, table_choice, table_items,
+                                 table_value)
 
 ATTACK_KINDS = ("hijack", "bogus_lm_update", "replay")
 
@@ -221,62 +223,10 @@ _SECURITY_KEYS = {"auth", "ingress_filtering", "prefix_len", "attacks", "locatio
 _ATTACK_KEYS = {"kind", "t_s", "attempts", "interval_s", "address"}
 
 
-def check_keys(table, allowed, where: str, prefix: str) -> None:
-    """Raise :class:`InputError` unless ``table`` is a table of only ``allowed`` keys."""
-    if not isinstance(table, dict):
-        raise InputError(f"must be a table, got {table!r}", path=where, key=prefix.rstrip("."))
-    for key in sorted(table):
-        if key not in allowed:
-            raise InputError(f"unknown key; expected one of {', '.join(sorted(allowed))}",
-                             path=where, key=prefix + key)
-
-
-def table_value(table: dict, key: str, kind: type, where: str, prefix: str, default=None,
-                *, minimum=None):
-    """``table[key]`` checked to be a ``kind`` (bool, int, float or str) and >= ``minimum``."""
-    value = table.get(key, default)
-    name = prefix + key
-    if value is None:
-        raise InputError("missing", path=where, key=name)
-    if kind in (bool, str):
-        ok = isinstance(value, kind)
-    else:
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and math.isfinite(value) and (kind is float or float(value).is_integer()))
-    if not ok:
-        what = {bool: "true or false", int: "a whole number", float: "a number",
-                str: "a string"}[kind]
-        raise InputError(f"must be {what}, got {value!r}", path=where, key=name)
-    if minimum is not None and value < minimum:
-        raise InputError(f"must be >= {minimum}, got {value}", path=where, key=name)
-    return kind(value)
-
-
-def table_items(items, where: str, name: str, allowed):
-    """Yield ``(key_prefix, table)`` for each table of the array of tables ``name``."""
-    if not isinstance(items, (list, tuple)):
-        raise InputError(f"must be an array of tables ([[{name}]])", path=where, key=name)
-    for i, item in enumerate(items):
-        prefix = f"{name}[{i}]."
-        check_keys(item, allowed, where, prefix)
-        yield prefix, item
-
-
-def table_choice(table: dict, key: str, choices, where: str, prefix: str) -> str:
-    """``table[key]``, a string that must be one of ``choices``."""
-    value = table_value(table, key, str, where, prefix)
-    if value not in choices:
-        raise InputError(f"must be one of {', '.join(choices)}, got {value!r}", path=where,
-                         key=prefix + key)
-    return value
-
-
 def parse_security(raw, where: str) -> SecurityConfig:
     """Validate a scenario's raw ``[security]`` table (with ``[[security.attacks]]``; its
-    ``[security.location_manager]`` is checked by :func:`survive.parse_location_manager`);
+    ``[security.location_manager]`` is checked by :func:`tables.parse_location_manager`);
     raise :class:`InputError` naming ``where`` and the key."""
-    from sigma_sn.sim.survive import parse_location_manager   # survive imports this module
-
     check_keys(raw, _SECURITY_KEYS, where, "security.")
     parse_location_manager(raw.get("location_manager"), where)
     attacks = []

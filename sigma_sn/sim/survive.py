@@ -32,9 +32,10 @@ import numpy as np
 from sigma_sn.errors import InputError
 from sigma_sn.sim.mip import MipConfig, MobileIpHost
 from sigma_sn.sim.model import Association, Replay, SimConfig
-from sigma_sn.sim.security import (check_keys, ingress_comparison, parse_security,
-                                   run_hooked, simulate_with_attacks, table_choice,
-                                   table_items, table_value)
+from sigma_sn.sim.security import (ingress_comparison, parse_security, run_hooked,
+                                   simulate_with_attacks)
+from sigma_sn.sim.tables import (LmReplicas, parse_location_manager, table_choice, table_items,
+                                 table_value)
 
 FAILURE_KINDS = ("lm_down", "ha_down")
 ALL_REPLICAS = -1
@@ -43,8 +44,8 @@ MAX_INIT_RETRANSMITS = 8               # RFC 4960 §15 Max.Init.Retransmits
 
 @dataclass(frozen=True)
 class Failure:
-    """Something down during ``[t0_s, t1_s)``: an LM replica (``replica``: 0 is the
-    primary, :data:`ALL_REPLICAS` every one) or the Mobile IP home agent."""
+    """Something down during ``[t0_s, t1_s)``: an LM replica or a Mobile IP home agent
+    (``replica``: 0 is the primary, or the active HA; :data:`ALL_REPLICAS` every one)."""
 
     kind: str
     t0_s: float
@@ -64,33 +65,13 @@ class Failure:
         return self.t0_s <= t < self.t1_s
 
 
-@dataclass(frozen=True)
-class LmReplicas:
-    """How the location managers are replicated and how correspondents use them."""
-
-    replicas: int = 3                     # primary + backups
-    query_timeout_s: float = 2.0          # a resolver's wait before the next server
-    ha_mode: bool = False                 # backups take over the primary's address
-    heartbeat_interval_s: float = 1.0
-    missed_heartbeats: int = 3
-    new_assoc_interval_s: float = 1.0     # a new correspondent starts this often
-    setup_deadline_s: float = 30.0        # a new association not set up by then failed
-
-    def __post_init__(self):
-        if self.replicas < 1 or self.missed_heartbeats < 1:
-            raise ValueError("replicas and missed_heartbeats must be >= 1")
-        for name in ("query_timeout_s", "heartbeat_interval_s", "new_assoc_interval_s",
-                     "setup_deadline_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-
-
 class LocationService:
-    """Which LM replica answers a message that reaches it at ``t``."""
+    """Which LM replica (or, with ``kind="ha_down"``, which home agent) answers a message
+    that reaches it at ``t``."""
 
-    def __init__(self, lm: LmReplicas, failures, one_way_s: float):
+    def __init__(self, lm: LmReplicas, failures, one_way_s: float, kind: str = "lm_down"):
         self.lm, self.one_way_s = lm, one_way_s
-        self.down = {i: [(f.t0_s, f.t1_s) for f in failures if f.kind == "lm_down"
+        self.down = {i: [(f.t0_s, f.t1_s) for f in failures if f.kind == kind
                          and f.replica in (i, ALL_REPLICAS)] for i in range(lm.replicas)}
 
     def up(self, replica: int, t: float) -> bool:
@@ -103,11 +84,14 @@ class LocationService:
         hb = self.lm.heartbeat_interval_s
         return math.ceil(t0 / hb - 1e-9) * hb + (self.lm.missed_heartbeats - 1) * hb
 
-    def server(self, target: int, t: float) -> int | None:
-        """The replica that answers a message to replica ``target``'s address at ``t``."""
+    def server(self, target: int, t: float, takeover: bool | None = None) -> int | None:
+        """The replica that answers a message to replica ``target``'s address at ``t``;
+        ``takeover`` (default: the LM's ``ha_mode``): a backup takes over the primary's
+        address once it has missed its heartbeats."""
         if self.up(target, t):
             return target
-        if self.lm.ha_mode and target == 0 and t >= self.takeover_s(t):
+        takeover = self.lm.ha_mode if takeover is None else takeover
+        if takeover and target == 0 and t >= self.takeover_s(t):
             return next((i for i in range(1, self.lm.replicas) if self.up(i, t)), None)
         return None
 
@@ -249,8 +233,12 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
 
     def prepare(env, endpoint) -> None:
         if protocol == "mip":
-            ha = [f for f in failures if f.kind == "ha_down"]
-            endpoint.ha_up = lambda t: not any(f.covers(t) for f in ha)
+            # home-agent redundancy of the same count as the location managers: standby
+            # HAs on the home link share the binding cache and take over the active
+            # one's address once it missed its heartbeats (the HA-reliability schemes,
+            # e.g. a standby HA in the home link), as SIGMA-SN's LM replicas in HA mode
+            has = LocationService(lm, failures, 0.0, kind="ha_down")
+            endpoint.ha_up = lambda t: has.server(0, t, takeover=True) is not None
             env.process(mip_new_associations(endpoint, lm, new_assocs))
         else:
             endpoint.setup_replicas(LocationService(lm, failures, cfg.lm_terrestrial_s), lm)
@@ -265,8 +253,7 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
     for f in failures:
         per_failure.append({
             "kind": f.kind, "t0_s": f.t0_s, "t1_s": f.t1_s,
-            "replica": None if f.kind != "lm_down" else
-            ("all" if f.replica == ALL_REPLICAS else f.replica),
+            "replica": "all" if f.replica == ALL_REPLICAS else f.replica,
             "new_associations": _new_assoc_summary([r for r in judged
                                                     if f.covers(r.t_start_s)]),
             "existing_association": _existing_summary(out.log, f.t0_s, f.t1_s)})
@@ -279,14 +266,16 @@ def _run_protocol(replay: Replay, cfg: SimConfig, failures, lm: LmReplicas, prot
 
 def survivability_report(replay: Replay, cfg: SimConfig, failures, *,
                          lm: LmReplicas = LmReplicas(), mip: MipConfig | None = None) -> dict:
-    """Run SIGMA-SN (replicated LM) and Mobile IP (one HA) through the same ``failures``;
-    return, per protocol and failure, how new associations and the running one fared."""
+    """Run SIGMA-SN (``lm.replicas`` location managers) and Mobile IP (as many home
+    agents: one active, the others standing by on the home link) through the same
+    ``failures``; return, per protocol and failure, how new associations and the running
+    one fared."""
     failures = tuple(failures)
     if cfg.traffic != "cbr":
         raise ValueError("survivability is measured with CBR traffic")
     for f in failures:
-        if f.kind == "lm_down" and f.replica >= lm.replicas:
-            raise ValueError(f"failure names LM replica {f.replica}, but there are "
+        if f.replica >= lm.replicas:
+            raise ValueError(f"failure names replica {f.replica}, but there are "
                              f"{lm.replicas} (0 to {lm.replicas - 1})")
     return {
         "location_manager": {"replicas": lm.replicas, "query_timeout_s": lm.query_timeout_s,
@@ -340,11 +329,14 @@ def findings_table(findings: dict) -> list[dict]:
                          "unit": "packets", "sigma": a["packets_to_attacker"], "mip": None})
     if "ingress" in findings:
         sigma, plain, tunnelled = findings["ingress"]["rows"]
-        rows += [{"metric": "ingress filtering: uplink delivered", "unit": "share",
-                  "sigma": sigma["delivered_share"], "mip": plain["delivered_share"]},
-                 {"metric": "ingress filtering: uplink delivered, MIP reverse-tunnelled",
+        # RFC 6275 §11.3.1: Mobile IPv6 reverse-tunnels through the HA by default; the
+        # row without the tunnel shows what ingress filtering does to a direct uplink
+        rows += [{"metric": "ingress filtering: uplink delivered (MIP reverse-tunnelled)",
                   "unit": "share", "sigma": sigma["delivered_share"],
                   "mip": tunnelled["delivered_share"]},
+                 {"metric": "ingress filtering: uplink delivered, MIP without reverse tunnel",
+                  "unit": "share", "sigma": sigma["delivered_share"],
+                  "mip": plain["delivered_share"]},
                  {"metric": "ingress filtering: uplink one-way p50, MIP reverse-tunnelled",
                   "unit": "ms", "sigma": sigma["latency_p50_ms"],
                   "mip": tunnelled["latency_p50_ms"]}]
@@ -368,10 +360,6 @@ def findings_table(findings: dict) -> list[dict]:
 # -- scenario tables -----------------------------------------------------------------------
 
 _FAILURE_KEYS = {"kind", "t0_s", "t1_s", "replica"}
-_LM_KEYS = {"replicas", "query_timeout_s", "ha_mode", "heartbeat_interval_s",
-            "missed_heartbeats", "new_assoc_interval_s", "setup_deadline_s"}
-
-
 def parse_failures(raw, where: str) -> tuple[Failure, ...]:
     """Validate a scenario's raw ``[[failures]]`` tables; raise :class:`InputError` naming
     ``where`` and the key (``failures[0].kind``)."""
@@ -384,35 +372,12 @@ def parse_failures(raw, where: str) -> tuple[Failure, ...]:
             raise InputError(f"must be > t0_s ({t0}), got {t1}", path=where, key=p + "t1_s")
         replica = 0
         if "replica" in item:
-            if kind != "lm_down":
-                raise InputError("only an lm_down failure names a replica", path=where,
-                                 key=p + "replica")
             if item["replica"] == "all":
                 replica = ALL_REPLICAS
             else:
                 replica = table_value(item, "replica", int, where, p, minimum=0)
         out.append(Failure(kind, t0, t1, replica))
     return tuple(out)
-
-
-def parse_location_manager(raw, where: str) -> LmReplicas:
-    """Validate ``[security.location_manager]`` (replicas, timeouts, HA mode)."""
-    if raw is None:
-        return LmReplicas()
-    p = "security.location_manager."
-    check_keys(raw, _LM_KEYS, where, p)
-    d = LmReplicas()
-    ints = {"replicas", "missed_heartbeats"}
-    values = {}
-    for key in sorted(_LM_KEYS):
-        default = getattr(d, key)
-        if key == "ha_mode":
-            values[key] = table_value(raw, key, bool, where, p, default)
-        elif key in ints:
-            values[key] = table_value(raw, key, int, where, p, default, minimum=1)
-        else:
-            values[key] = table_value(raw, key, float, where, p, default, minimum=1e-3)
-    return LmReplicas(**values)
 
 
 __all__ = ["ALL_REPLICAS", "FAILURE_KINDS", "Failure", "LmReplicas", "LocationService",
