@@ -16,7 +16,8 @@ from sigma_sn import __version__
 from sigma_sn.errors import InputError
 
 #: command groups, in the order ``--help`` lists them
-COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report")
+COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report",
+            "emulate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,209 @@
+"""sigma-sn emulate: a plan on Linux MPTCP in network namespaces.
+
+The tests that touch the stack make and remove their own namespaces; they skip, with
+the reason, only where this machine cannot emulate (no root, no MPTCP, no iproute2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from sigma_sn.cli import main
+from sigma_sn.emulate import Protocol, build_schedule, emulate, namespaces, requirements
+from sigma_sn.emulate import netns
+from sigma_sn.emulate.metrics import longest_gap_s
+from sigma_sn.emulate.run import pool_size
+from sigma_sn.emulate.schedule import Op
+
+MISSING = requirements()
+needs_stack = pytest.mark.skipif(bool(MISSING), reason="cannot emulate here: "
+                                 + "; ".join(MISSING))
+
+#: the crafted plan: one handover every SPACING_S, CBR at RATE_PPS (5 ms apart)
+SPACING_S = 2.0
+RATE_PPS = 200.0
+TIMING = {"l2_s": 0.05, "ra_s": 0.05, "dad_s": 0.3, "guard_s": 0.2,
+          "terrestrial_one_way_s": 0.02}
+#: make-before-break may pause delivery for no longer than this. The new subflow is
+#: joined and made primary before the old one is withdrawn, so no byte waits for a
+#: timer: what is left is the 5 ms CBR spacing plus the jitter of a Python sender and
+#: of `ip` commands on a shared machine (tens of ms). Any fallback on a timer costs
+#: more: TCP's minimum RTO is 200 ms (Linux TCP_RTO_MIN), a lost join waits the 1 s
+#: SYN retransmission (RFC 6298 §2), and break-before-make here waits L2 + RA + DAD =
+#: 400 ms.
+MBB_BOUND_MS = 100.0
+
+
+def crafted_plan(n: int = 3) -> dict:
+    """``n`` feasible handovers SAT-A -> SAT-B -> ...: ADD_IP at k * SPACING_S,
+    SET_PRIMARY 0.2 s later, DELETE_IP at 0.7 s, the old LOS at 0.9 s."""
+    aps = [f"SAT-{c}" for c in "ABCDEFGH"[:n + 1]]
+    addr = [f"2001:db8:{k + 1:x}::1" for k in range(n + 1)]
+    duration_s = SPACING_S * (n + 1)
+    candidates = [{"ap": ap, "aos_s": max(0.0, k * SPACING_S - 0.2), "tca_s": k * SPACING_S,
+                   "los_s": (k + 1) * SPACING_S + 0.9 if k < n else duration_s,
+                   "max_elev_deg": 40.0} for k, ap in enumerate(aps)]
+    handovers = []
+    for k in range(n):
+        t = (k + 1) * SPACING_S
+        events = [("ADDRESS_READY", t, addr[k + 1]), ("ADD_IP", t, addr[k + 1]),
+                  ("SET_PRIMARY", t + 0.2, addr[k + 1]), ("LM_UPDATE", t + 0.3, addr[k + 1]),
+                  ("DELETE_IP", t + 0.7, addr[k])]
+        handovers.append({"mobile": "M", "index": k, "from": aps[k], "to": aps[k + 1],
+                          "feasible": True, "events": [{"action": a, "t_s": s, "address": x}
+                                                       for a, s, x in events]})
+    bounds = [0.0] + [(k + 1) * SPACING_S + 0.2 for k in range(n)] + [duration_s]
+    serving = [{"ap": aps[k], "address": addr[k], "from_s": bounds[k], "to_s": bounds[k + 1]}
+               for k in range(n + 1)]
+    return {"schema": "sigma-sn/plan/1", "name": "crafted", "mode": "router",
+            "policy": "max-elevation", "start_utc": "2026-01-01T00:00:00Z",
+            "end_utc": f"2026-01-01T00:00:{duration_s:02.0f}Z", "duration_s": duration_s,
+            "inputs": {"parameters": {
+                "timing": TIMING, "addresses": {"prefix": "2001:db8::/32"},
+                "link": {"capacity_bps": 20e6},
+                "traffic": {"rate_pps": RATE_PPS, "payload_bytes": 100}}},
+            "access_points": [{"name": ap, "prefix": f"2001:db8:{k + 1:x}::/48"}
+                              for k, ap in enumerate(aps)],
+            "mobiles": [{"name": "M", "candidates": candidates, "serving": serving}],
+            "handovers": handovers, "outages": [], "location_updates": []}
+
+
+def ours() -> list[str]:
+    """Namespaces this test process (or its children) made and left behind."""
+    return [n for n in namespaces() if n.startswith(f"{netns.NS_PREFIX}{os.getpid()}-")]
+
+
+# -- the schedule (no stack needed) ---------------------------------------------------
+def test_sigma_schedule_follows_the_plan():
+    s = build_schedule(crafted_plan(), Protocol.SIGMA)
+    assert [a.op for a in s.actions[:4]] == [Op.ADD_IP, Op.SET_PRIMARY, Op.DELETE_IP, Op.LOS]
+    assert [a.t_s for a in s.actions[:4]] == pytest.approx([2.0, 2.2, 2.7, 2.9])
+    assert s.first_address == "2001:db8:1::1" and s.correspondent == "2001:db8::1"
+    assert pool_size(s) == 2   # old and new, never more
+
+
+def test_mip_breaks_at_los_and_attaches_after_l2_ra_dad_bu():
+    s = build_schedule(crafted_plan(), Protocol.MIP)
+    los, attach = s.actions[:2]
+    assert (los.op, attach.op) == (Op.LOS, Op.ATTACH)
+    assert los.t_s == attach.t_s == pytest.approx(2.9)
+    # 50 + 50 + 300 ms, plus a binding update's RTT of two 20 ms terrestrial legs
+    assert attach.delay_s == pytest.approx(0.44)
+    assert attach.wall_s(10.0) == pytest.approx(0.29 + 0.44)   # waits are not compressed
+    assert attach.retire == "2001:db8:1::1"
+
+
+def test_a_slice_keeps_whole_handovers_only():
+    s = build_schedule(crafted_plan(), Protocol.SIGMA, start_s=2.1, duration_s=3.5)
+    assert [h.index for h in s.handovers] == [1]
+    assert s.dropped == (0,)
+    assert s.first_address == "2001:db8:1::1"   # serving at 2.1 s: SAT-A until 2.2 s
+    assert min(a.t_s for a in s.actions) == pytest.approx(4.0 - 2.1)
+
+
+def test_longest_gap_counts_from_the_delivery_before_the_window():
+    arrivals = np.array([0.0, 0.1, 0.2, 1.0, 1.1])
+    assert longest_gap_s(arrivals, 0.5, 0.9) == pytest.approx(0.8)
+    assert longest_gap_s(arrivals, 1.05, 1.2) == pytest.approx(0.1)
+
+
+def test_cli_exits_2_saying_what_is_missing(tmp_path, monkeypatch, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(crafted_plan()))
+    monkeypatch.setattr(netns, "requirements", lambda: ["MPTCP: sysctl net.mptcp.enabled "
+                                                        "is 0 (set it to 1)"])
+    monkeypatch.setattr("sigma_sn.emulate.requirements", netns.requirements)
+    assert main(["emulate", str(plan)]) == 2
+    err = capsys.readouterr().err
+    assert "net.mptcp.enabled" in err and "missing" in err
+
+
+# -- on the stack ----------------------------------------------------------------------
+@needs_stack
+def test_make_before_break_delivers_every_byte_without_a_gap():
+    r = emulate(build_schedule(crafted_plan(), Protocol.SIGMA), speedup=1.0,
+                rate_pps=RATE_PPS, payload_bytes=100)
+    assert r["packets"]["lost"] == 0 and r["packets"]["delivered"] == r["packets"]["sent"]
+    assert r["in_order"]
+    assert [h["index"] for h in r["handovers"]] == [0, 1, 2]
+    worst = max(h["service_interruption_ms"] for h in r["handovers"])
+    assert worst <= MBB_BOUND_MS, r["handovers"]
+    assert ours() == []
+
+
+@needs_stack
+def test_set_primary_moves_the_traffic_before_the_old_link_dies():
+    # each old link dies 0.15 s after SET_PRIMARY and before DELETE_IP, as when LOS
+    # comes earlier than predicted (what the plan's guard is for): the traffic is on
+    # the new path already, so nothing waits for the dead one's retransmission timer
+    # (without the MP_PRIO this costs 300+ ms a handover here)
+    plan = crafted_plan()
+    for c in plan["mobiles"][0]["candidates"][:-1]:
+        c["los_s"] -= 0.55
+    r = emulate(build_schedule(plan, Protocol.SIGMA), speedup=1.0, rate_pps=RATE_PPS,
+                payload_bytes=100)
+    assert r["packets"]["lost"] == 0
+    assert max(h["service_interruption_ms"] for h in r["handovers"]) <= MBB_BOUND_MS, \
+        r["handovers"]
+
+
+@needs_stack
+def test_break_before_make_pauses_at_least_l2_ra_dad():
+    r = emulate(build_schedule(crafted_plan(), Protocol.MIP), speedup=1.0,
+                rate_pps=RATE_PPS, payload_bytes=100)
+    floor_ms = 1e3 * (TIMING["l2_s"] + TIMING["ra_s"] + TIMING["dad_s"])
+    assert [h["index"] for h in r["handovers"]] == [0, 1, 2]
+    for h in r["handovers"]:
+        assert h["delivery_gap_ms"] >= floor_ms, h
+    assert r["packets"]["lost"] == 0   # TCP: late, never lost
+    assert ours() == []
+
+
+@needs_stack
+def test_a_failing_run_leaves_nothing_behind(monkeypatch):
+    def broken(self, address):
+        raise RuntimeError("injected failure at SET_PRIMARY")
+
+    monkeypatch.setattr(netns.Testbed, "set_primary", broken)
+    with pytest.raises(RuntimeError, match="injected"):
+        emulate(build_schedule(crafted_plan(1), Protocol.SIGMA), rate_pps=RATE_PPS,
+                payload_bytes=100)
+    assert ours() == []
+
+
+@needs_stack
+def test_sigint_leaves_nothing_behind(tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(crafted_plan()))
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "sigma_sn", "emulate", str(plan),
+                             "--protocol", "sigma"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    mine = f"{netns.NS_PREFIX}{proc.pid}-"
+    deadline = time.monotonic() + 30.0
+    while not any(n.startswith(mine) for n in namespaces()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(1.5)   # traffic flowing, the first handover under way
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert not [n for n in namespaces() if n.startswith(mine)]
+    # nor a traffic process (they run from a temporary folder under TMPDIR)
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if str(tmp_path).encode() in fh.read():
+                    left.append(pid)
+        except OSError:
+            pass
+    assert left == []
