@@ -47,7 +47,8 @@ def longest_gap_s(arrival_s: np.ndarray, lo: float, hi: float) -> float:
     return float(np.diff(arrival_s[i:j]).max())
 
 
-def summarise(records: np.ndarray, *, sent: int, t0_ns: int, rate_pps: float, deadline_ms: float, windows: dict,
+def summarise(records: np.ndarray, *, sent: int, t0_ns: int, rate_pps: float,
+              deadline_ms: float, windows: dict,
               handovers: tuple[HandoverInfo, ...]) -> dict:
     """The report's metric blocks from ``records`` (``seq, sent_ns, recv_ns`` rows).
 
