@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import REPO
+
 from sigma_sn.cli import main
 from sigma_sn.emulate import Protocol, build_schedule, emulate, namespaces, requirements
 from sigma_sn.emulate import netns
@@ -207,3 +209,32 @@ def test_sigint_leaves_nothing_behind(tmp_path):
         except OSError:
             pass
     assert left == []
+
+
+# -- --compare: the replay's side ------------------------------------------------------
+def test_replay_side_runs_under_the_emulations_timing_block():
+    from results_fixtures import small_plan
+
+    from sigma_sn.emulate.compare import replay_interruptions, table_rows
+    from sigma_sn.emulate.schedule import timing_of
+
+    plan = small_plan()   # its Mobile IP block says DAD 1 s; its timing block, 0
+    assert plan["inputs"]["parameters"]["mip"]["t_dad_s"] == 1.0
+    timing = timing_of(plan)
+    replay = replay_interruptions(plan, mobile="Boulder", protocols=("sigma", "mip"),
+                                  rate_pps=50.0, payload_bytes=100, timing=timing,
+                                  plan_dir=str(REPO))
+    indices = [h["index"] for h in plan["handovers"]]
+    assert sorted(replay["mip"]) == sorted(replay["sigma"]) == indices
+    # last packet on the old path to first on the new: the outage (L2 + RA + DAD + BU)
+    # less the old path's longer delay, tens of ms; under the mip block's 1 s of DAD
+    # every one would exceed a second
+    for ms in replay["mip"].values():
+        assert 50.0 < ms < 1000.0
+    for ms in replay["sigma"].values():
+        assert ms < 50.0
+    run = {"protocol": "mip", "handovers": [
+        {"index": k, "from": "A", "to": "B", "t_s": 0.0, "service_interruption_ms": 1.0}
+        for k in indices]}
+    rows = table_rows([run], replay)
+    assert [r["replay_ms"]["mip"] for r in rows] == [replay["mip"][k] for k in indices]

@@ -254,13 +254,6 @@ class Testbed:
                   if s.endpoint is not None and s is not new]
         self._ip(self.mobile_ns, *lines)
 
-    def add_endpoint(self, address: str, flags: str) -> None:
-        s = self._slot_of(address)
-        s.endpoint = self._next_id
-        self._next_id += 1
-        self._ip(self.mobile_ns, f"mptcp endpoint add {address} dev m{s.k} id {s.endpoint} "
-                                 f"{flags}")
-
     def delete(self, address: str) -> None:
         """REMOVE_ADDR: withdraw ``address``'s endpoint (its subflow closes)."""
         s = self._slot_of(address)
