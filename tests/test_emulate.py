@@ -21,7 +21,7 @@ from conftest import REPO
 from sigma_sn.cli import main
 from sigma_sn.emulate import Protocol, build_schedule, emulate, namespaces, requirements
 from sigma_sn.emulate import netns
-from sigma_sn.emulate.metrics import longest_gap_s
+from sigma_sn.emulate.metrics import longest_gap_s, longest_stall_s
 from sigma_sn.emulate.run import pool_size
 from sigma_sn.emulate.schedule import Op
 
@@ -34,13 +34,13 @@ SPACING_S = 2.0
 RATE_PPS = 200.0
 TIMING = {"l2_s": 0.05, "ra_s": 0.05, "dad_s": 0.3, "guard_s": 0.2,
           "terrestrial_one_way_s": 0.02}
-#: make-before-break may pause delivery for no longer than this. The new subflow is
-#: joined and made primary before the old one is withdrawn, so no byte waits for a
-#: timer: what is left is the 5 ms CBR spacing plus the jitter of a Python sender and
-#: of `ip` commands on a shared machine (tens of ms). Any fallback on a timer costs
-#: more: TCP's minimum RTO is 200 ms (Linux TCP_RTO_MIN), a lost join waits the 1 s
-#: SYN retransmission (RFC 6298 §2), and break-before-make here waits L2 + RA + DAD =
-#: 400 ms.
+#: make-before-break may stall delivery (data in the network, none coming out: the
+#: report's service_interruption_ms) for no longer than this. The new subflow is joined
+#: and made primary before the old one is withdrawn, so no byte waits for a timer: what
+#: is left is the receiver's wake-up on a shared machine (milliseconds; tens when
+#: loaded). Any fallback on a timer costs more: TCP's minimum RTO is 200 ms (Linux
+#: TCP_RTO_MIN), a lost join waits the 1 s SYN retransmission (RFC 6298 §2), and
+#: break-before-make here waits L2 + RA + DAD = 400 ms.
 MBB_BOUND_MS = 100.0
 
 
@@ -89,7 +89,7 @@ def test_sigma_schedule_follows_the_plan():
     assert [a.op for a in s.actions[:4]] == [Op.ADD_IP, Op.SET_PRIMARY, Op.DELETE_IP, Op.LOS]
     assert [a.t_s for a in s.actions[:4]] == pytest.approx([2.0, 2.2, 2.7, 2.9])
     assert s.first_address == "2001:db8:1::1" and s.correspondent == "2001:db8::1"
-    assert pool_size(s) == 2   # old and new, never more
+    assert pool_size(s, 1.0) == 2   # old and new, never more
 
 
 def test_mip_breaks_at_los_and_attaches_after_l2_ra_dad_bu():
@@ -115,6 +115,18 @@ def test_longest_gap_counts_from_the_delivery_before_the_window():
     arrivals = np.array([0.0, 0.1, 0.2, 1.0, 1.1])
     assert longest_gap_s(arrivals, 0.5, 0.9) == pytest.approx(0.8)
     assert longest_gap_s(arrivals, 1.05, 1.2) == pytest.approx(0.1)
+
+
+def test_a_stall_counts_data_in_the_network_not_a_late_sender():
+    sent = np.array([0.0, 0.1, 0.2, 0.3, 1.0])
+    # a path breaks: message 2 leaves at 0.2 s and arrives at 0.8 s, behind it message 3
+    arrivals = np.array([0.001, 0.101, 0.8, 0.8, 1.001])
+    assert longest_stall_s(sent, arrivals, 0.0, 1.1) == pytest.approx(0.6)
+    # the host runs the sender late: a gap in delivery, but no stall of the network
+    assert longest_gap_s(arrivals, 0.0, 1.1) == pytest.approx(0.699)
+    late = np.array([0.0, 0.1, 0.75, 0.8, 1.0])
+    on_time = np.array([0.001, 0.101, 0.751, 0.801, 1.001])
+    assert longest_stall_s(late, on_time, 0.0, 1.1) == pytest.approx(0.001)
 
 
 def test_cli_exits_2_saying_what_is_missing(tmp_path, monkeypatch, capsys):
@@ -165,6 +177,8 @@ def test_break_before_make_pauses_at_least_l2_ra_dad():
     assert [h["index"] for h in r["handovers"]] == [0, 1, 2]
     for h in r["handovers"]:
         assert h["delivery_gap_ms"] >= floor_ms, h
+        # data sent just after the break waits out the attachment, less one CBR period
+        assert h["service_interruption_ms"] >= floor_ms - 1e3 / RATE_PPS, h
     assert r["packets"]["lost"] == 0   # TCP: late, never lost
     assert ours() == []
 

@@ -47,6 +47,7 @@ def run(args) -> int:
     from sigma_sn.emulate import Protocol, build_schedule, emulate, requirements
     from sigma_sn.emulate.compare import format_table, replay_interruptions, table_rows
     from sigma_sn.emulate.schedule import timing_of
+    from sigma_sn.emulate.traffic import HEADER
     from sigma_sn.errors import InputError
     from sigma_sn.planner.io import read_plan_json
 
@@ -61,7 +62,7 @@ def run(args) -> int:
     params = plan.get("inputs", {}).get("parameters", {})
     traffic = params.get("traffic") or {}
     rate_pps = args.rate or float(traffic.get("rate_pps") or 50.0)
-    payload_bytes = max(16, int(traffic.get("payload_bytes") or 1000))
+    payload_bytes = max(HEADER.size, int(traffic.get("payload_bytes") or 1000))
     capacity_bps = float((params.get("link") or {}).get("capacity_bps") or 20e6)
     runs = []
     for s in schedules:

@@ -47,29 +47,47 @@ def longest_gap_s(arrival_s: np.ndarray, lo: float, hi: float) -> float:
     return float(np.diff(arrival_s[i:j]).max())
 
 
-def summarise(records: np.ndarray, *, sent: int, t0_ns: int, rate_pps: float,
-              deadline_ms: float, windows: dict,
-              handovers: tuple[HandoverInfo, ...]) -> dict:
-    """The report's metric blocks from ``records`` (``seq, sent_ns, recv_ns`` rows).
+def longest_stall_s(sent_s: np.ndarray, arrival_s: np.ndarray, lo: float,
+                    hi: float) -> float:
+    """The longest time in ``[lo, hi]`` during which a message was in the network and
+    nothing came out: per message (in stream order), its arrival less the later of its
+    send and the previous arrival. Unlike a gap in delivery, a sender that the host ran
+    late does not count, and a steady stream scores its one-way delay."""
+    if arrival_s.size == 0:
+        return hi - lo
+    since = np.maximum(sent_s[1:], arrival_s[:-1])
+    stall = arrival_s[1:] - since
+    keep = (arrival_s[1:] >= lo) & (since <= hi)
+    first = arrival_s[0] - sent_s[0] if lo <= arrival_s[0] <= hi else 0.0
+    return float(max(stall[keep].max(initial=0.0), first))
 
-    ``service_interruption_ms`` per handover is the longest time without a delivery
-    in the handover's window, less the CBR spacing (a steady stream scores 0);
-    ``delivery_gap_ms`` is the raw gap. Windows and gaps are wall-clock seconds."""
+
+def summarise(records: np.ndarray, *, sent: int, t0_ns: int, deadline_ms: float,
+              windows: dict,
+              handovers: tuple[HandoverInfo, ...]) -> dict:
+    """The report's metric blocks from ``records`` (rows of sequence number, scheduled
+    and actual send time, arrival time, in ns; in stream order, as TCP delivers).
+
+    Per handover, in the handover's window (wall-clock seconds): ``delivery_gap_ms``,
+    the longest time with no delivery; ``service_interruption_ms``, the longest time
+    data was in the network and none came out (:func:`longest_stall_s`). Latency runs
+    from the actual send; ``sender_lag_ms`` says how late the host ran the sender."""
     seq = records[:, 0]
-    latency_s = (records[:, 2] - records[:, 1]) / 1e9
-    arrival_s = np.sort((records[:, 2] - t0_ns) / 1e9)
+    sent_s = (records[:, 2] - t0_ns) / 1e9
+    arrival_s = (records[:, 3] - t0_ns) / 1e9
+    latency_s = arrival_s - sent_s
+    lag_s = (records[:, 2] - records[:, 1]) / 1e9
     delivered = int(np.unique(seq).size)
-    spacing_s = 1.0 / rate_pps
     per = []
     for h in handovers:
         if h.index not in windows:
             continue
         lo, hi = windows[h.index]
-        gap_s = longest_gap_s(arrival_s, lo, hi)
         per.append({"index": h.index, "from": h.from_ap, "to": h.to_ap,
                     "feasible": h.feasible, "t_s": round(h.t_s, 6),
-                    "delivery_gap_ms": round(gap_s * 1e3, 3),
-                    "service_interruption_ms": round(max(0.0, gap_s - spacing_s) * 1e3, 3)})
+                    "delivery_gap_ms": round(longest_gap_s(arrival_s, lo, hi) * 1e3, 3),
+                    "service_interruption_ms": round(
+                        longest_stall_s(sent_s, arrival_s, lo, hi) * 1e3, 3)})
     return {
         "packets": {"sent": sent, "delivered": delivered, "lost": sent - delivered,
                     "in_flight": 0},
@@ -77,5 +95,6 @@ def summarise(records: np.ndarray, *, sent: int, t0_ns: int, rate_pps: float,
         "latency_ms": percentiles_ms(latency_s),
         "late": {"deadline_ms": deadline_ms,
                  "messages": int((latency_s * 1e3 > deadline_ms).sum())},
+        "sender_lag_ms": percentiles_ms(lag_s),
         "handovers": per,
     }

@@ -29,9 +29,6 @@ _SYSCTLS = (
     # accounts for DAD (RFC 4862 §5.4); the kernel must not add its own second of it
     "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
     "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0",
-    # a link that goes down keeps its address: LOS is a link event, and the address is
-    # withdrawn only by the plan's DELETE_IP
-    "net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1",
 )
 
 
@@ -139,9 +136,9 @@ class Testbed:
             self._made.append(ns)
             _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *_SYSCTLS])
             self._ip(ns, "link set lo up")
-            # both ends may open subflows up to the pool's size (RFC 8684 §3.2)
-            self._ip(ns, f"mptcp limits set subflows {max(2, self.slots)} "
-                         f"add_addr_accepted {max(2, self.slots)}")
+            # the in-kernel path manager's largest limits (8): a subflow closed by
+            # REMOVE_ADDR may still count for a while, and a refused join would stall
+            self._ip(ns, "mptcp limits set subflows 8 add_addr_accepted 8")
         self._ip(self.cn_ns, f"address add {self.correspondent}/128 dev lo")
         for k in range(self.slots):
             self._ip(self.mobile_ns, f"link add m{k} address {_mac(1, k)} type veth peer "
@@ -198,11 +195,10 @@ class Testbed:
                 return s
         raise EmulationError(f"no interface holds {address}")
 
-    def attach(self, address: str, prefix: str, *, flags: str | None,
-               default: bool = False) -> None:
-        """Bring up a free pool interface with ``address`` (a host in ``prefix``); add it
-        as an MPTCP endpoint with ``flags`` ("subflow", "subflow backup", "" for an
-        address the first connection uses); ``default`` routes the CN through it."""
+    def attach(self, address: str, prefix: str, *, flags: str) -> None:
+        """Bring up a free pool interface with ``address`` (a host in ``prefix``) and add
+        it as an MPTCP endpoint with ``flags`` ("subflow", "subflow backup", or "" for
+        the address the first connection binds to)."""
         free = [s for s in self._pool if s.address is None]
         if not free:
             raise EmulationError("the interface pool is exhausted")
@@ -218,17 +214,14 @@ class Testbed:
                  # each source address leaves through its own access point's link
                  f"route replace {self.correspondent}/128 dev m{s.k} table {t}",
                  f"rule add from {address} table {t} pref {t}"]
-        if default:
-            lines.append(f"route replace {self.correspondent}/128 dev m{s.k}")
         self._ip(self.cn_ns, f"route replace {prefix} dev c{s.k}",
                  f"neigh replace {address} lladdr {_mac(1, s.k)} dev c{s.k} nud permanent")
         self._ip(self.mobile_ns, *lines)
         self._wait_usable(s, address)
-        if flags is not None:
-            s.endpoint = self._next_id
-            self._next_id += 1
-            self._ip(self.mobile_ns, f"mptcp endpoint add {address} dev m{s.k} "
-                                     f"id {s.endpoint} {flags}")
+        s.endpoint = self._next_id
+        self._next_id += 1
+        self._ip(self.mobile_ns, f"mptcp endpoint add {address} dev m{s.k} id {s.endpoint} "
+                                 f"{flags}")
 
     def _wait_usable(self, s: _Slot, address: str, timeout_s: float = 5.0) -> None:
         """Wait until ``address`` is no longer tentative. Even with ``nodad`` the kernel
@@ -244,6 +237,19 @@ class Testbed:
                 return
             if time.monotonic() > deadline:
                 raise EmulationError(f"{address} did not become usable in {timeout_s:g} s")
+            time.sleep(0.002)
+
+    def wait_joined(self, address: str, timeout_s: float = 2.0) -> bool:
+        """Wait until a subflow from ``address`` is established (its MP_JOIN done);
+        return whether one is, by ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = _run(["ip", "netns", "exec", self.mobile_ns, "ss", "-tnH", "state",
+                        "established", "src", f"[{address}]"])
+            if out.strip():
+                return True
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.002)
 
     def set_primary(self, address: str) -> None:

@@ -29,12 +29,18 @@ DELAY_NOTE = ("none added: netem is absent from this kernel and no delay relay r
               "are not emulated")
 
 
-def pool_size(schedule: Schedule) -> int:
+def in_wall_order(actions, speedup: float) -> list:
+    """``actions`` in the order a run at ``speedup`` performs them (compression can
+    move a protocol's uncompressed wait past the next handover's first step)."""
+    return sorted(actions, key=lambda a: a.wall_s(speedup))
+
+
+def pool_size(schedule: Schedule, speedup: float) -> int:
     """How many veth pairs the run needs at once: an address holds its pair from its
     attachment until both its link is down and its endpoint deleted."""
     link, endpoint = {schedule.first_address: True}, {schedule.first_address: True}
     most = 1
-    for a in schedule.actions:
+    for a in in_wall_order(schedule.actions, speedup):
         if a.op in (Op.ATTACH, Op.ADD_IP):
             # counted before a retirement: MIP's new address comes up, then the old goes
             link[a.address] = endpoint[a.address] = True
@@ -117,30 +123,30 @@ def emulate(schedule: Schedule, *, speedup: float = 1.0, rate_pps: float = 50.0,
     from the mobile to the correspondent; plan time runs ``speedup`` times faster, a
     protocol's own waits (Mobile IP's L2 + RA + DAD + BU) do not. Needs root and
     ``net.mptcp.enabled`` (:func:`~sigma_sn.emulate.netns.requirements`)."""
-    if payload_bytes < 16:
-        raise ValueError(f"payload_bytes must be >= 16 (sequence number and time), got "
-                         f"{payload_bytes}")
+    if payload_bytes < traffic.HEADER.size:
+        raise ValueError(f"payload_bytes must be >= {traffic.HEADER.size} (sequence number "
+                         f"and times), got {payload_bytes}")
     remove_stale()
     last_s = max([a.wall_s(speedup) for a in schedule.actions], default=0.0)
     run_s = max(schedule.duration_s / speedup, last_s + 1.0)
     count = max(1, round(run_s * rate_pps))
     procs: list = []
     with _signals_raise(), tempfile.TemporaryDirectory(prefix="sigma-sn-emulate-") as tmp:
-        tb = Testbed(pool_size(schedule), capacity_bps, schedule.correspondent)
+        tb = Testbed(pool_size(schedule, speedup), capacity_bps, schedule.correspondent)
         try:
             with tb:
                 lag_s = _drive(tb, schedule, speedup, rate_pps, payload_bytes, count, run_s,
                                Path(tmp) / "recv.bin", procs)
                 records = np.frombuffer((Path(tmp) / "recv.bin").read_bytes(),
-                                        dtype=np.dtype("<i8")).reshape(-1, 3)
+                                        dtype=np.dtype("<i8")).reshape(-1, 4)
                 t0_ns = lag_s.pop("t0_ns")
         finally:
             with _no_interrupts():
                 _stop(procs)
                 tb.close()
     windows = metrics.handover_windows(schedule.actions, schedule.handovers, run_s, speedup)
-    summary = metrics.summarise(records, sent=count, t0_ns=t0_ns, rate_pps=rate_pps,
-                                deadline_ms=deadline_ms, windows=windows,
+    summary = metrics.summarise(records, sent=count, t0_ns=t0_ns, deadline_ms=deadline_ms,
+                                windows=windows,
                                 handovers=schedule.handovers)
     t = schedule.timing
     return {
@@ -165,7 +171,7 @@ def _drive(tb: Testbed, schedule: Schedule, speedup: float, rate_pps: float,
            payload_bytes: int, count: int, run_s: float, out: Path, procs: list) -> dict:
     """Start receiver and sender, perform the actions on time; return the lag stats."""
     first_prefix = schedule.prefixes[schedule.first_ap]
-    tb.attach(schedule.first_address, first_prefix, flags="", default=True)
+    tb.attach(schedule.first_address, first_prefix, flags="")
     # the module as a script: a child starts without importing the package (or numpy)
     py = [sys.executable, traffic.__file__]
     # the receiver's deadline is set before t0 is known: generous, START_TIMEOUT_S more
@@ -181,13 +187,11 @@ def _drive(tb: Testbed, schedule: Schedule, speedup: float, rate_pps: float,
     sender.stdin.write(f"{t0_ns}\n")
     sender.stdin.flush()
     lags = []
-    sigma = schedule.protocol is Protocol.SIGMA
-    for a in schedule.actions:
+    for a in in_wall_order(schedule.actions, speedup):
         due_ns = t0_ns + int(a.wall_s(speedup) * 1e9)
         wait = due_ns - time.monotonic_ns()
         if wait > 0:
             time.sleep(wait / 1e9)
-        lags.append((time.monotonic_ns() - due_ns) / 1e6)
         prefix = schedule.prefixes[a.ap]
         if a.op is Op.ADD_IP:
             # ADD_IP (RFC 5061 §4.2.1) ~ MP_JOIN; backup until SET_PRIMARY
@@ -199,11 +203,14 @@ def _drive(tb: Testbed, schedule: Schedule, speedup: float, rate_pps: float,
         elif a.op is Op.LOS:
             tb.link_down(a.address)
         elif a.op is Op.ATTACH:
-            # Mobile IP: the new care-of address carries the traffic from now on
-            tb.attach(a.address, prefix, flags="subflow" if not sigma else "subflow backup")
+            # Mobile IP: the new care-of address carries the traffic from now on; the
+            # old one goes once the new path is up (the binding is acknowledged), so
+            # the connection is never left without a subflow
+            tb.attach(a.address, prefix, flags="subflow")
+            tb.wait_joined(a.address)
             if a.retire:
                 tb.delete(a.retire)
-        lags[-1] = max(lags[-1], (time.monotonic_ns() - due_ns) / 1e6)
+        lags.append((time.monotonic_ns() - due_ns) / 1e6)   # done this late
     for p in procs:
         left = until_ns - time.monotonic_ns()
         try:

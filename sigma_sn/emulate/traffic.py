@@ -1,10 +1,10 @@
 """CBR over one MPTCP connection: ``python -m sigma_sn.emulate.traffic send|recv ...``.
 
 Run inside a namespace (``ip netns exec``). Every message is ``payload_bytes`` long and
-starts with its sequence number and its scheduled send time (CLOCK_MONOTONIC, in ns;
-one clock for both ends on one machine). The receiver writes, per message, the
-sequence number, the send time and its arrival time to a binary file of ``<qqq``
-records. Standard library only, so a child starts fast.
+starts with its sequence number, its scheduled send time and the time it was handed
+to the socket (CLOCK_MONOTONIC, in ns; one clock for both ends on one machine). The
+receiver writes, per message, those three and its arrival time to a binary file of
+``<qqqq`` records. Standard library only, so a child starts fast.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 
 #: IPPROTO_MPTCP (Linux >= 5.6); Python's socket module names it only from 3.10 on
 IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)
-HEADER = struct.Struct("!qq")
-RECORD = struct.Struct("<qqq")
+HEADER = struct.Struct("!qqq")
+RECORD = struct.Struct("<qqqq")
 PORT = 5201
 #: how long the receiver waits past the sender's last message before it gives up
 DRAIN_S = 10.0
@@ -40,7 +40,8 @@ def send(src: str, dst: str, rate_pps: float, payload_bytes: int, count: int) ->
         wait = due - time.monotonic_ns()
         if wait > 0:
             time.sleep(wait / 1e9)
-        s.sendall(HEADER.pack(i, due) + pad)
+        # a busy host may run this late: the third field says how late
+        s.sendall(HEADER.pack(i, due, time.monotonic_ns()) + pad)
     s.shutdown(socket.SHUT_WR)
     s.recv(1)   # the receiver closes once it has everything (or gives up)
     s.close()
@@ -74,8 +75,7 @@ def recv(addr: str, payload_bytes: int, out: str, until_ns: int, count: int) -> 
             buf += data
             n = len(buf) // payload_bytes
             for j in range(n):
-                seq, sent = HEADER.unpack_from(buf, j * payload_bytes)
-                fh.write(RECORD.pack(seq, sent, now))
+                fh.write(RECORD.pack(*HEADER.unpack_from(buf, j * payload_bytes), now))
             del buf[:n * payload_bytes]
             got += n
             if got >= count:
