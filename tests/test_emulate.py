@@ -185,7 +185,16 @@ def test_break_before_make_pauses_at_least_l2_ra_dad():
 
 @needs_stack
 def test_a_failing_run_leaves_nothing_behind(monkeypatch):
+    seen = {}
+
     def broken(self, address):
+        # mid-run, with both addresses up: none of them reached the root namespace
+        seen["root"] = subprocess.run(["ip", "-6", "address", "show"], capture_output=True,
+                                      text=True).stdout + subprocess.run(
+            ["ip", "-6", "route", "show", "table", "all"], capture_output=True,
+            text=True).stdout
+        seen["mobile"] = subprocess.run(["ip", "-6", "-n", self.mobile_ns, "address",
+                                         "show"], capture_output=True, text=True).stdout
         raise RuntimeError("injected failure at SET_PRIMARY")
 
     monkeypatch.setattr(netns.Testbed, "set_primary", broken)
@@ -193,6 +202,8 @@ def test_a_failing_run_leaves_nothing_behind(monkeypatch):
         emulate(build_schedule(crafted_plan(1), Protocol.SIGMA), rate_pps=RATE_PPS,
                 payload_bytes=100)
     assert ours() == []
+    assert "2001:db8:2::1" in seen["mobile"]
+    assert "2001:db8:" not in seen["root"]
 
 
 @needs_stack
