@@ -24,6 +24,7 @@ from sigma_sn.emulate import netns
 from sigma_sn.emulate.metrics import longest_gap_s, longest_stall_s
 from sigma_sn.emulate.run import pool_size
 from sigma_sn.emulate.schedule import Op
+from sigma_sn.errors import InputError
 
 MISSING = requirements()
 needs_stack = pytest.mark.skipif(bool(MISSING), reason="cannot emulate here: "
@@ -104,11 +105,18 @@ def test_mip_breaks_at_los_and_attaches_after_l2_ra_dad_bu():
 
 
 def test_a_slice_keeps_whole_handovers_only():
-    s = build_schedule(crafted_plan(), Protocol.SIGMA, start_s=2.1, duration_s=3.5)
+    s = build_schedule(crafted_plan(), Protocol.SIGMA, start_s=3.0, duration_s=3.5)
     assert [h.index for h in s.handovers] == [1]
-    assert s.dropped == (0,)
-    assert s.first_address == "2001:db8:1::1"   # serving at 2.1 s: SAT-A until 2.2 s
-    assert min(a.t_s for a in s.actions) == pytest.approx(4.0 - 2.1)
+    assert s.dropped == (2,)                    # 6.0 to 6.9 s, cut by the end at 6.5 s
+    assert s.first_address == "2001:db8:2::1"   # handover 0 done by 2.9 s: on SAT-B
+    assert min(a.t_s for a in s.actions) == pytest.approx(4.0 - 3.0)
+    # Mobile IP is still on SAT-A at 2.95 s: its break comes at LOS, 2.9 s, and its
+    # attachment 0.44 s later
+    with pytest.raises(InputError, match="inside handover 0"):
+        build_schedule(crafted_plan(), Protocol.MIP, start_s=3.0)
+    assert build_schedule(crafted_plan(), Protocol.MIP, start_s=3.5).first_ap == "SAT-B"
+    with pytest.raises(InputError, match="inside handover 1"):
+        build_schedule(crafted_plan(), Protocol.SIGMA, start_s=4.1)
 
 
 def test_longest_gap_counts_from_the_delivery_before_the_window():

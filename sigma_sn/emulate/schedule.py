@@ -145,9 +145,10 @@ def build_schedule(plan: dict, protocol: Protocol, *, mobile: str | None = None,
                    start_s: float = 0.0, duration_s: float | None = None,
                    source: str = "plan") -> Schedule:
     """The actions for ``mobile`` (default: the plan's first) over ``[start_s, start_s +
-    duration_s]``. A handover the slice cuts through (its first step before the start,
-    or its last, or the old LOS, after the end) is left out and listed in ``dropped``;
-    the mobile starts on the access point that serves it at ``start_s``."""
+    duration_s]``. The mobile starts where the protocol has it at ``start_s``; a slice
+    may not start inside a handover (its steps, and for Mobile IP its break and
+    attachment). One that the end cuts through is left out and listed in ``dropped``.
+    Coverage gaps (the plan's outages) are not emulated."""
     check_plan(plan, source)
     plan_s = float(_get(plan, source, "duration_s", kind=(int, float)))
     if duration_s is None:
@@ -175,26 +176,35 @@ def build_schedule(plan: dict, protocol: Protocol, *, mobile: str | None = None,
 def _schedule(plan, m, protocol, start_s, end_s, source) -> Schedule:
     prefixes = {a["name"]: str(ipaddress.IPv6Network(a["prefix"]))
                 for a in _get(plan, source, "access_points", kind=list)}
-    at_start = [s for s in m.get("serving") or [] if s["from_s"] <= start_s < s["to_s"]]
-    if not at_start:
-        raise InputError(f"mobile {m['name']} is not served at {start_s:g} s (an outage); "
-                         "start the slice elsewhere", path=source, key="--start-s")
-    first = at_start[0]
+    serving = m.get("serving") or []
+    if not serving:
+        raise InputError(f"mobile {m['name']} is never served", path=source, key="mobiles")
+    address_of = {s["ap"]: s["address"] for s in serving}
+    first_ap = serving[0]["ap"]
     candidates = m.get("candidates") or []
     timing = timing_of(plan, source)
     actions: list[Action] = []
     infos, dropped = [], []
-    for h in _get(plan, source, "handovers", kind=list):
-        if h["mobile"] != m["name"]:
-            continue
+    hos = sorted((h for h in _get(plan, source, "handovers", kind=list)
+                  if h["mobile"] == m["name"]), key=lambda h: int(h["index"]))
+    for h in hos:
         events = {e["action"]: e for e in h["events"]}
         t_sp = float(events["SET_PRIMARY"]["t_s"])
         los_s = _los(candidates, h["from"], t_sp)
         times = [float(e["t_s"]) for e in h["events"]] + [los_s]
         if protocol is Protocol.MIP:
             times = [los_s, los_s + timing.attach_s]
-        if min(times) < start_s or max(times) > end_s:
-            if max(times) >= start_s and min(times) <= end_s:
+        if max(times) <= start_s:
+            first_ap = h["to"]          # done before the slice: the mobile starts there
+            continue
+        if min(times) < start_s:
+            # its steps would start half-done: say where a slice may start instead
+            raise InputError(f"the slice starts inside handover {h['index']} of "
+                             f"{m['name']} ({min(times):g} to {max(times):g} s for "
+                             f"{protocol.value}); start before or after it", path=source,
+                             key="--start-s")
+        if max(times) > end_s:
+            if min(times) <= end_s:
                 dropped.append(int(h["index"]))
             continue
         k = int(h["index"])
@@ -218,8 +228,8 @@ def _schedule(plan, m, protocol, start_s, end_s, source) -> Schedule:
         actions.append(Action(los_s - start_s, Op.LOS, h["from"], old, k))
     order = {op: n for n, op in enumerate(Op)}
     actions.sort(key=lambda a: (a.t_s + a.delay_s, a.handover, order[a.op]))
-    return Schedule(m["name"], protocol, start_s, end_s - start_s, first["ap"],
-                    first["address"], tuple(actions), tuple(infos), tuple(dropped), prefixes,
+    return Schedule(m["name"], protocol, start_s, end_s - start_s, first_ap,
+                    address_of[first_ap], tuple(actions), tuple(infos), tuple(dropped), prefixes,
                     correspondent_address(plan, source), timing)
 
 
