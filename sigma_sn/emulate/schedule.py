@@ -168,6 +168,8 @@ def build_schedule(plan: dict, protocol: Protocol, *, mobile: str | None = None,
     m = mobiles[names.index(name)]
     try:
         return _schedule(plan, m, protocol, start_s, end_s, source)
+    except InputError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed plan ({exc!r}); is it a sigma-sn/plan/1 file written by "
                          "'sigma-sn plan'?", path=source) from None
