@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 
 from sigma_sn.cli.simulate import _positive
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from sigma_sn.emulate import metrics, traffic
 from sigma_sn.emulate.netns import EmulationError, Testbed, remove_stale
-from sigma_sn.emulate.schedule import Op, Protocol, Schedule
+from sigma_sn.emulate.schedule import Op, Schedule
 
 REPORT_SCHEMA = "sigma-sn/emulation/1"
 #: how long a child may take to start (Python start-up plus the MPTCP handshake)
