@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sigma_sn.cli.simulate import _positive
 
 
