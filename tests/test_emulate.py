@@ -137,6 +137,11 @@ def test_a_stall_counts_data_in_the_network_not_a_late_sender():
     assert longest_stall_s(late, on_time, 0.0, 1.1) == pytest.approx(0.001)
 
 
+def test_requirements_name_root_when_not_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert any(m.startswith("root") for m in requirements())
+
+
 def test_cli_exits_2_saying_what_is_missing(tmp_path, monkeypatch, capsys):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(crafted_plan()))
