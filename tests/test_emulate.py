@@ -95,9 +95,10 @@ def test_sigma_schedule_follows_the_plan():
 
 def test_mip_breaks_at_los_and_attaches_after_l2_ra_dad_bu():
     s = build_schedule(crafted_plan(), Protocol.MIP)
-    los, attach = s.actions[:2]
-    assert (los.op, attach.op) == (Op.LOS, Op.ATTACH)
-    assert los.t_s == attach.t_s == pytest.approx(2.9)
+    los, l2, attach = s.actions[:3]
+    assert (los.op, l2.op, attach.op) == (Op.LOS, Op.L2_UP, Op.ATTACH)
+    assert los.t_s == l2.t_s == attach.t_s == pytest.approx(2.9)
+    assert l2.delay_s == pytest.approx(0.05)
     # 50 + 50 + 300 ms, plus a binding update's RTT of two 20 ms terrestrial legs
     assert attach.delay_s == pytest.approx(0.44)
     assert attach.wall_s(10.0) == pytest.approx(0.29 + 0.44)   # waits are not compressed

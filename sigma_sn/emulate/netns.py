@@ -195,10 +195,10 @@ class Testbed:
                 return s
         raise EmulationError(f"no interface holds {address}")
 
-    def attach(self, address: str, prefix: str, *, flags: str) -> None:
+    def attach(self, address: str, prefix: str, *, flags: str | None) -> None:
         """Bring up a free pool interface with ``address`` (a host in ``prefix``) and add
-        it as an MPTCP endpoint with ``flags`` ("subflow", "subflow backup", or "" for
-        the address the first connection binds to)."""
+        it as an MPTCP endpoint with ``flags`` ("subflow", "subflow backup", "" for the
+        address the first connection binds to; None: not yet, see add_endpoint)."""
         free = [s for s in self._pool if s.address is None]
         if not free:
             raise EmulationError("the interface pool is exhausted")
@@ -218,6 +218,12 @@ class Testbed:
                  f"neigh replace {address} lladdr {_mac(1, s.k)} dev c{s.k} nud permanent")
         self._ip(self.mobile_ns, *lines)
         self._wait_usable(s, address)
+        if flags is not None:
+            self.add_endpoint(address, flags)
+
+    def add_endpoint(self, address: str, flags: str) -> None:
+        """Make ``address`` (attached) an MPTCP endpoint with ``flags``."""
+        s = self._slot_of(address)
         s.endpoint = self._next_id
         self._next_id += 1
         self._ip(self.mobile_ns, f"mptcp endpoint add {address} dev m{s.k} id {s.endpoint} "

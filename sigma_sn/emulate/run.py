@@ -41,8 +41,7 @@ def pool_size(schedule: Schedule, speedup: float) -> int:
     link, endpoint = {schedule.first_address: True}, {schedule.first_address: True}
     most = 1
     for a in in_wall_order(schedule.actions, speedup):
-        if a.op in (Op.ATTACH, Op.ADD_IP):
-            # counted before a retirement: MIP's new address comes up, then the old goes
+        if a.op in (Op.L2_UP, Op.ADD_IP):
             link[a.address] = endpoint[a.address] = True
             most = max(most, len(link))
         if a.op is Op.DELETE_IP or a.retire:
@@ -202,11 +201,16 @@ def _drive(tb: Testbed, schedule: Schedule, speedup: float, rate_pps: float,
             tb.delete(a.address)        # RFC 5061 §4.2.2 ~ REMOVE_ADDR
         elif a.op is Op.LOS:
             tb.link_down(a.address)
+        elif a.op is Op.L2_UP:
+            # Mobile IP: the link and the address come up during the wait (only an
+            # endpoint lets MPTCP use the address), so the host's commands for them
+            # do not lengthen the outage
+            tb.attach(a.address, prefix, flags=None)
         elif a.op is Op.ATTACH:
-            # Mobile IP: the new care-of address carries the traffic from now on; the
-            # old one goes once the new path is up (the binding is acknowledged), so
-            # the connection is never left without a subflow
-            tb.attach(a.address, prefix, flags="subflow")
+            # the new care-of address carries the traffic from now on; the old one goes
+            # once the new path is up (the binding is acknowledged), so the connection
+            # is never left without a subflow
+            tb.add_endpoint(a.address, "subflow")
             tb.wait_joined(a.address)
             if a.retire:
                 tb.delete(a.retire)

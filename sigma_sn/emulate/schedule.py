@@ -26,7 +26,8 @@ class Protocol(enum.Enum):
 class Op(enum.Enum):
     """What the emulation does to the stack; each maps to one plan step."""
 
-    ATTACH = "attach"            # link up, address, routes (and, for MIP, the new endpoint)
+    L2_UP = "l2_up"              # Mobile IP: the new link carries, the address forms
+    ATTACH = "attach"            # Mobile IP: the new address's subflow; the old one goes
     ADD_IP = "add_ip"            # ADD_IP: MPTCP endpoint add ... subflow backup (MP_JOIN)
     SET_PRIMARY = "set_primary"  # SET_PRIMARY: backup flags swapped (MP_PRIO)
     DELETE_IP = "delete_ip"      # DELETE_IP / DEACTIVATE: endpoint delete (REMOVE_ADDR)
@@ -218,6 +219,8 @@ def _schedule(plan, m, protocol, start_s, end_s, source) -> Schedule:
             # break-before-make at the old access point's LOS (RFC 6275 §11.5.1 movement
             # detection after L2, RA wait, DAD (RFC 4862 §5.4), then the binding update)
             actions.append(Action(los_s - start_s, Op.LOS, h["from"], old, k))
+            actions.append(Action(los_s - start_s, Op.L2_UP, h["to"], new, k,
+                                  delay_s=timing.l2_s))
             actions.append(Action(los_s - start_s, Op.ATTACH, h["to"], new, k, retire=old,
                                   delay_s=timing.attach_s))
             continue
