@@ -17,7 +17,7 @@ from sigma_sn.errors import InputError
 
 #: command groups, in the order ``--help`` lists them
 COMMANDS = ("run", "windows", "constellation", "plan", "simulate", "compare", "sweep", "report",
-            "fetch")
+            "emulate", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
