@@ -90,6 +90,6 @@ def run(args) -> int:
     print(format_table(rows, protocols, schedules[0].start_s))
     if replay is not None:
         from sigma_sn.emulate.compare import REPLAY_INTERRUPTION_KEY
-        print(f"emulated: service_interruption_ms (longest time data was in the network "
+        print(f"emulated: interruption_ms (longest time data was in the network "
               f"and none came out); replay: {REPLAY_INTERRUPTION_KEY}")
     return 0

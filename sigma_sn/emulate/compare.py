@@ -8,11 +8,9 @@ ran under the same assumptions except where docs/emulate.md says they differ.
 
 from __future__ import annotations
 
-#: the replay's per-handover field this table quotes. The replay reports
-#: ``handover_latency_ms`` (last packet on the old path to first on the new one); a
-#: rate-independent ``service_interruption_ms`` is being added to it: change this one
-#: name when it lands.
-REPLAY_INTERRUPTION_KEY = "handover_latency_ms"
+#: the replay's per-handover field this table quotes: its rate-independent service
+#: interruption (docs/model.md), the name the emulation's own metric carries too
+REPLAY_INTERRUPTION_KEY = "interruption_ms"
 
 
 def replay_interruptions(plan: dict, *, mobile: str, protocols, rate_pps: float,
@@ -46,7 +44,7 @@ def table_rows(runs: list[dict], replay: dict | None) -> list[dict]:
             row = rows.setdefault(h["index"], {
                 "index": h["index"], "from": h["from"], "to": h["to"], "t_s": h["t_s"],
                 "emulated_ms": {}, "replay_ms": {}})
-            row["emulated_ms"][r["protocol"]] = h["service_interruption_ms"]
+            row["emulated_ms"][r["protocol"]] = h["interruption_ms"]
             if replay is not None:
                 row["replay_ms"][r["protocol"]] = replay.get(r["protocol"], {}).get(
                     h["index"])

@@ -69,7 +69,7 @@ def summarise(records: np.ndarray, *, sent: int, t0_ns: int, deadline_ms: float,
     and actual send time, arrival time, in ns; in stream order, as TCP delivers).
 
     Per handover, in the handover's window (wall-clock seconds): ``delivery_gap_ms``,
-    the longest time with no delivery; ``service_interruption_ms``, the longest time
+    the longest time with no delivery; ``interruption_ms``, the longest time
     data was in the network and none came out (:func:`longest_stall_s`). Latency runs
     from the actual send; ``sender_lag_ms`` says how late the host ran the sender."""
     seq = records[:, 0]
@@ -86,7 +86,7 @@ def summarise(records: np.ndarray, *, sent: int, t0_ns: int, deadline_ms: float,
         per.append({"index": h.index, "from": h.from_ap, "to": h.to_ap,
                     "feasible": h.feasible, "t_s": round(h.t_s, 6),
                     "delivery_gap_ms": round(longest_gap_s(arrival_s, lo, hi) * 1e3, 3),
-                    "service_interruption_ms": round(
+                    "interruption_ms": round(
                         longest_stall_s(sent_s, arrival_s, lo, hi) * 1e3, 3)})
     return {
         "packets": {"sent": sent, "delivered": delivered, "lost": sent - delivered,
