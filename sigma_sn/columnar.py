@@ -76,7 +76,8 @@ def booleans(x: np.ndarray) -> np.ndarray:
 
 
 def fixed(x: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
-    """Return ``f"{v:.{decimals}f}"`` cells (which is also ``f"{round(v, decimals):.{decimals}f}"``)."""
+    """Return ``f"{v:.6f}"`` cells for 6 decimals (the same text as
+    ``f"{round(v, 6):.6f}"``: both are the exact value rounded to 6 places)."""
     x = np.asarray(x, float).ravel()
     whole, fast = _scaled(x, decimals)
     out = _point(whole, np.signbit(x), decimals)
