@@ -85,23 +85,61 @@ def fixed(x: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
 
 
 def shortest(x: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
-    """Return ``repr(round(v, decimals))`` cells: what :func:`json.dumps` writes for the
-    rounded value. The rounded value is the double nearest a decimal with ``decimals``
-    places, and its shortest repr is that decimal without trailing zeros, for values
-    where repr writes no exponent and doubles are finer than the last place."""
+    """Return ``json.dumps(round(v, decimals))`` cells (``repr`` of the rounded value)."""
     x = np.asarray(x, float).ravel()
     whole, fast = _scaled(x, decimals)
+    return _trimmed(x, whole, fast, decimals,
+                    lambda v: json.dumps(round(v, decimals)))
+
+
+def exact(x: np.ndarray) -> np.ndarray:
+    """Return ``repr(float(v))`` cells: the shortest text that reads back to ``v``. Fast
+    for values already rounded to :data:`DECIMALS` places (times in plans), where it is
+    :func:`shortest`'s text."""
+    x = np.asarray(x, float).ravel()
+    whole, fast = _scaled(x, DECIMALS)
+    with np.errstate(invalid="ignore"):
+        fast &= np.abs(x) == whole / 10.0**DECIMALS
+    return _trimmed(x, whole, fast, DECIMALS, repr)
+
+
+def _trimmed(x, whole, fast, decimals: int, slow_text) -> np.ndarray:
+    """Cells of ``±whole / 10^decimals`` without trailing zeros, and ``slow_text(v)``
+    where not ``fast``. That text is ``repr(round(v, decimals))``: the rounded value is
+    the double nearest a decimal with ``decimals`` places, and its shortest repr is that
+    decimal, where repr writes no exponent and doubles are finer than the last place."""
     with np.errstate(invalid="ignore"):
         mag = np.abs(x)
-        fast &= (mag >= 1e-4) & (mag < 1e9)
+        fast = fast & (mag >= 1e-4) & (mag < 1e9)
     out = _point(whole, np.signbit(x), decimals)
     # trailing zeros after the first decimal place go (1.500000 -> 1.5, 2.000000 -> 2.0)
     tail = np.ones(len(out), bool)
     for col in range(out.shape[1] - 1, out.shape[1] - decimals, -1):
         tail &= out[:, col] == _ZERO
         out[tail, col] = 0
-    slow = np.flatnonzero(~fast)
-    return _patch(out, ~fast, [json.dumps(round(v, decimals)) for v in x[slow].tolist()])
+    return _patch(out, ~fast, [slow_text(v) for v in x[~fast].tolist()])
+
+
+def csv_strings(values: Sequence[str]) -> np.ndarray:
+    """Return the cells of a column of strings as a CSV row (``\\n`` line ends) holds
+    them: as they are when ASCII with nothing to quote (timestamps, addresses), else
+    through :func:`csv_texts`."""
+    try:
+        out = cells(np.array(values, dtype=bytes))
+    except UnicodeEncodeError:
+        out = None
+    if out is None or np.isin(out, np.frombuffer(b',"\r\n', np.uint8)).any():
+        distinct, codes = factorized(values)
+        return Lookup(csv_texts(distinct))[codes]
+    return out
+
+
+def factorized(values: Sequence) -> tuple[list, np.ndarray]:
+    """Return the distinct ``values`` (in order of first appearance) and each value's
+    index among them: a column of few distinct strings, ready for :class:`Lookup`."""
+    index: dict = {}
+    codes = [index.setdefault(v, len(index)) for v in values]
+    return list(index), np.array(codes, np.int64)
 
 
 def _scaled(x: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray]:
