@@ -14,7 +14,8 @@ from typing import Any
 from sigma_sn.errors import InputError
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
+from sigma_sn.planner.kinds import (LINK_KEYS, POLICIES_BY_MODE, TRAFFIC_KEYS, Mode, Policy,
+                                    Selection)
 from sigma_sn.propagate import as_utc
 from sigma_sn.sim.mip import MipConfig
 from sigma_sn.sim.model import SimConfig
@@ -25,11 +26,6 @@ _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", 
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
-#: SimConfig fields each table sets (terrestrial_s comes from timing.terrestrial_one_way_s)
-LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
-             "lm_terrestrial_s", "lm_query_rate_per_s")
-TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
-
 
 @dataclass(frozen=True)
 class Scenario:
