@@ -63,7 +63,7 @@ def main() -> int:
 
     # skyfield's find_events on a random sample of pairs, the same window and mask
     pairs = sample_pairs(len(sats), len(cities), args.pairs)
-    sky_per_pair = skyfield_per_pair_s(sats, cities, HOURS, pairs)
+    sky_per_pair, _ = skyfield_per_pair_s(sats, cities, HOURS, pairs)
     all_pairs = len(sats) * len(cities)
     ratio = sky_per_pair * all_pairs / ours_s
     print(f"skyfield find_events: {sky_per_pair * 1e3:.2f} ms per pair-day -> "
