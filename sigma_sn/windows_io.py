@@ -39,7 +39,8 @@ def export_order(windows: Windows) -> np.ndarray:
         group = np.cumsum(np.concatenate([[True], ~same]))[rows]
         sub = order[rows]
         norad = np.asarray(windows.norad_ids, np.int64)[windows.sat[sub]]
-        order[rows] = sub[np.lexsort((norad, windows.site[sub], group))]
+        # (the index last: rows equal in all three keep their order, as in a stable sort)
+        order[rows] = sub[np.lexsort((sub, norad, windows.site[sub], group))]
     return order
 
 

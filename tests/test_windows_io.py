@@ -24,7 +24,7 @@ from sigma_sn.elements import load_elements
 from sigma_sn.planner.plan import scenario_windows
 from sigma_sn.scenario import load_scenario
 from sigma_sn.sites import read_sites_csv
-from sigma_sn.visibility import COLUMNS, find_windows
+from sigma_sn.visibility import COLUMNS, Windows, find_windows
 from sigma_sn.windows_io import read_windows_csv, windows_csv, windows_json, write_windows
 from tests.conftest import REPO
 
@@ -216,3 +216,18 @@ def test_a_write_stopped_by_sigint_leaves_the_old_file_and_nothing_else(tmp_path
     assert proc.returncode != 0 and b"KeyboardInterrupt" in err
     assert sorted(os.listdir(tmp_path)) == ["w.csv"]
     assert out.read_text() == "previous result\n"
+
+
+def test_rows_equal_in_every_sort_key_keep_their_order(starlink_sample):
+    # the same satellite listed twice under two names (two element files): its windows
+    # tie in AOS, site and NORAD id, and are written in the order a stable sort gives
+    w = starlink_sample.select(np.arange(len(starlink_sample)) < 400)
+    n_sat = len(w.sat_names)
+    cols = {k: np.concatenate([getattr(w, k)] * 2) for k in
+            ("sat", "site", "aos_s", "tca_s", "los_s", "max_elev_deg", "aos_truncated",
+             "los_truncated")}
+    cols["sat"][len(w):] += n_sat   # the second copy of each window: the second name
+    doubled = Windows(w.epoch, w.duration_s, w.sat_names + tuple(f"{n} (again)" for n in
+                                                                 w.sat_names),
+                      w.norad_ids * 2, w.site_names, **cols)
+    assert windows_csv(doubled) == reference_csv(doubled)
