@@ -17,13 +17,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from reference import reference_windows  # noqa: E402
+from windows_cli import sample_pairs, skyfield_per_pair_s  # noqa: E402
 
 from sigma_sn.elements import load_elements  # noqa: E402
 from sigma_sn.sites import read_sites_csv  # noqa: E402
@@ -61,21 +62,8 @@ def main() -> int:
           f"{len(w.skipped)} satellite(s) skipped by SGP4")
 
     # skyfield's find_events on a random sample of pairs, the same window and mask
-    from skyfield.api import EarthSatellite, load, wgs84
-
-    ts = load.timescale()
-    t_a = ts.from_datetime(START)
-    t_b = ts.tt_jd(t_a.tt + HOURS / 24.0)
-    rng = np.random.default_rng(20261127)
-    pairs = [(int(i), int(j)) for i, j in zip(rng.integers(len(sats), size=args.pairs),
-                                              rng.integers(len(cities), size=args.pairs))]
-    t0 = time.perf_counter()
-    for i, j in pairs:
-        sky = EarthSatellite.from_satrec(sats[i].satrec, ts)
-        c = cities[j]
-        sky.find_events(wgs84.latlon(c.lat_deg, c.lon_deg, elevation_m=c.alt_m), t_a, t_b,
-                        altitude_degrees=MASK_DEG)
-    sky_per_pair = (time.perf_counter() - t0) / len(pairs)
+    pairs = sample_pairs(len(sats), len(cities), args.pairs)
+    sky_per_pair, _ = skyfield_per_pair_s(sats, cities, HOURS, pairs)
     all_pairs = len(sats) * len(cities)
     ratio = sky_per_pair * all_pairs / ours_s
     print(f"skyfield find_events: {sky_per_pair * 1e3:.2f} ms per pair-day -> "

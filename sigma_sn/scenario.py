@@ -16,7 +16,8 @@ from sigma_sn.path.config import Isl, PathConfig, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy, Selection
+from sigma_sn.planner.kinds import (LINK_KEYS, POLICIES_BY_MODE, TRAFFIC_KEYS, Mode, Policy,
+                                    Selection)
 from sigma_sn.propagate import as_utc
 from sigma_sn.sim.mip import ACCESS_FIELDS, MipConfig, access_from_timing
 from sigma_sn.sim.model import SimConfig
@@ -28,11 +29,6 @@ _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", 
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
-#: SimConfig fields each table sets (terrestrial_s comes from timing.terrestrial_one_way_s)
-LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
-             "lm_terrestrial_s", "lm_query_rate_per_s")
-TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
-
 
 #: sample step of the CZML and GeoJSON exports: Cesium interpolates between samples
 #: (degree 5, metres off at this step); a 6 h Starlink terminal run writes a few MB

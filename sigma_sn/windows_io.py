@@ -1,38 +1,192 @@
-"""Windows to and from CSV and JSON, atomically and in a stable order."""
+"""Windows to and from CSV, JSON and Parquet, atomically and in a stable order.
+
+The files are written from the :class:`~sigma_sn.visibility.Windows` columns a chunk of
+rows at a time (:mod:`sigma_sn.columnar`), so a day of Starlink over a hundred cities
+(millions of windows) is written in seconds and memory does not grow with the rows.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
-import json
+import os
+import sys
 from pathlib import Path
+from typing import Iterator
 
-from sigma_sn.atomic import write_text
+import numpy as np
+
+from sigma_sn import columnar
+from sigma_sn.atomic import atomic_open
+from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.visibility import COLUMNS, Windows
+
+#: the file types ``write_windows`` writes, by suffix
+SUFFIXES = (".csv", ".json", ".parquet")
+
+
+def export_order(windows: Windows) -> np.ndarray:
+    """Row order of every export: by AOS, then site, then NORAD id (as :meth:`Windows.rows`)."""
+    order = np.argsort(windows.aos_s)
+    aos = windows.aos_s[order]
+    # AOS rarely ties (mostly passes already up at the start): only those rows are sorted
+    # by the other keys, which costs a fraction of a lexsort of every row
+    same = aos[1:] == aos[:-1]
+    tied = np.zeros(len(aos), bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    rows = np.flatnonzero(tied)
+    if rows.size:
+        group = np.cumsum(np.concatenate([[True], ~same]))[rows]
+        sub = order[rows]
+        norad = np.asarray(windows.norad_ids, np.int64)[windows.sat[sub]]
+        # (the index last: rows equal in all three keep their order, as in a stable sort)
+        order[rows] = sub[np.lexsort((sub, norad, windows.site[sub], group))]
+    return order
+
+
+class _Text:
+    """CSV or JSON text of chunks of the windows' rows in export order."""
+
+    def __init__(self, windows: Windows, kind: str, order: np.ndarray):
+        self.w, self.kind, self.order = windows, kind, order
+        names = columnar.json_texts if kind == "json" else columnar.csv_texts
+        self.sat_text = columnar.Lookup(names(windows.sat_names))
+        self.site_text = columnar.Lookup(names(windows.site_names))
+        self.norad = columnar.Lookup([str(int(n)) for n in windows.norad_ids])
+
+    def __call__(self, part: slice) -> bytes:
+        w, idx = self.w, self.order[part]
+        sat = w.sat[idx]
+        json = self.kind == "json"
+        number = columnar.shortest if json else columnar.fixed
+
+        def iso(t_s):
+            text = columnar.cells(w.epoch.iso_ascii(t_s))
+            return columnar.quoted(text) if json else text
+
+        cols = [self.sat_text[sat], self.norad[sat], self.site_text[w.site[idx]],
+                iso(w.aos_s[idx]), iso(w.tca_s[idx]), iso(w.los_s[idx]),
+                number(w.max_elev_deg[idx]), number(w.los_s[idx] - w.aos_s[idx]),
+                columnar.booleans(w.aos_truncated[idx]),
+                columnar.booleans(w.los_truncated[idx])]
+        if not json:
+            return columnar.csv_rows(cols, len(idx))
+        block = columnar.json_records(COLUMNS, cols, len(idx))
+        return block[1:] if part.start == 0 else block   # "\n" alone before the first row
+
+
+def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]:
+    """The text of the windows' rows, a block per chunk of rows. ``workers`` forked
+    processes format the chunks ahead while the caller writes the one in hand."""
+    global _TEXT
+    order = export_order(windows)
+    text = _Text(windows, kind, order)
+    parts = list(columnar.chunks(len(order)))
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if len(parts) < 2 or not can_fork(workers):
+        yield from map(text, parts)
+        return
+    _TEXT = text   # what the forked workers read, without pickling
+    try:
+        with ForkedMap(_format, parts, workers) as blocks:
+            yield from blocks
+    finally:
+        _TEXT = None
+
+
+_TEXT = None
+
+
+def _format(part: slice) -> bytes:
+    return _TEXT(part)
+
+
+def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+    """The windows as CSV (header :data:`COLUMNS`), a block of bytes per chunk of rows."""
+    yield (",".join(COLUMNS) + "\n").encode()
+    yield from _blocks(windows, "csv", workers)
+
+
+def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+    """The windows as ``{"windows": [...]}`` (``json.dumps(..., indent=1)`` and a final
+    newline), a block of bytes per chunk of rows."""
+    if not len(windows):
+        yield b'{\n "windows": []\n}\n'
+        return
+    yield b'{\n "windows": ['
+    yield from _blocks(windows, "json", workers)
+    yield b"\n ]\n}\n"
+
+
+def write_parquet(fh, windows: Windows) -> None:
+    """Write the windows to the binary file ``fh`` as Parquet, a row group per chunk:
+    the columns of :data:`COLUMNS`, times as UTC timestamps (microseconds), numbers
+    rounded as in the text files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    order = export_order(windows)
+    stamp = pa.timestamp("us", tz="UTC")
+    schema = pa.schema([("sat_name", pa.string()), ("norad_id", pa.int64()),
+                        ("site", pa.string()), ("aos_utc", stamp), ("tca_utc", stamp),
+                        ("los_utc", stamp), ("max_elev_deg", pa.float64()),
+                        ("duration_s", pa.float64()), ("aos_truncated", pa.bool_()),
+                        ("los_truncated", pa.bool_())])
+    w = windows
+    base_us = int(np.datetime64(w.epoch.start_utc.replace(tzinfo=None), "us").astype(np.int64))
+    sat_names = pa.array(w.sat_names, pa.string())
+    site_names = pa.array(w.site_names, pa.string())
+    norad = np.asarray(w.norad_ids, np.int64)
+
+    def us(t_s):
+        return pa.array(base_us + np.round(t_s * 1e6).astype(np.int64), stamp)
+
+    with pq.ParquetWriter(fh, schema) as out:
+        for part in columnar.chunks(len(order)):
+            idx = order[part]
+            sat = w.sat[idx]
+            out.write_table(pa.table([
+                sat_names.take(sat), norad[sat], site_names.take(w.site[idx]),
+                us(w.aos_s[idx]), us(w.tca_s[idx]), us(w.los_s[idx]),
+                np.round(w.max_elev_deg[idx], columnar.DECIMALS),
+                np.round(w.los_s[idx] - w.aos_s[idx], columnar.DECIMALS),
+                w.aos_truncated[idx].astype(bool), w.los_truncated[idx].astype(bool)],
+                schema=schema))
+        if not len(order):
+            out.write_table(schema.empty_table())
 
 
 def windows_csv(windows: Windows) -> str:
     """Return the windows as CSV text with the header :data:`COLUMNS`."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for row in windows.rows():
-        w.writerow({**row, "aos_truncated": str(row["aos_truncated"]).lower(),
-                    "los_truncated": str(row["los_truncated"]).lower(),
-                    "max_elev_deg": f"{row['max_elev_deg']:.6f}",
-                    "duration_s": f"{row['duration_s']:.6f}"})
-    return buf.getvalue()
+    return b"".join(csv_blocks(windows)).decode("utf-8")
 
 
 def windows_json(windows: Windows) -> str:
     """Return ``{"windows": [...]}`` with the keys of :data:`COLUMNS`."""
-    return json.dumps({"windows": windows.rows()}, indent=1, sort_keys=False) + "\n"
+    return b"".join(json_blocks(windows)).decode("utf-8")
 
 
-def write_windows(path, windows: Windows) -> None:
-    """Write windows to ``path`` (``.csv`` or ``.json``) atomically."""
-    text = windows_json(windows) if Path(path).suffix == ".json" else windows_csv(windows)
-    write_text(path, text)
+def write_windows(path, windows: Windows, *, workers: int | None = 1) -> None:
+    """Write windows to ``path`` (``.csv``, ``.json`` or ``.parquet``) atomically, a
+    chunk of rows at a time: an interrupted write leaves the old file, or none. Text is
+    formatted by ``workers`` forked processes (``None``: one per core)."""
+    suffix = Path(path).suffix
+    with atomic_open(path, "wb") as fh:
+        if suffix == ".parquet":
+            write_parquet(fh, windows)
+            return
+        for block in (json_blocks if suffix == ".json" else csv_blocks)(windows, workers):
+            fh.write(block)
+
+
+def print_windows_csv(windows: Windows, out=None, *, workers: int | None = 1) -> None:
+    """Write the windows as CSV to the binary stream ``out`` (default: standard output)."""
+    if out is None:
+        sys.stdout.flush()   # what was printed before goes first
+        out = sys.stdout.buffer
+    for block in csv_blocks(windows, workers):
+        out.write(block)
+    out.flush()
 
 
 def read_windows_csv(path) -> list[dict]:

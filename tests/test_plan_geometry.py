@@ -11,7 +11,8 @@ from sigma_sn.geometry import C_KM_S
 from sigma_sn.planner import core
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.kinds import Mode, Policy
-from sigma_sn.planner.plan import LinkLook, Sky, plan_windows, rtt_bound_s
+from sigma_sn.planner.plan import plan_windows
+from sigma_sn.planner.sky import LinkLook, Sky, rtt_bound_s
 from sigma_sn.propagate import Epoch
 from sigma_sn.sites import Site
 from sigma_sn.visibility import find_windows

@@ -8,7 +8,8 @@ import numpy as np
 
 from sigma_sn.elements import load_elements
 from sigma_sn.planner.kinds import Mode, Policy
-from sigma_sn.planner.plan import Sky, dumps, plan_windows
+from sigma_sn.planner.plan import dumps, plan_windows
+from sigma_sn.planner.sky import Sky
 from sigma_sn.sites import Site
 from sigma_sn.visibility import find_windows
 

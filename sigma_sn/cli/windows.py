@@ -26,7 +26,8 @@ def register(sub) -> None:
                    help="coarse search step in seconds (accuracy does not depend on it); "
                         "default 60")
     p.add_argument("--out", metavar="FILE",
-                   help="write windows to FILE (.csv or .json); default: CSV on stdout")
+                   help="write windows to FILE (.csv, .json or .parquet); default: CSV on "
+                        "stdout")
     p.add_argument("--verbose", action="store_true",
                    help="list every stale element set and every satellite SGP4 fails for")
     p.set_defaults(func=run)
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.propagate import as_utc
     from sigma_sn.sites import command_line_sites
     from sigma_sn.visibility import find_windows
-    from sigma_sn.windows_io import write_windows, windows_csv
+    from sigma_sn.windows_io import SUFFIXES, print_windows_csv, write_windows
 
     try:
         start = as_utc(args.start)
@@ -55,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"must be in [-90, 90), got {args.min_elev}", key="--min-elev")
     if not args.step > 0:
         raise InputError(f"must be > 0, got {args.step}", key="--step")
-    if args.out and not args.out.endswith((".csv", ".json")):
-        raise InputError(f"must end in .csv or .json, got {args.out!r}", key="--out")
+    if args.out and not args.out.endswith(SUFFIXES):
+        raise InputError(f"must end in {', '.join(SUFFIXES)}, got {args.out!r}", key="--out")
     prepare(args.out, "--out")
     duration_s = args.hours * 3600.0
     catalog = load_elements(args.tle)
@@ -67,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     print_notes(element_notes(catalog.satellites, start, duration_s, windows.skipped,
                               verbose=args.verbose))
     if args.out:
-        write_windows(args.out, windows)
+        write_windows(args.out, windows, workers=None)
         print(f"{len(windows)} windows of {len(catalog.satellites)} satellites over "
               f"{len(sites)} sites written to {args.out}", file=sys.stderr)
     else:
-        sys.stdout.write(windows_csv(windows))
+        print_windows_csv(windows, workers=None)
     return 0

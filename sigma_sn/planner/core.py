@@ -91,7 +91,7 @@ def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timi
     """``select`` for max-elevation or strongest-signal on a mobile's window columns (AOS,
     LOS) with the look angles at its decision-grid samples computed beforehand: ``look``
     has the layout :func:`~sigma_sn.planner.policies.walk` reads and ``elev_deg``,
-    ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.plan.Sky.grid_look`).
+    ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.sky.Sky.grid_look`).
     Returns the sequence as columns (:func:`~sigma_sn.planner.policies.serves` makes it
     Serves)."""
     metric, margin = _rule(policy, selection)

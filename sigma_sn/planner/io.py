@@ -4,13 +4,14 @@ read back to equal objects."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigma_sn.atomic import write_text
+import numpy as np
+
+from sigma_sn.atomic import atomic_open, write_text
 from sigma_sn.errors import InputError
 from sigma_sn.planner.plan import SCHEMA, dumps
 
@@ -74,14 +75,32 @@ def write_plan_json(path, plan: dict) -> None:
 
 def write_plan_csv(path, plan: dict) -> None:
     """Write one row per event with header ``mobile,handover,action,t_utc,t_s,from,to,
-    address,feasible`` (atomic). ``t_s`` keeps every digit, so it reads back equal."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_HEADER)
-    for r in event_rows(plan):
-        w.writerow([r.mobile, r.handover, r.action, r.t_utc, repr(float(r.t_s)), r.from_ap,
-                    r.to_ap, r.address, "true" if r.feasible else "false"])
-    write_text(path, buf.getvalue())
+    address,feasible`` (atomic). ``t_s`` keeps every digit, so it reads back equal.
+    Written from columns, a chunk of handovers at a time (the text of a ``csv`` writer)."""
+    from sigma_sn import columnar
+
+    handovers = plan["handovers"]
+    per_chunk = max(1, columnar.CHUNK_ROWS // 5)   # five events a handover
+    with atomic_open(path, "wb") as fh:
+        fh.write((",".join(CSV_HEADER) + "\n").encode())
+        for part in columnar.chunks(len(handovers), per_chunk):
+            hs = handovers[part]
+            events = [e for h in hs for e in h["events"]]
+            each = np.array([len(h["events"]) for h in hs], np.int64)
+
+            def of_handover(cells):
+                return np.repeat(cells, each, axis=0)
+
+            cols = [of_handover(columnar.csv_strings([h["mobile"] for h in hs])),
+                    of_handover(columnar.csv_strings([str(h["index"]) for h in hs])),
+                    columnar.csv_strings([e["action"] for e in events]),
+                    columnar.csv_strings([e["t_utc"] for e in events]),
+                    columnar.exact(np.array([e["t_s"] for e in events], float)),
+                    of_handover(columnar.csv_strings([h["from"] for h in hs])),
+                    of_handover(columnar.csv_strings([h["to"] for h in hs])),
+                    columnar.csv_strings([e["address"] for e in events]),
+                    of_handover(columnar.booleans([bool(h["feasible"]) for h in hs]))]
+            fh.write(columnar.csv_rows(cols, len(events)))
 
 
 def read_plan_json(path) -> dict:

@@ -126,6 +126,14 @@ def _check_number(name: str, value, minimum: float | None = None, strict: bool =
         raise ValueError(f"{name}: must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
 
 
+#: the replay's parameters a plan records (``inputs.parameters.link`` and ``.traffic``,
+#: docs/plan-format.md): the SimConfig fields the scenario's [link] and [traffic] tables
+#: set (terrestrial_s comes from timing.terrestrial_one_way_s)
+LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
+             "lm_terrestrial_s", "lm_query_rate_per_s")
+TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
+
+
 class Geometry(Protocol):
     """Look angles of one mobile's links, for the geometry-driven policies."""
 

@@ -2,12 +2,10 @@
 policy's serving sequence, the timing model's events with addresses, outages and the
 location manager's timeline, as one JSON-ready dict.
 
-Geometry is exact SGP4 everywhere, and batched: max-elevation and strongest-signal get
-their look angles from each satellite propagated once on the decision grid for all mobiles
-(:meth:`Sky.grid_look`), and the round trips of all handovers of a group of mobiles
-are evaluated in one vectorised pass (see :func:`_plan_events`). Groups of mobiles can be
-planned in forked workers (:func:`_run_groups`), with the same bytes as one process; they
-return numbers in arrays, and :mod:`sigma_sn.planner.rows` makes the JSON rows once.
+This module assembles the plan: the candidate windows of every mobile, as columns; the
+groups of mobiles planned by :mod:`sigma_sn.planner.groups` (in forked workers, with the
+same bytes as one process) on the geometry of :mod:`sigma_sn.planner.sky`; their rows
+(:mod:`sigma_sn.planner.rows`); and the plan's header. It also plans a loaded scenario.
 """
 
 from __future__ import annotations
@@ -17,557 +15,25 @@ import dataclasses
 import gc
 import hashlib
 import json
-import math
-import mmap
 import os
 import time
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from sigma_sn.forked import ForkedMap, can_fork
-from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
-from sigma_sn.planner import addresses, core, events, policies, rows
+from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.jit import njit, pymax, pymin
-from sigma_sn.planner.kinds import Mode, Policy, Selection, Window
-from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
-from sigma_sn.sites import enu_basis, itrs_km
+from sigma_sn.planner.groups import candidate_windows, run_groups
+from sigma_sn.planner.kinds import LINK_KEYS, TRAFFIC_KEYS, Mode, Policy, Selection
+from sigma_sn.planner.sky import LinkLook, Sky, rtt_bound_s
 
 SCHEMA = "sigma-sn/plan/1"
 _ROUND = rows.ROUND    # microseconds: exports are byte-identical across runs
-_TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
-_SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
-_MU_KM3_S2 = 398600.4418
-_POLAR_RADIUS_KM = 6356.752   # WGS84 b
-
-
-
-class Sky:
-    """The satellites and sites of one plan: exact look angles for any (satellite, site,
-    time) triples, one vectorised SGP4 call per satellite."""
-
-    def __init__(self, epoch: Epoch, duration_s: float, satellites: Sequence, sites: Sequence):
-        self.epoch = epoch
-        self.satrecs = [s.satrec for s in satellites]
-        self.site_pos_km = itrs_km(sites)
-        self.site_enu = enu_basis(sites)
-        self._site_up = np.ascontiguousarray(self.site_enu[:, 2])
-        # GMST is linear in time to far below 1 µs over a minute; events may fall a little
-        # outside the window (an LM update after the end), hence the padding
-        pad_s = 3600.0
-        self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
-        self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
-        self.duration_s = duration_s
-        self._grid: dict[float, tuple[np.ndarray, np.ndarray, bool]] = {}
-
-    def theta_of(self, t_s):
-        return (np.interp(t_s, self.t_grid, self.theta),
-                np.interp(t_s, self.t_grid, self.theta_dot))
-
-    def look(self, sat, site, t_s):
-        """Return look angles of satellite ``sat[j]`` from site ``site[j]`` at ``t_s[j]``
-        (NaN where SGP4 fails)."""
-        t_s = np.asarray(t_s, float)
-        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch, t_s,
-                                      self.theta_of)
-        site = np.asarray(site)
-        return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
-
-    def range_and_rate(self, sat, site, t_s) -> tuple[np.ndarray, np.ndarray]:
-        """Return :meth:`look`'s range (km) and range rate (km/s), bit for bit, alone."""
-        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch,
-                                      np.asarray(t_s, float), self.theta_of)
-        site = np.asarray(site)
-        return range_and_rate(pos, vel, self.site_pos_km[site], self.site_enu[site])
-
-    def _teme_km(self, sat: int, t_s: np.ndarray) -> np.ndarray:
-        """TEME positions of one satellite at ``t_s`` (NaN where SGP4 fails)."""
-        jd = np.full(t_s.shape, self.epoch.jd_utc)
-        return self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_s / DAY_S)[1]
-
-    def _elev_range(self, r, t_s, site_pos, up_vec):
-        theta = np.interp(t_s, self.t_grid, self.theta)
-        c, s = np.cos(theta), np.sin(theta)
-        px, py, pz = site_pos
-        ux, uy, uz = up_vec
-        # TEME -> ITRS about z (as propagate.teme_to_itrs), then relative to the site
-        dx = c * r[:, 0] + s * r[:, 1] - px
-        dy = c * r[:, 1] - s * r[:, 0] - py
-        dz = r[:, 2] - pz
-        range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
-        up = (dx * ux + dy * uy + dz * uz) / range_km
-        return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
-
-    def elev_range(self, sat: int, site: int, t_s: np.ndarray):
-        """Return elevation (deg) and range (km) of one satellite from one site at times
-        ``t_s`` (1-D): what the policies need, nothing else (velocities, azimuths)."""
-        t_s = np.asarray(t_s, float)
-        return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
-                                self.site_enu[site][2])
-
-    def grid_for(self, sats, step_s: float, workers: int = 1, meanwhile=None) -> np.ndarray:
-        """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
-        yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
-        each satellite is propagated once on the decision grid every mobile samples.
-        ``workers`` > 1 on the first call: the table lives in shared memory and forked
-        processes fill their share of ``sats`` in place, while the caller's
-        ``meanwhile()``, if given, runs here."""
-        table, done, shared = self._grid.get(step_s, (None, None, False))
-        parallel = can_fork(workers)
-        if table is None:
-            shared = parallel
-            shape = (len(self.satrecs), 3, self.g_last(step_s) + 1)
-            if parallel:
-                # anonymous shared pages: what a forked worker writes, the parent sees
-                buf = mmap.mmap(-1, max(8, 8 * math.prod(shape)))
-                table = np.frombuffer(buf, np.float64, count=math.prod(shape)).reshape(shape)
-            else:  # np.empty: pages of satellites never asked about are never touched
-                table = np.empty(shape)
-            done = np.zeros(len(self.satrecs), bool)
-            self._grid[step_s] = (table, done, shared)
-        todo = [k for k in sats if not done[k]]
-        if parallel and shared and len(todo) >= 2 * workers:
-            global _FILL
-            _FILL = (self, table, step_s)
-            try:
-                with ForkedMap(_fill_grid, [todo[k::workers] for k in range(workers)],
-                               workers) as filled:
-                    if meanwhile is not None:
-                        meanwhile()
-                    for _ in filled:
-                        pass
-            finally:
-                _FILL = None
-        elif todo:
-            self._fill(table, todo, step_s)
-        done[todo] = True
-        return table
-
-    def _fill(self, table: np.ndarray, sats: list[int], step_s: float) -> None:
-        t_s = np.arange(table.shape[2]) * step_s
-        theta = np.interp(t_s, self.t_grid, self.theta)
-        c, s = np.cos(theta), np.sin(theta)
-        for k in sats:
-            r = self._teme_km(k, t_s)
-            table[k, 0] = c * r[:, 0] + s * r[:, 1]
-            table[k, 1] = c * r[:, 1] - s * r[:, 0]
-            table[k, 2] = r[:, 2]
-
-    def forget_grid(self) -> None:
-        """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
-        self._grid.clear()
-
-    def g_last(self, step_s: float) -> int:
-        return math.floor(self.duration_s / step_s + 1e-9)
-
-    def grid_look(self, sat, site, aos_s, los_s, step_s: float, lead_s: float) -> GridLook:
-        """Return the decision-grid samples of one mobile's windows (window j: satellite
-        ``sat[j]`` over site ``site[j]``, candidate from AOS until ``lead_s`` before LOS)
-        with their elevations and ranges, bit for bit what :meth:`elev_range` gives at
-        ``g·step_s``. Samples are laid out window after window (policies.walk)."""
-        sat = np.ascontiguousarray(sat, dtype=np.int64)
-        table = self.grid_for(np.unique(sat).tolist(), step_s)
-        g_last = self.g_last(step_s)
-        g_lo, g_hi, off, win, g, up, range_km = _grid_look(
-            table, self.site_pos_km, self._site_up, sat,
-            np.ascontiguousarray(site, dtype=np.int64),
-            np.ascontiguousarray(aos_s, dtype=np.float64),
-            np.ascontiguousarray(los_s, dtype=np.float64), g_last, float(step_s),
-            float(lead_s))
-        # the transcendental steps stay numpy's, as in _elev_range: the same bits
-        np.arcsin(up, out=up)
-        return GridLook(g_last, g_lo, g_hi, off, win, g, np.degrees(up, out=up), range_km)
-
-
-class GridLook(NamedTuple):
-    """One mobile's decision-grid samples (the layout policies.walk reads) and the look
-    angles there."""
-
-    g_last: int
-    g_lo: np.ndarray
-    g_hi: np.ndarray
-    off: np.ndarray
-    win: np.ndarray
-    g: np.ndarray
-    elev_deg: np.ndarray
-    range_km: np.ndarray
-
-
-@njit
-def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, lead_s):
-    """The layout of GridLook and, per sample, the sine of the elevation (capped at 1)
-    and the range: _elev_range's operations in its order (compiled: seventy million
-    samples for a day of a thousand Starlink terminals)."""
-    n = len(aos)
-    g_lo, g_hi, off = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    total = 0
-    for j in range(n):
-        lo = aos[j] if aos[j] > 0.0 else 0.0
-        g_lo[j] = np.int64(np.ceil(lo / step_s - 1e-9))
-        g_hi[j] = min(np.int64(np.ceil((los[j] - lead_s) / step_s - 1e-9)) - 1, g_last)
-        off[j] = total
-        total += max(g_hi[j] - g_lo[j] + 1, 0)
-    win, g = np.empty(total, np.int64), np.empty(total, np.int64)
-    up, range_km = np.empty(total), np.empty(total)
-    for j in range(n):
-        k, s, p = off[j], site[j], sat[j]
-        px, py, pz = site_pos[s, 0], site_pos[s, 1], site_pos[s, 2]
-        ux, uy, uz = site_up[s, 0], site_up[s, 1], site_up[s, 2]
-        for gi in range(g_lo[j], g_hi[j] + 1):
-            dx = table[p, 0, gi] - px
-            dy = table[p, 1, gi] - py
-            dz = table[p, 2, gi] - pz
-            r = np.sqrt(dx * dx + dy * dy + dz * dz)
-            u = (dx * ux + dy * uy + dz * uz) / r
-            win[k], g[k], range_km[k], up[k] = j, gi, r, 1.0 if u > 1.0 else u
-            k += 1
-    return g_lo, g_hi, off, win, g, up, range_km
-
-
-_FILL: tuple | None = None   # (sky, shared table, step) the forked grid fillers read
-
-
-def _fill_grid(sats: list[int]) -> None:
-    sky, table, step_s = _FILL
-    sky._fill(table, sats, step_s)
-
-
-class LinkLook:
-    """The links of one mobile (the :class:`~sigma_sn.planner.kinds.Geometry` protocol):
-    elevation and range to any of its access points at an array of times."""
-
-    def __init__(self, sky: Sky, mode: Mode, mobile: int, ap_index: dict[str, int]):
-        self.sky, self.mode, self.mobile, self.ap_index = sky, mode, mobile, ap_index
-
-    def pair(self, ap: str) -> tuple[int, int]:
-        """Return (satellite index, site index) of the link to ``ap``."""
-        k = self.ap_index[ap]
-        return (k, self.mobile) if self.mode is Mode.ROUTER else (self.mobile, k)
-
-    def look(self, ap: str, t_s) -> tuple[np.ndarray, np.ndarray]:
-        t = np.asarray(t_s, float)
-        flat = np.atleast_1d(t).ravel()
-        elev, rng = self.sky.elev_range(*self.pair(ap), flat)
-        return elev.reshape(t.shape), rng.reshape(t.shape)
-
-
-def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
-                timing: Timing) -> float:
-    """Return an upper bound on any link's RTT: the slant range at the lowest mask from
-    the highest apogee, both ways, plus the terrestrial segment both ways.
-
-    The slant range from a site at geocentric radius R to a satellite at radius r seen at
-    elevation ε is sqrt(r² − R² cos² ε) − R sin ε, largest for the smallest R (the polar
-    radius, less the lowest land) and the lowest ε (the geocentric horizontal is within
-    0.2° of the WGS84 one)."""
-    lowest = min((s.mask_deg(min_elev_deg) for s in sites), default=min_elev_deg)
-    eps = math.radians(max(lowest - 0.2, -90.0))
-    r_site_km = _POLAR_RADIUS_KM - 0.5
-    r_sat_km = r_site_km
-    for s in satellites:
-        a_km = (_MU_KM3_S2 / (s.satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
-        r_sat_km = max(r_sat_km, a_km * (1.0 + s.satrec.ecco))
-    rng = math.sqrt(r_sat_km**2 - (r_site_km * math.cos(eps)) ** 2) - r_site_km * math.sin(eps)
-    return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
-
-
-def _select_group(names: list, J: dict) -> dict:
-    """Serving sequences of the mobiles ``names``, as columns (policies.columns). All but
-    least-load read the window columns: the geometry policies' look angles come from each
-    satellite propagated once on the decision grid for all mobiles
-    (:meth:`Sky.grid_look`), not one call per mobile and access point. Least-load gets
-    each mobile's Window list."""
-    policy, duration_s, timing, bound_s, selection = (
-        J["policy"], J["duration_s"], J["timing"], J["bound_s"], J["selection"])
-    ap, aos, los = J["window_arrays"]
-    spans = J["spans"]
-    out = {}
-    if policy in (Policy.MIN_HANDOVERS, Policy.LONGEST_VISIBILITY):
-        for m in names:
-            lo, hi = spans[m]
-            out[m] = core.select_columns(policy, aos[lo:hi], los[lo:hi], ap[lo:hi],
-                                         duration_s, timing, bound_s)
-    elif policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
-        sky, looks, step_s = J["sky"], J["looks"], selection.decision_step_s
-        router = J["mode"] is Mode.ROUTER
-        for m in names:
-            lo, hi = spans[m]
-            mobile = np.full(hi - lo, looks[m].mobile)
-            sat, site = (ap[lo:hi], mobile) if router else (mobile, ap[lo:hi])
-            look = sky.grid_look(sat, site, aos[lo:hi], los[lo:hi], step_s,
-                                 timing.guard_s + bound_s)
-            out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
-                                         timing, bound_s, look, selection=selection)
-    else:
-        for m in names:
-            windows = _windows(J["ap_col"], aos, los, J["elev"], *spans[m])
-            out[m] = policies.columns(core.select(policy, windows, duration_s, timing,
-                                                  bound_s, geometry=J["looks"][m],
-                                                  selection=selection))
-    return out
-
-
-def _windows(ap_col: list, aos, los, elev, lo: int, hi: int) -> list[Window]:
-    """One mobile's candidate windows (``lo``..``hi`` of the planner's columns)."""
-    return list(map(Window, ap_col[lo:hi], aos[lo:hi].tolist(), los[lo:hi].tolist(),
-                    elev[lo:hi].tolist()))
-
-
-_JOB: dict | None = None   # what forked workers of _plan_group read
-
-
-def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dict]:
-    """Plan the mobiles ``names``: their serving sequences (unless least-load decided
-    them jointly beforehand), events, serving intervals and outages, as arrays. Runs in a
-    forked worker too (``job`` is then the copy of :data:`_JOB`); one mobile is wholly in
-    one group, so a serial run makes the same numbers."""
-    J = job or _JOB
-    stats = {"select_s": 0.0}
-    t0 = time.perf_counter()
-    if J["sequences"] is None:
-        seqs = _select_group(names, J)
-        stats["select_s"] = time.perf_counter() - t0
-    else:
-        seqs = {m: policies.columns(J["sequences"][m]) for m in names}
-    t0 = time.perf_counter()
-    flat = events.flatten([J["spans"][m] for m in names], [seqs[m] for m in names])
-    tr, timed = _plan_events(names, flat, J, stats)
-    stats["events_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = _collect(names, flat, tr, timed, J)
-    stats["output_s"] = time.perf_counter() - t0
-    return out, stats
-
-
-def _collect(names, flat: events.Flat, tr: events.Transitions, timed: events.Timed,
-             J) -> rows.Planned:
-    """Return the serving intervals, handovers and outages of the mobiles ``names``."""
-    duration_s, policy, timing = J["duration_s"], J["policy"], J["timing"]
-    ap, aos, los = J["window_arrays"]
-    at = flat.seq_win
-    into = np.full(len(at), -1, np.int64)   # per entry, the handover into it
-    into[flat.seq_off[tr.mobile] + tr.position] = np.arange(len(tr.position))
-    ready_s, primary_s = timed.times_s[:, 0].copy(), timed.times_s[:, 2].copy()
-    serve_k, serve_from, serve_to, serve_off, gaps = _serving(
-        flat.seq_off, aos[at], los[at], flat.seq_switch_s, into, timed.feasible,
-        timed.outage_s, primary_s, float(duration_s))
-    o_from, o_to, o_cause, o_count = [], [], [], []
-    for i in range(len(names)):
-        n0 = len(o_from)
-        if gaps[i]:  # rare under a dense constellation: the plain way
-            s0, s1, k0, k1 = serve_off[i], serve_off[i + 1], flat.seq_off[i], flat.seq_off[i + 1]
-            serving = list(zip((serve_k[s0:s1] - k0).tolist(), serve_from[s0:s1].tolist(),
-                               serve_to[s0:s1].tolist()))
-            entry_into = [None if j < 0 else _Into(bool(timed.feasible[j]),
-                                                   float(timed.outage_s[j]),
-                                                   float(ready_s[j]), float(primary_s[j]))
-                          for j in into[k0:k1].tolist()]
-            windows = (aos, los, flat.span_lo[i], flat.span_hi[i])
-            for a, b, cause in _outages(windows, aos[at[k0:k1]].tolist(), entry_into,
-                                        serving, duration_s, policy, timing):
-                o_from.append(a)
-                o_to.append(b)
-                o_cause.append(cause)
-        o_count.append(len(o_from) - n0)
-    return rows.packed(np.diff(serve_off), ap[at][serve_k], serve_from, serve_to,
-                       np.array(o_count, np.int64), o_from, o_to, o_cause, tr, timed,
-                       J["epoch"])
-
-
-class _Into(NamedTuple):
-    """What the serving intervals and outages need of the handover into an entry."""
-
-    feasible: bool
-    outage_s: float
-    ready_s: float      # ADDRESS_READY
-    primary_s: float    # SET_PRIMARY
-
-
-def _run_groups(names: list, job: dict, workers: int, stats: dict):
-    """Yield ``(group, result)`` for groups of ``names`` in order, planned by
-    :func:`_plan_group` in ``workers`` forked processes when there is more than one (the
-    caller makes the rows of one group while the workers plan the next); add the groups'
-    stage seconds to ``stats``."""
-    workers = min(workers, max(1, len(names) // 8))
-    if can_fork(workers):
-        global _JOB
-        _JOB = job
-        # several groups per worker: even loads, and little left for the rows at the end
-        size = -(-len(names) // (8 * workers))
-        groups = [names[k:k + size] for k in range(0, len(names), size)]
-        try:
-            # the parent makes the rows of one group while the workers plan the next, and
-            # it is the longer job: the workers yield the CPU to it (nice +5)
-            with ForkedMap(_plan_group, groups, workers, nice=5) as results:
-                for group, (got, st) in zip(groups, results):
-                    _add(stats, st)
-                    yield group, got
-        finally:
-            _JOB = None
-    else:
-        got, st = _plan_group(names, job)
-        _add(stats, st)
-        yield names, got
-
-
-def _add(stats: dict, more: dict) -> None:
-    for k, v in more.items():
-        stats[k] = stats.get(k, 0) + v
-
-
-def _plan_events(names, flat: events.Flat, J, stats: dict
-                 ) -> tuple[events.Transitions, events.Timed]:
-    """Return the handovers of the mobiles ``names`` and their events: predict which
-    (link, instant) pairs the timing model asks about, evaluate all of them in one
-    batched propagation, then run the timing model on arrays with those answers."""
-    timing, bound_s, sky, ap_index = J["timing"], J["bound_s"], J["sky"], J["ap_index"]
-    looks = J["looks"]
-    tr = events.transitions_columns(J["window_arrays"], flat, timing.setup_s)
-    ap, mob, t_s, guess_sp = events.predicted_instants(tr, timing.setup_s, timing.guard_s,
-                                                        bound_s)
-    mobile_k = np.array([looks[m].mobile for m in names], np.int64)
-    router = J["mode"] is Mode.ROUTER
-
-    def pairs(ap, mob):
-        site_or_sat = mobile_k[mob]
-        return (ap, site_or_sat) if router else (site_or_sat, ap)
-
-    range_km = rate_km_s = np.empty(0)
-    if len(t_s):
-        range_km, rate_km_s = sky.range_and_rate(*pairs(ap, mob), t_s)
-
-    def exact_km(ap, mob, t_s):
-        out = np.empty(len(t_s))
-        sat, site = pairs(ap, mob)
-        for k in range(len(t_s)):  # rare: a question far from every predicted instant
-            out[k] = sky.elev_range(int(sat[k]), int(site[k]), t_s[k:k + 1])[1][0]
-        return out
-
-    rtt = events.NearestRtt(ap, mob, t_s, range_km, rate_km_s, n_aps=len(ap_index),
-                            terrestrial_s=timing.terrestrial_one_way_s, c_km_s=C_KM_S,
-                            taylor_s=_TAYLOR_S, exact=exact_km)
-    timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
-                          rtt, guess_sp)
-    stats["rtt_batched"] = stats.get("rtt_batched", 0) + len(t_s)
-    stats["rtt_exact_calls"] = stats.get("rtt_exact_calls", 0) + rtt.exact_calls
-    return tr, timed
 
 
 def _r(x: float) -> float:
     return round(x, _ROUND)
-
-
-def _merge(intervals) -> list[list[float]]:
-    out: list[list[float]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1] + _SLIVER_S:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return out
-
-
-def _clip(intervals, lo: float, hi: float) -> list[tuple[float, float]]:
-    return [(max(a, lo), min(b, hi)) for a, b in intervals
-            if min(b, hi) - max(a, lo) > _SLIVER_S]
-
-
-def _minus(lo: float, hi: float, covered) -> list[tuple[float, float]]:
-    """Return the parts of [lo, hi] outside the (merged, sorted) ``covered`` intervals."""
-    out, t = [], lo
-    for a, b in covered:
-        if b <= t or a >= hi:
-            continue
-        if a > t:
-            out.append((t, a))
-        t = max(t, b)
-    if hi > t:
-        out.append((t, hi))
-    return [(a, b) for a, b in out if b - a > _SLIVER_S]
-
-
-@njit
-def _serving(seq_off, aos_s, los_s, switch_s, into, feasible, outage_s, primary_s,
-             duration_s):
-    """The serving intervals (docs/plan-format.md) of a group's entries (``aos_s``,
-    ``los_s`` of each entry's window; ``into``: the handover into it, or -1): an interval ends at
-    the next SET_PRIMARY, or at LOS when the handover is hard (the old path dies there)
-    or when the access point is re-acquired on its next pass; after a hard handover the
-    new one starts when its outage ends, after a re-acquisition at its AOS (or when the
-    policy chose). Returns per interval its entry, from_s and to_s; where each mobile's
-    intervals start; and whether a mobile has a gap between them (an outage)."""
-    n = len(aos_s)
-    entry, start_s, end_s = np.empty(n, np.int64), np.empty(n), np.empty(n)
-    off = np.zeros(len(seq_off), np.int64)
-    gaps = np.zeros(len(seq_off) - 1, np.bool_)
-    m = 0
-    for i in range(len(seq_off) - 1):
-        last = 0.0   # the end of the previous interval (the plan starts at 0)
-        for k in range(seq_off[i], seq_off[i + 1]):
-            h = into[k]
-            if h < 0:
-                start = aos_s[k] if np.isnan(switch_s[k]) else pymax(aos_s[k], switch_s[k])
-            elif feasible[h] or outage_s[h] <= 0:
-                start = primary_s[h]
-            else:
-                start = los_s[k - 1] + outage_s[h]
-            h = into[k + 1] if k + 1 < seq_off[i + 1] else -1
-            if h < 0:
-                end = los_s[k]
-            else:
-                end = primary_s[h] if feasible[h] or outage_s[h] <= 0 else los_s[k]
-            start = pymax(pymax(start, aos_s[k]), 0.0)
-            end = pymin(pymin(end, los_s[k]), duration_s)
-            if end - start > _SLIVER_S:
-                if not start - last <= _SLIVER_S:
-                    gaps[i] = True
-                entry[m], start_s[m], end_s[m] = k, start, end
-                m += 1
-                last = end
-        if not duration_s - last <= _SLIVER_S:
-            gaps[i] = True
-        off[i + 1] = m
-    return entry[:m], start_s[:m], end_s[:m], off, gaps
-
-
-def _outages(windows, entry_aos: list[float], into, serving, duration_s, policy, timing
-             ) -> list[tuple[float, float, int]]:
-    """Return the gaps between serving intervals as (from_s, to_s, cause code) parts, each
-    with its cause (:data:`rows.CAUSES`): no candidate up (``no_coverage``); the new
-    access point attaching and the switch completing after a hard handover
-    (``hard_handover``); coverage left unused before that, which under least-load is
-    waiting for a free slot (``capacity``). ``windows``: the AOS and LOS columns and the
-    mobile's span of them; ``entry_aos``, ``into``: per sequence entry, its window's AOS
-    and the handover into it (or None); ``serving``: (entry, from_s, to_s) per interval."""
-    ends = [0.0] + [b for _, _, b in serving]
-    begins = [a for _, a, _ in serving] + [duration_s]
-    if all(hi - lo <= _SLIVER_S for lo, hi in zip(ends, begins)):
-        return []  # served throughout (the usual case under a dense constellation)
-    aos, los, first, end = windows
-    covered = _merge(_clip(zip(aos[first:end].tolist(), los[first:end].tolist()), 0.0,
-                           duration_s))
-    capacity, hard, no_coverage = range(3)  # rows.CAUSES: sorted as their names
-    out = []
-    for i, (lo, hi) in enumerate(zip(ends, begins)):
-        if hi - lo <= _SLIVER_S:
-            continue
-        parts = [(a, b, no_coverage) for a, b in _minus(lo, hi, covered)]
-        h = into[serving[i][0]] if i < len(serving) else None
-        if h is not None:  # the gap ends with the handover into serving[i]: attach from L2
-            attach_s = max(entry_aos[serving[i][0]], h.ready_s - timing.setup_s)
-        else:  # before the first interval, after the last, or until a re-acquisition
-            attach_s = hi
-        waiting = capacity if policy is Policy.LEAST_LOAD else (
-            hard if h is not None else no_coverage)
-        for a, b in _clip(covered, lo, hi):
-            if a < attach_s:
-                parts.append((a, min(b, attach_s), waiting))
-            if b > attach_s:
-                parts.append((max(a, attach_s), b, hard))
-        out += [(a, b, c) for a, b, c in sorted(parts) if b - a > _SLIVER_S]
-    return out
 
 
 def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, policy: Policy,
@@ -605,7 +71,6 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
                   prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
                   workers):
-    from sigma_sn.scenario import LINK_KEYS, TRAFFIC_KEYS
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
@@ -644,7 +109,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     # least-load with capacities is decided jointly, here; the rest per mobile (without
     # capacities no mobile's choice depends on another's: it is least-load alone)
     if policy is Policy.LEAST_LOAD and capacity:
-        candidates = {m: _windows(ap_col, *window_arrays[1:], elev, lo, hi)
+        candidates = {m: candidate_windows(ap_col, *window_arrays[1:], elev, lo, hi)
                       for m, (lo, hi) in spans.items()}
         joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
                                        geometry=looks, selection=selection)
@@ -689,7 +154,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
-    with contextlib.closing(_run_groups(sorted(mobile_names), job, workers, stats)) as done:
+    with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats)) as done:
         for names, part in done:
             t0 = time.perf_counter()
             got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
@@ -876,5 +341,5 @@ def dumps(plan: dict) -> str:
     return json.dumps(plan, sort_keys=True, indent=1) + "\n"
 
 
-__all__ = ["LinkLook", "SCHEMA", "ScenarioWindows", "Sky", "display_path", "dumps",
-           "plan_scenario", "plan_windows", "rtt_bound_s", "scenario_windows", "sha256_of"]
+__all__ = ["SCHEMA", "ScenarioWindows", "display_path", "dumps", "plan_scenario",
+           "plan_windows", "scenario_windows", "sha256_of"]

@@ -10,6 +10,7 @@ dicts (:func:`rows`), addresses from the book.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -22,6 +23,7 @@ CAUSES = ("capacity", "hard_handover", "no_coverage")
 _STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.value,
           Action.LM_UPDATE.value)
 _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
+_T_S, _FROM_S = itemgetter("t_s"), itemgetter("from_s")   # sort keys, looked up in C
 _RETIRE = {False: Action.DELETE_IP.value, True: Action.DEACTIVATE.value}
 
 
@@ -105,13 +107,18 @@ def rounded(x) -> list[float]:
 
 def utc_texts(utc: np.ndarray) -> list[str]:
     """Return the ASCII texts of a bytes array (``Epoch.iso_ascii``) as a flat list of str.
-    One decode and fixed-width slices are twice as fast as ``astype("U").tolist()``, which
-    is kept for arrays with shorter texts (``NaTZ``), padded with NULs it strips."""
-    raw, width = utc.tobytes(), utc.dtype.itemsize
-    if b"\0" in raw:
+    A newline after each text, one decode and ``str.split`` make them in C: 1.7 times as
+    fast as slicing the decoded text, four times as fast as ``astype("U").tolist()``,
+    which is kept for arrays with shorter texts (``NaTZ``), padded with NULs it strips."""
+    width = utc.dtype.itemsize
+    text = np.empty((utc.size, width + 1), np.uint8)
+    text[:, :width] = np.ascontiguousarray(utc).reshape(-1).view(np.uint8).reshape(-1, width)
+    if not text[:, :width].all():   # a NUL: a shorter text
         return utc.ravel().astype("U").tolist()
-    s = raw.decode("ascii")
-    return [s[i:i + width] for i in range(0, len(s), width)]
+    text[:, width] = ord("\n")
+    out = text.tobytes().decode("ascii").split("\n")
+    out.pop()   # after the last newline
+    return out
 
 
 class _Text:
@@ -182,21 +189,13 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
                 "mobile": m, "index": k, "from": ap_names[a], "to": to,
                 "feasible": feasible, "overlap_s": overlap, "outage_s": outage,
                 "margin_s": margin, "events": events})
-        updates.sort(key=_t_s)  # stable: what sorting all of them by (mobile, t_s) gives
+        updates.sort(key=_T_S)  # stable: what sorting all of them by (mobile, t_s) gives
         out_updates += updates
         outages = [{"mobile": m, "from_s": f, "to_s": t, "duration_s": d, "cause": c,
                     "from_utc": fu, "to_utc": tu}
                    for f, t, d, c, fu, tu in zip(x.out_from[o0:o1], x.out_to[o0:o1],
                                                  x.out_len[o0:o1], x.out_cause[o0:o1],
                                                  x.out_from_utc[o0:o1], x.out_to_utc[o0:o1])]
-        outages.sort(key=_from_s)
+        outages.sort(key=_FROM_S)
         out_outages += outages
     return out_mobiles, out_handovers, out_outages, out_updates
-
-
-def _t_s(row: dict) -> float:
-    return row["t_s"]
-
-
-def _from_s(row: dict) -> float:
-    return row["from_s"]

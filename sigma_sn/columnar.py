@@ -1,0 +1,238 @@
+"""Tables written from columns: each column becomes text in one numpy pass, rows are
+joined as bytes, and a file is written a chunk of rows at a time.
+
+A column's text is a *cell matrix*: a ``(n_rows, width)`` uint8 array holding each
+cell's bytes, padded with NUL bytes anywhere in the row (NUL never occurs in the text
+itself). Rows are joined by laying the cell matrices and the separators side by side and
+dropping every NUL, so cells of different lengths cost nothing to join.
+
+Millions of rows then cost seconds, not a Python object per cell; the text is the one
+Python's ``csv`` and ``json`` modules write for the same values, byte for byte (numbers
+next to a rounding tie, and the few values outside the fast path, are left to Python).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+#: decimals of the numbers in exported tables: microseconds, micro-degrees
+DECIMALS = 6
+#: rows formatted and written at a time: a few tens of MB of text
+CHUNK_ROWS = 100_000
+
+_ZERO = ord("0")
+
+
+def cells(values: np.ndarray) -> np.ndarray:
+    """Return numpy ``S`` strings (any shape, flattened) as a cell matrix."""
+    values = np.ascontiguousarray(values).ravel()
+    width = max(values.dtype.itemsize, 1)
+    return values.astype(f"S{width}").view(np.uint8).reshape(len(values), width)
+
+
+class Lookup:
+    """A column of names or codes: ``Lookup(texts)[index]`` gives the cells of
+    ``texts[index]`` (UTF-8), the table encoded once."""
+
+    def __init__(self, texts: Sequence[str]):
+        self.table = np.array([t.encode("utf-8") for t in texts] or [b""], dtype=object
+                              ).astype(bytes)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return cells(self.table[np.asarray(index, np.int64)])
+
+
+def csv_texts(names: Sequence[str]) -> list[str]:
+    """Return each name as a cell of a CSV row with ``\\n`` line ends (quoted where
+    :mod:`csv` would quote it)."""
+    out = []
+    for name in names:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([name, ""])   # two: "" stays ""
+        out.append(buf.getvalue()[:-2])
+    return out
+
+
+def json_texts(names: Sequence[str]) -> list[str]:
+    """Return each name as a JSON string, as :func:`json.dumps` writes it."""
+    return [json.dumps(name) for name in names]
+
+
+def quoted(cells_: np.ndarray) -> np.ndarray:
+    """Return cells in double quotes: JSON strings of text that needs no escaping
+    (timestamps, codes)."""
+    quote = np.full((len(cells_), 1), ord('"'), np.uint8)
+    return np.hstack([quote, cells_, quote])
+
+
+def booleans(x: np.ndarray) -> np.ndarray:
+    """Return ``true``/``false`` cells (CSV and JSON alike)."""
+    return _BOOLEANS[np.asarray(x, bool).astype(np.int64)]
+
+
+def fixed(x: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
+    """Return ``f"{v:.6f}"`` cells for 6 decimals (the same text as
+    ``f"{round(v, 6):.6f}"``: both are the exact value rounded to 6 places)."""
+    x = np.asarray(x, float).ravel()
+    whole, fast = _scaled(x, decimals)
+    out = _point(whole, np.signbit(x), decimals)
+    return _patch(out, ~fast, [f"{v:.{decimals}f}" for v in x[~fast].tolist()])
+
+
+def shortest(x: np.ndarray, decimals: int = DECIMALS) -> np.ndarray:
+    """Return ``json.dumps(round(v, decimals))`` cells (``repr`` of the rounded value)."""
+    x = np.asarray(x, float).ravel()
+    whole, fast = _scaled(x, decimals)
+    return _trimmed(x, whole, fast, decimals,
+                    lambda v: json.dumps(round(v, decimals)))
+
+
+def exact(x: np.ndarray) -> np.ndarray:
+    """Return ``repr(float(v))`` cells: the shortest text that reads back to ``v``. Fast
+    for values already rounded to :data:`DECIMALS` places (times in plans), where it is
+    :func:`shortest`'s text."""
+    x = np.asarray(x, float).ravel()
+    whole, fast = _scaled(x, DECIMALS)
+    with np.errstate(invalid="ignore"):
+        fast &= np.abs(x) == whole / 10.0**DECIMALS
+    return _trimmed(x, whole, fast, DECIMALS, repr)
+
+
+def _trimmed(x, whole, fast, decimals: int, slow_text) -> np.ndarray:
+    """Cells of ``±whole / 10^decimals`` without trailing zeros, and ``slow_text(v)``
+    where not ``fast``. That text is ``repr(round(v, decimals))``: the rounded value is
+    the double nearest a decimal with ``decimals`` places, and its shortest repr is that
+    decimal, where repr writes no exponent and doubles are finer than the last place."""
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(x)
+        fast = fast & (mag >= 1e-4) & (mag < 1e9)
+    out = _point(whole, np.signbit(x), decimals)
+    # trailing zeros after the first decimal place go (1.500000 -> 1.5, 2.000000 -> 2.0)
+    tail = np.ones(len(out), bool)
+    for col in range(out.shape[1] - 1, out.shape[1] - decimals, -1):
+        tail &= out[:, col] == _ZERO
+        out[tail, col] = 0
+    return _patch(out, ~fast, [slow_text(v) for v in x[~fast].tolist()])
+
+
+def csv_strings(values: Sequence[str]) -> np.ndarray:
+    """Return the cells of a column of strings as a CSV row (``\\n`` line ends) holds
+    them: as they are when ASCII with nothing to quote (timestamps, addresses), else
+    through :func:`csv_texts`."""
+    try:
+        out = cells(np.array(values, dtype=bytes))
+    except UnicodeEncodeError:
+        out = None
+    if out is None or np.isin(out, np.frombuffer(b',"\r\n', np.uint8)).any():
+        distinct, codes = factorized(values)
+        return Lookup(csv_texts(distinct))[codes]
+    return out
+
+
+def factorized(values: Sequence) -> tuple[list, np.ndarray]:
+    """Return the distinct ``values`` (in order of first appearance) and each value's
+    index among them: a column of few distinct strings, ready for :class:`Lookup`."""
+    index: dict = {}
+    codes = [index.setdefault(v, len(index)) for v in values]
+    return list(index), np.array(codes, np.int64)
+
+
+def _scaled(x: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndarray]:
+    """``|x|·10^decimals`` rounded to an integer, and where that is surely what rounding
+    the exact decimal value of x gives (not next to a tie, finite, in range)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.abs(x) * 10.0**decimals
+        whole = np.rint(scaled)
+        fast = (np.abs(np.abs(scaled - whole) - 0.5) > 4 * np.spacing(scaled)) & (scaled < 2**62)
+    return np.where(fast, whole, 0).astype(np.int64), fast
+
+
+def _point(whole: np.ndarray, negative: np.ndarray, decimals: int) -> np.ndarray:
+    """Cells of ``±whole / 10^decimals`` with all ``decimals`` places."""
+    ip, fp = np.divmod(whole, 10**decimals)
+    width = len(str(int(ip.max()))) if len(ip) else 1
+    head = _digits(ip, negative, width)
+    tail = np.empty((len(whole), decimals + 1), np.uint8)
+    tail[:, 0] = ord(".")
+    for k in range(decimals, 0, -1):
+        fp, tail[:, k] = np.divmod(fp, 10)
+    tail[:, 1:] += _ZERO
+    return np.hstack([head, tail])
+
+
+def _digits(n: np.ndarray, negative: np.ndarray, width: int) -> np.ndarray:
+    """Cells of ``±n`` (n >= 0), right-aligned in ``width`` digits plus a sign column."""
+    out = np.zeros((len(n), width + 1), np.uint8)
+    rest = n.copy()
+    lead = np.full(len(n), width)   # column of the leading digit
+    for col in range(width, 0, -1):
+        rest, d = np.divmod(rest, 10)
+        out[:, col] = d + _ZERO
+        lead = np.where((d > 0) | (col == width), col, lead)
+    # digits left of the leading one are padding
+    out[np.arange(width + 1)[None, :] < lead[:, None]] = 0
+    rows = np.flatnonzero(negative)
+    out[rows, lead[rows] - 1] = ord("-")
+    return out
+
+
+def _patch(out: np.ndarray, where: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Put Python's ``texts`` in the rows ``where`` (widening the matrix as needed)."""
+    if not texts:
+        return out
+    fix = cells(np.array([t.encode("ascii") for t in texts], dtype=bytes))
+    width = max(out.shape[1], fix.shape[1])
+    wide = np.zeros((len(out), width), np.uint8)
+    wide[:, :out.shape[1]] = out
+    wide[where] = 0
+    wide[np.flatnonzero(where)[:, None], np.arange(fix.shape[1])] = fix
+    return wide
+
+
+def join(parts: Iterable[np.ndarray | bytes], n_rows: int) -> bytes:
+    """Return the rows of cell matrices and constant byte strings laid side by side, NUL
+    padding dropped: the text of ``n_rows`` rows."""
+    cols = []
+    for p in parts:
+        if isinstance(p, bytes):
+            p = np.broadcast_to(np.frombuffer(p, np.uint8), (n_rows, len(p)))
+        cols.append(p)
+    flat = np.hstack(cols).ravel() if n_rows else np.zeros(0, np.uint8)
+    return flat[flat != 0].tobytes()
+
+
+def csv_rows(columns: Sequence[np.ndarray], n_rows: int) -> bytes:
+    """CSV text (``\\n`` line ends) of rows whose cells are ``columns``."""
+    parts: list = []
+    for k, col in enumerate(columns):
+        parts += [b","] if k else []
+        parts.append(col)
+    return join(parts + [b"\n"], n_rows)
+
+
+def json_records(keys: Sequence[str], columns: Sequence[np.ndarray], n_rows: int, *,
+                 indent: int = 1, level: int = 2) -> bytes:
+    """The objects ``{key: cell, ...}`` of ``n_rows`` rows as :func:`json.dumps` with
+    ``indent`` writes them as items of a list nested ``level`` deep, each item preceded
+    by ``,\\n`` (drop it before the first item)."""
+    pad = b" " * (indent * level)
+    inner = b" " * (indent * (level + 1))
+    parts: list = [b",\n" + pad + b"{"]
+    for key, col in zip(keys, columns):
+        parts += [(b",\n" if len(parts) > 1 else b"\n") + inner + json.dumps(key).encode()
+                  + b": ", col]
+    return join(parts + [b"\n" + pad + b"}"], n_rows)
+
+
+_BOOLEANS = Lookup(("false", "true"))
+
+
+def chunks(n_rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
+    """Slices of ``size`` rows covering ``range(n_rows)``."""
+    for a in range(0, n_rows, size):
+        yield slice(a, min(a + size, n_rows))

@@ -1,0 +1,257 @@
+"""The geometry of one plan: exact look angles of its satellites from its sites, batched.
+
+Max-elevation and strongest-signal get their look angles from each satellite propagated
+once on the decision grid for all mobiles (:meth:`Sky.grid_look`); the timing model's
+round trips come from one vectorised SGP4 call per batch (:meth:`Sky.range_and_rate`).
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from sigma_sn.forked import ForkedMap, can_fork
+from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
+from sigma_sn.planner.core import Timing
+from sigma_sn.planner.jit import njit
+from sigma_sn.planner.kinds import Mode
+from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
+from sigma_sn.sites import enu_basis, itrs_km
+
+_MU_KM3_S2 = 398600.4418
+_POLAR_RADIUS_KM = 6356.752   # WGS84 b
+
+
+class Sky:
+    """The satellites and sites of one plan: exact look angles for any (satellite, site,
+    time) triples, one vectorised SGP4 call per satellite."""
+
+    def __init__(self, epoch: Epoch, duration_s: float, satellites: Sequence, sites: Sequence):
+        self.epoch = epoch
+        self.satrecs = [s.satrec for s in satellites]
+        self.site_pos_km = itrs_km(sites)
+        self.site_enu = enu_basis(sites)
+        self._site_up = np.ascontiguousarray(self.site_enu[:, 2])
+        # GMST is linear in time to far below 1 µs over a minute; events may fall a little
+        # outside the window (an LM update after the end), hence the padding
+        pad_s = 3600.0
+        self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
+        self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
+        self.duration_s = duration_s
+        self._grid: dict[float, tuple[np.ndarray, np.ndarray, bool]] = {}
+
+    def theta_of(self, t_s):
+        return (np.interp(t_s, self.t_grid, self.theta),
+                np.interp(t_s, self.t_grid, self.theta_dot))
+
+    def look(self, sat, site, t_s):
+        """Return look angles of satellite ``sat[j]`` from site ``site[j]`` at ``t_s[j]``
+        (NaN where SGP4 fails)."""
+        t_s = np.asarray(t_s, float)
+        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch, t_s,
+                                      self.theta_of)
+        site = np.asarray(site)
+        return topocentric(pos, vel, self.site_pos_km[site], self.site_enu[site])
+
+    def range_and_rate(self, sat, site, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return :meth:`look`'s range (km) and range rate (km/s), bit for bit, alone."""
+        pos, vel, _ = propagate_pairs(self.satrecs, np.asarray(sat), self.epoch,
+                                      np.asarray(t_s, float), self.theta_of)
+        site = np.asarray(site)
+        return range_and_rate(pos, vel, self.site_pos_km[site], self.site_enu[site])
+
+    def _teme_km(self, sat: int, t_s: np.ndarray) -> np.ndarray:
+        """TEME positions of one satellite at ``t_s`` (NaN where SGP4 fails)."""
+        jd = np.full(t_s.shape, self.epoch.jd_utc)
+        return self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_s / DAY_S)[1]
+
+    def _elev_range(self, r, t_s, site_pos, up_vec):
+        theta = np.interp(t_s, self.t_grid, self.theta)
+        c, s = np.cos(theta), np.sin(theta)
+        px, py, pz = site_pos
+        ux, uy, uz = up_vec
+        # TEME -> ITRS about z (as propagate.teme_to_itrs), then relative to the site
+        dx = c * r[:, 0] + s * r[:, 1] - px
+        dy = c * r[:, 1] - s * r[:, 0] - py
+        dz = r[:, 2] - pz
+        range_km = np.sqrt(dx * dx + dy * dy + dz * dz)
+        up = (dx * ux + dy * uy + dz * uz) / range_km
+        return np.degrees(np.arcsin(np.minimum(up, 1.0))), range_km
+
+    def elev_range(self, sat: int, site: int, t_s: np.ndarray):
+        """Return elevation (deg) and range (km) of one satellite from one site at times
+        ``t_s`` (1-D): what the policies need, nothing else (velocities, azimuths)."""
+        t_s = np.asarray(t_s, float)
+        return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
+                                self.site_enu[site][2])
+
+    def grid_for(self, sats, step_s: float, workers: int = 1, meanwhile=None) -> np.ndarray:
+        """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
+        yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
+        each satellite is propagated once on the decision grid every mobile samples.
+        ``workers`` > 1 on the first call: the table lives in shared memory and forked
+        processes fill their share of ``sats`` in place, while the caller's
+        ``meanwhile()``, if given, runs here."""
+        table, done, shared = self._grid.get(step_s, (None, None, False))
+        parallel = can_fork(workers)
+        if table is None:
+            shared = parallel
+            shape = (len(self.satrecs), 3, self.g_last(step_s) + 1)
+            if parallel:
+                # anonymous shared pages: what a forked worker writes, the parent sees
+                buf = mmap.mmap(-1, max(8, 8 * math.prod(shape)))
+                table = np.frombuffer(buf, np.float64, count=math.prod(shape)).reshape(shape)
+            else:  # np.empty: pages of satellites never asked about are never touched
+                table = np.empty(shape)
+            done = np.zeros(len(self.satrecs), bool)
+            self._grid[step_s] = (table, done, shared)
+        todo = [k for k in sats if not done[k]]
+        if parallel and shared and len(todo) >= 2 * workers:
+            global _FILL
+            _FILL = (self, table, step_s)
+            try:
+                with ForkedMap(_fill_grid, [todo[k::workers] for k in range(workers)],
+                               workers) as filled:
+                    if meanwhile is not None:
+                        meanwhile()
+                    for _ in filled:
+                        pass
+            finally:
+                _FILL = None
+        elif todo:
+            self._fill(table, todo, step_s)
+        done[todo] = True
+        return table
+
+    def _fill(self, table: np.ndarray, sats: list[int], step_s: float) -> None:
+        t_s = np.arange(table.shape[2]) * step_s
+        theta = np.interp(t_s, self.t_grid, self.theta)
+        c, s = np.cos(theta), np.sin(theta)
+        for k in sats:
+            r = self._teme_km(k, t_s)
+            table[k, 0] = c * r[:, 0] + s * r[:, 1]
+            table[k, 1] = c * r[:, 1] - s * r[:, 0]
+            table[k, 2] = r[:, 2]
+
+    def forget_grid(self) -> None:
+        """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
+        self._grid.clear()
+
+    def g_last(self, step_s: float) -> int:
+        return math.floor(self.duration_s / step_s + 1e-9)
+
+    def grid_look(self, sat, site, aos_s, los_s, step_s: float, lead_s: float) -> GridLook:
+        """Return the decision-grid samples of one mobile's windows (window j: satellite
+        ``sat[j]`` over site ``site[j]``, candidate from AOS until ``lead_s`` before LOS)
+        with their elevations and ranges, bit for bit what :meth:`elev_range` gives at
+        ``g·step_s``. Samples are laid out window after window (policies.walk)."""
+        sat = np.ascontiguousarray(sat, dtype=np.int64)
+        table = self.grid_for(np.unique(sat).tolist(), step_s)
+        g_last = self.g_last(step_s)
+        g_lo, g_hi, off, win, g, up, range_km = _grid_look(
+            table, self.site_pos_km, self._site_up, sat,
+            np.ascontiguousarray(site, dtype=np.int64),
+            np.ascontiguousarray(aos_s, dtype=np.float64),
+            np.ascontiguousarray(los_s, dtype=np.float64), g_last, float(step_s),
+            float(lead_s))
+        # the transcendental steps stay numpy's, as in _elev_range: the same bits
+        np.arcsin(up, out=up)
+        return GridLook(g_last, g_lo, g_hi, off, win, g, np.degrees(up, out=up), range_km)
+
+
+class GridLook(NamedTuple):
+    """One mobile's decision-grid samples (the layout policies.walk reads) and the look
+    angles there."""
+
+    g_last: int
+    g_lo: np.ndarray
+    g_hi: np.ndarray
+    off: np.ndarray
+    win: np.ndarray
+    g: np.ndarray
+    elev_deg: np.ndarray
+    range_km: np.ndarray
+
+
+@njit
+def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, lead_s):
+    """The layout of GridLook and, per sample, the sine of the elevation (capped at 1)
+    and the range: _elev_range's operations in its order (compiled: seventy million
+    samples for a day of a thousand Starlink terminals)."""
+    n = len(aos)
+    g_lo, g_hi, off = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    total = 0
+    for j in range(n):
+        lo = aos[j] if aos[j] > 0.0 else 0.0
+        g_lo[j] = np.int64(np.ceil(lo / step_s - 1e-9))
+        g_hi[j] = min(np.int64(np.ceil((los[j] - lead_s) / step_s - 1e-9)) - 1, g_last)
+        off[j] = total
+        total += max(g_hi[j] - g_lo[j] + 1, 0)
+    win, g = np.empty(total, np.int64), np.empty(total, np.int64)
+    up, range_km = np.empty(total), np.empty(total)
+    for j in range(n):
+        k, s, p = off[j], site[j], sat[j]
+        px, py, pz = site_pos[s, 0], site_pos[s, 1], site_pos[s, 2]
+        ux, uy, uz = site_up[s, 0], site_up[s, 1], site_up[s, 2]
+        for gi in range(g_lo[j], g_hi[j] + 1):
+            dx = table[p, 0, gi] - px
+            dy = table[p, 1, gi] - py
+            dz = table[p, 2, gi] - pz
+            r = np.sqrt(dx * dx + dy * dy + dz * dz)
+            u = (dx * ux + dy * uy + dz * uz) / r
+            win[k], g[k], range_km[k], up[k] = j, gi, r, 1.0 if u > 1.0 else u
+            k += 1
+    return g_lo, g_hi, off, win, g, up, range_km
+
+
+_FILL: tuple | None = None   # (sky, shared table, step) the forked grid fillers read
+
+
+def _fill_grid(sats: list[int]) -> None:
+    sky, table, step_s = _FILL
+    sky._fill(table, sats, step_s)
+
+
+class LinkLook:
+    """The links of one mobile (the :class:`~sigma_sn.planner.kinds.Geometry` protocol):
+    elevation and range to any of its access points at an array of times."""
+
+    def __init__(self, sky: Sky, mode: Mode, mobile: int, ap_index: dict[str, int]):
+        self.sky, self.mode, self.mobile, self.ap_index = sky, mode, mobile, ap_index
+
+    def pair(self, ap: str) -> tuple[int, int]:
+        """Return (satellite index, site index) of the link to ``ap``."""
+        k = self.ap_index[ap]
+        return (k, self.mobile) if self.mode is Mode.ROUTER else (self.mobile, k)
+
+    def look(self, ap: str, t_s) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(t_s, float)
+        flat = np.atleast_1d(t).ravel()
+        elev, rng = self.sky.elev_range(*self.pair(ap), flat)
+        return elev.reshape(t.shape), rng.reshape(t.shape)
+
+
+def rtt_bound_s(satellites: Sequence, sites: Sequence, min_elev_deg: float,
+                timing: Timing) -> float:
+    """Return an upper bound on any link's RTT: the slant range at the lowest mask from
+    the highest apogee, both ways, plus the terrestrial segment both ways.
+
+    The slant range from a site at geocentric radius R to a satellite at radius r seen at
+    elevation ε is sqrt(r² − R² cos² ε) − R sin ε, largest for the smallest R (the polar
+    radius, less the lowest land) and the lowest ε (the geocentric horizontal is within
+    0.2° of the WGS84 one)."""
+    lowest = min((s.mask_deg(min_elev_deg) for s in sites), default=min_elev_deg)
+    eps = math.radians(max(lowest - 0.2, -90.0))
+    r_site_km = _POLAR_RADIUS_KM - 0.5
+    r_sat_km = r_site_km
+    for s in satellites:
+        a_km = (_MU_KM3_S2 / (s.satrec.no_kozai / 60.0) ** 2) ** (1.0 / 3.0)
+        r_sat_km = max(r_sat_km, a_km * (1.0 + s.satrec.ecco))
+    rng = math.sqrt(r_sat_km**2 - (r_site_km * math.cos(eps)) ** 2) - r_site_km * math.sin(eps)
+    return 2.0 * (rng / C_KM_S + timing.terrestrial_one_way_s)
+
+
+__all__ = ["GridLook", "LinkLook", "Sky", "rtt_bound_s"]
