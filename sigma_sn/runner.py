@@ -85,9 +85,10 @@ class _Stages:
         self.total, self.log, self.done = total, log, []
         self._t0 = 0.0
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, t0: float | None = None) -> None:
+        """Start stage ``name``, timed from ``t0`` (a ``time.monotonic()``; default now)."""
         self._name = name
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() if t0 is None else t0
         if self.log:
             self.log(f"[{len(self.done) + 1}/{self.total}] {name} ...")
 
@@ -123,12 +124,13 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     from sigma_sn.scenario import load_scenario
 
     scenario_path = Path(scenario_path)
-    stages = _Stages(12, log)
-    stages.start("scenario")
+    t0 = time.monotonic()
     sc = load_scenario(scenario_path)
     if exports is not None:
         sc = dataclasses.replace(sc, exports=dataclasses.replace(sc.exports, enabled=exports))
-    stages.total -= not sc.exports.enabled
+    # the count is known once the scenario says whether exports are written
+    stages = _Stages(12 - (not sc.exports.enabled), log)
+    stages.start("scenario", t0)
     out = Path(out_dir) if out_dir is not None else default_out_dir(sc.name, scenario_path)
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / "run.json").exists())):

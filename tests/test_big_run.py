@@ -16,7 +16,8 @@ from conftest import REPO
 
 MB = 1e6
 STAGES = ("scenario", "windows", "plan", "policies", "link geometry", "simulate SIGMA-SN",
-          "simulate Mobile IP", "compare", "exports", "report")
+          "simulate MIPv6", "simulate FMIPv6", "simulate HMIPv6", "compare", "exports",
+          "report")
 
 
 def scenario(folder, hours: float, extra: str = "") -> str:
@@ -63,7 +64,8 @@ def test_no_exports_and_the_exports_table(tmp_path, capsys):
     names = {p.name for p in out.iterdir()}
     assert not names & {"plan.czml", "footprints.geojson"} and "report.html" in names
     assert "exports" not in json.loads((out / "run.json").read_text())["outputs"]
-    assert "[9/9] report" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "[1/11] scenario" in err and "[11/11] report" in err
 
     out = tmp_path / "b"
     path = scenario(tmp_path, 0.25, "[exports]\nstep_s = 30\n")
