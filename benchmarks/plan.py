@@ -2,7 +2,7 @@
 25° mask), windows computed first; print visibility time, planning time per policy and
 their ratio.
 
-Run: /work/venv/bin/python benchmarks/plan.py [N_TERMINALS] [HOURS] [POLICY ...]
+Run: python benchmarks/plan.py [N_TERMINALS] [HOURS] [POLICY ...]
 (defaults: 1000 terminals, 24 h, every router-mode policy). Heavy: run it alone.
 """
 

@@ -4,7 +4,7 @@ Times each stage (plan, geometry, simulation, report) and prints packets per sec
 wall time and the peak resident memory (``resource.getrusage``; tracemalloc would slow
 the run down several times).
 
-Run: /work/venv/bin/python benchmarks/simulate.py [HOURS] [RATE_PPS] [POLICY]
+Run: python benchmarks/simulate.py [HOURS] [RATE_PPS] [POLICY]
 """
 
 import os

@@ -28,7 +28,7 @@ ONE_MM_KM = 1e-6
 #: days after each epoch at which positions are compared
 COMPARE_AT_DAYS = np.array([-0.5, 0.0, 0.25, 1.0, 3.0])
 
-#: satellite counts per file, from /work/shared/data/README.md
+#: satellite counts per file, from ../shared/data/README.md
 README_COUNTS = {
     "starlink_2026-08-22.tle": 10744, "oneweb_2026-08-22.tle": 651,
     "stations_2026-08-22.tle": 21, "iridium_next_2026-08-22.tle": 80,
