@@ -32,7 +32,7 @@ def test_the_sweep_table_is_parameter_by_metric():
     first = table[0]
     metric = rows[0]["metric"] + (f" ({rows[0]['unit']})" if rows[0]["unit"] else "")
     assert list(first)[0] == "guard_s"
-    assert f"{metric} SIGMA-SN" in first and f"{metric} Mobile IP" in first
-    assert list(first).index(f"{metric} SIGMA-SN") < list(first).index(f"{metric} Mobile IP")
+    assert f"{metric} SIGMA-SN" in first and f"{metric} MIPv6" in first
+    assert list(first).index(f"{metric} SIGMA-SN") < list(first).index(f"{metric} MIPv6")
     cells = len(table) * (len(first) - 1)
     assert cells == len(rows)  # every result once
