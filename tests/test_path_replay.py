@@ -148,3 +148,18 @@ def test_path_delay_is_held_between_routing_steps():
     link = Link(geom, capacity_bps=1e12, queue_pkts=10)
     assert [link.delay_s(t) for t in (0.0, 0.99, 1.0, 1.5, 2.0, 2.5)] == \
         [0.030, 0.030, 0.050, 0.050, 0.040, 0.040]
+
+
+def test_a_malformed_path_model_is_an_input_error_naming_the_key(runs):
+    from sigma_sn.errors import InputError
+
+    plan = runs["starlink-isl"][1]
+    params = plan["inputs"]["parameters"]
+    broken = {k: v for k, v in params["path"].items() if k != "gateways"}
+    bad = {**plan, "inputs": {**plan["inputs"], "parameters": {**params, "path": broken}}}
+    with pytest.raises(InputError) as err:
+        replays_from_plan(bad, plan_dir=REPO / "scenarios", source="p.json")
+    assert "inputs.parameters.path" in str(err.value) and "gateways" in str(err.value)
+    host = {**plan, "mode": "host"}
+    with pytest.raises(InputError, match="router-mode"):
+        replays_from_plan(host, plan_dir=REPO / "scenarios", source="p.json")

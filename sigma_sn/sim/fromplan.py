@@ -223,6 +223,10 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     params = p.get("inputs", "parameters", kind=dict)
     min_elev_deg = float(p.get("inputs", "parameters", "min_elev_deg", kind=(int, float)))
     plan_step_s = float(params.get("step_s") or 60.0)
+    path = params.get("path")
+    if path is not None and (mode != "router" or not isinstance(path, dict)):
+        raise p.fail("a path model needs a router-mode plan and an object",
+                     "inputs.parameters.path")
     sites = _sites(p)
     norad = {s["name"]: s.get("norad_id") for s in p.get("satellites", kind=list)}
     plan_mobiles = p.get("mobiles", kind=list)
@@ -273,14 +277,10 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
                                progress=bar)
     sat_index = {n: i for i, n in enumerate(sat_list)}
     site_index = {n: j for j, n in enumerate(site_list)}
-    path = params.get("path")
     paths = None
     if path is not None:
         from sigma_sn.sim.pathgeom import paths_for_replay
 
-        if mode != "router" or not isinstance(path, dict):
-            raise p.fail("a path model needs a router-mode plan and an object",
-                         "inputs.parameters.path")
         with _stage(progress, "paths", 1) as bar:
             paths = paths_for_replay(path, catalog.satellites, sat_objs, site_objs, windows,
                                      start_utc=start_utc, duration_s=duration_s,
