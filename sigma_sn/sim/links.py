@@ -33,6 +33,8 @@ class LinkGeometry:
     correspondent at each sample (uplink + ISLs + downlink + fibre), held until the next
     sample as the path stage defines it, and ``loss_prob`` the link budget's loss
     probability at each sample; None for the slant range alone and no budget loss.
+    ``share``: the fraction (0, 1] of the link's capacity that other mobiles' flows leave
+    at each sample (docs/path.md, "Shared capacity"); None: the mobile's own link.
     """
 
     ap: str
@@ -42,6 +44,7 @@ class LinkGeometry:
     up_s: tuple[tuple[float, float], ...]
     delay_s: np.ndarray | None = None
     loss_prob: np.ndarray | None = None
+    share: np.ndarray | None = None
 
     def __post_init__(self):
         if len(self.t_s) < 2 or len(self.t_s) != len(self.range_km):
@@ -52,6 +55,8 @@ class LinkGeometry:
             v = getattr(self, name)
             if v is not None and (len(v) != len(self.t_s) or not np.all(np.isfinite(v))):
                 raise ValueError(f"link {self.ap}: {name} needs one finite value per time")
+        if self.share is not None and not np.all((self.share > 0) & (self.share <= 1)):
+            raise ValueError(f"link {self.ap}: share must lie in (0, 1]")
         if np.any(self.range_km < 0):
             raise ValueError(f"link {self.ap}: negative range {self.range_km.min()}")
         for (a, b), (c, _) in zip(self.up_s, self.up_s[1:]):
@@ -93,6 +98,8 @@ class Link:
                        else np.asarray(geometry.delay_s, float)).tolist()
         self._budget = (None if geometry.loss_prob is None
                         else np.asarray(geometry.loss_prob, float).tolist())
+        self._share = (None if geometry.share is None
+                       else np.asarray(geometry.share, float).tolist())
         self._elev = np.asarray(geometry.elev_deg, float).tolist()
         self._starts = [a for a, _ in geometry.up_s]
         self._ends = [b for _, b in geometry.up_s]
@@ -145,11 +152,16 @@ class Link:
     def delay_s(self, t: float) -> float:
         """One-way propagation delay of the space segment (on a path: to the
         correspondent) at ``t`` (s)."""
+        if self._held:
+            return self._held_at(self._delay, t)
         k, f = self._interval(t)
         d = self._delay
-        if self._held:
-            return d[k + 1] if f >= 1.0 else d[k]
         return d[k] + (d[k + 1] - d[k]) * f
+
+    def _held_at(self, values: list, t: float) -> float:
+        """``values`` sampled at ``t_s``, held from each sample to the next."""
+        k, f = self._interval(t)
+        return values[k + 1] if f >= 1.0 else values[k]
 
     def elev_deg(self, t: float) -> float:
         k, f = self._interval(t)
@@ -166,8 +178,7 @@ class Link:
             p = p + (self.loss_prob_at_horizon - p) * (1.0 - max(0.0, min(e, 90.0)) / 90.0)
         if self._budget is not None:
             # the link budget's loss at this sample (held like the path's delay)
-            k, f = self._interval(t)
-            p += self._budget[k + 1] if f >= 1.0 else self._budget[k]
+            p += self._held_at(self._budget, t)
         if p <= 0.0:
             return False
         if not self._uniform:
@@ -183,9 +194,16 @@ class Link:
         q = self._queues[direction]
         while q and q[0] <= t_entry:
             q.popleft()
-        if len(q) > self.queue_pkts:        # one in service plus queue_pkts waiting
+        rate_bps, limit = self.capacity_bps, self.queue_pkts
+        if self._share is not None:
+            # shared with other mobiles' flows: served at the capacity they leave, with
+            # that share of the buffer (a processor-sharing view of the FIFO: the sojourn
+            # is the service time over 1 - their utilisation, as M/M/1's)
+            share = self._held_at(self._share, t_entry)
+            rate_bps, limit = rate_bps * share, max(1, int(limit * share))
+        if len(q) > limit:                  # one in service plus queue_pkts waiting
             return t_entry, "queue_overflow"
-        dep = max(t_entry, self._last_dep[direction]) + size_bytes * 8.0 / self.capacity_bps
+        dep = max(t_entry, self._last_dep[direction]) + size_bytes * 8.0 / rate_bps
         self._last_dep[direction] = dep
         q.append(dep)
         if not self.is_up(dep):
