@@ -50,6 +50,9 @@ METRICS = (
     ("signalling_messages", "messages"),
     ("signalling_bytes", "bytes"),
 )
+#: rows a comparison on a path (a scenario's [path]) adds: the path RTT the delivered
+#: packets met at their send time, over the links each protocol had them take
+PATH_METRICS = (("path_rtt_mean", "ms"), ("path_rtt_p95", "ms"))
 
 
 def _round(x: float | None, digits: int = 3) -> float | None:
@@ -95,18 +98,22 @@ def metrics_of(report: dict) -> dict[str, float | int | None]:
         "throughput": report["throughput_bps"],
         "signalling_messages": report["signalling"]["messages"],
         "signalling_bytes": report["signalling"]["bytes"],
+        "path_rtt_mean": (report.get("path_rtt_ms") or {}).get("mean"),
+        "path_rtt_p95": (report.get("path_rtt_ms") or {}).get("p95"),
     }
 
 
 def compare_reports(reports: dict[str, dict]) -> list[dict]:
     """Return the side-by-side table: one row ``{"metric", "unit", <protocol>...}`` per
-    metric of :data:`METRICS`, in that order, for ``reports`` keyed by protocol."""
+    metric of :data:`METRICS`, in that order (then :data:`PATH_METRICS` when the replay
+    ran on a path), for ``reports`` keyed by protocol."""
     for want, rep in reports.items():
         if rep.get("protocol") != want:
             raise ValueError(f"expected a {want!r} report, got protocol {rep.get('protocol')!r}")
     values = {p: metrics_of(r) for p, r in reports.items()}
+    on_path = any("path_rtt_ms" in r for r in reports.values())
     return [{"metric": name, "unit": unit, **{p: v[name] for p, v in values.items()}}
-            for name, unit in METRICS]
+            for name, unit in METRICS + (PATH_METRICS if on_path else ())]
 
 
 def assumptions(cfg, mip) -> dict:

@@ -30,7 +30,7 @@ GOLDEN_FILES = (PLAN_FILE, METRICS_FILE)
 
 #: the scenarios that ship in ``scenarios/`` with a golden in ``tests/golden/<name>/``
 SHIPPED_SCENARIOS = ("iridium-router", "starlink-router", "gpm-host", "fleet-host-load",
-                     "zigzag", "tight-overlap")
+                     "zigzag", "tight-overlap", "starlink-isl", "starlink-bent-pipe")
 
 #: most mismatches listed before the rest are only counted
 MAX_MESSAGES = 25

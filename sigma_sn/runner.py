@@ -175,6 +175,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
+    from sigma_sn.sim.pathgeom import with_path
     from sigma_sn.windows_io import write_windows
 
     stages.start("windows")
@@ -201,6 +202,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
 
     stages.start("plan")
     plan = plan_scenario(sc, windows=sw)
+    plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)
     hs = plan["handovers"]
@@ -298,6 +300,10 @@ def plan_summary(plan: dict) -> list[tuple[str, str]]:
             rows.append(("smallest margin to LOS", f"{min(margins):.3f} s"))
     rows.append(("planned outages", f"{len(outages)}, "
                  f"{sum(o['duration_s'] for o in outages):.3f} s in all"))
+    path = plan.get("inputs", {}).get("parameters", {}).get("path")
+    if path:
+        rows.append(("path (replay)", f"{path['mode']} to {path['correspondent']['name']} "
+                     f"over {len(path['gateways'])} gateways"))
     return rows
 
 
@@ -405,7 +411,7 @@ def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: d
 
 def summary_text(result: RunResult) -> str:
     """Return the final summary: the plan, the policies, SIGMA-SN next to Mobile IP."""
-    from sigma_sn.compare import format_table
+    from sigma_sn.compare import LABELS, PROTOCOLS, format_table
 
     width = max(len(k) for k, _ in result.summary)
     lines = [f"{result.name}"] + [f"  {k:<{width}}  {v}" for k, v in result.summary]
@@ -415,6 +421,12 @@ def summary_text(result: RunResult) -> str:
         w = max(len(p) for p in counted)
         lines += [f"  {p:<{w}}  {c['handovers']:>4} ({c['infeasible']} infeasible)"
                   + ("  <- planned" if p == result.policy else "") for p, c in counted.items()]
+    rtt = {r["metric"]: r for r in result.table if r["metric"].startswith("path_rtt_")}
+    if rtt:     # on a path: the RTT each protocol's packets met, and what it did to them
+        lines.append("path RTT mean / p95 (ms), one-way latency p50: " + ", ".join(
+            f"{LABELS[p]} {rtt['path_rtt_mean'][p]} / {rtt['path_rtt_p95'][p]}, "
+            f"{next(r[p] for r in result.table if r['metric'] == 'latency_p50')}"
+            for p in PROTOCOLS if p in rtt["path_rtt_mean"]))
     lines += ["", format_table(list(result.table), result.assumptions).rstrip("\n"), "",
               "stages: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in result.stages)]
     return "\n".join(lines) + "\n"

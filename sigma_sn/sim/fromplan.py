@@ -13,6 +13,8 @@ import hashlib
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from sigma_sn.errors import InputError
 from sigma_sn.sim.linkgeom import link_geometries
 from sigma_sn.sim.mip import MipConfig, access_from_timing
@@ -221,6 +223,10 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     params = p.get("inputs", "parameters", kind=dict)
     min_elev_deg = float(p.get("inputs", "parameters", "min_elev_deg", kind=(int, float)))
     plan_step_s = float(params.get("step_s") or 60.0)
+    path = params.get("path")
+    if path is not None and (mode != "router" or not isinstance(path, dict)):
+        raise p.fail("a path model needs a router-mode plan and an object",
+                     "inputs.parameters.path")
     sites = _sites(p)
     norad = {s["name"]: s.get("norad_id") for s in p.get("satellites", kind=list)}
     plan_mobiles = p.get("mobiles", kind=list)
@@ -271,6 +277,15 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
                                progress=bar)
     sat_index = {n: i for i, n in enumerate(sat_list)}
     site_index = {n: j for j, n in enumerate(site_list)}
+    paths = None
+    if path is not None:
+        from sigma_sn.sim.pathgeom import paths_for_replay
+
+        with _stage(progress, "paths", 1) as bar:
+            paths = paths_for_replay(path, catalog.satellites, sat_objs, site_objs, windows,
+                                     start_utc=start_utc, duration_s=duration_s,
+                                     min_elev_deg=min_elev_deg, source=source)
+            bar.advance(1)
 
     # how long after its access point rises a new address is ready (the plan's step 1)
     timing = params.get("timing") or {}
@@ -295,6 +310,12 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
             pairs = {(sat_index[name], site_index[a]): a for a in aps}
         links = link_geometries(windows, list(pairs), sat_objs, site_objs, step_s=step_s,
                                 names=pairs)
+        if paths is not None:
+            from sigma_sn.sim.pathgeom import link_on_path
+
+            links = {ap: link_on_path(links[ap], paths,
+                                      np.flatnonzero((windows.sat == i) & (windows.site == j)))
+                     for (i, j), ap in pairs.items()}
         steps, hos = _steps(p, by_mobile.get(name, []), set(links))
         replays.append(Replay(name, start_utc, duration_s,
                               tuple(links[a] for a in sorted(links)),
@@ -350,6 +371,9 @@ def config_from_plan(plan: dict, *, source: str = "plan", **overrides) -> tuple[
     terrestrial = p.get("inputs", "parameters", "timing", "terrestrial_one_way_s", default=None)
     if terrestrial is not None:
         sim["terrestrial_s"] = float(terrestrial)
+    if params.get("path") is not None:
+        # on a path each link's delay already reaches the correspondent (fibre included)
+        sim["terrestrial_s"] = 0.0
     for group, target, fields, rename in (("link", sim, sim_fields, {}),
                                           ("traffic", sim, sim_fields, _TRAFFIC_KEYS),
                                           ("mip", mip, mip_fields, {})):

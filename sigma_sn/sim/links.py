@@ -2,7 +2,8 @@
 
 A link joins the mobile host to one access point. Its one-way delay is the slant range
 over c (read from precomputed samples, linearly interpolated) plus, towards the
-correspondent, the terrestrial segment. It is up only inside the access point's
+correspondent, the terrestrial segment; or, on a path (a scenario's ``[path]``), the
+path stage's whole delay to the correspondent, held from one routing step to the next. It is up only inside the access point's
 visibility windows. The simulation never propagates an orbit: everything here comes
 from :class:`LinkGeometry`.
 """
@@ -27,6 +28,13 @@ class LinkGeometry:
     around the up intervals (a day of one Starlink terminal would otherwise hold a
     day of samples for every satellite it ever sees). ``up_s`` holds sorted, disjoint
     ``(start, end)`` intervals in which the access point is above the mask.
+
+    On a path (:mod:`sigma_sn.sim.pathgeom`), ``delay_s`` holds the one-way delay to the
+    correspondent at each sample (uplink + ISLs + downlink + fibre), held until the next
+    sample as the path stage defines it, and ``loss_prob`` the link budget's loss
+    probability at each sample; None for the slant range alone and no budget loss.
+    ``share``: the fraction (0, 1] of the link's capacity that other mobiles' flows leave
+    at each sample (docs/path.md, "Shared capacity"); None: the mobile's own link.
     """
 
     ap: str
@@ -34,12 +42,21 @@ class LinkGeometry:
     range_km: np.ndarray
     elev_deg: np.ndarray
     up_s: tuple[tuple[float, float], ...]
+    delay_s: np.ndarray | None = None
+    loss_prob: np.ndarray | None = None
+    share: np.ndarray | None = None
 
     def __post_init__(self):
         if len(self.t_s) < 2 or len(self.t_s) != len(self.range_km):
             raise ValueError(f"link {self.ap}: need >= 2 range samples, one per time")
         if np.any(np.diff(self.t_s) <= 0):
             raise ValueError(f"link {self.ap}: sample times must increase")
+        for name in ("delay_s", "loss_prob"):
+            v = getattr(self, name)
+            if v is not None and (len(v) != len(self.t_s) or not np.all(np.isfinite(v))):
+                raise ValueError(f"link {self.ap}: {name} needs one finite value per time")
+        if self.share is not None and not np.all((self.share > 0) & (self.share <= 1)):
+            raise ValueError(f"link {self.ap}: share must lie in (0, 1]")
         if np.any(self.range_km < 0):
             raise ValueError(f"link {self.ap}: negative range {self.range_km.min()}")
         for (a, b), (c, _) in zip(self.up_s, self.up_s[1:]):
@@ -76,14 +93,21 @@ class Link:
         self.queue_pkts = int(queue_pkts)
         self._t = np.asarray(geometry.t_s, float).tolist()
         self._k = 0                                    # sample interval of the last lookup
-        self._delay = (np.asarray(geometry.range_km, float) / C_KM_S).tolist()
+        self._held = geometry.delay_s is not None      # a path: steps, not a slope
+        self._delay = (np.asarray(geometry.range_km, float) / C_KM_S if not self._held
+                       else np.asarray(geometry.delay_s, float)).tolist()
+        self._budget = (None if geometry.loss_prob is None
+                        else np.asarray(geometry.loss_prob, float).tolist())
+        self._share = (None if geometry.share is None
+                       else np.asarray(geometry.share, float).tolist())
         self._elev = np.asarray(geometry.elev_deg, float).tolist()
         self._starts = [a for a, _ in geometry.up_s]
         self._ends = [b for _, b in geometry.up_s]
         self._hit_start, self._hit_end = math.inf, -math.inf
         self.loss_prob = float(loss_prob)
         self.loss_prob_at_horizon = loss_prob_at_horizon
-        self._lossless = self.loss_prob <= 0 and not loss_prob_at_horizon
+        self._lossless = (self.loss_prob <= 0 and not loss_prob_at_horizon
+                          and self._budget is None)
         self._rng = rng if rng is not None else np.random.default_rng(0)
         self._uniform: list[float] = []
         self._queues = {"down": deque(), "up": deque()}
@@ -126,10 +150,18 @@ class Link:
         return k, (0.0 if f < 0.0 else 1.0 if f > 1.0 else f)
 
     def delay_s(self, t: float) -> float:
-        """One-way propagation delay of the space segment at ``t`` (s)."""
+        """One-way propagation delay of the space segment (on a path: to the
+        correspondent) at ``t`` (s)."""
+        if self._held:
+            return self._held_at(self._delay, t)
         k, f = self._interval(t)
         d = self._delay
         return d[k] + (d[k + 1] - d[k]) * f
+
+    def _held_at(self, values: list, t: float) -> float:
+        """``values`` sampled at ``t_s``, held from each sample to the next."""
+        k, f = self._interval(t)
+        return values[k + 1] if f >= 1.0 else values[k]
 
     def elev_deg(self, t: float) -> float:
         k, f = self._interval(t)
@@ -144,6 +176,9 @@ class Link:
             # grows linearly from loss_prob at zenith to loss_prob_at_horizon at 0°
             e = self.elev_deg(t)
             p = p + (self.loss_prob_at_horizon - p) * (1.0 - max(0.0, min(e, 90.0)) / 90.0)
+        if self._budget is not None:
+            # the link budget's loss at this sample (held like the path's delay)
+            p += self._held_at(self._budget, t)
         if p <= 0.0:
             return False
         if not self._uniform:
@@ -159,9 +194,16 @@ class Link:
         q = self._queues[direction]
         while q and q[0] <= t_entry:
             q.popleft()
-        if len(q) > self.queue_pkts:        # one in service plus queue_pkts waiting
+        rate_bps, limit = self.capacity_bps, self.queue_pkts
+        if self._share is not None:
+            # shared with other mobiles' flows: served at the capacity they leave, with
+            # that share of the buffer (a processor-sharing view of the FIFO: the sojourn
+            # is the service time over 1 - their utilisation, as M/M/1's)
+            share = self._held_at(self._share, t_entry)
+            rate_bps, limit = rate_bps * share, max(1, int(limit * share))
+        if len(q) > limit:                  # one in service plus queue_pkts waiting
             return t_entry, "queue_overflow"
-        dep = max(t_entry, self._last_dep[direction]) + size_bytes * 8.0 / self.capacity_bps
+        dep = max(t_entry, self._last_dep[direction]) + size_bytes * 8.0 / rate_bps
         self._last_dep[direction] = dep
         q.append(dep)
         if not self.is_up(dep):

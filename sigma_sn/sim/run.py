@@ -19,6 +19,7 @@ from sigma_sn.sim.hmip import HierarchicalHost
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
+from sigma_sn.sim.pathgeom import path_rtt_s, path_rtt_summary_ms
 
 REPORT_SCHEMA = "sigma-sn/report/1"
 #: the Mobile IPv6 family's endpoints by protocol name
@@ -164,6 +165,7 @@ class _Part:
     coverage_gaps: list               # (start_s, end_s): no access point visible at all
     series: dict                      # per-bin arrays
     log: PacketLog | None = field(default=None)
+    path_rtt_s: np.ndarray | None = None   # on a path: each delivered packet's path RTT
 
 
 def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
@@ -187,7 +189,8 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
         coverage_gaps=coverage_gaps(replay),
         stats=out.endpoint.stats, lm_updates=out.endpoint.lm_summary()[1],
         series=_series(out, cfg, arrived_in_time, lost_mask, latency),
-        log=log if cfg.keep_trace else None)
+        log=log if cfg.keep_trace else None,
+        path_rtt_s=path_rtt_s(replay.links, log, arrived_in_time))
 
 
 def coverage_gaps(replay: Replay) -> list[tuple[float, float]]:
@@ -422,6 +425,9 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
             "handovers": len(p.handovers)} for p in parts],
         "timeseries": _timeseries(parts, end_s),
     }
+    rtt = path_rtt_summary_ms(np.concatenate([p.path_rtt_s for p in parts]))
+    if rtt is not None:     # on a path (a scenario's [path]): the RTT the packets met
+        report["path_rtt_ms"] = rtt
     if cfg.keep_trace:
         report["_trace"] = parts[0].log
         report["_traces"] = [(p.mobile, p.log) for p in parts]

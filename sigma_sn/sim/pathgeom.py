@@ -1,0 +1,162 @@
+"""The replay on a path (a scenario's ``[path]``, issue 16): each link's delay is the path
+stage's delay to the correspondent (uplink + ISL hops + downlink + fibre) at each routing
+step, and its random loss the link budget's at that step's range and elevation.
+
+The plan carries the path model (``inputs.parameters.path``, docs/plan-format.md), the
+gateways written out in it, so ``sigma-sn simulate plan.json`` rebuilds the same paths.
+Everything here is computed once per replay, with numpy, per routing step; the SimPy
+model only reads the samples (:class:`~sigma_sn.sim.links.LinkGeometry`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sigma_sn.errors import InputError
+from sigma_sn.sim.links import LinkGeometry
+
+#: the keys of ``inputs.parameters.path``
+PATH_KEYS = ("mode", "step_s", "correspondent", "gateways", "fibre_per_hop_ms",
+             "fibre_hop_km", "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg")
+
+
+def path_parameters(cfg) -> dict:
+    """Return a :class:`~sigma_sn.path.config.PathConfig` as the plan records it
+    (``inputs.parameters.path``): plain JSON, the gateways written out."""
+    from sigma_sn.sites import read_sites_csv
+
+    gateways = [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg,
+                 "alt_m": g.alt_m, "min_elev_deg": g.min_elev_deg}
+                for g in read_sites_csv(cfg.gateways_file)]
+    return {"mode": cfg.mode.value, "step_s": cfg.step_s,
+            "correspondent": dataclasses.asdict(cfg.correspondent), "gateways": gateways,
+            "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
+            "isl_max_range_km": cfg.isl.max_range_km,
+            "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
+            "isl_plane_tol_deg": cfg.isl.plane_tol_deg}
+
+
+def with_path(plan: dict, cfg) -> dict:
+    """Return ``plan`` with the scenario's ``[path]`` (``cfg``, or None: unchanged) in
+    ``inputs.parameters.path``."""
+    if cfg is None:
+        return plan
+    params = {**plan["inputs"]["parameters"], "path": path_parameters(cfg)}
+    return {**plan, "inputs": {**plan["inputs"], "parameters": params}}
+
+
+def path_model_from_plan(path: dict, satellites, start_utc: str, duration_s: float,
+                         min_elev_deg: float, *, source: str = "plan"):
+    """Return the :class:`~sigma_sn.path.route.PathModel` of a plan's
+    ``inputs.parameters.path`` over ``satellites`` (the whole element set: ISLs route
+    over satellites the plan never serves from)."""
+    from sigma_sn.path.config import Isl, PathMode
+    from sigma_sn.path.ground import Correspondent, Fibre
+    from sigma_sn.path.route import PathModel
+    from sigma_sn.sites import Site
+
+    key = "inputs.parameters.path"
+    missing = [k for k in PATH_KEYS if k not in path]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}", path=source, key=key)
+    try:
+        gateways = [Site(g["name"], float(g["lat_deg"]), float(g["lon_deg"]),
+                         float(g.get("alt_m") or 0.0), g.get("min_elev_deg"))
+                    for g in path["gateways"]]
+        c = path["correspondent"]
+        return PathModel(
+            satellites, gateways,
+            Correspondent(c["name"], float(c["lat_deg"]), float(c["lon_deg"])),
+            start_utc, duration_s, mode=PathMode(path["mode"]), min_elev_deg=min_elev_deg,
+            fibre=Fibre(float(path["fibre_per_hop_ms"]), float(path["fibre_hop_km"])),
+            isl=Isl(float(path["isl_max_range_km"]), float(path["isl_polar_cutoff_deg"]),
+                    float(path["isl_plane_tol_deg"])),
+            step_s=float(path["step_s"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed path model: {exc!r}", path=source, key=key) from None
+
+
+def link_on_path(geometry: LinkGeometry, paths, rows) -> LinkGeometry:
+    """Return ``geometry`` on the path: its samples at the routing steps of its windows
+    ``rows`` (indices into ``paths.windows``, in AOS order, one per up interval of
+    ``geometry``), the one-way delay to the correspondent and the link budget's loss
+    probability at each; up only where the path reaches a gateway.
+
+    A window starts before its first routing step (AOS is not on the grid): the first
+    step's delay holds back to AOS, as the last one holds to LOS.
+    """
+    from sigma_sn.path.linkbudget import LinkBudget, loss_probability, snr_db
+
+    t_parts, d_parts, up = [], [], []
+    step = paths.step_s
+    for (a, b), w in zip(geometry.up_s, rows):
+        t_s, delay_ms, _, _ = paths.samples(int(w))
+        ok = np.isfinite(delay_ms)
+        t_parts.append(t_s[ok])
+        d_parts.append(delay_ms[ok].astype(float) / 1000.0)
+        # runs of reachable steps: each is up from its first step to one step past its
+        # last, the window's ends standing in for the first and last steps
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], ok, [False]]).astype(int)))
+        for r0, r1 in zip(edges[::2], edges[1::2] - 1):
+            start = a if r0 == 0 else float(t_s[r0])
+            end = b if r1 == len(t_s) - 1 else float(t_s[r1]) + step
+            up.append((start, min(end, b)))
+    t_s = np.concatenate(t_parts) if t_parts else np.zeros(0)
+    delay_s = np.concatenate(d_parts) if d_parts else np.zeros(0)
+    if len(t_s) == 0:       # never reaches a gateway: a link that is never up
+        return LinkGeometry(geometry.ap, geometry.t_s, geometry.range_km, geometry.elev_deg,
+                            ())
+    if len(t_s) == 1:
+        t_s, delay_s = np.append(t_s, t_s[0] + step), np.repeat(delay_s, 2)
+    range_km = np.interp(t_s, geometry.t_s, geometry.range_km)
+    elev_deg = np.interp(t_s, geometry.t_s, geometry.elev_deg)
+    loss = loss_probability(snr_db(range_km, elev_deg, LinkBudget()))
+    return LinkGeometry(geometry.ap, t_s, range_km, elev_deg, tuple(up), delay_s=delay_s,
+                        loss_prob=loss)
+
+
+def paths_for_replay(path: dict, catalog_satellites, sat_objs, site_objs, windows, *,
+                     start_utc: str, duration_s: float, min_elev_deg: float,
+                     source: str = "plan"):
+    """Return the :class:`~sigma_sn.path.route.PathDelays` of ``windows`` (found over
+    ``sat_objs`` and ``site_objs``, the plan's satellites and terminals), routed over
+    the whole ``catalog_satellites``; their window indices are those of ``windows``."""
+    from sigma_sn.path.route import compute_paths
+
+    model = path_model_from_plan(path, catalog_satellites, start_utc, duration_s,
+                                 min_elev_deg, source=source)
+    index = {id(s): k for k, s in enumerate(catalog_satellites)}
+    in_catalog = np.array([index[id(s)] for s in sat_objs], np.int64)
+    terminal_windows = dataclasses.replace(windows, sat=in_catalog[windows.sat]
+                                           if len(windows) else windows.sat)
+    return compute_paths(model, site_objs, terminal_windows)
+
+
+def path_rtt_s(links, log, mask) -> np.ndarray:
+    """Return the path RTT (s, twice the one-way path delay) each packet of ``log``
+    selected by ``mask`` met at its send time over the link it took; empty when no link
+    of ``links`` (:class:`LinkGeometry`) is on a path. Looked up per link, vectorised."""
+    on_path = {g.ap: g for g in links if g.delay_s is not None}
+    if not on_path:
+        return np.zeros(0)
+    sent, ap = log.sent_s[mask], log.ap[mask]
+    out = np.full(len(sent), np.nan)
+    for k, name in enumerate(log.ap_names):
+        g = on_path.get(name)
+        sel = ap == k
+        if g is None or not sel.any():
+            continue
+        # held from the last sample at or before the send time, as Link.delay_s
+        i = np.clip(np.searchsorted(g.t_s, sent[sel], side="right") - 1, 0, len(g.t_s) - 1)
+        out[sel] = 2.0 * g.delay_s[i]
+    return out[np.isfinite(out)]
+
+
+def path_rtt_summary_ms(rtt_s: np.ndarray) -> dict | None:
+    """``{"mean", "p95"}`` (ms) of path RTTs, or None when there are none."""
+    if not rtt_s.size:
+        return None
+    return {"mean": round(float(rtt_s.mean()) * 1e3, 3),
+            "p95": round(float(np.percentile(rtt_s, 95)) * 1e3, 3)}
