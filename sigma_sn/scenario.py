@@ -153,6 +153,8 @@ def _typed_fields(reader: _Reader, cls, keys, defaults) -> dict:
             out[key] = reader.table[key]
         elif isinstance(d, str):
             out[key] = reader.string(key)
+        elif key == "handover_weight_ms_s" and reader.table[key] == math.inf:
+            out[key] = math.inf   # min-handovers-delay: the fewest handovers, then delay
         elif isinstance(d, int) or (d is None and key.endswith("capacity")):
             out[key] = reader.integer(key)
         else:  # float, or None for an optional number

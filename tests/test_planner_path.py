@@ -241,3 +241,15 @@ def test_other_policies_record_no_path_parameters(lisbon):
     plan = plan_windows(tw, sats, [LISBON], Mode.ROUTER, Policy.MIN_HANDOVERS)
     assert "delay_margin_ms" not in plan["inputs"]["parameters"]["selection"]
     assert "path" not in plan["inputs"]["parameters"]
+
+
+def test_an_infinite_handover_weight_is_read_from_the_scenario(tmp_path):
+    toml = (REPO / "scenarios" / "starlink-router.toml").read_text()
+    toml = toml.replace('"../tle_data/', f'"{(REPO / "tle_data").as_posix()}/')
+    p = tmp_path / "x.toml"
+    p.write_text(toml + "handover_weight_ms_s = inf\n")
+    assert load_scenario(p).selection.handover_weight_ms_s == math.inf
+    p.write_text(toml + "handover_weight_ms_s = -1\n")
+    with pytest.raises(InputError) as err:
+        load_scenario(p)
+    assert err.value.key == "selection.handover_weight_ms_s"
