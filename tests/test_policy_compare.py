@@ -16,6 +16,7 @@ from sigma_sn.planner.kinds import Mode, Policy
 from sigma_sn.planner.plan import plan_scenario, scenario_paths, scenario_windows
 from sigma_sn.policy_compare import COLUMNS, serving_rtt_ms
 from sigma_sn.scenario import load_scenario
+from tests.plan_checks import check_plan_invariants
 
 ISL = f"""name = "isl-lisbon"
 mode = "router"
@@ -52,6 +53,7 @@ def test_serving_rtt_is_the_path_of_the_window_serving_each_step(isl):
     sw = scenario_windows(sc)
     paths = scenario_paths(sc, sw)
     plan = plan_scenario(sc, windows=sw, paths=paths)
+    check_plan_invariants(plan)   # the schema and the timing model's invariants hold
     rtt = serving_rtt_ms(plan, paths)["Lisbon"]
     w = paths.windows
     sat = {n: k for k, n in enumerate(w.sat_names)}
