@@ -18,7 +18,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from sigma_sn.planner.jit import njit
-from sigma_sn.planner.policies import walk
+from sigma_sn.planner.policies import backtrack, walk
 
 #: ``delay_ms_of(window indices, t_s)`` -> one-way path delay (ms, NaN: no path)
 DelayOf = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -172,15 +172,8 @@ def _joint_dp(delay, g, win, ap, n_ap, by_g, weight, step_s):
                 ap_best[a], ap_group[a] = k, group
         prev_best = best
         i = j
-    count, k = 0, prev_best
-    while k >= 0:
-        count += 1
-        k = prev[k]
-    path = np.empty(count, np.int64)
-    k = prev_best
-    for p in range(count - 1, -1, -1):
-        path[p] = k
-        k = prev[k]
+    path = backtrack(prev, prev_best)
+    count = len(path)
     out_i = np.empty(count, np.int64)
     out_t = np.empty(count)
     m = 0
