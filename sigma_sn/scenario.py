@@ -16,8 +16,8 @@ from sigma_sn.path.config import Isl, PathConfig, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.kinds import (LINK_KEYS, POLICIES_BY_MODE, TRAFFIC_KEYS, Mode, Policy,
-                                    Selection)
+from sigma_sn.planner.kinds import (LINK_KEYS, PATH_POLICIES, POLICIES_BY_MODE,
+                                    TRAFFIC_KEYS, Mode, Policy, Selection)
 from sigma_sn.propagate import as_utc
 from sigma_sn.sim.mip import ACCESS_FIELDS, MipConfig, access_from_timing
 from sigma_sn.sim.model import SimConfig
@@ -153,6 +153,8 @@ def _typed_fields(reader: _Reader, cls, keys, defaults) -> dict:
             out[key] = reader.table[key]
         elif isinstance(d, str):
             out[key] = reader.string(key)
+        elif key == "handover_weight_ms_s" and reader.table[key] == math.inf:
+            out[key] = math.inf   # min-handovers-delay: the fewest handovers, then delay
         elif isinstance(d, int) or (d is None and key.endswith("capacity")):
             out[key] = reader.integer(key)
         else:  # float, or None for an optional number
@@ -209,7 +211,11 @@ def load_scenario(path) -> Scenario:
     except ValueError:
         raise top.fail("policy", f"must be one of {', '.join(p.value for p in Policy)}, got "
                        f"{data.get('policy')!r}") from None
-    if policy not in POLICIES_BY_MODE[mode]:
+    if policy in PATH_POLICIES and mode is Mode.ROUTER:
+        if "path" not in data:  # the policy ranks access points by the path stage's delays
+            raise InputError(f"policy {policy.value} needs a [path] section (gateways and "
+                             "correspondent, docs/path.md)", path=where, key="path")
+    elif policy not in POLICIES_BY_MODE[mode]:
         raise top.fail("policy", f"{policy.value} is not offered in {mode.value} mode; "
                        f"choose {', '.join(p.value for p in POLICIES_BY_MODE[mode])}")
     base = path.parent

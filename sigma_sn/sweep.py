@@ -179,12 +179,15 @@ def _plan_key(sc) -> tuple:
 
 def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
               rate_pps: float | None = None, truth_elements=None,
-              plan_fn: Callable | None = None, log=None) -> list[dict]:
+              plan_fn: Callable | None = None, log=None,
+              more_rows: Callable | None = None) -> list[dict]:
     """Plan and compare ``scenario`` at every point of the grid; return the tidy rows
     ``{param, value[, param2, value2], protocol, metric, unit, result}``.
 
     A plan is made once per distinct planner-side setting and reused for simulator-side
     values. ``log`` (a text stream, e.g. ``sys.stderr``) gets one line per run.
+    ``more_rows(plan, doc)``, if given, returns further ``{protocol, metric, unit, result}``
+    rows for each point (``sigma-sn sweep --policies``: path RTT, handovers per hour).
     """
     from sigma_sn.compare import PROTOCOLS, compare_plan
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
@@ -217,6 +220,8 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
             for r in doc["table"]:
                 rows.append({**head, "protocol": protocol, "metric": r["metric"],
                              "unit": r["unit"], "result": r[protocol]})
+        if more_rows is not None:
+            rows += [{**head, **r} for r in more_rows(plan, doc)]
         if log is not None:
             t = {r["metric"]: r for r in doc["table"]}
             where = " ".join(f"{n}={v}" for n, v in point.assignment)
@@ -228,19 +233,20 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
     return rows
 
 
-def columns(n_params: int) -> tuple[str, ...]:
-    """The CSV header for one or two swept parameters."""
+def columns(n_params: int, policy: bool = False) -> tuple[str, ...]:
+    """The CSV header for one or two swept parameters (led by ``policy`` with
+    ``--policies``)."""
     lead = ("param", "value") if n_params == 1 else ("param", "value", "param2", "value2")
-    return (*lead, "protocol", "metric", "unit", "result")
+    return (*(("policy",) if policy else ()), *lead, "protocol", "metric", "unit", "result")
 
 
-def sweep_csv(rows: list[dict], n_params: int) -> str:
+def sweep_csv(rows: list[dict], n_params: int, policy: bool = False) -> str:
     """The rows as tidy CSV text (``None`` results are empty cells)."""
     from sigma_sn.compare import cell
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    cols = columns(n_params)
+    cols = columns(n_params, policy)
     w.writerow(cols)
     for r in rows:
         w.writerow([cell(r[c]) if c == "result" else r[c] for c in cols])

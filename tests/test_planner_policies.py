@@ -14,9 +14,12 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from sigma_sn.planner.core import changes, handovers, select, select_least_load
-from sigma_sn.planner.kinds import Action, Policy, Selection, Serve, Window
+from sigma_sn.planner.kinds import PATH_POLICIES, Action, Policy, Selection, Serve, Window
 from sigma_sn.planner.policies import received_power_dbw
 from tests.test_planner_core import LEAD_S, RTT_S, TIMING, check_invariants, rtt
+
+#: the policies that choose from windows and look angles (the path's own: test_planner_path)
+GEOMETRY_OR_WINDOWS = [p for p in Policy if p not in PATH_POLICIES]
 
 # the pure rules, without the default hysteresis (kinds.Selection explains the defaults)
 PURE = Selection(min_dwell_s=0.0, elev_margin_deg=0.0, signal_margin_db=0.0)
@@ -127,7 +130,7 @@ FIVE = [Window("A", 0, 100, 30), Window("B", 50, 400, 80), Window("C", 95, 450, 
 def test_each_policy_picks_the_sequence_its_rule_implies():
     geo = Passes(FIVE, ALT_KM)
     got = {p: select(p, FIVE, 1000, TIMING, RTT_S, geometry=geo, selection=PURE)
-           for p in Policy if p is not Policy.LEAST_LOAD}
+           for p in GEOMETRY_OR_WINDOWS if p is not Policy.LEAST_LOAD}
     # least-load: a second terminal holds D (one place) since 290 s
     blocker = [Window("D", 290, 1000, 60)]
     joint = select_least_load({"M": FIVE, "X": blocker}, {"D": 1}, 1000, TIMING, RTT_S,
@@ -185,7 +188,7 @@ def test_strongest_signal_is_free_space_loss_and_cosecant_atmosphere():
 def test_nothing_is_served_after_the_plan_ends():
     windows = [Window("A", 0, 300, 40), Window("B", 400, 700, 40)]
     geo = Passes(windows)
-    for policy in Policy:
+    for policy in GEOMETRY_OR_WINDOWS:
         seq = select(policy, windows, 350, TIMING, RTT_S, geometry=geo)
         assert [s.index for s in seq] == [0], policy
 
@@ -363,7 +366,7 @@ def test_min_handovers_never_needs_more_handovers_than_any_policy(rows, dwell_s)
     geo = Passes(windows, {f"S{k}": 400.0 + 250.0 * k for k in range(6)})
     sel = dataclasses.replace(PURE, min_dwell_s=dwell_s)
     seqs = {p: select(p, windows, 2600, TIMING, RTT_S, geometry=geo, selection=sel)
-            for p in Policy}
+            for p in GEOMETRY_OR_WINDOWS}
     best = seqs[Policy.MIN_HANDOVERS]
     for policy, seq in seqs.items():
         assert (len(changes(windows, best)) <= len(changes(windows, seq))

@@ -38,7 +38,38 @@ def register(sub) -> None:
     add_run_options(p)
     p.add_argument("--verbose", action="store_true",
                    help="list every stale element set and every satellite SGP4 fails for")
+    add_policies_option(p)
     p.set_defaults(func=run)
+
+
+def add_policies_option(p: argparse.ArgumentParser) -> None:
+    """``--policies``, which ``compare`` and ``sweep`` share."""
+    p.add_argument("--policies", metavar="P1,P2,...",
+                   help="plan under each of these selection policies (e.g. "
+                        "max-elevation,min-path-delay) and report, per policy and protocol, "
+                        "path RTT mean and p95 (with a [path] section), handovers per hour, "
+                        "service interruption and loss")
+
+
+def run_policies(args: argparse.Namespace, sc, out) -> int:
+    """``compare --policies``: the policies side by side (sigma_sn.policy_compare)."""
+    import sys
+
+    from sigma_sn.policy_compare import (compare_policies, format_table, parse_policies,
+                                         write_policies)
+    from sigma_sn.progress import Progress
+
+    policies = parse_policies(args.policies, sc.mode)
+    if args.rate is not None and not args.rate > 0:
+        from sigma_sn.errors import InputError
+        raise InputError(f"must be > 0, got {args.rate}", key="--rate")
+    doc, extra = compare_policies(sc, policies, seed=args.seed, rate_pps=args.rate,
+                                  truth_elements=args.truth_tle, progress=Progress,
+                                  log=sys.stderr)
+    written = write_policies(doc, extra, out)
+    print(format_table(doc["table"]), end="")
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    return 0
 
 
 def out_dir_for(name: str, scenario_path) -> str:
@@ -80,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
     sc = load_scenario(args.scenario)
     out = Path(args.out_dir or out_dir_for(sc.name, args.scenario))
+    if args.policies:
+        return run_policies(args, sc, out)
     sw = scenario_windows(sc)
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s, sw.windows.skipped,
                               verbose=args.verbose))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 POLICIES = ("max-elevation", "longest-visibility", "strongest-signal", "least-load",
-            "min-handovers")
+            "min-handovers", "min-path-delay", "min-handovers-delay")
 
 
 def register(subparsers) -> None:
@@ -39,7 +39,7 @@ def apply_overrides(sc, args):
     import dataclasses
 
     from sigma_sn.errors import InputError
-    from sigma_sn.planner.kinds import POLICIES_BY_MODE, Mode, Policy
+    from sigma_sn.planner.kinds import PATH_POLICIES, POLICIES_BY_MODE, Mode, Policy
     from sigma_sn.propagate import as_utc
 
     changes = {}
@@ -48,7 +48,8 @@ def apply_overrides(sc, args):
     if args.policy:
         changes["policy"] = Policy(args.policy)
     mode, policy = changes.get("mode", sc.mode), changes.get("policy", sc.policy)
-    if policy not in POLICIES_BY_MODE[mode]:
+    path_ok = policy in PATH_POLICIES and mode is Mode.ROUTER  # needs [path]: plan_scenario
+    if policy not in POLICIES_BY_MODE[mode] and not path_ok:
         raise InputError(f"{policy.value} is not offered in {mode.value} mode; choose "
                          f"{', '.join(p.value for p in POLICIES_BY_MODE[mode])}",
                          key="--policy" if args.policy else "--mode")

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub) -> None:
-    from sigma_sn.cli.compare import add_run_options
+    from sigma_sn.cli.compare import add_policies_option, add_run_options
 
     p = sub.add_parser(
         "sweep", help="compare every protocol over one or two parameters; tidy CSV",
@@ -36,6 +36,7 @@ def register(sub) -> None:
                    help="a parameter and its values; give --param twice for a 2-D sweep")
     p.add_argument("--out", metavar="FILE", help="write the CSV here (atomic); default stdout")
     add_run_options(p)
+    add_policies_option(p)
     p.set_defaults(func=run)
 
 
@@ -54,9 +55,23 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"must be > 0, got {args.rate}", key="--rate")
     sc = load_scenario(args.scenario)
     grid(sc, params)  # every value checked before the first run
-    rows = run_sweep(sc, params, seed=args.seed, rate_pps=args.rate,
-                     truth_elements=args.truth_tle, log=sys.stderr)
-    text = sweep_csv(rows, len(params))
+    if args.policies:  # the sweep once per policy, rows led by the policy
+        import dataclasses
+
+        from sigma_sn.policy_compare import SweepHooks, parse_policies
+
+        rows = []
+        for policy in parse_policies(args.policies, sc.mode):
+            hooks = SweepHooks()
+            rows += [{"policy": policy.value, **r} for r in run_sweep(
+                dataclasses.replace(sc, policy=policy), params, seed=args.seed,
+                rate_pps=args.rate, truth_elements=args.truth_tle, log=sys.stderr,
+                plan_fn=hooks.plan_fn, more_rows=hooks.more_rows)]
+        text = sweep_csv(rows, len(params), policy=True)
+    else:
+        rows = run_sweep(sc, params, seed=args.seed, rate_pps=args.rate,
+                         truth_elements=args.truth_tle, log=sys.stderr)
+        text = sweep_csv(rows, len(params))
     if args.out:
         write_text(args.out, text)
         print(f"{len(rows)} rows written to {args.out}", file=sys.stderr)

@@ -10,15 +10,17 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from sigma_sn.planner.kinds import (Action, Geometry, Policy, Selection, Serve,
-                                    Window)
+from sigma_sn.planner import pathpolicy
+from sigma_sn.planner.kinds import (PATH_POLICIES, Action, Geometry, Policy, Selection,
+                                    Serve, Window)
 from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
                                        longest_visibility_arrays, min_handovers,
-                                       min_handovers_arrays, received_power_dbw, walk)
+                                       min_handovers_arrays, received_power_dbw, serves,
+                                       walk)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "changes", "handovers", "longest_visibility", "min_handovers",
-           "select", "select_columns", "select_on_grid", "select_least_load"]
+           "select", "select_columns", "select_on_grid", "select_least_load", "select_path"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,21 @@ class Handover(NamedTuple):
 
 def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing: Timing,
            rtt_bound_s: float, *, geometry: Geometry | None = None,
-           selection: Selection = Selection()) -> list[Serve]:
+           selection: Selection = Selection(), path_delay=None) -> list[Serve]:
     """Return the serving sequence ``policy`` picks for one mobile over [0, duration_s].
 
     ``rtt_bound_s`` bounds the round trip over any access point (it decides whether an
-    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal.
+    overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal,
+    ``path_delay(window indices, t_s)`` (one-way ms, NaN: no path) by PATH_POLICIES.
     """
+    if policy in PATH_POLICIES:
+        if path_delay is None:
+            raise ValueError(f"policy {policy.value} needs the path delays (a [path] section)")
+        names: dict[str, int] = {}
+        ap = [names.setdefault(w.ap, len(names)) for w in windows]
+        return serves(*select_path(policy, [w.aos_s for w in windows],
+                                   [w.los_s for w in windows], ap, duration_s, timing,
+                                   rtt_bound_s, path_delay, selection=selection))
     if policy is Policy.MIN_HANDOVERS:
         seq = min_handovers(windows, duration_s, _need_s(timing, rtt_bound_s),
                             timing.guard_s)
@@ -98,6 +109,23 @@ def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timi
     return walk(metric(look.elev_deg, look.range_km), look, aos_s, los_s, duration_s,
                 margin, selection.min_dwell_s, selection.decision_step_s,
                 timing.guard_s + rtt_bound_s)
+
+
+def select_path(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: Timing,
+                rtt_bound_s: float, path_delay, *, selection: Selection = Selection()
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``select`` for min-path-delay or min-handovers-delay on a mobile's window columns
+    (AOS, LOS, an integer code per access point) and ``path_delay(window indices, t_s)``
+    (one-way ms, NaN: no path). Returns the sequence as columns, as :func:`select_on_grid`."""
+    step_s, lead_s = selection.decision_step_s, timing.guard_s + rtt_bound_s
+    if policy is Policy.MIN_PATH_DELAY:
+        return pathpolicy.min_path_delay(aos_s, los_s, path_delay, duration_s,
+                                         selection.delay_margin_ms, selection.min_dwell_s,
+                                         step_s, lead_s)
+    if policy is Policy.MIN_HANDOVERS_DELAY:
+        return pathpolicy.min_handovers_delay(aos_s, los_s, ap, path_delay, duration_s,
+                                              selection.handover_weight_ms_s, step_s, lead_s)
+    raise ValueError(f"policy {policy.value} does not read the path")
 
 
 def _rule(policy: Policy, selection: Selection):

@@ -17,7 +17,7 @@ from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.planner import core, events, policies, rows
 from sigma_sn.planner.jit import njit, pymax, pymin
-from sigma_sn.planner.kinds import Mode, Policy, Window
+from sigma_sn.planner.kinds import PATH_POLICIES, Mode, Policy, Window
 
 _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
@@ -50,6 +50,13 @@ def _select_group(names: list, job: dict) -> dict:
                                  timing.guard_s + bound_s)
             out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
                                          timing, bound_s, look, selection=selection)
+    elif policy in PATH_POLICIES:
+        delay_of = job["path_delay"]
+        for m in names:
+            lo, hi = spans[m]
+            out[m] = core.select_path(
+                policy, aos[lo:hi], los[lo:hi], ap[lo:hi], duration_s, timing, bound_s,
+                lambda win, t_s, lo=lo: delay_of(lo + win, t_s), selection=selection)
     else:
         for m in names:
             windows = candidate_windows(job["ap_col"], aos, los, job["elev"], *spans[m])

@@ -26,11 +26,17 @@ class Policy(str, Enum):
     STRONGEST_SIGNAL = "strongest-signal"
     LEAST_LOAD = "least-load"
     MIN_HANDOVERS = "min-handovers"
+    MIN_PATH_DELAY = "min-path-delay"            # the least end-to-end path delay (issue 21)
+    MIN_HANDOVERS_DELAY = "min-handovers-delay"  # the optimum of handovers x weight + delay
 
 
-#: the policies each mode offers (host mode: the paper's three plus the optimum)
+#: the policies that read the path stage: router mode, with a scenario's [path] section
+PATH_POLICIES = (Policy.MIN_PATH_DELAY, Policy.MIN_HANDOVERS_DELAY)
+
+#: the policies each mode offers on its own (host mode: the paper's three plus the
+#: optimum); router mode also offers PATH_POLICIES where the scenario has a [path]
 POLICIES_BY_MODE = {
-    Mode.ROUTER: tuple(Policy),
+    Mode.ROUTER: tuple(p for p in Policy if p not in PATH_POLICIES),
     Mode.HOST: (Policy.STRONGEST_SIGNAL, Policy.LEAST_LOAD, Policy.LONGEST_VISIBILITY,
                 Policy.MIN_HANDOVERS),
 }
@@ -106,17 +112,33 @@ class Selection:
     eirp_dbw: float = 36.7
     atmospheric_zenith_db: float = 0.0  # loss at zenith A_z; A_z / sin(elev) (cosecant law)
     ap_capacity: int | None = None      # least-load: mobiles per AP at once (None: unlimited)
+    # min-path-delay: switch only to an AP whose one-way path delay is this much lower.
+    # 2 ms is above what a switch can promise (Starlink's RTT varies by several ms from
+    # one 15 s scheduling period to the next, Tanveer et al. as above) yet far below the
+    # tens of ms a route across a +Grid mesh can cost (issue 21's medians: 5-192 ms RTT)
+    delay_margin_ms: float = 2.0
+    # min-handovers-delay: what one handover is worth against the integral of one-way path
+    # delay (ms·s): 1000 switches when it saves 10 ms for 100 s, a third of a pass. 0: the
+    # least delay at every decision; inf: the fewest handovers, then the least delay
+    handover_weight_ms_s: float = 1000.0
 
     def __post_init__(self):
         for name in ("min_dwell_s", "elev_margin_deg", "signal_margin_db",
-                     "atmospheric_zenith_db"):
+                     "atmospheric_zenith_db", "delay_margin_ms"):
             _check_number(name, getattr(self, name), minimum=0.0)
+        if self.handover_weight_ms_s != math.inf:
+            _check_number("handover_weight_ms_s", self.handover_weight_ms_s, minimum=0.0)
         for name in ("decision_step_s", "frequency_hz"):
             _check_number(name, getattr(self, name), minimum=0.0, strict=True)
         _check_number("eirp_dbw", self.eirp_dbw)
         cap = self.ap_capacity
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
             raise ValueError(f"ap_capacity: must be an integer >= 1 or None, got {cap!r}")
+
+
+#: the Selection fields only the path policies read: a plan of any other policy leaves
+#: them out of its parameters, so its bytes do not change with them
+PATH_SELECTION_KEYS = ("delay_margin_ms", "handover_weight_ms_s")
 
 
 def _check_number(name: str, value, minimum: float | None = None, strict: bool = False):

@@ -25,7 +25,8 @@ import numpy as np
 from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.groups import candidate_windows, run_groups
-from sigma_sn.planner.kinds import LINK_KEYS, TRAFFIC_KEYS, Mode, Policy, Selection
+from sigma_sn.planner.kinds import (LINK_KEYS, PATH_POLICIES, PATH_SELECTION_KEYS,
+                                    TRAFFIC_KEYS, Mode, Policy, Selection)
 from sigma_sn.planner.sky import LinkLook, Sky, rtt_bound_s
 
 SCHEMA = "sigma-sn/plan/1"
@@ -41,7 +42,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  selection: Selection = Selection(), prefix: str = addresses.DEFAULT_PREFIX,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
                  name: str = "plan", sim=None, mip=None, sources: dict | None = None,
-                 stats: dict | None = None, workers: int | None = 1) -> dict:
+                 stats: dict | None = None, workers: int | None = 1, paths=None) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -53,6 +54,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     if given, receives the seconds each stage took and how many RTTs were evaluated.
     ``workers``: processes that share groups of mobiles (None: one per core); the plan is
     byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
+    ``paths``: the path stage's :class:`~sigma_sn.path.route.PathDelays` over ``windows``
+    (router mode), which PATH_POLICIES plan by.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
@@ -62,7 +65,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
         return _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound,
                              selection=selection, prefix=prefix, min_elev_deg=min_elev_deg,
                              step_s=step_s, mobiles=mobiles, name=name, sim=sim, mip=mip,
-                             sources=sources, stats=stats, workers=workers)
+                             sources=sources, stats=stats, workers=workers, paths=paths)
     finally:
         if enabled:
             gc.enable()
@@ -70,11 +73,15 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
 
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
                   prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
-                  workers):
+                  workers, paths):
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
     stats = {} if stats is None else stats
+    path_policy = policy in PATH_POLICIES
+    if path_policy and (mode is not Mode.ROUTER or paths is None):
+        raise ValueError(f"policy {policy.value} plans router mode over the path stage's "
+                         "delays (paths=)")
     sim = SimConfig() if sim is None else sim
     mip = MipConfig() if mip is None else mip
     router = mode is Mode.ROUTER
@@ -120,7 +127,10 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
            "selection": selection, "ap_index": ap_index, "mode": mode,
-           "epoch": windows.epoch}
+           "epoch": windows.epoch,
+           # planner window i (sorted per mobile) is the path stage's window order[i]
+           "path_delay": (lambda i, t_s: paths.delay_ms_at(order[i], t_s)) if path_policy
+           else None}
     t0 = time.perf_counter()
     cols: dict = {}
     made: dict[str, list[dict]] = {}
@@ -192,7 +202,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                 "mobiles": None if mobiles is None else list(mobiles),
                 "rtt_bound_s": _r(bound_s),
                 "timing": dataclasses.asdict(timing),
-                "selection": dataclasses.asdict(selection),
+                "selection": _selection_parameters(selection, path_policy),
                 "addresses": {"prefix": prefix},
                 "link": {k: getattr(sim, k) for k in LINK_KEYS},
                 "traffic": {k: getattr(sim, k) for k in TRAFFIC_KEYS},
@@ -208,7 +218,24 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "outages": out_outages,
         "location_updates": out_updates,
     }
+    if path_policy:
+        plan["inputs"]["parameters"]["path"] = {
+            "mode": paths.mode.value, "step_s": float(paths.step_s),
+            "gateways": list(paths.gateway_names),
+            "correspondent": dataclasses.asdict(paths.correspondent)}
     return plan
+
+
+def _selection_parameters(selection: Selection, path_policy: bool) -> dict:
+    """The selection a plan records: the path policies' own keys only in their plans, so
+    other plans keep their bytes."""
+    out = dataclasses.asdict(selection)
+    if out["handover_weight_ms_s"] == float("inf"):  # JSON has no infinity: None stands in
+        out["handover_weight_ms_s"] = None
+    if not path_policy:
+        for k in PATH_SELECTION_KEYS:
+            del out[k]
+    return out
 
 
 def _by_mobile(mobile, aos_s, ap_rank, n_mobiles: int) -> tuple[np.ndarray, list[int]]:
@@ -316,13 +343,33 @@ def scenario_windows(scenario, *, progress=None, workers: int | None = 1) -> Sce
     return ScenarioWindows(tuple(sats), tuple(sites), w)
 
 
+def scenario_paths(scenario, windows: ScenarioWindows, *, workers: int | None = 1):
+    """Return the path stage's :class:`~sigma_sn.path.route.PathDelays` of a scenario's
+    ``[path]`` section over its windows (router mode: the sites are the terminals).
+
+    Raises :class:`~sigma_sn.errors.InputError` naming the ``path`` key when the scenario
+    has no such section."""
+    from sigma_sn.errors import InputError
+    from sigma_sn.path.route import compute_paths, model_for_scenario
+
+    if scenario.path_config is None:
+        raise InputError(f"policy {scenario.policy.value} needs a [path] section (gateways "
+                         "and correspondent, docs/path.md)", path=str(scenario.path),
+                         key="path")
+    model = model_for_scenario(scenario, list(windows.satellites), workers=workers)
+    return compute_paths(model, list(windows.sites), windows.windows, workers=workers)
+
+
 def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
-                  windows: ScenarioWindows | None = None) -> dict:
+                  windows: ScenarioWindows | None = None, paths=None) -> dict:
     """Return the plan of a loaded :class:`~sigma_sn.scenario.Scenario`: its windows
     (``windows`` if given, e.g. to plan one set under several policies, else
-    :func:`scenario_windows` with ``progress``) planned by :func:`plan_windows`."""
+    :func:`scenario_windows` with ``progress``) planned by :func:`plan_windows`. A policy
+    that reads the path plans over ``paths`` (else :func:`scenario_paths`)."""
     sc = scenario
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
+    if sc.policy in PATH_POLICIES and paths is None:
+        paths = scenario_paths(sc, sw, workers=workers)
     files = [{"role": "elements", "path": display_path(p), "sha256": sha256_of(p)}
              for p in sc.element_files]
     files += [{"role": "sites", "path": display_path(p), "sha256": sha256_of(p)}
@@ -333,7 +380,7 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                         sc.timing, selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
-                        workers=workers)
+                        workers=workers, paths=paths if sc.policy in PATH_POLICIES else None)
 
 
 def dumps(plan: dict) -> str:
@@ -342,4 +389,4 @@ def dumps(plan: dict) -> str:
 
 
 __all__ = ["SCHEMA", "ScenarioWindows", "display_path", "dumps", "plan_scenario",
-           "plan_windows", "scenario_windows", "sha256_of"]
+           "plan_windows", "scenario_paths", "scenario_windows", "sha256_of"]

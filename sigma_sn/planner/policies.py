@@ -167,6 +167,12 @@ def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s
         if _less(bu[j] + max(0, end_us - los_us[j]), bh[j], bf[j], bm[j],
                  bu[end] + max(0, end_us - los_us[end]), bh[end], bf[end], bm[end]):
             end = j
+    return kept[backtrack(prev, end)]
+
+
+@njit
+def backtrack(prev, end):
+    """The chain of predecessors (``prev``, -1: none) that ends at ``end``, first to last."""
     count, k = 0, end
     while k >= 0:
         count += 1
@@ -174,7 +180,7 @@ def _min_handovers_dp(aos_s, los_s, ap, n_ap, order, duration_s, need_s, guard_s
     path = np.empty(count, np.int64)
     k = end
     for p in range(count - 1, -1, -1):
-        path[p] = kept[k]
+        path[p] = k
         k = prev[k]
     return path
 
