@@ -15,10 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import replay  # noqa: E402
 import windows_cli  # noqa: E402
 
 EVERY = 10     # every 10th Starlink satellite: 1,075 over 100 cities for a day
 PAIRS = 40
+REPLAY_HOURS = 0.25   # iridium-router: 45 k CBR packets, about 210 k bulk ones
 
 
 def main() -> int:
@@ -35,6 +37,9 @@ def main() -> int:
         ("windows write stage / find_windows", m["write_share"], windows_cli.GOAL_WRITE_SHARE,
          False),
     ]
+    for row in replay.run([REPLAY_HOURS], ["cbr", "bulk"], capacity_mbps=2.0):
+        checks.append((f"{row['traffic']} replay / bare SimPy", row["ratio"], replay.GOAL_RATIO,
+                       False))
     failed = 0
     for name, value, goal, higher in checks:
         limit = goal / 2 if higher else goal * 2

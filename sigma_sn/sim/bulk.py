@@ -48,24 +48,31 @@ class PathState:
 class BulkTransfer:
     """CN -> MH ("down") or MH -> CN ("up"), always with data to send."""
 
-    def __init__(self, assoc: Association, cfg: SimConfig, log: PacketLog, end_s: float):
+    def __init__(self, assoc: Association, cfg: SimConfig, log: PacketLog, end_s: float,
+                 bin_s: float = 1.0, n_bins: int = 1):
         self.a = assoc
         self.cfg = cfg
         self.log = log
         self.end_s = end_s
         self.size = cfg.payload_bytes + DATA_HEADER_BYTES
         self.paths: dict[str, PathState] = {}
-        self.chunks: dict[int, Chunk] = {}
+        self.chunks: dict[int, Chunk] = {}     # by TSN, in TSN order (sent in that order)
         self.next_tsn = 1
         self.cum_ack = 0                   # sender's view: highest TSN acked in order
         self.fast_recovery_until = 0       # RFC 4960 §7.2.4: one window reduction per loss
+        # some chunk may be marked for retransmission: saves pump() a scan of the window
+        # per packet (cleared by a scan that finds none)
+        self.maybe_marked = False
         # receiver
         self.rcv_cum = 0
         self.rcv_above: set[int] = set()
         self.rcv_unacked = 0
         self.sack_token = 0
         self.delivered_bytes = 0
-        self.delivered_series: list[tuple[float, int]] = []
+        # in-order payload bits delivered per report bin (arrival time), summed as they
+        # come: a per-interval aggregate, not a per-packet list
+        self.bin_s = bin_s
+        self.delivered_bits = [0.0] * n_bins
         assoc.listeners.append(self.pump)         # a path came back, or the primary moved
 
     # -- where packets go ------------------------------------------------------------------
@@ -126,7 +133,10 @@ class BulkTransfer:
         now = self.a.env.now
         if now >= self.end_s or self.a.stats.aborted_s is not None:
             return
-        for c in sorted((c for c in self.chunks.values() if c.marked), key=lambda c: c.tsn):
+        marked = sorted((c for c in self.chunks.values() if c.marked),
+                        key=lambda c: c.tsn) if self.maybe_marked else ()
+        self.maybe_marked = bool(marked)
+        for c in marked:
             dest = self.alternate(c.dest)
             if dest is None or self.path(dest).flight + c.size > self.path(dest).cwnd:
                 break
@@ -180,6 +190,7 @@ class BulkTransfer:
         for c in self.chunks.values():
             if c.in_flight and not c.acked and c.dest == dest:
                 c.in_flight, c.marked = False, True
+                self.maybe_marked = True
                 c.retransmitted = True          # so it goes to an alternate address
         p.flight = 0
         p.timer_running = False
@@ -232,19 +243,23 @@ class BulkTransfer:
                 p.timer_running = False
             else:
                 self.start_timer(dest)
+        # chunks holds every TSN above the old cumulative ack: forget those now acked
+        for tsn in range(self.cum_ack + 1, cum + 1):
+            self.chunks.pop(tsn, None)
         self.cum_ack = max(self.cum_ack, cum)
-        for tsn in [t for t in self.chunks if t <= self.cum_ack]:
-            del self.chunks[tsn]
         # miss indications (RFC 4960 §7.2.4, HTNA): an outstanding TSN below the highest
         # newly acked one, sent before that one was, has been passed over once more
         if newly and gaps:
             top = max(newly, key=lambda c: c.tsn)
             lost_dests = set()
-            for c in self.chunks.values():
-                if c.in_flight and not c.acked and c.tsn < top.tsn and c.sent_s <= top.sent_s:
+            for c in self.chunks.values():            # in TSN order: stop at the top
+                if c.tsn >= top.tsn:
+                    break
+                if c.in_flight and not c.acked and c.sent_s <= top.sent_s:
                     c.misses += 1
                     if c.misses == 3:
                         c.in_flight, c.marked = False, True
+                        self.maybe_marked = True
                         self.path(c.dest).flight = max(0, self.path(c.dest).flight - c.size)
                         if c.tsn > self.fast_recovery_until:
                             lost_dests.add(c.dest)
@@ -274,7 +289,8 @@ class BulkTransfer:
             advanced += size - DATA_HEADER_BYTES
         if advanced:
             self.delivered_bytes += advanced
-            self.delivered_series.append((now, self.delivered_bytes))
+            k = min(int(now // self.bin_s), len(self.delivered_bits) - 1)
+            self.delivered_bits[k] += advanced * 8.0
         self.rcv_unacked += 1
         if self.rcv_above or self.rcv_unacked >= 2:
             self.sack_now()

@@ -114,7 +114,7 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         if cfg.traffic == "cbr":
             env.process(cbr_source(endpoint, log, cfg, end_s))
         else:
-            bulk = BulkTransfer(endpoint, cfg, log, end_s)
+            bulk = BulkTransfer(endpoint, cfg, log, end_s, *_bins(end_s))
             env.process(bulk.start())
         env.process(endpoint.run_plan())
         env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
@@ -134,6 +134,12 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
 def bin_seconds(duration_s: float) -> int:
     """Width of the report's time-series bins: ``max(1, duration / 2000)``, whole seconds."""
     return max(1, int(round(duration_s / TIMESERIES_BINS)))
+
+
+def _bins(end_s: float) -> tuple[int, int]:
+    """The report's time-series bins: ``(width_s, count)``."""
+    bin_s = bin_seconds(end_s)
+    return bin_s, max(1, int(math.ceil(end_s / bin_s - 1e-9)))
 
 
 def _ms(x) -> float:
@@ -327,17 +333,13 @@ def _series(out: Outcome, cfg: SimConfig, arrived_in_time, lost_mask, latency) -
     """Per-bin sums: sent, delivered, lost and latency by send time; delivered payload
     bits by arrival time (in-order bytes for the bulk transfer)."""
     log, end_s = out.log, out.replay.duration_s
-    bin_s = bin_seconds(end_s)
-    n = max(1, int(math.ceil(end_s / bin_s - 1e-9)))
+    bin_s, n = _bins(end_s)
 
     def bin_of(t):
         return np.minimum(t // bin_s, n - 1).astype(np.int32)
 
     if out.bulk is not None:
-        series = out.bulk.delivered_series
-        t = np.array([s[0] for s in series], float)
-        cum = np.array([s[1] for s in series], float)
-        bits = np.bincount(bin_of(t), np.diff(cum, prepend=0.0) * 8.0, minlength=n)
+        bits = np.array(out.bulk.delivered_bits)
     else:
         bits = np.bincount(bin_of(log.arrival_s[arrived_in_time]), minlength=n) \
             * (cfg.payload_bytes * 8.0)
