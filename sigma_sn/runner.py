@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from sigma_sn import compute
 from sigma_sn.planner.plan import display_path, sha256_of
 
 __all__ = ["run_scenario", "RunResult", "Stage", "sha256_of", "summary_text", "OUTPUT_FILES"]
@@ -126,6 +127,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     stages = _Stages(12, log)
     stages.start("scenario")
     sc = load_scenario(scenario_path)
+    compute.adopt(sc.compute)
     if exports is not None:
         sc = dataclasses.replace(sc, exports=dataclasses.replace(sc.exports, enabled=exports))
     stages.total -= not sc.exports.enabled

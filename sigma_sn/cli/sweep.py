@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sigma_sn import compute
+
 
 def register(sub) -> None:
     from sigma_sn.cli.compare import add_run_options
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None and not args.rate > 0:
         raise InputError(f"must be > 0, got {args.rate}", key="--rate")
     sc = load_scenario(args.scenario)
+    compute.adopt(sc.compute)
     grid(sc, params)  # every value checked before the first run
     rows = run_sweep(sc, params, seed=args.seed, rate_pps=args.rate,
                      truth_elements=args.truth_tle, log=sys.stderr)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
@@ -54,10 +55,27 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
         raise ValueError("nothing to simulate: no replays")
     if len({r.duration_s for r in replays}) != 1 or len({r.start_utc for r in replays}) != 1:
         raise ValueError("replays of one report must share start and duration")
-    parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
-                                   progress=progress), cfg)
-             for k, r in enumerate(replays)]
+    workers = compute.workers(1)
+    if compute.current().dask or (workers > 1 and len(replays) > 1):
+        # one mobile per task, elsewhere (sigma_sn.compute); in order, so the same bytes
+        tick = None if progress is None else (lambda n: progress.advance(n * PROGRESS_SLICES))
+        parts = list(compute.ordered_map(_replay_part, enumerate(replays),
+                                         (cfg, protocol, mip), workers=workers,
+                                         label="replay", progress=tick,
+                                         describe=lambda task: f"mobile {task[1].mobile}"))
+    else:
+        parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
+                                       progress=progress), cfg)
+                 for k, r in enumerate(replays)]
     return _report(parts, replays[0], cfg, protocol)
+
+
+def _replay_part(task: tuple, shared: tuple) -> _Part:
+    """Mobile ``k``'s share of the report (``task``: ``(k, replay)``; ``shared``: the
+    config, protocol and Mobile IP config every mobile runs under)."""
+    k, replay = task
+    cfg, protocol, mip = shared
+    return _summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
 
 
 def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> dict:
