@@ -16,6 +16,7 @@ fails naming the task, and writes nothing.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ def parse(scheduler: str | None, workers: int | None, *, where: str | None = Non
             scheduler in SCHEDULERS or _address(scheduler)):
         raise InputError(f"must be local, dask-local or tcp://HOST:PORT, got {scheduler!r}",
                          path=where, key=f"{prefix}{sep}scheduler")
+    if scheduler != "local" and importlib.util.find_spec("distributed") is None:
+        raise InputError("needs Dask: pip install 'sigma-sn[dask]'", path=where,
+                         key=f"{prefix}{sep}scheduler")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise InputError(f"must be a whole number >= 1, got {workers!r}", path=where,
