@@ -161,10 +161,11 @@ def _client():
         from distributed import Client, LocalCluster
 
         if s.compute.scheduler == "dask-local":
-            # loopback only, no dashboard: nothing listens beyond this machine
+            # loopback only (the dashboard too, on a free port): nothing listens beyond
+            # this machine
             s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
                                      threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", dashboard_address=None)
+                                     host="127.0.0.1", dashboard_address="127.0.0.1:0")
             s.client = Client(s.cluster)
         else:
             s.client = Client(s.compute.scheduler, timeout="30s")
@@ -225,7 +226,7 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
     futures = []
     try:
         [shared_f] = client.scatter([shared], broadcast=True, hash=False)
-        futures = client.map(fn, tasks, shared=shared_f, pure=False)
+        futures = client.map(fn, tasks, [shared_f] * len(tasks), pure=False)
         for i, fut in enumerate(futures):
             try:
                 value = fut.result()
