@@ -4,7 +4,8 @@ One place decides. A command opens a :func:`session` with the user's choice
 (``--scheduler local|dask-local|tcp://HOST:PORT``, ``--workers N``, or the scenario's
 ``[compute]``); the code that has units of work (groups of mobiles for planning, one
 mobile for a replay, one parameter point for a sweep) calls :func:`ordered_map`, which
-runs them in forked processes, here, or as Dask tasks. Whatever runs them, the results
+runs them in forked processes, here, or as Dask tasks (also where this platform cannot
+fork: a ``dask-local`` cluster then stands in for the fork pool). Whatever runs them, the results
 come back in task order, so every output is byte-identical.
 
 On Dask the large input every task reads (``shared``: the planner's job, a replay's
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -185,6 +185,10 @@ def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: i
     forked processes (``shared`` inherited by the fork), else here. ``label`` and
     ``describe(task)`` name a task that failed; ``progress(1)`` is called per result."""
     tasks = list(tasks)
+    if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
+            and not can_fork(workers) and importlib.util.find_spec("distributed")):
+        # no fork here (macOS, Windows): Dask's own worker processes instead
+        _SESSION.compute = Compute("dask-local", workers)
     if current().dask:
         yield from _dask_map(fn, tasks, shared, label, describe, progress)
         return
@@ -247,18 +251,5 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
             client.cancel(futures)
 
 
-def progress_line(label: str, total: int, stream=None) -> Callable[[int], None]:
-    """A ``progress`` for :func:`ordered_map`: ``label: k/total`` on the console."""
-    stream = sys.stderr if stream is None else stream
-    done = [0]
-
-    def advance(n: int) -> None:
-        done[0] += n
-        end = "\n" if done[0] >= total else ""
-        print(f"\r{label}: {done[0]}/{total}", end=end, file=stream, flush=True)
-
-    return advance
-
-
 __all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "current", "dask_workers",
-           "WorkLost", "from_args", "from_table", "ordered_map", "parse", "progress_line", "session", "workers"]
+           "WorkLost", "from_args", "from_table", "ordered_map", "parse", "session", "workers"]

@@ -178,3 +178,17 @@ def test_satellites_survive_pickling_bit_for_bit():
         assert [getattr(copy, n) for n in fields] == [getattr(sat.satrec, n) for n in fields]
         jd, fr = np.full(5, sat.satrec.jdsatepoch), sat.satrec.jdsatepochF + np.arange(5) / 7
         assert np.array_equal(copy.sgp4_array(jd, fr)[1], sat.satrec.sgp4_array(jd, fr)[1])
+
+
+def _double(task, shared):
+    return 2 * task + shared
+
+
+def test_where_fork_is_unavailable_dask_stands_in_for_the_pool(monkeypatch):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    monkeypatch.setattr(compute, "can_fork", lambda workers: False)
+    with compute.session(compute.Compute("local", 2)):
+        assert list(compute.ordered_map(_double, range(5), 1, workers=2)) == [1, 3, 5, 7, 9]
+        assert compute.current() == compute.Compute("dask-local", 2)
