@@ -168,7 +168,12 @@ def _client():
                                      host="127.0.0.1", dashboard_address="127.0.0.1:0")
             s.client = Client(s.cluster)
         else:
-            s.client = Client(s.compute.scheduler, timeout="30s")
+            try:
+                # waits distributed.comm.timeouts.connect (Dask's default: 30 s)
+                s.client = Client(s.compute.scheduler)
+            except OSError as exc:  # refused, unreachable, or timed out
+                raise InputError(f"cannot reach the Dask scheduler at {s.compute.scheduler}: "
+                                 f"{exc}", key="--scheduler") from None
     return s.client
 
 
@@ -227,6 +232,10 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
     from distributed import KilledWorker
 
     client = _client()
+    if not client.scheduler_info()["workers"]:
+        # tasks would wait for ever
+        raise WorkLost(f"the Dask scheduler at {current().scheduler} has no workers; start "
+                       f"some with 'dask worker {current().scheduler}' (docs/scale-out.md)")
     futures = []
     try:
         [shared_f] = client.scatter([shared], broadcast=True, hash=False)

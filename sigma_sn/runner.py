@@ -200,7 +200,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
             stages.log(line if line.startswith(" ") else f"      warning: {line}")
 
     stages.start("plan")
-    plan = plan_scenario(sc, windows=sw)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)
     hs = plan["handovers"]

@@ -80,6 +80,11 @@ def test_200_terminal_plan_and_replay_on_dask_are_byte_identical(cluster, tmp_pa
         out[name] = plan.read_bytes(), report.read_bytes()
     assert out["local"][0] == out["dask"][0]
     assert out["local"][1] == out["dask"][1]
+    # and the replay's groups of mobiles in the local fork pool
+    forked = tmp_path / "forked-report.json"
+    assert main(["simulate", str(tmp_path / "local-plan.json"), "--rate", "1", "--out",
+                 str(forked), "--scheduler", "local", "--workers", "2"]) == 0
+    assert forked.read_bytes() == out["local"][1]
     assert out["local"][0].count(b'"mobile": "T') >= 200   # every terminal is planned
 
 
@@ -192,3 +197,17 @@ def test_where_fork_is_unavailable_dask_stands_in_for_the_pool(monkeypatch):
     with compute.session(compute.Compute("local", 2)):
         assert list(compute.ordered_map(_double, range(5), 1, workers=2)) == [1, 3, 5, 7, 9]
         assert compute.current() == compute.Compute("dask-local", 2)
+
+
+def test_an_unreachable_scheduler_is_named_with_exit_2(scenario, capsys):
+    import socket
+
+    import dask
+
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(["sweep", str(scenario), "--param", "timing.dad_s=0",
+                     "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in capsys.readouterr().err

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     sw = scenario_windows(sc)
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s, sw.windows.skipped,
                               verbose=args.verbose))
-    plan = plan_scenario(sc, windows=sw)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
     cfg, mip = configs(plan, args, args.scenario)
     replays = replays_from_plan(plan, truth_elements=args.truth_tle, progress=Progress)
     doc = compare_plan(plan, cfg, mip, progress=Progress, replays=replays)
