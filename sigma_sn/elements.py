@@ -9,6 +9,7 @@ ready to propagate.
 
 from __future__ import annotations
 
+import copyreg
 import csv
 import io
 import json
@@ -51,6 +52,32 @@ _JD_UNIX_EPOCH = 2440587.5
 _JD_1949_12_31 = 2433281.5  # sgp4init counts its epoch in days from here
 _US_PER_DAY = 86_400_000_000
 _US_PER_TLE_EPOCH_UNIT = 864  # a TLE epoch has 8 decimals of a day: 1e-8 day = 864 us
+
+
+# Satrec cannot be pickled, and Dask ships the planner's satellites to its workers
+# (sigma_sn/compute.py): rebuild it from its own elements by sgp4init, as twoline2rv does,
+# so the copy has every field of the original bit for bit (tests/test_compute.py)
+_SATREC_TAGS = ("classification", "intldesg", "ephtype", "elnum", "revnum")
+
+
+def _satrec_state(satrec: Satrec):
+    elements = tuple(getattr(satrec, k) for k in (
+        "operationmode", "satnum", "jdsatepoch", "jdsatepochF", "bstar", "ndot", "nddot",
+        "ecco", "argpo", "inclo", "mo", "no_kozai", "nodeo"))
+    return _satrec_from_state, (elements, tuple(getattr(satrec, k) for k in _SATREC_TAGS))
+
+
+def _satrec_from_state(elements: tuple, tags: tuple) -> Satrec:
+    mode, satnum, jd, jd_fraction, *rest = elements
+    satrec = Satrec()
+    satrec.sgp4init(WGS72, mode, satnum, (jd - _JD_1949_12_31) + jd_fraction, *rest)
+    satrec.jdsatepoch, satrec.jdsatepochF = jd, jd_fraction
+    for k, v in zip(_SATREC_TAGS, tags):
+        setattr(satrec, k, v)
+    return satrec
+
+
+copyreg.pickle(Satrec, _satrec_state)
 
 
 class ElementsWarning(UserWarning):

@@ -13,6 +13,7 @@ just before) without pickling them.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import pickle
@@ -154,8 +155,14 @@ def _serve(conn, inherited, fn, tasks, nice: int) -> None:
 
 def _pickled(exc: BaseException) -> bytes | None:
     """``exc`` pickled, or None when it would not load again."""
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf)
+    # Python's own way for exceptions, not a reducer registered with copyreg: importing
+    # Dask installs tblib's for every exception, which loses SystemExit's code
+    pickler.dispatch_table = {}
     try:
-        data = pickle.dumps(exc)
+        pickler.dump(exc)
+        data = buf.getvalue()
         pickle.loads(data)
         return data
     except Exception:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from sigma_sn import compute
 from sigma_sn.planner.plan import display_path, sha256_of
 
 __all__ = ["run_scenario", "RunResult", "Stage", "sha256_of", "summary_text", "OUTPUT_FILES"]
@@ -126,6 +127,7 @@ def run_scenario(scenario_path, out_dir=None, *, log: Callable[[str], None] | No
     scenario_path = Path(scenario_path)
     t0 = time.monotonic()
     sc = load_scenario(scenario_path)
+    compute.adopt(sc.compute)
     if exports is not None:
         sc = dataclasses.replace(sc, exports=dataclasses.replace(sc.exports, enabled=exports))
     # the count is known once the scenario says whether exports are written
@@ -201,7 +203,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
             stages.log(line if line.startswith(" ") else f"      warning: {line}")
 
     stages.start("plan")
-    plan = plan_scenario(sc, windows=sw)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
     plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sigma_sn.compute import from_table
 from sigma_sn.errors import InputError
 from sigma_sn.path.config import Isl, PathConfig, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre
@@ -25,7 +26,7 @@ from sigma_sn.sites import HorizonMask, Site, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
         "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures",
-        "path", "exports"}
+        "path", "exports", "compute"}
 _WINDOW = {"start_utc", "end_utc", "duration_s", "min_elev_deg", "step_s"}
 _SITE = {"name", "lat_deg", "lon_deg", "alt_m", "min_elev_deg", "capacity", "horizon"}
 _TIMING = {f.name: f.default for f in dataclasses.fields(Timing)}
@@ -73,6 +74,7 @@ class Scenario:
     failures: tuple = ()
     path_config: PathConfig | None = None   # the [path] section
     exports: Exports = field(default_factory=Exports)
+    compute: Any = None                     # the [compute] section (sigma_sn.compute.Compute)
 
 
 class _Reader:
@@ -320,7 +322,8 @@ def load_scenario(path) -> Scenario:
         step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
         site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
         sim=sim, mip=mip, security=security, failures=tuple(failures), exports=exports,
-        path_config=_path(data, where, base, sites) if "path" in data else None)
+        path_config=_path(data, where, base, sites) if "path" in data else None,
+        compute=from_table(data["compute"], where) if "compute" in data else None)
 
 
 _PATH = {"mode", "gateways", "correspondent", "step_s", "fibre_per_hop_ms", "fibre_hop_km",

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from sigma_sn import compute
 from sigma_sn.errors import InputError
 
 #: traffic fields a sweep may not change: the Mobile IP baseline replays CBR only
@@ -189,29 +190,26 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
     ``more_rows(plan, doc)``, if given, returns further ``{protocol, metric, unit, result}``
     rows for each point (``sigma-sn sweep --policies``: path RTT, handovers per hour).
     """
-    from sigma_sn.compare import PROTOCOLS, compare_plan
-    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
-
-    if plan_fn is None:
-        from sigma_sn.planner.plan import plan_scenario as plan_fn
+    from sigma_sn.compare import PROTOCOLS
     points = grid(scenario, params)
-    plans: dict = {}
+    # a plan and its link geometry per distinct planner-side setting, reused by
+    # simulator-side values; then one task per point (sigma_sn.compute: in order, so the
+    # same rows wherever they run)
+    keys = list(dict.fromkeys(_plan_key(p.scenario) for p in points))
+    first = {}
+    for p in points:
+        first.setdefault(_plan_key(p.scenario), p)
+    describe = _describe_point
+    plans = dict(zip(keys, compute.ordered_map(
+        _plan_point, [first[k] for k in keys], (plan_fn, truth_elements),
+        workers=compute.workers(1), label="sweep plan", describe=describe)))
+    tasks = [(k, p, keys.index(_plan_key(p.scenario))) for k, p in enumerate(points, 1)]
+    docs = compute.ordered_map(_compare_point, tasks,
+                               (seed, rate_pps, scenario.path, [plans[k] for k in keys]),
+                               workers=compute.workers(1), label="sweep point",
+                               describe=lambda task: describe(task[1]))
     rows = []
-    for k, point in enumerate(points, 1):
-        t0 = time.monotonic()
-        key = _plan_key(point.scenario)
-        if key not in plans:  # a plan and its link geometry, reused by simulator-side values
-            plan = plan_fn(point.scenario)
-            plans[key] = plan, replays_from_plan(plan, truth_elements=truth_elements)
-        plan, replays = plans[key]
-        # a swept value wins over --seed / --rate (it was passed twice: a TypeError)
-        cfg, mip = config_from_plan(plan, **{"seed": seed, "rate_pps": rate_pps,
-                                             **point.overrides})
-        if cfg.traffic != "cbr":
-            raise InputError("the comparison needs CBR traffic (the Mobile IP baseline "
-                             f"replays CBR only), the scenario has {cfg.traffic!r}",
-                             path=str(scenario.path), key="traffic.traffic")
-        doc = compare_plan(plan, cfg, mip, replays=replays)
+    for (k, point, which), (doc, took_s) in zip(tasks, docs):
         head: dict = {}
         for j, (name, text) in enumerate(point.assignment):
             suffix = "" if j == 0 else str(j + 1)
@@ -221,16 +219,53 @@ def run_sweep(scenario, params: list[Param], *, seed: int | None = None,
                 rows.append({**head, "protocol": protocol, "metric": r["metric"],
                              "unit": r["unit"], "result": r[protocol]})
         if more_rows is not None:
+            plan = plans[keys[which]][0]
             rows += [{**head, **r} for r in more_rows(plan, doc)]
         if log is not None:
             t = {r["metric"]: r for r in doc["table"]}
-            where = " ".join(f"{n}={v}" for n, v in point.assignment)
-            print(f"sweep [{k}/{len(points)}] {where}: loss SIGMA-SN {t['loss_rate']['sigma']}"
-                  f" / MIP {t['loss_rate']['mip']}, handover latency mean "
-                  f"{t['handover_latency_mean']['sigma']} / {t['handover_latency_mean']['mip']}"
-                  f" ms ({time.monotonic() - t0:.1f} s)", file=log)
+            print(f"sweep [{k}/{len(points)}] {describe(point)}: loss SIGMA-SN "
+                  f"{t['loss_rate']['sigma']} / MIP {t['loss_rate']['mip']}, handover latency"
+                  f" mean {t['handover_latency_mean']['sigma']} / "
+                  f"{t['handover_latency_mean']['mip']} ms ({took_s:.1f} s)", file=log)
             log.flush()
     return rows
+
+
+def _describe_point(point: Point) -> str:
+    return " ".join(f"{n}={v}" for n, v in point.assignment)
+
+
+def _plan_point(point: Point, shared: tuple) -> tuple:
+    """The plan of ``point``'s scenario and its link geometry (``shared``: the plan
+    function, or None for the planner's, and the truth elements)."""
+    from sigma_sn.sim.fromplan import replays_from_plan
+
+    plan_fn, truth_elements = shared
+    if plan_fn is None:
+        from sigma_sn.planner.plan import plan_scenario as plan_fn
+    plan = plan_fn(point.scenario)
+    return plan, replays_from_plan(plan, truth_elements=truth_elements)
+
+
+def _compare_point(task: tuple, shared: tuple) -> tuple[dict, float]:
+    """Every protocol compared at one point (``task``: its number, the point and which
+    plan it replays; ``shared``: --seed, --rate, the scenario's path and every plan with
+    its replays); the seconds it took."""
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.sim.fromplan import config_from_plan
+
+    t0 = time.monotonic()
+    _, point, which = task
+    seed, rate_pps, path, plans = shared
+    plan, replays = plans[which]
+    # a swept value wins over --seed / --rate (it was passed twice: a TypeError)
+    cfg, mip = config_from_plan(plan, **{"seed": seed, "rate_pps": rate_pps,
+                                         **point.overrides})
+    if cfg.traffic != "cbr":
+        raise InputError("the comparison needs CBR traffic (the Mobile IP baseline "
+                         f"replays CBR only), the scenario has {cfg.traffic!r}",
+                         path=str(path), key="traffic.traffic")
+    return compare_plan(plan, cfg, mip, replays=replays), time.monotonic() - t0
 
 
 def columns(n_params: int, policy: bool = False) -> tuple[str, ...]:

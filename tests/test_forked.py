@@ -193,3 +193,9 @@ def test_no_tasks_fork_nothing_and_results_are_read_once_inside_the_block():
         assert list(results) == [4]
         with pytest.raises(RuntimeError, match="once"):
             list(results)
+
+
+def test_errors_cross_as_python_pickles_them_even_after_dask_is_imported():
+    pytest.importorskip("distributed")   # it installs tblib's reducer for every exception
+    test_sys_exit_in_a_worker_is_raised_in_the_caller_as_in_a_serial_run()
+    test_an_error_that_cannot_be_pickled_still_reaches_the_caller_as_text()

@@ -52,11 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     # can act on; what the NaN means (a satellite SGP4 cannot propagate) is said instead
     warnings.filterwarnings("ignore", r"(invalid value|divide by zero|overflow) encountered",
                             RuntimeWarning)
+    from sigma_sn.compute import WorkLost, command_session
     try:
-        return int(args.func(args) or 0)
+        with command_session(args):
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"sigma-sn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except WorkLost as exc:
+        print(f"sigma-sn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

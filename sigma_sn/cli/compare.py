@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from sigma_sn import compute
+
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options ``compare`` and ``sweep`` share: seed, rate and replay truth."""
@@ -16,6 +18,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--truth-tle", metavar="FILE", action="append",
                    help="replay against geometry from this element set (matched by NORAD id, "
                         "then name) instead of the one the plan was made from; repeatable")
+    compute.add_options(p)
 
 
 def register(sub) -> None:
@@ -110,13 +113,14 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.sim.pathgeom import with_path
 
     sc = load_scenario(args.scenario)
+    compute.adopt(sc.compute)
     out = Path(args.out_dir or out_dir_for(sc.name, args.scenario))
     if args.policies:
         return run_policies(args, sc, out)
     sw = scenario_windows(sc)
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s, sw.windows.skipped,
                               verbose=args.verbose))
-    plan = plan_scenario(sc, windows=sw)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
     plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     cfg, mip = configs(plan, args, args.scenario)
     replays = replays_from_plan(plan, truth_elements=args.truth_tle, progress=Progress)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sigma_sn import compute
+
 POLICIES = ("max-elevation", "longest-visibility", "strongest-signal", "least-load",
             "min-handovers", "min-path-delay", "min-handovers-delay")
 
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
                         "terminal); repeatable")
     p.add_argument("--verbose", action="store_true",
                    help="list every stale element set and every satellite SGP4 fails for")
+    compute.add_options(p)
     p.set_defaults(func=run)
 
 
@@ -118,6 +121,7 @@ def run(args) -> int:
     from sigma_sn.sim.pathgeom import with_path
 
     sc = apply_overrides(load_scenario(args.scenario), args)
+    compute.adopt(sc.compute)
     prepare(args.out, "--out")
     prepare(args.csv, "--csv")
     bars = []
@@ -133,7 +137,7 @@ def run(args) -> int:
             b.close()
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s,
                               sw.windows.skipped, verbose=args.verbose))
-    plan = plan_scenario(sc, windows=sw, workers=None)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(None))
     plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     if args.out:
         write_plan_json(args.out, plan)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 
 
+from sigma_sn import compute
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "run", help="scenario to results in one go: plan, simulations, comparison, report",
@@ -26,6 +29,7 @@ def register(sub) -> None:
                    help="skip plan.czml and footprints.geojson (as [exports] enabled = false)")
     p.add_argument("--verbose", action="store_true",
                    help="list every stale element set and every satellite SGP4 fails for")
+    compute.add_options(p)
     p.set_defaults(func=run)
 
 

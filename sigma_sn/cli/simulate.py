@@ -18,6 +18,9 @@ def _positive(text: str) -> float:
     return value
 
 
+from sigma_sn import compute
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate", help="replay a plan packet by packet",
@@ -45,6 +48,7 @@ def register(subparsers) -> None:
                         "must have the SHA-256 the plan recorded")
     p.add_argument("--out", metavar="REPORT.json", help="write the report here (atomic)")
     p.add_argument("--trace", metavar="TRACE.csv", help="write one row per packet here")
+    compute.add_options(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sigma_sn import compute
+
 
 def register(sub) -> None:
     from sigma_sn.cli.compare import add_policies_option, add_run_options
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None and not args.rate > 0:
         raise InputError(f"must be > 0, got {args.rate}", key="--rate")
     sc = load_scenario(args.scenario)
+    compute.adopt(sc.compute)
     grid(sc, params)  # every value checked before the first run
     if args.policies:  # the sweep once per policy, rows led by the policy
         import dataclasses

@@ -8,12 +8,13 @@ One mobile is wholly in one group, so any number of workers makes the same numbe
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-from sigma_sn.forked import ForkedMap, can_fork
+from sigma_sn import compute
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.planner import core, events, policies, rows
 from sigma_sn.planner.jit import njit, pymax, pymin
@@ -72,15 +73,11 @@ def candidate_windows(ap_col: list, aos, los, elev, lo: int, hi: int) -> list[Wi
                     elev[lo:hi].tolist()))
 
 
-_JOB: dict | None = None   # what forked workers of _plan_group read
-
-
-def _plan_group(names: list, job: dict | None = None) -> tuple[rows.Planned, dict]:
+def _plan_group(names: list, job: dict) -> tuple[rows.Planned, dict]:
     """Plan the mobiles ``names``: their serving sequences (unless least-load decided
     them jointly beforehand), events, serving intervals and outages, as arrays. Runs in a
-    forked worker too (``job`` is then the copy of :data:`_JOB`); one mobile is wholly in
-    one group, so a serial run makes the same numbers."""
-    job = job or _JOB
+    forked worker or a Dask worker too; one mobile is wholly in one group, so a serial
+    run makes the same numbers."""
     stats = {"select_s": 0.0}
     t0 = time.perf_counter()
     if job["sequences"] is None:
@@ -145,28 +142,27 @@ class _Into(NamedTuple):
 def run_groups(names: list, job: dict, workers: int, stats: dict):
     """Yield ``(group, result)`` for groups of ``names`` in order, planned by
     :func:`_plan_group` in ``workers`` forked processes when there is more than one (the
-    caller makes the rows of one group while the workers plan the next); add the groups'
-    stage seconds to ``stats``."""
+    caller makes the rows of one group while the workers plan the next), or as Dask tasks
+    when the session says so (:mod:`sigma_sn.compute`: the job scattered once); add the
+    groups' stage seconds to ``stats``."""
+    if compute.current().dask:
+        workers = compute.dask_workers()
     workers = min(workers, max(1, len(names) // 8))
-    if can_fork(workers):
-        global _JOB
-        _JOB = job
+    if workers > 1:
         # several groups per worker: even loads, and little left for the rows at the end
         size = -(-len(names) // (8 * workers))
         groups = [names[k:k + size] for k in range(0, len(names), size)]
-        try:
-            # the parent makes the rows of one group while the workers plan the next, and
-            # it is the longer job: the workers yield the CPU to it (nice +5)
-            with ForkedMap(_plan_group, groups, workers, nice=5) as results:
-                for group, (got, st) in zip(groups, results):
-                    _add(stats, st)
-                    yield group, got
-        finally:
-            _JOB = None
     else:
-        got, st = _plan_group(names, job)
-        _add(stats, st)
-        yield names, got
+        groups = [names]
+    # the parent makes the rows of one group while the workers plan the next, and it is
+    # the longer job: the workers yield the CPU to it (nice +5)
+    results = compute.ordered_map(_plan_group, groups, job, workers=workers, nice=5,
+                                  label="group of mobiles",
+                                  describe=lambda g: f"mobiles {g[0]} .. {g[-1]}")
+    with contextlib.closing(results):
+        for group, (got, st) in zip(groups, results):
+            _add(stats, st)
+            yield group, got
 
 
 def _add(stats: dict, more: dict) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
@@ -55,10 +56,37 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
         raise ValueError("nothing to simulate: no replays")
     if len({r.duration_s for r in replays}) != 1 or len({r.start_utc for r in replays}) != 1:
         raise ValueError("replays of one report must share start and duration")
-    parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
-                                   progress=progress), cfg)
-             for k, r in enumerate(replays)]
+    workers = compute.workers(1)
+    if compute.current().dask or (workers > 1 and len(replays) > 1):
+        # groups of mobiles, elsewhere (sigma_sn.compute), about 8 per worker: a task per
+        # mobile would cost more in Dask's bookkeeping than a short replay does; each mobile
+        # keeps its own random stream, and the groups come back in order: the same bytes
+        if compute.current().dask:
+            workers = compute.dask_workers()
+        size = -(-len(replays) // (8 * workers))
+        groups = [list(enumerate(replays))[k:k + size] for k in range(0, len(replays), size)]
+        sizes = iter([len(g) for g in groups])
+        tick = None if progress is None else (
+            lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
+        parts = [part for got in compute.ordered_map(
+                     _replay_parts, groups, (cfg, protocol, mip), workers=workers,
+                     label="group of replays", progress=tick,
+                     describe=lambda g: f"mobiles {g[0][1].mobile} .. {g[-1][1].mobile}")
+                 for part in got]
+    else:
+        parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
+                                       progress=progress), cfg)
+                 for k, r in enumerate(replays)]
     return _report(parts, replays[0], cfg, protocol)
+
+
+def _replay_parts(group: list, shared: tuple) -> list[_Part]:
+    """The mobiles' shares of the report (``group``: ``(k, replay)`` pairs, mobile ``k``
+    drawing from stream ``k``; ``shared``: the config, protocol and Mobile IP config
+    every mobile runs under)."""
+    cfg, protocol, mip = shared
+    return [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
+            for k, replay in group]
 
 
 def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> dict:

@@ -1,0 +1,264 @@
+"""Where work runs: here (the fork pool, :mod:`sigma_sn.forked`) or on Dask distributed.
+
+One place decides. A command opens a :func:`session` with the user's choice
+(``--scheduler local|dask-local|tcp://HOST:PORT``, ``--workers N``, or the scenario's
+``[compute]``); the code that has units of work (groups of mobiles for planning, one
+mobile for a replay, one parameter point for a sweep) calls :func:`ordered_map`, which
+runs them in forked processes, here, or as Dask tasks (also where this platform cannot
+fork: a ``dask-local`` cluster then stands in for the fork pool). Whatever runs them, the results
+come back in task order, so every output is byte-identical.
+
+On Dask the large input every task reads (``shared``: the planner's job, a replay's
+config) is scattered to every worker once, not shipped with each task. A worker that dies
+is retried by Dask (``distributed.scheduler.allowed-failures``); past that, the command
+fails naming the task, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+from sigma_sn.errors import InputError
+from sigma_sn.forked import ForkedMap, can_fork
+
+SCHEDULERS = ("local", "dask-local")
+#: what ``--scheduler`` accepts, for help texts
+SCHEDULER_HELP = ("where work runs: local (forked processes on this machine, the default), "
+                  "dask-local (a Dask cluster started here) or tcp://HOST:PORT (a running "
+                  "Dask scheduler; docs/scale-out.md)")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where work runs. ``workers``: processes here (``local``: None is the command's own
+    default) or the Dask workers ``dask-local`` starts (None: one per core)."""
+
+    scheduler: str = "local"
+    workers: int | None = None
+
+    @property
+    def dask(self) -> bool:
+        return self.scheduler != "local"
+
+
+def parse(scheduler: str | None, workers: int | None, *, where: str | None = None,
+          prefix: str = "--") -> Compute:
+    """Return the checked :class:`Compute`; a bad value raises :class:`InputError` naming
+    ``where`` (a file) and the key (``--scheduler`` or ``compute.scheduler``)."""
+    sep = "" if prefix == "--" else "."
+    scheduler = "local" if scheduler is None else scheduler
+    if not isinstance(scheduler, str) or not (
+            scheduler in SCHEDULERS or _address(scheduler)):
+        raise InputError(f"must be local, dask-local or tcp://HOST:PORT, got {scheduler!r}",
+                         path=where, key=f"{prefix}{sep}scheduler")
+    if scheduler != "local" and importlib.util.find_spec("distributed") is None:
+        raise InputError("needs Dask: pip install 'sigma-sn[dask]'", path=where,
+                         key=f"{prefix}{sep}scheduler")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InputError(f"must be a whole number >= 1, got {workers!r}", path=where,
+                         key=f"{prefix}{sep}workers")
+    if workers is not None and _address(scheduler):
+        raise InputError("a running scheduler has the workers it has: start more with "
+                         "'dask worker' (docs/scale-out.md)", path=where,
+                         key=f"{prefix}{sep}workers")
+    return Compute(scheduler, workers)
+
+
+def _address(text: str) -> bool:
+    host, _, port = text.removeprefix("tcp://").rpartition(":")
+    return text.startswith("tcp://") and bool(host) and port.isdigit()
+
+
+def from_table(table: Any, where: str) -> Compute:
+    """The scenario's ``[compute]`` table, checked key by key."""
+    if not isinstance(table, dict):
+        raise InputError("must be a table ([compute])", path=where, key="compute")
+    unknown = sorted(set(table) - {"scheduler", "workers"})
+    if unknown:
+        raise InputError("unknown key; expected scheduler, workers", path=where,
+                         key=f"compute.{unknown[0]}")
+    return parse(table.get("scheduler"), table.get("workers"), where=where, prefix="compute")
+
+
+def add_options(parser) -> None:
+    """``--scheduler`` and ``--workers`` on a command."""
+    parser.add_argument("--scheduler", metavar="WHERE", help=SCHEDULER_HELP)
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (local: forked here; dask-local: Dask "
+                             "workers); default one per core")
+
+
+class WorkLost(RuntimeError):
+    """Work that could not be finished because the workers running it were lost."""
+
+
+class _Session:
+    def __init__(self, compute: Compute, given: tuple[bool, bool]):
+        self.compute, self.given, self.client, self.cluster = compute, given, None, None
+
+
+_SESSION: _Session | None = None
+
+
+def from_args(args) -> Compute:
+    """The command line's :class:`Compute` (``--scheduler``, ``--workers``)."""
+    return parse(args.scheduler, args.workers)
+
+
+@contextlib.contextmanager
+def session(compute: Compute, *, given: tuple[bool, bool] = (True, True)):
+    """Run the body's work where ``compute`` says; a Dask client is made on first use and
+    closed (with the cluster ``dask-local`` started) on leaving. ``given``: whether the
+    scheduler and the worker count were chosen (else a scenario's ``[compute]`` may)."""
+    global _SESSION
+    outer, _SESSION = _SESSION, _Session(compute, given)
+    try:
+        yield _SESSION
+    finally:
+        mine, _SESSION = _SESSION, outer
+        if mine.client is not None:
+            mine.client.close()
+        if mine.cluster is not None:
+            mine.cluster.close()
+
+
+def command_session(args):
+    """The session of a command with ``--scheduler``/``--workers`` (else a no-op)."""
+    if not hasattr(args, "scheduler"):
+        return contextlib.nullcontext()
+    return session(from_args(args), given=(args.scheduler is not None,
+                                           args.workers is not None))
+
+
+def current() -> Compute:
+    """The session's :class:`Compute` (local, command defaults, outside any session)."""
+    return Compute() if _SESSION is None else _SESSION.compute
+
+
+def adopt(scenario_compute: Compute | None) -> None:
+    """Let the scenario's ``[compute]`` decide what the command line left unset."""
+    s = _SESSION
+    if s is None or scenario_compute is None or s.client is not None:
+        return
+    s.compute = parse(s.compute.scheduler if s.given[0] else scenario_compute.scheduler,
+                      s.compute.workers if s.given[1] else scenario_compute.workers)
+
+
+def workers(default: int | None) -> int | None:
+    """The worker count for local work: the session's, else ``default``."""
+    chosen = current().workers
+    return default if chosen is None else chosen
+
+
+def _client():
+    s = _SESSION
+    if s.client is None:
+        from distributed import Client, LocalCluster
+
+        if s.compute.scheduler == "dask-local":
+            # loopback only (the dashboard too, on a free port): nothing listens beyond
+            # this machine
+            s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
+                                     threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", dashboard_address="127.0.0.1:0")
+            s.client = Client(s.cluster)
+        else:
+            try:
+                # waits distributed.comm.timeouts.connect (Dask's default: 30 s)
+                s.client = Client(s.compute.scheduler)
+            except OSError as exc:  # refused, unreachable, or timed out
+                raise InputError(f"cannot reach the Dask scheduler at {s.compute.scheduler}: "
+                                 f"{exc}", key="--scheduler") from None
+    return s.client
+
+
+def dask_workers() -> int:
+    """How many Dask workers the session's scheduler has now (at least 1)."""
+    return max(1, len(_client().scheduler_info()["workers"]))
+
+
+def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: int = 1,
+                label: str = "task", describe: Callable[[Any], str] = repr,
+                nice: int = 0, progress: Callable[[int], None] | None = None) -> Iterator:
+    """Yield ``fn(task, shared)`` for every task, in task order: as Dask tasks when the
+    session says so (``shared`` scattered once to every worker), else in ``workers``
+    forked processes (``shared`` inherited by the fork), else here. ``label`` and
+    ``describe(task)`` name a task that failed; ``progress(1)`` is called per result."""
+    tasks = list(tasks)
+    if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
+            and not can_fork(workers) and importlib.util.find_spec("distributed")):
+        # no fork here (macOS, Windows): Dask's own worker processes instead
+        _SESSION.compute = Compute("dask-local", workers)
+    if current().dask:
+        yield from _dask_map(fn, tasks, shared, label, describe, progress)
+        return
+    global _CALL
+    if can_fork(min(workers, len(tasks))):
+        _CALL = fn, shared
+        try:
+            with ForkedMap(_forked_call, tasks, workers, nice=nice) as results:
+                for value in results:
+                    _tick(progress)
+                    yield value
+        finally:
+            _CALL = None
+        return
+    for task in tasks:
+        yield fn(task, shared)
+        _tick(progress)
+
+
+_CALL: tuple | None = None   # (fn, shared) the forked workers read
+
+
+def _forked_call(task):
+    global _SESSION
+    _SESSION = None   # what a task runs inside runs here, in this worker: no pool in a pool
+    fn, shared = _CALL
+    return fn(task, shared)
+
+
+def _tick(progress) -> None:
+    if progress is not None:
+        progress(1)
+
+
+def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
+    from distributed import KilledWorker
+
+    client = _client()
+    if not client.scheduler_info()["workers"]:
+        # tasks would wait for ever
+        raise WorkLost(f"the Dask scheduler at {current().scheduler} has no workers; start "
+                       f"some with 'dask worker {current().scheduler}' (docs/scale-out.md)")
+    futures = []
+    try:
+        [shared_f] = client.scatter([shared], broadcast=True, hash=False)
+        futures = client.map(fn, tasks, [shared_f] * len(tasks), pure=False)
+        for i, fut in enumerate(futures):
+            try:
+                value = fut.result()
+            except KilledWorker:
+                raise WorkLost(
+                    f"{label} {i + 1} of {len(tasks)} ({describe(tasks[i])}) lost its Dask "
+                    "worker more times than distributed.scheduler.allowed-failures allows "
+                    "(killed, out of memory, or its machine went away); nothing was "
+                    "written") from None
+            except Exception as exc:
+                exc.add_note(f"in {label} {i + 1} of {len(tasks)}: {describe(tasks[i])}")
+                raise
+            fut.release()
+            _tick(progress)
+            yield value
+    finally:
+        if futures:
+            client.cancel(futures)
+
+
+__all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "current", "dask_workers",
+           "WorkLost", "from_args", "from_table", "ordered_map", "parse", "session", "workers"]

@@ -1,0 +1,213 @@
+"""Where work runs (sigma_sn/compute.py): Dask gives the bytes the local run gives, a lost
+worker fails the command cleanly, and ``--scheduler`` / ``[compute]`` are checked.
+
+The Dask tests start their own LocalCluster: 2 worker processes, everything (the
+dashboard too, on a free port) on loopback; the command reaches it as a user would, with ``--scheduler tcp://...``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sigma_sn import compute
+from sigma_sn.cli import main
+from sigma_sn.errors import InputError
+from tests.test_cli_compare import short_scenario
+
+distributed = pytest.importorskip("distributed")
+
+
+def _cluster(**config):
+    import dask
+
+    with dask.config.set(config):
+        return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with _cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    return short_scenario(tmp_path_factory.mktemp("scenario"), duration_s=600)
+
+
+def _terminals_scenario(tmp_path: Path, n: int) -> Path:
+    """The short Iridium scenario with ``n`` terminals (seeded) instead of its one."""
+    rng = np.random.default_rng(17)
+    lines = ["name,lat_deg,lon_deg"] + [f"T{i:03d},{lat:.3f},{lon:.3f}" for i, (lat, lon)
+                                        in enumerate(zip(rng.uniform(-60, 60, n),
+                                                         rng.uniform(-180, 180, n)))]
+    (tmp_path / "terminals.csv").write_text("\n".join(lines) + "\n")
+    text = short_scenario(tmp_path, duration_s=600).read_text()
+    head, _, rest = text.partition("[[sites]]")
+    _, _, rest = rest.partition("\n\n")   # drop the scenario's own site table
+    path = tmp_path / "many.toml"
+    path.write_text(head.replace('policy = ', 'site_files = ["terminals.csv"]\npolicy = ', 1)
+                    + rest)
+    return path
+
+
+def test_sweep_on_dask_is_byte_identical_to_local(cluster, scenario, tmp_path):
+    local, dask_out = tmp_path / "local.csv", tmp_path / "dask.csv"
+    args = ["sweep", str(scenario), "--param", "timing.dad_s=0,1", "--param",
+            "link.loss_prob=0,0.01", "--rate", "5"]
+    assert main([*args, "--out", str(local), "--scheduler", "local"]) == 0
+    assert main([*args, "--out", str(dask_out), "--scheduler", cluster.scheduler_address]) == 0
+    assert local.read_bytes() == dask_out.read_bytes()
+    assert len(local.read_text().splitlines()) > 100
+
+
+def test_200_terminal_plan_and_replay_on_dask_are_byte_identical(cluster, tmp_path):
+    sc = _terminals_scenario(tmp_path, 200)
+    out = {}
+    for name, where in (("local", "local"), ("dask", cluster.scheduler_address)):
+        plan, report = tmp_path / f"{name}-plan.json", tmp_path / f"{name}-report.json"
+        assert main(["plan", str(sc), "--out", str(plan), "--scheduler", where]) == 0
+        assert main(["simulate", str(plan), "--rate", "1", "--out", str(report),
+                     "--scheduler", where]) == 0
+        out[name] = plan.read_bytes(), report.read_bytes()
+    assert out["local"][0] == out["dask"][0]
+    assert out["local"][1] == out["dask"][1]
+    # and the replay's groups of mobiles in the local fork pool
+    forked = tmp_path / "forked-report.json"
+    assert main(["simulate", str(tmp_path / "local-plan.json"), "--rate", "1", "--out",
+                 str(forked), "--scheduler", "local", "--workers", "2"]) == 0
+    assert forked.read_bytes() == out["local"][1]
+    assert out["local"][0].count(b'"mobile": "T') >= 200   # every terminal is planned
+
+
+def _kill_a_busy_worker(cluster, stop: threading.Event) -> None:
+    """Kill (SIGKILL) the first worker seen running a task."""
+    with distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        while not stop.is_set():
+            busy = [w for w, keys in client.processing().items() if keys]
+            if busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+
+def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path, capsys):
+    # no retries: the first lost task fails the command (a retry would hide the kill)
+    with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
+        killer.start()
+        out = tmp_path / "sweep.csv"
+        try:
+            status = main(["sweep", str(scenario), "--param", "link.loss_prob=0,0.01,0.02,0.03",
+                           "--rate", "20", "--out", str(out),
+                           "--scheduler", cluster.scheduler_address])
+        finally:
+            stop.set()
+            killer.join()
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "lost its Dask worker" in err and "nothing was written" in err
+    assert "link.loss_prob=" in err          # the task's input is named
+    assert not out.exists()
+
+
+def _fails_on_two(task, shared):
+    if task == 2:
+        raise InputError("not a good value", key="x")
+    return task * shared
+
+
+def test_a_failed_task_names_its_input_and_keeps_its_error(cluster):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        assert list(compute.ordered_map(_fails_on_two, [0, 1], 10)) == [0, 10]
+        with pytest.raises(InputError) as got:
+            list(compute.ordered_map(_fails_on_two, [0, 1, 2, 3], 10, label="point",
+                                     describe=lambda t: f"value {t}"))
+    assert "in point 3 of 4: value 2" in got.value.__notes__
+
+
+@pytest.mark.parametrize("table, key", [
+    ('scheduler = "yarn"', "compute.scheduler"),
+    ("workers = 0", "compute.workers"),
+    ('workers = "2"', "compute.workers"),
+    ("threads = 2", "compute.threads"),
+    ('scheduler = "tcp://10.0.0.1:8786"\nworkers = 4', "compute.workers"),
+])
+def test_a_bad_compute_section_is_named_with_exit_2(table, key, tmp_path, capsys):
+    sc = short_scenario(tmp_path, extra=f"\n[compute]\n{table}\n")
+    assert main(["plan", str(sc)]) == 2
+    err = capsys.readouterr().err
+    assert f"{sc}: {key}:" in err
+
+
+def test_bad_scheduler_option_exits_2(scenario, capsys):
+    assert main(["plan", str(scenario), "--scheduler", "tcp://nohost"]) == 2
+    assert "--scheduler: must be local, dask-local or tcp://HOST:PORT" in capsys.readouterr().err
+
+
+def test_the_command_line_wins_over_the_scenario(tmp_path):
+    sc = short_scenario(tmp_path, extra='\n[compute]\nscheduler = "dask-local"\nworkers = 3\n')
+    from sigma_sn.scenario import load_scenario
+
+    loaded = load_scenario(sc).compute
+    assert loaded == compute.Compute("dask-local", 3)
+    with compute.session(compute.Compute("local", None), given=(True, False)):
+        compute.adopt(loaded)
+        assert compute.current() == compute.Compute("local", 3)
+
+
+def test_satellites_survive_pickling_bit_for_bit():
+    import pickle
+
+    from sigma_sn.elements import load_elements
+
+    sats = load_elements(Path(__file__).resolve().parents[1] / "tle_data"
+                         / "iridium_like.tle").satellites
+    for sat in sats:
+        copy = pickle.loads(pickle.dumps(sat.satrec))
+        fields = [n for n in dir(sat.satrec) if not n.startswith("_")
+                  and not callable(getattr(sat.satrec, n))]
+        assert [getattr(copy, n) for n in fields] == [getattr(sat.satrec, n) for n in fields]
+        jd, fr = np.full(5, sat.satrec.jdsatepoch), sat.satrec.jdsatepochF + np.arange(5) / 7
+        assert np.array_equal(copy.sgp4_array(jd, fr)[1], sat.satrec.sgp4_array(jd, fr)[1])
+
+
+def _double(task, shared):
+    return 2 * task + shared
+
+
+def test_where_fork_is_unavailable_dask_stands_in_for_the_pool(monkeypatch):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    monkeypatch.setattr(compute, "can_fork", lambda workers: False)
+    with compute.session(compute.Compute("local", 2)):
+        assert list(compute.ordered_map(_double, range(5), 1, workers=2)) == [1, 3, 5, 7, 9]
+        assert compute.current() == compute.Compute("dask-local", 2)
+
+
+def test_an_unreachable_scheduler_is_named_with_exit_2(scenario, capsys):
+    import socket
+
+    import dask
+
+    with socket.socket() as s:   # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(["sweep", str(scenario), "--param", "timing.dad_s=0",
+                     "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in capsys.readouterr().err
