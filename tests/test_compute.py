@@ -2,7 +2,8 @@
 worker fails the command cleanly, and ``--scheduler`` / ``[compute]`` are checked.
 
 The Dask tests start their own LocalCluster: 2 worker processes, everything (the
-dashboard too, on a free port) on loopback; the command reaches it as a user would, with ``--scheduler tcp://...``."""
+dashboard too, on a free port) on loopback; the command reaches it as a user would,
+with ``--scheduler tcp://...``."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sigma_sn.geometry import C_KM_S
-from sigma_sn.sim import LinkGeometry, Replay, SimConfig, Step, simulate
+from sigma_sn.sim import LinkGeometry, Replay, SimConfig, Step
 from sigma_sn.sim.model import AUTH_CHUNK_BYTES, call_at
 from sigma_sn.sim.run import report_from_outcomes, run_replay
 from sigma_sn.sim.security import SecurityConfig, simulate_with_attacks

@@ -3,7 +3,6 @@ ingress filtering for both protocols. Crafted cases from tests/test_sim."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

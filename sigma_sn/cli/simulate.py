@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sigma_sn import compute
+
 #: how many handovers the summary lists one by one (the report has them all)
 SHOWN_HANDOVERS = 12
 
@@ -16,9 +18,6 @@ def _positive(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
-
-
-from sigma_sn import compute
 
 
 def register(subparsers) -> None:

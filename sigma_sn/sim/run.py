@@ -343,7 +343,8 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
                     latency_ms = _ms(first_new - last_old)
         out.append({
             "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
-            "feasible": h.feasible, "t_s": round(h.t_s, 6), "made": k in share and times[k][0] < end_s,
+            "feasible": h.feasible, "t_s": round(h.t_s, 6),
+            "made": k in share and times[k][0] < end_s,
             "break_s": None if t_break is None else round(t_break, 6),
             "t_utc": _iso(replay.start_utc, h.t_s),
             "cn_switch_s": None if t_cn is None else round(t_cn, 6),
