@@ -4,7 +4,8 @@ A link joins the mobile host to one access point. Its one-way delay is the slant
 over c (read from precomputed samples, linearly interpolated) plus, towards the
 correspondent, the terrestrial segment; or, on a path (a scenario's ``[path]``), the
 path stage's whole delay to the correspondent, held from one routing step to the next.
-It is up only inside the access point's visibility windows. The simulation never propagates an orbit: everything here comes
+It is up only inside the access point's visibility windows. The simulation never
+propagates an orbit: everything here comes
 from :class:`LinkGeometry`.
 """
 
