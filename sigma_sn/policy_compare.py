@@ -121,7 +121,6 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
     from sigma_sn.planner.kinds import Mode
     from sigma_sn.planner.plan import plan_scenario, scenario_paths, scenario_windows
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
-    from sigma_sn.sim.pathgeom import with_path
 
     sc = scenario
     sw = scenario_windows(sc)
@@ -130,7 +129,6 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
     rows, runs = [], {}
     for policy in policies:
         plan = plan_scenario(dataclasses.replace(sc, policy=policy), windows=sw, paths=paths)
-        plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
         cfg, mip = config_from_plan(plan, seed=seed, rate_pps=rate_pps)
         if cfg.traffic != "cbr":
             raise InputError("the comparison needs CBR traffic (the Mobile IP baseline "
@@ -163,13 +161,11 @@ class SweepHooks:
     def plan_fn(self, scenario) -> dict:
         from sigma_sn.planner.kinds import Mode
         from sigma_sn.planner.plan import plan_scenario, scenario_paths, scenario_windows
-        from sigma_sn.sim.pathgeom import with_path
 
         sw = scenario_windows(scenario)
         paths = (scenario_paths(scenario, sw) if scenario.path_config is not None
                  and scenario.mode is Mode.ROUTER else None)
-        plan = with_path(plan_scenario(scenario, windows=sw, paths=paths),
-                         scenario.path_config)   # the replay rebuilds the paths from it
+        plan = plan_scenario(scenario, windows=sw, paths=paths)
         self._paths[id(plan)] = (plan, paths)   # the plan kept alive: its id stays its own
         return plan
 

@@ -177,7 +177,6 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
-    from sigma_sn.sim.pathgeom import with_path
     from sigma_sn.windows_io import write_windows
 
     stages.start("windows")
@@ -204,7 +203,6 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
 
     stages.start("plan")
     plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
-    plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)
     hs = plan["handovers"]

@@ -20,7 +20,6 @@ from sigma_sn.scenario import load_scenario
 from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
 from sigma_sn.sim.links import Link, LinkGeometry
 from sigma_sn.sim.model import DATA_HEADER_BYTES
-from sigma_sn.sim.pathgeom import with_path
 from sigma_sn.visibility import find_windows
 
 DURATION_S = 900.0
@@ -38,7 +37,7 @@ def runs():
     out = {}
     for name in ("starlink-isl", "starlink-bent-pipe"):
         sc = _scenario(name)
-        plan = json.loads(json.dumps(with_path(plan_scenario(sc), sc.path_config)))
+        plan = json.loads(json.dumps(plan_scenario(sc)))
         cfg, mip = config_from_plan(plan, keep_trace=True)
         replays = replays_from_plan(plan, plan_dir=REPO / "scenarios")
         report = simulate_plan(plan, cfg, replays=replays)

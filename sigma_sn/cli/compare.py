@@ -110,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
     from sigma_sn.sim.fromplan import replays_from_plan
-    from sigma_sn.sim.pathgeom import with_path
 
     sc = load_scenario(args.scenario)
     compute.adopt(sc.compute)
@@ -121,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s, sw.windows.skipped,
                               verbose=args.verbose))
     plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
-    plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     cfg, mip = configs(plan, args, args.scenario)
     replays = replays_from_plan(plan, truth_elements=args.truth_tle, progress=Progress)
     doc = compare_plan(plan, cfg, mip, progress=Progress, replays=replays)

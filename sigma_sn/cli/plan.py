@@ -118,7 +118,6 @@ def run(args) -> int:
     from sigma_sn.planner.plan import plan_scenario, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.scenario import load_scenario
-    from sigma_sn.sim.pathgeom import with_path
 
     sc = apply_overrides(load_scenario(args.scenario), args)
     compute.adopt(sc.compute)
@@ -138,7 +137,6 @@ def run(args) -> int:
     print_notes(element_notes(sw.satellites, sc.start_utc, sc.duration_s,
                               sw.windows.skipped, verbose=args.verbose))
     plan = plan_scenario(sc, windows=sw, workers=compute.workers(None))
-    plan = with_path(plan, sc.path_config)  # the replay rebuilds the paths from it
     if args.out:
         write_plan_json(args.out, plan)
     if args.csv:

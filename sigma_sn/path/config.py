@@ -3,6 +3,7 @@ the correspondent are, and the parameters of fibre and inter-satellite links."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,3 +52,19 @@ class PathConfig:
     step_s: float = 1.0
     fibre: Fibre = field(default_factory=Fibre)
     isl: Isl = field(default_factory=Isl)
+
+
+def path_parameters(cfg) -> dict:
+    """Return a :class:`~sigma_sn.path.config.PathConfig` as the plan records it
+    (``inputs.parameters.path``): plain JSON, the gateways written out."""
+    from sigma_sn.sites import read_sites_csv
+
+    gateways = [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg,
+                 "alt_m": g.alt_m, "min_elev_deg": g.min_elev_deg}
+                for g in read_sites_csv(cfg.gateways_file)]
+    return {"mode": cfg.mode.value, "step_s": cfg.step_s,
+            "correspondent": dataclasses.asdict(cfg.correspondent), "gateways": gateways,
+            "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
+            "isl_max_range_km": cfg.isl.max_range_km,
+            "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
+            "isl_plane_tol_deg": cfg.isl.plane_tol_deg}

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sigma_sn.path.config import path_parameters
 from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.groups import candidate_windows, run_groups
@@ -376,11 +377,14 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
               for p in sc.site_files]
     sources = {"scenario": {"path": display_path(sc.path), "sha256": sha256_of(sc.path)},
                "files": files}
-    return plan_windows(sw.windows, list(sw.satellites), list(sw.sites), sc.mode, sc.policy,
+    plan = plan_windows(sw.windows, list(sw.satellites), list(sw.sites), sc.mode, sc.policy,
                         sc.timing, selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
                         workers=workers, paths=paths if sc.policy in PATH_POLICIES else None)
+    if sc.path_config is not None:  # the whole model, so a replay rebuilds the same paths
+        plan["inputs"]["parameters"]["path"] = path_parameters(sc.path_config)
+    return plan
 
 
 def dumps(plan: dict) -> str:

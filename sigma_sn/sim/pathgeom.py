@@ -22,31 +22,6 @@ PATH_KEYS = ("mode", "step_s", "correspondent", "gateways", "fibre_per_hop_ms",
              "fibre_hop_km", "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg")
 
 
-def path_parameters(cfg) -> dict:
-    """Return a :class:`~sigma_sn.path.config.PathConfig` as the plan records it
-    (``inputs.parameters.path``): plain JSON, the gateways written out."""
-    from sigma_sn.sites import read_sites_csv
-
-    gateways = [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg,
-                 "alt_m": g.alt_m, "min_elev_deg": g.min_elev_deg}
-                for g in read_sites_csv(cfg.gateways_file)]
-    return {"mode": cfg.mode.value, "step_s": cfg.step_s,
-            "correspondent": dataclasses.asdict(cfg.correspondent), "gateways": gateways,
-            "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
-            "isl_max_range_km": cfg.isl.max_range_km,
-            "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
-            "isl_plane_tol_deg": cfg.isl.plane_tol_deg}
-
-
-def with_path(plan: dict, cfg) -> dict:
-    """Return ``plan`` with the scenario's ``[path]`` (``cfg``, or None: unchanged) in
-    ``inputs.parameters.path``."""
-    if cfg is None:
-        return plan
-    params = {**plan["inputs"]["parameters"], "path": path_parameters(cfg)}
-    return {**plan, "inputs": {**plan["inputs"], "parameters": params}}
-
-
 def path_model_from_plan(path: dict, satellites, start_utc: str, duration_s: float,
                          min_elev_deg: float, *, source: str = "plan"):
     """Return the :class:`~sigma_sn.path.route.PathModel` of a plan's
