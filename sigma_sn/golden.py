@@ -30,7 +30,8 @@ GOLDEN_FILES = (PLAN_FILE, METRICS_FILE)
 
 #: the scenarios that ship in ``scenarios/`` with a golden in ``tests/golden/<name>/``
 SHIPPED_SCENARIOS = ("iridium-router", "starlink-router", "gpm-host", "fleet-host-load",
-                     "zigzag", "tight-overlap", "starlink-isl", "starlink-bent-pipe")
+                     "zigzag", "tight-overlap", "starlink-isl", "starlink-bent-pipe",
+                     "isl-lisbon-newyork")
 
 #: most mismatches listed before the rest are only counted
 MAX_MESSAGES = 25
