@@ -574,3 +574,23 @@ def sweep_section(rows) -> Section:
     figures = tuple((f"Sweep: {m}", plot.sweep_plot(rows, m)) for m in metrics)
     return Section((("Sweep: parameter by metric (all rows in sweep.csv)",
                      sweep_table(rows)),), figures)
+
+
+def path_section(plans: dict, paths) -> Section:
+    """Path RTT over time per policy, handovers marked, and each policy's RTT mean and
+    p95, for ``plans`` (policy -> plan of one scenario's windows) over the path stage's
+    ``paths`` (issue 21: what planning by the path buys against planning by elevation)."""
+    from sigma_sn.policy_compare import rtt_figure, serving_rtt_ms
+
+    runs = {p: (plan, serving_rtt_ms(plan, paths)) for p, plan in plans.items()}
+    rows = []
+    for policy, (plan, rtt) in runs.items():
+        ms = np.concatenate(list(rtt.values())) if rtt else np.zeros(0)
+        ms = ms[np.isfinite(ms)]
+        rows.append({"policy": policy, "handovers": len(plan["handovers"]),
+                     "rtt_mean_ms": round(float(ms.mean()), 3) if ms.size else None,
+                     "rtt_p95_ms": round(float(np.percentile(ms, 95)), 3) if ms.size
+                     else None})
+    return Section((("Path RTT by policy, along each plan's serving intervals", rows),),
+                   (("Path RTT over time per policy, handovers marked",
+                     rtt_figure({"paths": paths, "runs": runs})),))

@@ -174,7 +174,8 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     from sigma_sn.atomic import write_text
     from sigma_sn.health import element_notes
     from sigma_sn.planner.io import write_plan_csv, write_plan_json
-    from sigma_sn.planner.plan import plan_scenario, scenario_windows
+    from sigma_sn.planner.kinds import Mode
+    from sigma_sn.planner.plan import plan_scenario, scenario_paths, scenario_windows
     from sigma_sn.progress import Progress
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
     from sigma_sn.windows_io import write_windows
@@ -202,14 +203,18 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
             stages.log(line if line.startswith(" ") else f"      warning: {line}")
 
     stages.start("plan")
-    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1))
+    # a scenario with a path: its delays once, for path policies and the report's RTT
+    paths = (scenario_paths(sc, sw, workers=compute.workers(1))
+             if sc.path_config is not None and sc.mode is Mode.ROUTER else None)
+    plan = plan_scenario(sc, windows=sw, workers=compute.workers(1), paths=paths)
     write_plan_json(tmp / "plan.json", plan)
     write_plan_csv(tmp / "plan.csv", plan)
     hs = plan["handovers"]
     stages.end(f"{len(hs)} handovers, {sum(not h['feasible'] for h in hs)} infeasible")
 
     stages.start("policies")
-    policies = policy_counts(sc, plan, sw)
+    plans: dict = {}
+    policies = policy_counts(sc, plan, sw, paths=paths, plans=plans)
     stages.end(", ".join(f"{p}: {c['handovers']}" for p, c in policies.items()
                          if "handovers" in c))
 
@@ -245,7 +250,8 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
 
     run_info = run_record(sc, scenario_path, plan, cfg, mip_cfg, policies)
     stages.start("report")
-    write_html_report(tmp, sc, plan, doc, windows, policies, satellites)
+    write_html_report(tmp, sc, plan, doc, windows, policies, satellites,
+                      paths=paths, plans=plans)
     stages.end()
     write_text(tmp / "run.json", json.dumps(run_info, sort_keys=True, indent=1) + "\n")
     return RunResult(name=plan.get("name", sc.name), out_dir=tmp, stages=tuple(stages.done),
@@ -254,26 +260,32 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
                      policies=policies, policy=plan["policy"])
 
 
-def policy_counts(sc, plan: dict, windows=None) -> dict:
+def policy_counts(sc, plan: dict, windows=None, *, paths=None, plans: dict | None = None
+                  ) -> dict:
     """Return, for every policy the scenario's mode offers, how the plan would come out:
     ``{policy: {"handovers", "infeasible", "outage_s"}}`` (the scenario's own policy from
     ``plan``; a policy the planner cannot run here is listed with its reason). ``windows``
-    (:func:`~sigma_sn.planner.plan.scenario_windows`) saves finding them again."""
+    (:func:`~sigma_sn.planner.plan.scenario_windows`) saves finding them again; with the
+    scenario's ``paths`` the path policies count too. ``plans``, if given, receives each
+    policy's plan."""
     from sigma_sn.errors import InputError
-    from sigma_sn.planner.kinds import POLICIES_BY_MODE
+    from sigma_sn.planner.kinds import PATH_POLICIES, POLICIES_BY_MODE
     from sigma_sn.planner.plan import plan_scenario
 
     out = {}
-    for policy in POLICIES_BY_MODE[sc.mode]:
+    offered = POLICIES_BY_MODE[sc.mode] + (PATH_POLICIES if paths is not None else ())
+    for policy in offered:
         if policy is sc.policy:
             other = plan
         else:
             try:
                 other = plan_scenario(dataclasses.replace(sc, policy=policy),
-                                      windows=windows)
+                                      windows=windows, paths=paths)
             except (NotImplementedError, InputError) as exc:
                 out[policy.value] = {"not_planned": str(exc)}
                 continue
+        if plans is not None:
+            plans[policy.value] = other
         hs = other["handovers"]
         out[policy.value] = {
             "handovers": len(hs),
@@ -387,15 +399,19 @@ def write_exports(out: Path, plan: dict, satellites, sc) -> tuple[int, int]:
 
 
 def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: dict,
-                      satellites=None) -> None:
+                      satellites=None, *, paths=None, plans: dict | None = None) -> None:
     """Write ``report.html``: the policies compared, then the report's plan part
-    (summary, handovers, outages, timelines, elevations) and simulation part (both
-    protocols side by side, latency, loss and throughput over time)."""
+    (summary, handovers, outages, timelines, elevations), with a path the path RTT of
+    each policy's ``plans`` over time, and the simulation part (both protocols side by
+    side, latency, loss and throughput over time)."""
     from sigma_sn import report
 
     name = plan.get("name", sc.name)
     sections = [report.plan_section(plan, satellites=satellites),
                 report.simulation_section(doc)]
+    if paths is not None and plans:   # the plan's own policy first
+        order = [plan["policy"]] + [p for p in plans if p != plan["policy"]]
+        sections.insert(1, report.path_section({p: plans[p] for p in order}, paths))
     tables = [("Handovers by policy (the plan uses " + plan["policy"] + ")",
                [{"policy": p, **c} for p, c in policies.items()])]
     figures, notes = [], []

@@ -5,6 +5,7 @@ planning by the path does not cost RTT against planning by elevation (issue 21).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from conftest import REPO
 from sigma_sn.compare import PROTOCOLS
+from sigma_sn.planner.kinds import Policy
 
 SCENARIO = REPO / "scenarios" / "isl-lisbon-newyork.toml"
 POLICIES = ("max-elevation", "min-path-delay")
@@ -55,3 +57,33 @@ def test_min_path_delay_rtt_mean_is_not_above_max_elevations(compared):
         assert 0 < rtt["min-path-delay", q] <= rtt["max-elevation", q], (q, rtt)
     # and the long-haul pair really is long: a path over the Atlantic, not a local hop
     assert rtt["max-elevation", "sigma"] > 30.0
+
+
+def test_run_report_draws_path_rtt_per_policy_with_handovers_marked(tmp_path, monkeypatch):
+    from sigma_sn import report, runner
+    from sigma_sn.planner.plan import plan_scenario, scenario_paths, scenario_windows
+    from sigma_sn.scenario import load_scenario
+
+    monkeypatch.chdir(REPO)
+    out = runner.run_scenario(SCENARIO, tmp_path / "run", log=None).out_dir
+    page = (out / "report.html").read_text()
+    assert "Path RTT over time per policy, handovers marked" in page
+    info = json.loads((out / "run.json").read_text())
+    # the plan's own policy and the joint one are counted beside the elevation policies
+    assert {"max-elevation", "min-path-delay", "min-handovers-delay"} <= set(info["policies"])
+
+    sc = load_scenario(SCENARIO)
+    sw = scenario_windows(sc)
+    paths = scenario_paths(sc, sw)
+    plans = {p: plan_scenario(dataclasses.replace(sc, policy=Policy(p)), windows=sw,
+                              paths=paths) for p in POLICIES}
+    part = report.path_section(plans, paths)
+    (_, fig), = part.figures
+    for policy, plan in plans.items():
+        line, marks = [tr for tr in fig.data if tr.name in (policy, f"{policy} handovers")]
+        switches = [e["t_s"] for h in plan["handovers"] for e in h["events"]
+                    if e["action"] == "SET_PRIMARY"]
+        assert len(marks.x) == len(switches) == info["policies"][policy]["handovers"]
+    (_, rows), = part.tables
+    rtt = {r["policy"]: r["rtt_mean_ms"] for r in rows}
+    assert rtt["min-path-delay"] <= rtt["max-elevation"]
