@@ -50,19 +50,27 @@ def hypatia_mask_deg(alt_km: float, cone_radius_km: float) -> float:
     return float(np.degrees(np.arcsin(((r + alt_km) ** 2 - r * r - d * d) / (2 * r * d))))
 
 
-def kuiper_k1():
-    """Hypatia's Kuiper K1 shell, element for element (their generate_tles_from_scratch)."""
+def hypatia_shell(prefix: str, planes: int, per_plane: int, inclination_deg: float,
+                  rev_per_day: float, first_norad_id: int):
+    """A shell as Hypatia's generate_tles_from_scratch makes it, element for element:
+    circular, planes evenly in RAAN, odd planes shifted half a slot."""
     sats = []
-    for orbit in range(34):
-        shift = 360.0 / 68.0 if orbit % 2 else 0.0
-        for k in range(34):
+    for orbit in range(planes):
+        shift = 180.0 / per_plane if orbit % 2 else 0.0
+        for k in range(per_plane):
             sats.append(satellite_from_elements(
-                name=f"KUIPER-{orbit:02d}-{k:02d}", norad_id=80001 + orbit * 34 + k,
-                epoch_utc=as_utc(START), inclination_deg=51.9, raan_deg=orbit * 360.0 / 34,
-                eccentricity=1e-7, arg_perigee_deg=0.0,
-                mean_anomaly_deg=(shift + k * 360.0 / 34) % 360.0,
-                mean_motion_rev_per_day=14.80, bstar_per_earth_radius=0.0))
+                name=f"{prefix}-{orbit:02d}-{k:02d}",
+                norad_id=first_norad_id + orbit * per_plane + k,
+                epoch_utc=as_utc(START), inclination_deg=inclination_deg,
+                raan_deg=orbit * 360.0 / planes, eccentricity=1e-7, arg_perigee_deg=0.0,
+                mean_anomaly_deg=(shift + k * 360.0 / per_plane) % 360.0,
+                mean_motion_rev_per_day=rev_per_day, bstar_per_earth_radius=0.0))
     return sats
+
+
+def kuiper_k1():
+    """Hypatia's Kuiper K1 shell (34 x 34, 51.9 deg, 630 km)."""
+    return hypatia_shell("KUIPER", 34, 34, 51.9, 14.80, 80001)
 
 
 def pair_rtts(sats, mask_deg, isl_km, src: Site, dst: Site, duration_s):
