@@ -57,8 +57,8 @@ def hypatia_starlink():
     return hypatia_shell("STARLINK", 72, 22, 53.0, 15.19, 70001)
 
 
-def pair_choices(sats, src: Site, dst: Site, duration_s: float):
-    """The highest and the best satellite of ``src`` at each step, paths landing at
+def pair_paths(sats, src: Site, dst: Site, duration_s: float):
+    """The :class:`PathModel` and the path delays of ``src``'s windows, paths landing at
     ``dst`` only."""
     corr = Correspondent(dst.name, dst.lat_deg, dst.lon_deg)
     gw = Site(dst.name, dst.lat_deg, dst.lon_deg, min_elev_deg=MASK_DEG)
@@ -66,8 +66,12 @@ def pair_choices(sats, src: Site, dst: Site, duration_s: float):
                       min_elev_deg=MASK_DEG, fibre=Fibre(per_hop_ms=0.0),
                       isl=Isl(max_range_km=hypatia_isl_km(550.0)), workers=1)
     tw = find_windows(sats, [src], START, duration_s, min_elev_deg=MASK_DEG, workers=1)
-    paths = compute_paths(model, [src], tw, workers=1)
-    return step_choices(paths, sats, src)
+    return model, compute_paths(model, [src], tw, workers=1)
+
+
+def pair_choices(sats, src: Site, dst: Site, duration_s: float):
+    """The highest and the best satellite of ``src`` at each step (:func:`pair_paths`)."""
+    return step_choices(pair_paths(sats, src, dst, duration_s)[1], sats, src)
 
 
 def cpu_s() -> float:
