@@ -594,3 +594,32 @@ def path_section(plans: dict, paths) -> Section:
     return Section((("Path RTT by policy, along each plan's serving intervals", rows),),
                    (("Path RTT over time per policy, handovers marked",
                      rtt_figure({"paths": paths, "runs": runs})),))
+
+
+def plan_path_section(plan: dict, *, plan_dir=".") -> Section | None:
+    """:func:`path_section` of a router-mode plan that records a path model
+    (``inputs.parameters.path``): its path rebuilt from its element files, as the replay
+    does, for its own policy; None when the plan has no path."""
+    import warnings
+
+    from sigma_sn.elements import load_elements
+    from sigma_sn.path.route import compute_paths
+    from sigma_sn.sim.fromplan import _Plan, _sites, element_files
+    from sigma_sn.sim.pathgeom import path_model_from_plan
+    from sigma_sn.visibility import find_windows
+
+    params = plan.get("inputs", {}).get("parameters", {})
+    if plan.get("mode") != "router" or not isinstance(params.get("path"), dict):
+        return None
+    with warnings.catch_warnings():   # staleness belongs to the planning step
+        warnings.simplefilter("ignore")
+        catalog = load_elements(element_files(plan, plan_dir=plan_dir))
+    sites = _sites(_Plan(plan, "plan"))
+    terminals = [sites[m["name"]] for m in plan["mobiles"]]
+    mask = float(params["min_elev_deg"])
+    model = path_model_from_plan(params["path"], catalog.satellites, plan["start_utc"],
+                                 float(plan["duration_s"]), mask)
+    windows = find_windows(catalog.satellites, terminals, plan["start_utc"],
+                           float(plan["duration_s"]), min_elev_deg=mask,
+                           step_s=float(params.get("step_s") or 60.0), workers=1)
+    return path_section({plan["policy"]: plan}, compute_paths(model, terminals, windows))

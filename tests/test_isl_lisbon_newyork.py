@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from sigma_sn.cli import main
 from sigma_sn.compare import PROTOCOLS
 from sigma_sn.planner.kinds import Policy
 
@@ -87,3 +88,12 @@ def test_run_report_draws_path_rtt_per_policy_with_handovers_marked(tmp_path, mo
     (_, rows), = part.tables
     rtt = {r["policy"]: r["rtt_mean_ms"] for r in rows}
     assert rtt["min-path-delay"] <= rtt["max-elevation"]
+
+    # 'sigma-sn report' on the results folder rebuilds the path from plan.json alone and
+    # draws the plan's own policy: the same numbers as planned here
+    plan = json.loads((out / "plan.json").read_text())
+    (_, again), = report.plan_path_section(plan, plan_dir=out).tables
+    assert again == [r for r in rows if r["policy"] == "min-path-delay"]
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    assert "Path RTT over time per policy, handovers marked" in (out / "report.html").read_text()

@@ -128,6 +128,19 @@ def _result_sections(results, elements=None):
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a {schema} file as sigma-sn writes it ({exc!r})",
                              path=str(path)) from None
+    if (results / "plan.json").exists():   # a plan on a path: its RTT over time
+        plan = _read_json(results / "plan.json", "sigma-sn/plan/1")
+        try:
+            part = report.plan_path_section(
+                use_elements(plan, elements) if elements else plan, plan_dir=results)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise InputError(exc.reason, path=str(results / "plan.json"),
+                                 key=exc.key) from None
+            raise InputError(f"not a sigma-sn/plan/1 file as sigma-sn writes it ({exc!r})",
+                             path=str(results / "plan.json")) from None
+        if part is not None:
+            parts.append(part)
     if (results / "sweep.csv").exists():
         path = results / "sweep.csv"
         try:
