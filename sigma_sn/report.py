@@ -599,7 +599,8 @@ def path_section(plans: dict, paths) -> Section:
 def plan_path_section(plan: dict, *, plan_dir=".") -> Section | None:
     """:func:`path_section` of a router-mode plan that records a path model
     (``inputs.parameters.path``): its path rebuilt from its element files, as the replay
-    does, for its own policy; None when the plan has no path."""
+    does, for its own policy (only a note when they cannot be found); None when the plan
+    has no path."""
     import warnings
 
     from sigma_sn.elements import load_elements
@@ -611,9 +612,12 @@ def plan_path_section(plan: dict, *, plan_dir=".") -> Section | None:
     params = plan.get("inputs", {}).get("parameters", {})
     if plan.get("mode") != "router" or not isinstance(params.get("path"), dict):
         return None
-    with warnings.catch_warnings():   # staleness belongs to the planning step
-        warnings.simplefilter("ignore")
-        catalog = load_elements(element_files(plan, plan_dir=plan_dir))
+    try:
+        with warnings.catch_warnings():   # staleness belongs to the planning step
+            warnings.simplefilter("ignore")
+            catalog = load_elements(element_files(plan, plan_dir=plan_dir))
+    except InputError as exc:   # moved element files: the rest of the report still stands
+        return Section(notes=(f"no path RTT figure: {exc}",))
     sites = _sites(_Plan(plan, "plan"))
     terminals = [sites[m["name"]] for m in plan["mobiles"]]
     mask = float(params["min_elev_deg"])

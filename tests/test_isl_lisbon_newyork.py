@@ -97,3 +97,22 @@ def test_run_report_draws_path_rtt_per_policy_with_handovers_marked(tmp_path, mo
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0
     assert "Path RTT over time per policy, handovers marked" in (out / "report.html").read_text()
+
+
+def test_report_of_a_plan_whose_elements_moved_says_so_instead_of_failing(tmp_path):
+    from sigma_sn import report
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+
+    text = SCENARIO.read_text().replace("duration_s = 1800", "duration_s = 120")
+    text = text.replace('"../tle_data/', f'"{(REPO / "tle_data").as_posix()}/')
+    text = text.replace('"sites/', f'"{(REPO / "scenarios" / "sites").as_posix()}/')
+    (tmp_path / "s.toml").write_text(text)
+    plan = plan_scenario(load_scenario(tmp_path / "s.toml"))
+    assert report.plan_path_section(plan, plan_dir=tmp_path).figures   # found: drawn
+    for f in plan["inputs"]["files"]:
+        if f["role"] == "elements":
+            f["path"] = "moved/starlink_shell1.tle"
+    part = report.plan_path_section(plan, plan_dir=tmp_path)
+    assert not part.figures and "no path RTT figure" in part.notes[0]
+    assert "moved/starlink_shell1.tle" in part.notes[0]
