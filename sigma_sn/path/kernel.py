@@ -92,9 +92,10 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
                                 scratch, entry_node, entry_next, par, pe):
                 _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where, heap,
                            par, pe)
-        else:
-            _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par, pe,
-                         order, n_order, scratch, where)
+        elif not _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par,
+                              pe, order, n_order, scratch, where):
+            _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
+            continue                # the same tree: its order stands
         n_order = _tree_order(par, order, scratch, where)
         _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
 
@@ -103,11 +104,12 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
 def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_order,
                  queue, in_queue):
     """Bring last step's tree (``par``, ``pe``, ``order``) to this step's delays ``w``
-    and starts, exactly (see :func:`dijkstra_steps`)."""
+    and starts, exactly (see :func:`dijkstra_steps`). Returns whether any satellite
+    changed parent (else ``order`` still lists the tree parents first)."""
     n_sat = len(dist)
+    changed = False
     for s in range(n_sat):
         dist[s] = np.inf
-        in_queue[s] = 0
     for i in range(n_order):                   # the old tree, new lengths: upper bounds
         v = order[i]
         if par[v] == -1:
@@ -115,19 +117,37 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
         else:
             dist[v] = dist[par[v]] + w[pe[v]]
     for v in range(n_sat):
-        if not dist[v] < np.inf:
-            par[v] = -2
-    pending = 0
-    for v in range(n_sat):
         if start[v] < dist[v]:                 # a start better than the tree's path
             dist[v] = start[v]
+            changed |= par[v] != -1
             par[v] = -1
-        if dist[v] < np.inf:                   # every link is checked once, at least
-            queue[pending] = v
-            in_queue[v] = 1
-            pending += 1
+        elif not dist[v] < np.inf:
+            changed |= par[v] != -2
+            par[v] = -2
+    # every link is checked once, from each reached end in turn (a FIFO that starts
+    # with every reached satellite, in index order); what improves is queued again
+    for v in range(n_sat):
+        in_queue[v] = 0
+    pending = 0
+    tail = 0
+    for u in range(n_sat):
+        du = dist[u]
+        if not du < np.inf:
+            continue
+        for e in range(adj_ptr[u], adj_ptr[u + 1]):
+            v = adj_nbr[e]
+            nd = du + w[adj_edge[e]]
+            if nd < dist[v]:
+                dist[v] = nd
+                par[v] = u
+                pe[v] = adj_edge[e]
+                changed = True
+                if v < u and not in_queue[v]:  # a later one gets its turn in this pass
+                    in_queue[v] = 1
+                    queue[tail] = v
+                    tail = (tail + 1) % n_sat
+                    pending += 1
     head = 0
-    tail = pending % n_sat
     while pending > 0:                         # label correcting (FIFO)
         u = queue[head]
         head = (head + 1) % n_sat
@@ -145,6 +165,7 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
                     queue[tail] = v
                     tail = (tail + 1) % n_sat
                     pending += 1
+    return changed
 
 
 @_njit
