@@ -9,7 +9,13 @@ Constellations: Hypatia's Kuiper K1 (34 x 34, 630 km, 51.9 deg, odd planes shift
 slot: the one of their Fig. 3) and Starlink shell 1 (tle_data/), each with Hypatia's
 ground-link cone turned into the elevation mask it amounts to, and its ISL range.
 
-    python benchmarks/path_hypatia.py [--hours 24]
+First, the same instant as Hypatia's own data (:func:`against_hypatia`): their Kuiper K1
+shell rebuilt with :func:`sigma_sn.walker.walker` from its published parameters, their
+epoch (2000-01-01 00:00 UTC), their 1,260 km ground-link limit and ISL range, and their
+computed RTTs for Manila–Dalian (the pair of their Fig. 3(b)), Manila–Saint Petersburg
+and Saint Petersburg–Dalian (tests/data/hypatia/), printed next to ours second by second.
+
+    python benchmarks/path_hypatia.py [--hours 24] [--against-only]
 """
 
 from __future__ import annotations
@@ -28,13 +34,21 @@ from sigma_sn.path.config import Isl, PathMode  # noqa: E402
 from sigma_sn.path.ground import Correspondent, Fibre, lower_bound_rtt_ms  # noqa: E402
 from sigma_sn.path.route import PathModel, compute_paths  # noqa: E402
 from sigma_sn.propagate import as_utc  # noqa: E402
-from sigma_sn.sites import Site, read_sites_csv  # noqa: E402
+from sigma_sn.sites import Site, itrs_km, read_sites_csv  # noqa: E402
 from sigma_sn.visibility import find_windows  # noqa: E402
+from sigma_sn.walker import EARTH_RADIUS_KM, MU_WGS72_KM3_S2, walker  # noqa: E402
 
 START = "2026-08-22T00:00:00Z"
 PAIRS = (("Rio-de-Janeiro", "Sankt-Peterburg-(Saint-Petersburg)"), ("Manila", "Dalian"),
          ("Istanbul", "Nairobi"))
 HYPATIA_EARTH_KM = 6378.135
+HYPATIA_START = "2000-01-01T00:00:00Z"      # their TLE epoch (00001.00000000), their t = 0
+HYPATIA_DATA = REPO / "tests" / "data" / "hypatia" / "kuiper630_rtt_1s.csv"
+#: (source, destination, column of HYPATIA_DATA): their nodes 1173 → 1241, 1173 → 1229,
+#: 1229 → 1241 (satgenpy/tests/data_to_match/kuiper_630)
+HYPATIA_PAIRS = (("Manila", "Dalian", "manila_dalian_ms"),
+                 ("Manila", "Sankt-Peterburg-(Saint-Petersburg)", "manila_saint_petersburg_ms"),
+                 ("Sankt-Peterburg-(Saint-Petersburg)", "Dalian", "saint_petersburg_dalian_ms"))
 
 
 def hypatia_isl_km(alt_km: float) -> float:
@@ -65,13 +79,16 @@ def kuiper_k1():
     return sats
 
 
-def pair_rtts(sats, mask_deg, isl_km, src: Site, dst: Site, duration_s):
+def pair_rtt_series(sats, src: Site, dst: Site, duration_s, *, isl_km, polar_cutoff_deg=75.0,
+                    start=START):
+    """Best RTT (ms) from ``src`` to ``dst`` at each 1 s step (NaN: no path) and its links:
+    ``dst`` is the correspondent and the only gateway (no fibre), each end's mask its
+    ``min_elev_deg``."""
     corr = Correspondent(dst.name, dst.lat_deg, dst.lon_deg)
-    gw = Site(dst.name, dst.lat_deg, dst.lon_deg, min_elev_deg=mask_deg)
-    model = PathModel(sats, [gw], corr, START, duration_s, mode=PathMode.ISL,
-                      min_elev_deg=mask_deg, fibre=Fibre(per_hop_ms=0.0),
-                      isl=Isl(max_range_km=isl_km), workers=1)
-    tw = find_windows(sats, [src], START, duration_s, min_elev_deg=mask_deg, workers=1)
+    model = PathModel(sats, [dst], corr, start, duration_s, mode=PathMode.ISL,
+                      fibre=Fibre(per_hop_ms=0.0),
+                      isl=Isl(max_range_km=isl_km, polar_cutoff_deg=polar_cutoff_deg), workers=1)
+    tw = find_windows(sats, [src], start, duration_s, workers=1)
     paths = compute_paths(model, [src], tw, workers=1)
     best = np.full(model.n_steps, np.inf)
     hops = np.zeros(model.n_steps, int)
@@ -81,8 +98,102 @@ def pair_rtts(sats, mask_deg, isl_km, src: Site, dst: Site, duration_s):
         better = 2 * d < best[k]
         best[k[better]] = 2 * d[better]
         hops[k[better]] = h[better]
+    return np.where(np.isfinite(best), best, np.nan), hops
+
+
+def pair_rtts(sats, mask_deg, isl_km, src: Site, dst: Site, duration_s):
+    src = Site(src.name, src.lat_deg, src.lon_deg, min_elev_deg=mask_deg)
+    dst = Site(dst.name, dst.lat_deg, dst.lon_deg, min_elev_deg=mask_deg)
+    best, hops = pair_rtt_series(sats, src, dst, duration_s, isl_km=isl_km)
     ok = np.isfinite(best)
     return best[ok], hops[ok], 1 - ok.mean()
+
+
+def altitude_km_for(mean_motion_rev_per_day: float) -> float:
+    """The altitude :func:`sigma_sn.walker.walker` turns back into this mean motion."""
+    n_rad_s = mean_motion_rev_per_day * 2.0 * np.pi / 86400.0
+    return (MU_WGS72_KM3_S2 / n_rad_s ** 2) ** (1.0 / 3.0) - EARTH_RADIUS_KM
+
+
+def hypatia_kuiper_k1(epoch_utc=HYPATIA_START):
+    """Hypatia's Kuiper K1 from its published parameters: 34 planes of 34 at 51.9 deg,
+    14.80 rev/day, e = 1e-7, odd planes half a slot on. Shifting plane p by p half
+    slots (Walker phasing 17 of 1156) places the same satellites: even planes move by
+    whole slots."""
+    return walker(1156, 34, 17, altitude_km_for(14.80), 51.9, as_utc(epoch_utc),
+                  name_prefix="KUIPER-K1", eccentricity=1e-7)
+
+
+def hypatia_starlink_s1(epoch_utc=HYPATIA_START):
+    """Hypatia's Starlink S1 likewise: 72 x 22 at 53 deg, 15.19 rev/day, half-slot shift
+    (phasing 36 of 1584)."""
+    return walker(1584, 72, 36, altitude_km_for(15.19), 53.0, as_utc(epoch_utc),
+                  name_prefix="STARLINK-S1", eccentricity=1e-7)
+
+
+def gsl_mask_deg(site: Site, orbit_radius_km: float, max_gsl_km: float) -> float:
+    """The elevation at ``site`` at which a satellite ``orbit_radius_km`` from the
+    Earth's centre is ``max_gsl_km`` away: Hypatia's ground-link length limit as a mask.
+    The site's own geocentric radius on WGS84 (Hypatia measures the range from an
+    observer on an ellipsoid too), elevation from the geocentric vertical."""
+    r_site = float(np.linalg.norm(itrs_km([site])[0]))
+    d = max_gsl_km
+    sin_e = (orbit_radius_km ** 2 - r_site ** 2 - d * d) / (2.0 * r_site * d)
+    return float(np.degrees(np.arcsin(sin_e)))
+
+
+def read_hypatia_rtts(path=HYPATIA_DATA) -> dict[str, np.ndarray]:
+    """Hypatia's RTT columns (ms, NaN where they found no path), and ``t_s``."""
+    rows = [line.split(",") for line in Path(path).read_text().splitlines()
+            if line and not line.startswith("#")]
+    names, data = rows[0], rows[1:]
+    return {n: np.array([float(r[i]) if r[i] else np.nan for r in data])
+            for i, n in enumerate(names)}
+
+
+def mean_orbit_radius_km(sats, start) -> float:
+    """Mean distance of the shell's satellites from the Earth's centre at ``start``."""
+    from sigma_sn.propagate import Epoch, propagate
+    eph = propagate([s.satrec for s in sats], Epoch.at(start), np.array([0.0]))
+    return float(np.linalg.norm(eph.pos_itrs_km, axis=-1).mean())
+
+
+def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS):
+    """Our RTTs at Hypatia's instant, shell, limits and pairs, next to theirs: yields
+    ``(source, destination, t_s, ours_ms, theirs_ms)`` per pair."""
+    cities = {c.name: c for c in read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")}
+    theirs = read_hypatia_rtts()
+    sats = hypatia_kuiper_k1()
+    alt_m = 630000.0                                    # their ALTITUDE_M, for the limits
+    cone_m = alt_m / np.tan(np.radians(30.0))
+    max_gsl_km = float(np.hypot(cone_m, alt_m)) / 1000.0
+    radius_km = mean_orbit_radius_km(sats, HYPATIA_START)
+    n = int(duration_s) + 1
+    for a, b, column in pairs:
+        src, dst = (cities[x] for x in (a, b))
+        src = Site(a, src.lat_deg, src.lon_deg, min_elev_deg=gsl_mask_deg(src, radius_km,
+                                                                          max_gsl_km))
+        dst = Site(b, dst.lat_deg, dst.lon_deg, min_elev_deg=gsl_mask_deg(dst, radius_km,
+                                                                          max_gsl_km))
+        ours, _ = pair_rtt_series(sats, src, dst, duration_s, isl_km=hypatia_isl_km(630.0),
+                                  polar_cutoff_deg=90.0, start=HYPATIA_START)
+        k = min(n, len(theirs["t_s"]))
+        yield a, b, theirs["t_s"][:k], ours[:k], theirs[column][:k]
+
+
+def print_against_hypatia(duration_s: float = 200.0) -> None:
+    print("| pair (Kuiper K1, 2000-01-01 00:00 UTC + t) | seconds | ours − Hypatia median / "
+          "max |diff| (ms) | within 1 ms | ours mean / Hypatia mean (ms) | no path ours / theirs |")
+    print("|---|---|---|---|---|---|")
+    for a, b, t, ours, theirs in against_hypatia(duration_s):
+        both = np.isfinite(ours) & np.isfinite(theirs)
+        diff = np.abs(ours - theirs)[both]
+        print(f"| {a} – {b.split('-(')[0]} | {len(t)} | {np.median(diff):.2f} / {diff.max():.2f} | "
+              f"{(diff <= 1.0).mean():.0%} | {np.nanmean(ours):.2f} / {np.nanmean(theirs):.2f} | "
+              f"{np.isnan(ours).sum()} / {np.isnan(theirs).sum()} |")
+        for i in range(0, len(t), 20):
+            print(f"|   t = {t[i]:.0f} s | | ours {ours[i]:.2f}, Hypatia {theirs[i]:.2f}, "
+                  f"diff {ours[i] - theirs[i]:+.2f} | | | |")
 
 
 def anchor_preview(hours: float) -> None:
@@ -137,7 +248,12 @@ def _stay_until_los(paths, n_steps):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--against-only", action="store_true",
+                    help="only the comparison with Hypatia's data")
     args = ap.parse_args()
+    print_against_hypatia()
+    if args.against_only:
+        return 0
     cities = {c.name: c for c in read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")}
     # Hypatia's ground-link cones: Kuiper 630 km / tan(30 deg), Starlink 940.7 km
     shells = (("Kuiper K1 (Hypatia's)", kuiper_k1(),
