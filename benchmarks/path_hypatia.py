@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,25 +81,59 @@ def kuiper_k1():
 
 
 def pair_rtt_series(sats, src: Site, dst: Site, duration_s, *, isl_km, polar_cutoff_deg=75.0,
-                    start=START):
+                    start=START, max_gsl_km=None):
     """Best RTT (ms) from ``src`` to ``dst`` at each 1 s step (NaN: no path) and its links:
     ``dst`` is the correspondent and the only gateway (no fibre), each end's mask its
-    ``min_elev_deg``."""
+    ``min_elev_deg``; with ``max_gsl_km``, a ground link is up at the steps its slant
+    range is at most that long instead (Hypatia's rule; the sites' masks must be low
+    enough to hold those links)."""
     corr = Correspondent(dst.name, dst.lat_deg, dst.lon_deg)
-    model = PathModel(sats, [dst], corr, start, duration_s, mode=PathMode.ISL,
-                      fibre=Fibre(per_hop_ms=0.0),
-                      isl=Isl(max_range_km=isl_km, polar_cutoff_deg=polar_cutoff_deg), workers=1)
+    isl = Isl(max_range_km=isl_km, polar_cutoff_deg=polar_cutoff_deg)
+
+    def model(gw_windows=None):
+        return PathModel(sats, [dst], corr, start, duration_s, mode=PathMode.ISL,
+                         fibre=Fibre(per_hop_ms=0.0), isl=isl, gateway_windows=gw_windows,
+                         workers=1)
+
+    m = model()
     tw = find_windows(sats, [src], start, duration_s, workers=1)
-    paths = compute_paths(model, [src], tw, workers=1)
-    best = np.full(model.n_steps, np.inf)
-    hops = np.zeros(model.n_steps, int)
+    if max_gsl_km is not None:
+        m = model(range_limited(m.gateway_windows, m, [dst], max_gsl_km))
+        tw = range_limited(tw, m, [src], max_gsl_km)
+    paths = compute_paths(m, [src], tw, workers=1)
+    best = np.full(m.n_steps, np.inf)
+    hops = np.zeros(m.n_steps, int)
     for w in range(len(tw)):
         t, d, h, _ = paths.samples(w)
-        k = np.round(t / model.step_s).astype(int)
+        k = np.round(t / m.step_s).astype(int)
         better = 2 * d < best[k]
         best[k[better]] = 2 * d[better]
         hops[k[better]] = h[better]
     return np.where(np.isfinite(best), best, np.nan), hops
+
+
+def range_limited(windows, model: PathModel, sites, max_km: float):
+    """``windows`` cut down to the routing steps of ``model`` at which the satellite is at
+    most ``max_km`` from the site (each window then spans those steps). For short runs:
+    it holds every step's positions."""
+    step = model.step_s
+    first = np.clip(np.ceil(windows.aos_s / step - 1e-9), 0, model.n_steps).astype(int)
+    end = np.clip(np.ceil(windows.los_s / step - 1e-9), 0, model.n_steps).astype(int)
+    end[windows.los_truncated.astype(bool)] = model.n_steps
+    pos = model.positions_km(np.arange(model.n_steps))
+    ground = itrs_km(sites)
+    aos, los = windows.aos_s.copy(), windows.los_s.copy()
+    los_truncated = windows.los_truncated.copy()
+    keep = np.zeros(len(windows), bool)
+    for i in range(len(windows)):
+        k = np.arange(first[i], max(end[i], first[i]))
+        r = np.linalg.norm(pos[k, windows.sat[i]] - ground[windows.site[i]], axis=-1)
+        near = k[r <= max_km]
+        if near.size:
+            keep[i] = True
+            aos[i], los[i] = near[0] * step, (near[-1] + 0.5) * step
+            los_truncated[i] &= near[-1] == model.n_steps - 1
+    return replace(windows, aos_s=aos, los_s=los, los_truncated=los_truncated).select(keep)
 
 
 def pair_rtts(sats, mask_deg, isl_km, src: Site, dst: Site, duration_s):
@@ -170,13 +205,13 @@ def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS):
     radius_km = mean_orbit_radius_km(sats, HYPATIA_START)
     n = int(duration_s) + 1
     for a, b, column in pairs:
-        src, dst = (cities[x] for x in (a, b))
-        src = Site(a, src.lat_deg, src.lon_deg, min_elev_deg=gsl_mask_deg(src, radius_km,
-                                                                          max_gsl_km))
-        dst = Site(b, dst.lat_deg, dst.lon_deg, min_elev_deg=gsl_mask_deg(dst, radius_km,
-                                                                          max_gsl_km))
+        # masks 3 deg under the limit's (it moves with the orbit's radius), then the range
+        src, dst = (Site(x, cities[x].lat_deg, cities[x].lon_deg,
+                         min_elev_deg=gsl_mask_deg(cities[x], radius_km, max_gsl_km) - 3.0)
+                    for x in (a, b))
         ours, _ = pair_rtt_series(sats, src, dst, duration_s, isl_km=hypatia_isl_km(630.0),
-                                  polar_cutoff_deg=90.0, start=HYPATIA_START)
+                                  polar_cutoff_deg=90.0, start=HYPATIA_START,
+                                  max_gsl_km=max_gsl_km)
         k = min(n, len(theirs["t_s"]))
         yield a, b, theirs["t_s"][:k], ours[:k], theirs[column][:k]
 
