@@ -193,15 +193,24 @@ def mean_orbit_radius_km(sats, start) -> float:
     return float(np.linalg.norm(eph.pos_itrs_km, axis=-1).mean())
 
 
-def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS):
-    """Our RTTs at Hypatia's instant, shell, limits and pairs, next to theirs: yields
-    ``(source, destination, t_s, ours_ms, theirs_ms)`` per pair."""
+def hypatia_limits_km(alt_km: float, cone_radius_km: float) -> tuple[float, float]:
+    """Hypatia's longest ground link (its cone's edge) and ISL for a shell ``alt_km`` up."""
+    return float(np.hypot(cone_radius_km, alt_km)), float(hypatia_isl_km(alt_km))
+
+
+#: per shell: how to build it and Hypatia's altitude and cone radius (km) for the limits
+HYPATIA_SHELLS = {"Kuiper K1": (hypatia_kuiper_k1, 630.0, 630.0 / np.tan(np.radians(30.0))),
+                  "Starlink S1": (hypatia_starlink_s1, 550.0, 940.7)}
+
+
+def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS, shell="Kuiper K1"):
+    """Our RTTs at Hypatia's instant, with a shell's limits, for its pairs, next to
+    Hypatia's Kuiper K1 RTTs: yields ``(source, destination, t_s, ours_ms, theirs_ms)``."""
     cities = {c.name: c for c in read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")}
     theirs = read_hypatia_rtts()
-    sats = hypatia_kuiper_k1()
-    alt_m = 630000.0                                    # their ALTITUDE_M, for the limits
-    cone_m = alt_m / np.tan(np.radians(30.0))
-    max_gsl_km = float(np.hypot(cone_m, alt_m)) / 1000.0
+    build, alt_km, cone_km = HYPATIA_SHELLS[shell]
+    sats = build()
+    max_gsl_km, isl_km = hypatia_limits_km(alt_km, cone_km)
     radius_km = mean_orbit_radius_km(sats, HYPATIA_START)
     n = int(duration_s) + 1
     for a, b, column in pairs:
@@ -209,7 +218,7 @@ def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS):
         src, dst = (Site(x, cities[x].lat_deg, cities[x].lon_deg,
                          min_elev_deg=gsl_mask_deg(cities[x], radius_km, max_gsl_km) - 3.0)
                     for x in (a, b))
-        ours, _ = pair_rtt_series(sats, src, dst, duration_s, isl_km=hypatia_isl_km(630.0),
+        ours, _ = pair_rtt_series(sats, src, dst, duration_s, isl_km=isl_km,
                                   polar_cutoff_deg=90.0, start=HYPATIA_START,
                                   max_gsl_km=max_gsl_km)
         k = min(n, len(theirs["t_s"]))
@@ -217,18 +226,22 @@ def against_hypatia(duration_s: float = 200.0, pairs=HYPATIA_PAIRS):
 
 
 def print_against_hypatia(duration_s: float = 200.0) -> None:
-    print("| pair (Kuiper K1, 2000-01-01 00:00 UTC + t) | seconds | ours − Hypatia median / "
-          "max |diff| (ms) | within 1 ms | ours mean / Hypatia mean (ms) | no path ours / theirs |")
+    print("| pair (2000-01-01 00:00 UTC + 0–200 s) | Hypatia's K1: min / mean / max (ms) | "
+          "ours, K1 | ours − Hypatia, K1: max abs (ms) | no path, s: Hypatia / ours | "
+          "ours, Hypatia's Starlink S1 |")
     print("|---|---|---|---|---|---|")
-    for a, b, t, ours, theirs in against_hypatia(duration_s):
+    starlink = {(a, b): ours for a, b, _, ours, _ in against_hypatia(duration_s,
+                                                                     shell="Starlink S1")}
+    for a, b, _, ours, theirs in against_hypatia(duration_s):
         both = np.isfinite(ours) & np.isfinite(theirs)
-        diff = np.abs(ours - theirs)[both]
-        print(f"| {a} – {b.split('-(')[0]} | {len(t)} | {np.median(diff):.2f} / {diff.max():.2f} | "
-              f"{(diff <= 1.0).mean():.0%} | {np.nanmean(ours):.2f} / {np.nanmean(theirs):.2f} | "
-              f"{np.isnan(ours).sum()} / {np.isnan(theirs).sum()} |")
-        for i in range(0, len(t), 20):
-            print(f"|   t = {t[i]:.0f} s | | ours {ours[i]:.2f}, Hypatia {theirs[i]:.2f}, "
-                  f"diff {ours[i] - theirs[i]:+.2f} | | | |")
+        s1 = starlink[(a, b)]
+        print(f"| {a} – {b.split('-(')[0]} | {_span(theirs)} | {_span(ours)} | "
+              f"{np.abs(ours - theirs)[both].max():.4f} | {np.isnan(theirs).sum()} / "
+              f"{np.isnan(ours).sum()} | {_span(s1)}, no path {np.isnan(s1).sum()} s |")
+
+
+def _span(rtt_ms) -> str:
+    return f"{np.nanmin(rtt_ms):.2f} / {np.nanmean(rtt_ms):.2f} / {np.nanmax(rtt_ms):.2f}"
 
 
 def anchor_preview(hours: float) -> None:
