@@ -81,6 +81,7 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     par = np.empty(n_sat, np.int64)        # parent satellite; -1 a start, -2 unreached
     pe = np.empty(n_sat, np.int64)         # the link to the parent
     order = np.empty(n_sat, np.int64)      # the tree, parents before children
+    children = np.empty(n_sat, np.int64)
     start = np.empty(n_sat)
     start_root = np.empty(n_sat, root.dtype)
     n_order = 0
@@ -96,7 +97,7 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
                               pe, order, n_order, scratch, where):
             _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
             continue                # the same tree: its order stands
-        n_order = _tree_order(par, order, scratch, where)
+        n_order = _tree_order(par, order, scratch, where, children)
         _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
 
 
@@ -108,8 +109,6 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
     changed parent (else ``order`` still lists the tree parents first)."""
     n_sat = len(dist)
     changed = False
-    for s in range(n_sat):
-        dist[s] = np.inf
     for i in range(n_order):                   # the old tree, new lengths: upper bounds
         v = order[i]
         if par[v] == -1:
@@ -117,6 +116,8 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
         else:
             dist[v] = dist[par[v]] + w[pe[v]]
     for v in range(n_sat):
+        if par[v] == -2:                       # not in the tree (its label is last step's)
+            dist[v] = np.inf
         if start[v] < dist[v]:                 # a start better than the tree's path
             dist[v] = start[v]
             changed |= par[v] != -1
@@ -126,8 +127,7 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
             par[v] = -2
     # every link is checked once, from each reached end in turn (a FIFO that starts
     # with every reached satellite, in index order); what improves is queued again
-    for v in range(n_sat):
-        in_queue[v] = 0
+    in_queue[:] = 0
     pending = 0
     tail = 0
     for u in range(n_sat):
@@ -169,22 +169,19 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
 
 
 @_njit
-def _tree_order(par, order, count, first):
+def _tree_order(par, order, count, first, children):
     """Fill ``order`` with the reached satellites, each after its parent (breadth first
-    from the starts); return how many."""
+    from the starts); return how many. ``children`` is scratch, as long as ``par``."""
     n_sat = len(par)
-    for v in range(n_sat):
-        count[v] = 0
+    count[:] = 0
     for v in range(n_sat):
         if par[v] >= 0:
             count[par[v]] += 1
     acc = 0
-    for v in range(n_sat):                     # children of v at first[v] … in order[]
+    for v in range(n_sat):                     # children of v at first[v] … in children[]
         first[v] = acc
         acc += count[v]
-    children = np.empty(max(acc, 1), np.int64)
-    for v in range(n_sat):
-        count[v] = 0
+    count[:] = 0
     for v in range(n_sat):
         p = par[v]
         if p >= 0:
