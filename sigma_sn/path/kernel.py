@@ -71,6 +71,27 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     from the ones that improve converges to the exact distances (no link can then
     shorten any label, and every label is a real path's length).
     """
+    no_pos = np.empty((0, dist_s.shape[1], 3))
+    no_idx = np.empty(0, np.int64)
+    _steps(adj_ptr, adj_nbr, adj_edge, weight_s, no_pos, no_idx, no_idx,
+           np.empty(0, np.bool_), 0.0, 0.0, 1.0, dist_s, hops, root)
+
+
+@_njit
+def dijkstra_isl_steps(adj_ptr, adj_nbr, adj_edge, pos_km, a, b, cross, max_range_km,
+                       sin_cutoff, c_km_s, dist_s, hops, root):
+    """:func:`dijkstra_steps` with each step's link delays made from ``pos_km`` as
+    :func:`isl_weights` makes them, one step at a time (a row stays in cache; the
+    ``(n_step, n_edge)`` array is never written)."""
+    _steps(adj_ptr, adj_nbr, adj_edge, np.empty((0, len(a))), pos_km, a, b, cross,
+           max_range_km, sin_cutoff, c_km_s, dist_s, hops, root)
+
+
+@_njit
+def _steps(adj_ptr, adj_nbr, adj_edge, weight_s, pos_km, a, b, cross, max_range_km,
+           sin_cutoff, c_km_s, dist_s, hops, root):
+    """The loop of :func:`dijkstra_steps`: link delays from ``weight_s`` or, when it has
+    no rows, from ``pos_km``."""
     n_step, n_sat = dist_s.shape
     n_entry = n_sat + len(adj_nbr) + 1
     where = np.empty(n_sat, np.int64)
@@ -85,15 +106,22 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     start = np.empty(n_sat)
     start_root = np.empty(n_sat, root.dtype)
     n_order = 0
+    w = np.empty(weight_s.shape[1])
+    polar = np.empty(n_sat, np.bool_)
     for k in range(n_step):
+        if len(weight_s):
+            w[:] = weight_s[k]
+        else:
+            _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar,
+                            w)
         start[:] = dist_s[k]
         start_root[:] = root[k]
         if k == 0:
-            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where,
+            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist_s[k], where,
                                 scratch, entry_node, entry_next, par, pe):
-                _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where, heap,
+                _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist_s[k], where, heap,
                            par, pe)
-        elif not _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par,
+        elif not _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist_s[k], par,
                               pe, order, n_order, scratch, where):
             _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
             continue                # the same tree: its order stands
@@ -378,22 +406,28 @@ def isl_weights(pos_km, a, b, cross, max_range_km, sin_cutoff, c_km_s, out):
     """Fill ``out`` ``(n_t, n_edge)`` with each link's delay (s) at positions ``pos_km``
     ``(n_t, n_sat, 3)``: ``inf`` beyond ``max_range_km`` (or NaN positions), and for
     cross-plane links while either end's |sin latitude| exceeds ``sin_cutoff``."""
-    n_t, n_sat = pos_km.shape[0], pos_km.shape[1]
-    polar = np.empty(n_sat, np.bool_)
-    for k in range(n_t):
-        for s in range(n_sat):
-            x, y, z = pos_km[k, s, 0], pos_km[k, s, 1], pos_km[k, s, 2]
-            polar[s] = not (abs(z) <= sin_cutoff * np.sqrt(x * x + y * y + z * z))
-        for e in range(len(a)):
-            i, j = a[e], b[e]
-            dx = pos_km[k, i, 0] - pos_km[k, j, 0]
-            dy = pos_km[k, i, 1] - pos_km[k, j, 1]
-            dz = pos_km[k, i, 2] - pos_km[k, j, 2]
-            d = np.sqrt(dx * dx + dy * dy + dz * dz)
-            if not d <= max_range_km or (cross[e] and (polar[i] or polar[j])):
-                out[k, e] = np.inf
-            else:
-                out[k, e] = d / c_km_s
+    polar = np.empty(pos_km.shape[1], np.bool_)
+    for k in range(pos_km.shape[0]):
+        _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar,
+                        out[k])
+
+
+@_njit
+def _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar, out):
+    """One step (row ``k`` of ``pos_km``) of :func:`isl_weights` into ``out``."""
+    for s in range(pos_km.shape[1]):
+        x, y, z = pos_km[k, s, 0], pos_km[k, s, 1], pos_km[k, s, 2]
+        polar[s] = not (abs(z) <= sin_cutoff * np.sqrt(x * x + y * y + z * z))
+    for e in range(len(a)):
+        i, j = a[e], b[e]
+        dx = pos_km[k, i, 0] - pos_km[k, j, 0]
+        dy = pos_km[k, i, 1] - pos_km[k, j, 1]
+        dz = pos_km[k, i, 2] - pos_km[k, j, 2]
+        d = np.sqrt(dx * dx + dy * dy + dz * dz)
+        if not d <= max_range_km or (cross[e] and (polar[i] or polar[j])):
+            out[e] = np.inf
+        else:
+            out[e] = d / c_km_s
 
 
 @_njit
