@@ -95,10 +95,9 @@ class PathModel:
         self.n_steps = int(np.floor(self.duration_s / self.step_s + 1e-9)) + 1
         self.epoch = Epoch.at(start_utc)
         self.t_coarse = time_grid(self.duration_s, coarse_step_s)
-        eph = propagate([s.satrec for s in self.satellites], self.epoch, self.t_coarse)
-        # (time, sat, xyz): one time's satellites side by side for the interpolation
-        self._pos = np.ascontiguousarray(eph.pos_itrs_km.transpose(1, 0, 2))
-        self._vel = np.ascontiguousarray(eph.vel_itrs_km_s.transpose(1, 0, 2))
+        # the whole run's coarse ephemeris, made when first asked for: compute_paths's
+        # workers propagate only their chunks' samples, in parallel (_coarse_around)
+        self._coarse = None
         self.isl = isl
         if mode is PathMode.ISL:
             self.grid = grid_of(self.satellites, self.epoch, plane_tol_deg=isl.plane_tol_deg)
@@ -127,7 +126,32 @@ class PathModel:
         t = np.asarray(steps, float) * self.step_s
         if out is None:
             out = np.empty((len(t), len(self.satellites), 3))
-        hermite_positions(self._pos, self._vel, self.t_coarse, t, out)
+        if self._coarse is None:
+            self._coarse = self._propagate(self.t_coarse)
+        hermite_positions(*self._coarse, self.t_coarse, t, out)
+        return out
+
+    def _propagate(self, t_s):
+        """Positions and velocities ``(time, sat, xyz)`` (one time's satellites side by
+        side for the interpolation) at coarse times ``t_s``."""
+        eph = propagate([s.satrec for s in self.satellites], self.epoch, t_s)
+        return (np.ascontiguousarray(eph.pos_itrs_km.transpose(1, 0, 2)),
+                np.ascontiguousarray(eph.vel_itrs_km_s.transpose(1, 0, 2)))
+
+    def _chunk_positions_km(self, k0: int, k1: int, out) -> np.ndarray:
+        """:meth:`positions_km` of steps ``k0 … k1-1`` into ``out``, from just the coarse
+        samples around them if the whole run's are not made (each sample is SGP4 at its
+        own time, so a slice of them is bit for bit the whole run's). One sample more
+        on each side keeps the interpolation on the intervals the whole grid picks."""
+        t = np.arange(k0, k1, dtype=float) * self.step_s
+        if self._coarse is not None:
+            hermite_positions(*self._coarse, self.t_coarse, t, out)
+            return out
+        j0 = max(int(np.searchsorted(self.t_coarse, t[0], side="right")) - 2, 0)
+        j1 = min(int(np.searchsorted(self.t_coarse, t[-1], side="left")) + 2,
+                 len(self.t_coarse))
+        grid = self.t_coarse[j0:j1]
+        hermite_positions(*self._propagate(grid), grid, t, out)
         return out
 
     def isl_weight_s(self, pos_km) -> np.ndarray:
@@ -246,8 +270,8 @@ def _chunk_job(k0: int, job=None) -> int:
     n_sat = len(model.satellites)
     # the same buffers for every chunk of a process: fresh ones would cost their pages
     # (page faults, zeroed by the kernel) every chunk again, more than the routing itself
-    pos = model.positions_km(np.arange(k0, k1),
-                             _scratch("pos", (chunk_steps, n_sat, 3), float)[:k1 - k0])
+    pos = model._chunk_positions_km(k0, k1,
+                                    _scratch("pos", (chunk_steps, n_sat, 3), float)[:k1 - k0])
     dist, hop, root = model.distances(k0, k1, pos, tuple(
         _scratch(name, (chunk_steps, n_sat), dtype)[:k1 - k0]
         for name, dtype in (("dist", float), ("hops", np.int16), ("root", np.int16))))
