@@ -113,7 +113,7 @@ class PathModel:
         if gateway_windows is None:
             gateway_windows = find_windows(self.satellites, self.gateways, self.epoch.start_utc,
                                            self.duration_s, min_elev_deg=min_elev_deg,
-                                           workers=workers)
+                                           chunk_cells=_GATEWAY_CHUNK_CELLS, workers=workers)
         self.gateway_windows = gateway_windows
         self.gw_pos_km = itrs_km(self.gateways)
         self.gw_fibre_s = gateway_fibre_s(self.gateways, correspondent, fibre)
@@ -198,6 +198,13 @@ class PathModel:
                                np.sin(np.radians(self.isl.polar_cutoff_deg)), C_KM_S, dist,
                                hops, root)
         return dist, hops, root
+
+
+#: (satellite, gateway, grid time) cells per chunk of the gateways' windows: a quarter
+#: of find_windows's default. The same windows bit for bit, and on shell 1 x 36 gateways
+#: x 24 h some 25 % less CPU (its per-chunk arrays stay in cache) and more chunks to share
+#: between two workers (9, against 3).
+_GATEWAY_CHUNK_CELLS = 10_000_000
 
 
 def _step_span(windows: Windows, step_s: float, n_steps: int):
