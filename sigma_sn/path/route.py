@@ -96,7 +96,7 @@ class PathModel:
         self.epoch = Epoch.at(start_utc)
         self.t_coarse = time_grid(self.duration_s, coarse_step_s)
         # the whole run's coarse ephemeris, made when first asked for: compute_paths's
-        # workers propagate only their chunks' samples, in parallel (_coarse_around)
+        # workers propagate only their chunks' samples, in parallel (_chunk_positions_km)
         self._coarse = None
         self.isl = isl
         if mode is PathMode.ISL:
@@ -120,12 +120,10 @@ class PathModel:
         self._gw_span = _step_span(gateway_windows, self.step_s, self.n_steps)
 
     # ------------------------------------------------------------------ geometry
-    def positions_km(self, steps, out=None) -> np.ndarray:
-        """Return ITRS positions ``(len(steps), n_sat, 3)`` at routing ``steps`` (into
-        ``out`` if given)."""
+    def positions_km(self, steps) -> np.ndarray:
+        """Return ITRS positions ``(len(steps), n_sat, 3)`` at routing ``steps``."""
         t = np.asarray(steps, float) * self.step_s
-        if out is None:
-            out = np.empty((len(t), len(self.satellites), 3))
+        out = np.empty((len(t), len(self.satellites), 3))
         if self._coarse is None:
             self._coarse = self._propagate(self.t_coarse)
         hermite_positions(*self._coarse, self.t_coarse, t, out)
@@ -275,8 +273,8 @@ def _chunk_job(k0: int, job=None) -> int:
      gateway) = job or _JOB
     k1 = min(k0 + chunk_steps, model.n_steps)
     n_sat = len(model.satellites)
-    # the same buffers for every chunk of a process: fresh ones would cost their pages
-    # (page faults, zeroed by the kernel) every chunk again, more than the routing itself
+    # the same buffers for every chunk of a process: fresh ones cost their pages again
+    # every chunk (faulted in and zeroed by the kernel: a third of the routing's CPU)
     pos = model._chunk_positions_km(k0, k1,
                                     _scratch("pos", (chunk_steps, n_sat, 3), float)[:k1 - k0])
     dist, hop, root = model.distances(k0, k1, pos, tuple(
