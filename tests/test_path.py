@@ -303,3 +303,28 @@ def test_forked_workers_give_the_same_paths_as_one_process(long_haul):
     alone = compute_paths(model, terminals, tw, chunk_steps=256, workers=1)
     for name in ("delay_ms", "hops", "gateway", "first_step", "offset"):
         np.testing.assert_array_equal(getattr(alone, name), getattr(forked, name))
+
+
+def test_chunk_size_and_reused_buffers_change_no_bit(long_haul):
+    # each process reuses its chunk buffers: chunks of 97 steps (the last one short, in
+    # the same buffers) must give bit for bit what the fixture's forked 256s gave
+    terminals, tw, out = long_haul
+    model, forked = out[PathMode.ISL]
+    small = compute_paths(model, terminals, tw, chunk_steps=97, workers=1)
+    for name in ("delay_ms", "hops", "gateway", "first_step", "offset"):
+        assert getattr(small, name).tobytes() == getattr(forked, name).tobytes(), name
+
+
+def test_link_delays_made_inside_the_loop_match_the_full_delay_array(long_haul):
+    from sigma_sn.path.kernel import dijkstra_steps
+
+    model = long_haul[2][PathMode.ISL][0]
+    pos = model.positions_km(np.arange(300))
+    dist, hops, root = model.distances(0, 300, pos)
+    ref_dist, ref_root = model.downlink_start(0, 300, pos)
+    ref_hops = (ref_root >= 0).astype(np.int16)
+    dijkstra_steps(model.adj_ptr, model.adj_nbr, model.adj_edge, model.isl_weight_s(pos),
+                   ref_dist, ref_hops, ref_root)
+    assert dist.tobytes() == ref_dist.tobytes()
+    assert hops.tobytes() == ref_hops.tobytes()
+    assert root.tobytes() == ref_root.tobytes()

@@ -71,6 +71,27 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     from the ones that improve converges to the exact distances (no link can then
     shorten any label, and every label is a real path's length).
     """
+    no_pos = np.empty((0, dist_s.shape[1], 3))
+    no_idx = np.empty(0, np.int64)
+    _steps(adj_ptr, adj_nbr, adj_edge, weight_s, no_pos, no_idx, no_idx,
+           np.empty(0, np.bool_), 0.0, 0.0, 1.0, dist_s, hops, root)
+
+
+@_njit
+def dijkstra_isl_steps(adj_ptr, adj_nbr, adj_edge, pos_km, a, b, cross, max_range_km,
+                       sin_cutoff, c_km_s, dist_s, hops, root):
+    """:func:`dijkstra_steps` with each step's link delays made from ``pos_km`` as
+    :func:`isl_weights` makes them, one step at a time (a row stays in cache; the
+    ``(n_step, n_edge)`` array is never written)."""
+    _steps(adj_ptr, adj_nbr, adj_edge, np.empty((0, len(a))), pos_km, a, b, cross,
+           max_range_km, sin_cutoff, c_km_s, dist_s, hops, root)
+
+
+@_njit
+def _steps(adj_ptr, adj_nbr, adj_edge, weight_s, pos_km, a, b, cross, max_range_km,
+           sin_cutoff, c_km_s, dist_s, hops, root):
+    """The loop of :func:`dijkstra_steps`: link delays from ``weight_s`` or, when it has
+    no rows, from ``pos_km``."""
     n_step, n_sat = dist_s.shape
     n_entry = n_sat + len(adj_nbr) + 1
     where = np.empty(n_sat, np.int64)
@@ -81,21 +102,30 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
     par = np.empty(n_sat, np.int64)        # parent satellite; -1 a start, -2 unreached
     pe = np.empty(n_sat, np.int64)         # the link to the parent
     order = np.empty(n_sat, np.int64)      # the tree, parents before children
+    children = np.empty(n_sat, np.int64)
     start = np.empty(n_sat)
     start_root = np.empty(n_sat, root.dtype)
     n_order = 0
+    w = np.empty(weight_s.shape[1])
+    polar = np.empty(n_sat, np.bool_)
     for k in range(n_step):
+        if len(weight_s):
+            w[:] = weight_s[k]
+        else:
+            _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar,
+                            w)
         start[:] = dist_s[k]
         start_root[:] = root[k]
         if k == 0:
-            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where,
+            if not _bucket_step(adj_ptr, adj_nbr, adj_edge, w, dist_s[k], where,
                                 scratch, entry_node, entry_next, par, pe):
-                _heap_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], dist_s[k], where, heap,
+                _heap_step(adj_ptr, adj_nbr, adj_edge, w, dist_s[k], where, heap,
                            par, pe)
-        else:
-            _repair_step(adj_ptr, adj_nbr, adj_edge, weight_s[k], start, dist_s[k], par, pe,
-                         order, n_order, scratch, where)
-        n_order = _tree_order(par, order, scratch, where)
+        elif not _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist_s[k], par,
+                              pe, order, n_order, scratch, where):
+            _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
+            continue                # the same tree: its order stands
+        n_order = _tree_order(par, order, scratch, where, children)
         _hops_and_roots(order, n_order, par, start_root, hops[k], root[k])
 
 
@@ -103,11 +133,10 @@ def dijkstra_steps(adj_ptr, adj_nbr, adj_edge, weight_s, dist_s, hops, root):
 def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_order,
                  queue, in_queue):
     """Bring last step's tree (``par``, ``pe``, ``order``) to this step's delays ``w``
-    and starts, exactly (see :func:`dijkstra_steps`)."""
+    and starts, exactly (see :func:`dijkstra_steps`). Returns whether any satellite
+    changed parent (else ``order`` still lists the tree parents first)."""
     n_sat = len(dist)
-    for s in range(n_sat):
-        dist[s] = np.inf
-        in_queue[s] = 0
+    changed = False
     for i in range(n_order):                   # the old tree, new lengths: upper bounds
         v = order[i]
         if par[v] == -1:
@@ -115,19 +144,38 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
         else:
             dist[v] = dist[par[v]] + w[pe[v]]
     for v in range(n_sat):
-        if not dist[v] < np.inf:
-            par[v] = -2
-    pending = 0
-    for v in range(n_sat):
+        if par[v] == -2:                       # not in the tree (its label is last step's)
+            dist[v] = np.inf
         if start[v] < dist[v]:                 # a start better than the tree's path
             dist[v] = start[v]
+            changed |= par[v] != -1
             par[v] = -1
-        if dist[v] < np.inf:                   # every link is checked once, at least
-            queue[pending] = v
-            in_queue[v] = 1
-            pending += 1
+        elif not dist[v] < np.inf:
+            changed |= par[v] != -2
+            par[v] = -2
+    # every link is checked once, from each reached end in turn (a FIFO that starts
+    # with every reached satellite, in index order); what improves is queued again
+    in_queue[:] = 0
+    pending = 0
+    tail = 0
+    for u in range(n_sat):
+        du = dist[u]
+        if not du < np.inf:
+            continue
+        for e in range(adj_ptr[u], adj_ptr[u + 1]):
+            v = adj_nbr[e]
+            nd = du + w[adj_edge[e]]
+            if nd < dist[v]:
+                dist[v] = nd
+                par[v] = u
+                pe[v] = adj_edge[e]
+                changed = True
+                if v < u and not in_queue[v]:  # a later one gets its turn in this pass
+                    in_queue[v] = 1
+                    queue[tail] = v
+                    tail = (tail + 1) % n_sat
+                    pending += 1
     head = 0
-    tail = pending % n_sat
     while pending > 0:                         # label correcting (FIFO)
         u = queue[head]
         head = (head + 1) % n_sat
@@ -145,25 +193,23 @@ def _repair_step(adj_ptr, adj_nbr, adj_edge, w, start, dist, par, pe, order, n_o
                     queue[tail] = v
                     tail = (tail + 1) % n_sat
                     pending += 1
+    return changed
 
 
 @_njit
-def _tree_order(par, order, count, first):
+def _tree_order(par, order, count, first, children):
     """Fill ``order`` with the reached satellites, each after its parent (breadth first
-    from the starts); return how many."""
+    from the starts); return how many. ``children`` is scratch, as long as ``par``."""
     n_sat = len(par)
-    for v in range(n_sat):
-        count[v] = 0
+    count[:] = 0
     for v in range(n_sat):
         if par[v] >= 0:
             count[par[v]] += 1
     acc = 0
-    for v in range(n_sat):                     # children of v at first[v] … in order[]
+    for v in range(n_sat):                     # children of v at first[v] … in children[]
         first[v] = acc
         acc += count[v]
-    children = np.empty(max(acc, 1), np.int64)
-    for v in range(n_sat):
-        count[v] = 0
+    count[:] = 0
     for v in range(n_sat):
         p = par[v]
         if p >= 0:
@@ -360,22 +406,28 @@ def isl_weights(pos_km, a, b, cross, max_range_km, sin_cutoff, c_km_s, out):
     """Fill ``out`` ``(n_t, n_edge)`` with each link's delay (s) at positions ``pos_km``
     ``(n_t, n_sat, 3)``: ``inf`` beyond ``max_range_km`` (or NaN positions), and for
     cross-plane links while either end's |sin latitude| exceeds ``sin_cutoff``."""
-    n_t, n_sat = pos_km.shape[0], pos_km.shape[1]
-    polar = np.empty(n_sat, np.bool_)
-    for k in range(n_t):
-        for s in range(n_sat):
-            x, y, z = pos_km[k, s, 0], pos_km[k, s, 1], pos_km[k, s, 2]
-            polar[s] = not (abs(z) <= sin_cutoff * np.sqrt(x * x + y * y + z * z))
-        for e in range(len(a)):
-            i, j = a[e], b[e]
-            dx = pos_km[k, i, 0] - pos_km[k, j, 0]
-            dy = pos_km[k, i, 1] - pos_km[k, j, 1]
-            dz = pos_km[k, i, 2] - pos_km[k, j, 2]
-            d = np.sqrt(dx * dx + dy * dy + dz * dz)
-            if not d <= max_range_km or (cross[e] and (polar[i] or polar[j])):
-                out[k, e] = np.inf
-            else:
-                out[k, e] = d / c_km_s
+    polar = np.empty(pos_km.shape[1], np.bool_)
+    for k in range(pos_km.shape[0]):
+        _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar,
+                        out[k])
+
+
+@_njit
+def _isl_weight_row(pos_km, k, a, b, cross, max_range_km, sin_cutoff, c_km_s, polar, out):
+    """One step (row ``k`` of ``pos_km``) of :func:`isl_weights` into ``out``."""
+    for s in range(pos_km.shape[1]):
+        x, y, z = pos_km[k, s, 0], pos_km[k, s, 1], pos_km[k, s, 2]
+        polar[s] = not (abs(z) <= sin_cutoff * np.sqrt(x * x + y * y + z * z))
+    for e in range(len(a)):
+        i, j = a[e], b[e]
+        dx = pos_km[k, i, 0] - pos_km[k, j, 0]
+        dy = pos_km[k, i, 1] - pos_km[k, j, 1]
+        dz = pos_km[k, i, 2] - pos_km[k, j, 2]
+        d = np.sqrt(dx * dx + dy * dy + dz * dz)
+        if not d <= max_range_km or (cross[e] and (polar[i] or polar[j])):
+            out[e] = np.inf
+        else:
+            out[e] = d / c_km_s
 
 
 @_njit

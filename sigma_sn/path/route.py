@@ -25,7 +25,7 @@ from sigma_sn.geometry import C_KM_S
 from sigma_sn.path.config import Isl, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre, gateway_fibre_s
 from sigma_sn.path.grid import Grid, grid_of
-from sigma_sn.path.kernel import (dijkstra_steps, downlink_starts, hermite_positions,
+from sigma_sn.path.kernel import (dijkstra_isl_steps, downlink_starts, hermite_positions,
                                   isl_weights, terminal_samples)
 from sigma_sn.propagate import Epoch, propagate
 from sigma_sn.sites import itrs_km
@@ -95,10 +95,9 @@ class PathModel:
         self.n_steps = int(np.floor(self.duration_s / self.step_s + 1e-9)) + 1
         self.epoch = Epoch.at(start_utc)
         self.t_coarse = time_grid(self.duration_s, coarse_step_s)
-        eph = propagate([s.satrec for s in self.satellites], self.epoch, self.t_coarse)
-        # (time, sat, xyz): one time's satellites side by side for the interpolation
-        self._pos = np.ascontiguousarray(eph.pos_itrs_km.transpose(1, 0, 2))
-        self._vel = np.ascontiguousarray(eph.vel_itrs_km_s.transpose(1, 0, 2))
+        # the whole run's coarse ephemeris, made when first asked for: compute_paths's
+        # workers propagate only their chunks' samples, in parallel (_chunk_positions_km)
+        self._coarse = None
         self.isl = isl
         if mode is PathMode.ISL:
             self.grid = grid_of(self.satellites, self.epoch, plane_tol_deg=isl.plane_tol_deg)
@@ -114,7 +113,7 @@ class PathModel:
         if gateway_windows is None:
             gateway_windows = find_windows(self.satellites, self.gateways, self.epoch.start_utc,
                                            self.duration_s, min_elev_deg=min_elev_deg,
-                                           workers=workers)
+                                           chunk_cells=_GATEWAY_CHUNK_CELLS, workers=workers)
         self.gateway_windows = gateway_windows
         self.gw_pos_km = itrs_km(self.gateways)
         self.gw_fibre_s = gateway_fibre_s(self.gateways, correspondent, fibre)
@@ -125,7 +124,32 @@ class PathModel:
         """Return ITRS positions ``(len(steps), n_sat, 3)`` at routing ``steps``."""
         t = np.asarray(steps, float) * self.step_s
         out = np.empty((len(t), len(self.satellites), 3))
-        hermite_positions(self._pos, self._vel, self.t_coarse, t, out)
+        if self._coarse is None:
+            self._coarse = self._propagate(self.t_coarse)
+        hermite_positions(*self._coarse, self.t_coarse, t, out)
+        return out
+
+    def _propagate(self, t_s):
+        """Positions and velocities ``(time, sat, xyz)`` (one time's satellites side by
+        side for the interpolation) at coarse times ``t_s``."""
+        eph = propagate([s.satrec for s in self.satellites], self.epoch, t_s)
+        return (np.ascontiguousarray(eph.pos_itrs_km.transpose(1, 0, 2)),
+                np.ascontiguousarray(eph.vel_itrs_km_s.transpose(1, 0, 2)))
+
+    def _chunk_positions_km(self, k0: int, k1: int, out) -> np.ndarray:
+        """:meth:`positions_km` of steps ``k0 … k1-1`` into ``out``, from just the coarse
+        samples around them if the whole run's are not made (each sample is SGP4 at its
+        own time, so a slice of them is bit for bit the whole run's). One sample more
+        on each side keeps the interpolation on the intervals the whole grid picks."""
+        t = np.arange(k0, k1, dtype=float) * self.step_s
+        if self._coarse is not None:
+            hermite_positions(*self._coarse, self.t_coarse, t, out)
+            return out
+        j0 = max(int(np.searchsorted(self.t_coarse, t[0], side="right")) - 2, 0)
+        j1 = min(int(np.searchsorted(self.t_coarse, t[-1], side="left")) + 2,
+                 len(self.t_coarse))
+        grid = self.t_coarse[j0:j1]
+        hermite_positions(*self._propagate(grid), grid, t, out)
         return out
 
     def isl_weight_s(self, pos_km) -> np.ndarray:
@@ -137,28 +161,48 @@ class PathModel:
                     np.sin(np.radians(self.isl.polar_cutoff_deg)), C_KM_S, out)
         return out
 
-    def downlink_start(self, k0: int, k1: int, pos_km):
+    def downlink_start(self, k0: int, k1: int, pos_km, out=None):
         """Return each satellite's best downlink + fibre (s), ``(k1-k0, n_sat)`` (``inf``
-        where no gateway is in view) and that gateway's index (-1)."""
+        where no gateway is in view) and that gateway's index (-1); into ``out`` (two
+        arrays) if given."""
         n_sat = len(self.satellites)
-        dist = np.full((k1 - k0, n_sat), np.inf)
-        root = np.full((k1 - k0, n_sat), -1, np.int16)
+        if out is None:
+            out = np.empty((k1 - k0, n_sat)), np.empty((k1 - k0, n_sat), np.int16)
+        dist, root = out
+        dist.fill(np.inf)
+        root.fill(-1)
         first, end = self._gw_span
         downlink_starts(first, end, self.gateway_windows.sat, self.gateway_windows.site, k0,
                         pos_km, self.gw_pos_km, self.gw_fibre_s, C_KM_S, dist, root)
         return dist, root
 
-    def distances(self, k0: int, k1: int, pos_km=None):
+    def distances(self, k0: int, k1: int, pos_km=None, out=None):
         """Return every satellite's one-way delay (s) to the correspondent at steps
-        ``k0 … k1-1``, its link count and gateway: three ``(k1-k0, n_sat)`` arrays."""
+        ``k0 … k1-1``, its link count and gateway: three ``(k1-k0, n_sat)`` arrays (into
+        ``out``, three arrays, if given)."""
         if pos_km is None:
             pos_km = self.positions_km(np.arange(k0, k1))
-        dist, root = self.downlink_start(k0, k1, pos_km)
-        hops = np.where(root >= 0, 1, 0).astype(np.int16)
+        if out is None:
+            n_sat = len(self.satellites)
+            out = (np.empty((k1 - k0, n_sat)), np.empty((k1 - k0, n_sat), np.int16),
+                   np.empty((k1 - k0, n_sat), np.int16))
+        dist, hops, root = out
+        self.downlink_start(k0, k1, pos_km, (dist, root))
+        np.greater_equal(root, 0, out=hops, casting="unsafe")   # 1: straight down
         if len(self.grid.a):
-            dijkstra_steps(self.adj_ptr, self.adj_nbr, self.adj_edge,
-                           self.isl_weight_s(pos_km), dist, hops, root)
+            g = self.grid
+            dijkstra_isl_steps(self.adj_ptr, self.adj_nbr, self.adj_edge, pos_km, g.a, g.b,
+                               g.cross, self.isl.max_range_km,
+                               np.sin(np.radians(self.isl.polar_cutoff_deg)), C_KM_S, dist,
+                               hops, root)
         return dist, hops, root
+
+
+#: (satellite, gateway, grid time) cells per chunk of the gateways' windows: a quarter
+#: of find_windows's default. The same windows bit for bit, and on shell 1 x 36 gateways
+#: x 24 h some 25 % less CPU (its per-chunk arrays stay in cache) and more chunks to share
+#: between two workers (9, against 3).
+_GATEWAY_CHUNK_CELLS = 10_000_000
 
 
 def _step_span(windows: Windows, step_s: float, n_steps: int):
@@ -228,11 +272,28 @@ def _chunk_job(k0: int, job=None) -> int:
     (model, term_pos, sat, site, span, offset, chunk_steps, delay_ms, hops,
      gateway) = job or _JOB
     k1 = min(k0 + chunk_steps, model.n_steps)
-    pos = model.positions_km(np.arange(k0, k1))
-    dist, hop, root = model.distances(k0, k1, pos)
+    n_sat = len(model.satellites)
+    # the same buffers for every chunk of a process: fresh ones cost their pages again
+    # every chunk (faulted in and zeroed by the kernel: a third of the routing's CPU)
+    pos = model._chunk_positions_km(k0, k1,
+                                    _scratch("pos", (chunk_steps, n_sat, 3), float)[:k1 - k0])
+    dist, hop, root = model.distances(k0, k1, pos, tuple(
+        _scratch(name, (chunk_steps, n_sat), dtype)[:k1 - k0]
+        for name, dtype in (("dist", float), ("hops", np.int16), ("root", np.int16))))
     terminal_samples(span[0], span[1], sat, site, offset, k0, pos, term_pos, C_KM_S,
                      dist, hop, root, delay_ms, hops, gateway)
     return k1 - k0
+
+
+_SCRATCH: dict = {}
+
+
+def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
+    """This process's buffer ``name`` of ``shape`` (kept from the last call if it fits)."""
+    buf = _SCRATCH.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != np.dtype(dtype):
+        buf = _SCRATCH[name] = np.empty(shape, dtype)
+    return buf
 
 
 def shortest_step_scipy(n_sat: int, grid: Grid, weight_s, start_s):
