@@ -26,6 +26,8 @@ MIN_SHARE = 1e-3
 SERIES_SATELLITES = 8
 #: the series in the report: one sample every this many seconds (at least one step)
 SERIES_STEP_S = 60.0
+#: sorts (link, step) pairs as one integer: more steps than any run has
+_KEY = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,14 @@ class SharedLoad:
     gw_load_bps: np.ndarray
     gw_flows: np.ndarray
 
-    def left_bps(self, mobile: int, sat: int, gateway, t_s) -> np.ndarray:
-        """What the other mobiles' flows leave to mobile ``mobile`` over satellite ``sat``
-        and gateways ``gateway`` (per sample, -1: none) at times ``t_s``: per link its
+    def left_bps(self, mobile: int, sat, gateway, t_s) -> np.ndarray:
+        """What the other mobiles' flows leave to mobile ``mobile`` over satellites ``sat``
+        and gateways ``gateway`` (per sample; -1: none) at times ``t_s``: per link its
         capacity less the others' load, but never less than the fair share a flow
         joining them would get (capacity / (others + 1)); the lesser of the two links."""
         k = np.clip(np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64),
                     0, self.rate_bps.shape[1] - 1)
-        gateway = np.asarray(gateway, np.int64)
+        sat, gateway = np.asarray(sat, np.int64), np.asarray(gateway, np.int64)
         own = self.rate_bps[mobile, k].astype(float)
         sat_left = _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps[sat, k],
                          self.sat_flows[sat, k], np.where(self.sat[mobile, k] == sat, own, 0.0))
@@ -189,29 +191,33 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
     """Return ``links`` (access point name -> :class:`LinkGeometry` on the path) with each
     link's ``share`` set: per sample, what the others leave (:meth:`SharedLoad.left_bps`)
     over the replay link's own ``capacity_bps``, within [:data:`MIN_SHARE`, 1].
-    ``rows``: per access point its windows (rows of ``paths.windows``) in AOS order."""
-    m = load.mobiles.index(mobile)
-    out = {}
-    for ap, g in links.items():
-        if not g.up_s:
-            out[ap] = g
-            continue
-        gw = _gateway_at(paths, rows[ap], g.t_s)
-        share = load.left_bps(m, sat_index[ap], gw, g.t_s) / capacity_bps
-        out[ap] = dataclasses.replace(g, share=np.clip(share, MIN_SHARE, 1.0))
-    return out
-
-
-def _gateway_at(paths, rows, t_s) -> np.ndarray:
-    """The gateway index of the path over windows ``rows`` at each of ``t_s`` (-1 where
-    none of them has a sample)."""
-    rows = np.asarray(rows, np.int64)
-    k = np.floor(np.asarray(t_s, float) / paths.step_s + 1e-9).astype(np.int64)
-    first = paths.first_step[rows]
-    r = rows[np.clip(np.searchsorted(first, k, side="right") - 1, 0, len(rows) - 1)]
+    ``rows``: per access point its windows (rows of ``paths.windows``) in AOS order.
+    One lookup for all the mobile's samples: a terminal-hour has some 200 links."""
+    aps = [ap for ap, g in links.items() if g.up_s]
+    if not aps:
+        return dict(links)
+    n = np.array([len(links[ap].t_s) for ap in aps])
+    t_s = np.concatenate([links[ap].t_s for ap in aps])
+    link = np.repeat(np.arange(len(aps)), n)
+    # each sample's window: the last of its link's rows that starts at or before it
+    row = np.concatenate([rows[ap] for ap in aps]).astype(np.int64)
+    row_link = np.repeat(np.arange(len(aps)), [len(rows[ap]) for ap in aps])
+    k = np.floor(t_s / paths.step_s + 1e-9).astype(np.int64)
+    keys = row_link * _KEY + paths.first_step[row]      # sorted: rows come in AOS order
+    pos = np.searchsorted(keys, link * _KEY + k, side="right") - 1
+    ok = pos >= 0
+    pos = np.maximum(pos, 0)
+    r = row[pos]
     i = k - paths.first_step[r]
-    inside = (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
-    return np.where(inside, paths.gateway[paths.offset[r] + np.where(inside, i, 0)], -1)
+    ok &= (row_link[pos] == link) & (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
+    gw = np.where(ok, paths.gateway[paths.offset[r] + np.where(ok, i, 0)], -1)
+    sat = np.repeat([sat_index[ap] for ap in aps], n)
+    share = np.clip(load.left_bps(load.mobiles.index(mobile), sat, gw, t_s) / capacity_bps,
+                    MIN_SHARE, 1.0)
+    out = dict(links)
+    for ap, part in zip(aps, np.split(share, np.cumsum(n)[:-1])):
+        out[ap] = dataclasses.replace(links[ap], share=part)
+    return out
 
 
 def load_lines(block: dict, shown: int = 5) -> list[str]:
