@@ -72,25 +72,20 @@ class SharedLoad:
         return np.minimum(sat_left, np.where(gateway >= 0, gw_left, np.inf))
 
     def summary(self) -> dict:
-        """The load block of a report: per satellite that carried a flow its peak and
-        mean utilisation (carried / capacity; the mean over the steps it carried any)
-        and peak offered load (demand / capacity: above 1 it is congested); per mobile
+        """The load block of a report: per satellite and per gateway that carried a flow
+        its peak and mean utilisation (carried / capacity; the mean over the steps it
+        carried any) and peak offered load (demand / capacity: above 1 it is congested),
+        busiest first; per mobile
         its mean rate and mean share of its demand over the steps it was served; and the
         busiest satellites' utilisation every :data:`SERIES_STEP_S` for the figure."""
-        cap_bps = self.capacity.sat_capacity_mbps * 1e6
         demand_bps = self.capacity.offered_load_mbps * 1e6
-        util = self.sat_load_bps / cap_bps
-        busy = self.sat_flows > 0
-        used = np.flatnonzero(busy.any(axis=1))
-        n_busy = busy[used].sum(axis=1)
-        peak = util[used].max(axis=1)
-        mean = np.where(busy[used], util[used], 0.0).sum(axis=1) / n_busy
-        offered = self.sat_flows[used].max(axis=1) * demand_bps / cap_bps
-        sats = [{"satellite": self.sat_names[s], "peak_utilisation": _r(pu),
-                 "mean_utilisation": _r(mu), "peak_offered": _r(po),
-                 "busy_s": _r(nb * self.step_s)}
-                for s, pu, mu, po, nb in zip(used.tolist(), peak, mean, offered, n_busy)]
-        sats.sort(key=lambda r: (-r["peak_offered"], -r["mean_utilisation"], r["satellite"]))
+        util = self.sat_load_bps / (self.capacity.sat_capacity_mbps * 1e6)
+        sats = _link_rows("satellite", self.sat_names, util, self.sat_flows,
+                          demand_bps / (self.capacity.sat_capacity_mbps * 1e6), self.step_s)
+        gws = _link_rows("gateway", self.gateway_names,
+                         self.gw_load_bps / (self.capacity.gateway_capacity_mbps * 1e6),
+                         self.gw_flows, demand_bps / (self.capacity.gateway_capacity_mbps * 1e6),
+                         self.step_s)
         served = self.sat >= 0
         n_served = served.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -108,7 +103,24 @@ class SharedLoad:
         return {"sat_capacity_mbps": self.capacity.sat_capacity_mbps,
                 "gateway_capacity_mbps": self.capacity.gateway_capacity_mbps,
                 "offered_load_mbps": self.capacity.offered_load_mbps, "step_s": self.step_s,
-                "satellites": sats, "mobiles": mobiles, "series": series}
+                "satellites": sats, "gateways": gws, "mobiles": mobiles, "series": series}
+
+
+def _link_rows(kind: str, names, util, flows, demand_per_capacity: float, step_s: float):
+    """Per link (satellite or gateway) that carried a flow: peak and mean utilisation
+    (the mean over the steps it carried any), peak offered load (x capacity) and how long
+    it was busy; busiest first."""
+    busy = flows > 0
+    used = np.flatnonzero(busy.any(axis=1))
+    n_busy = busy[used].sum(axis=1)
+    peak = util[used].max(axis=1)
+    mean = np.where(busy[used], util[used], 0.0).sum(axis=1) / n_busy
+    offered = flows[used].max(axis=1) * demand_per_capacity
+    rows = [{kind: names[s], "peak_utilisation": _r(pu), "mean_utilisation": _r(mu),
+             "peak_offered": _r(po), "busy_s": _r(nb * step_s)}
+            for s, pu, mu, po, nb in zip(used.tolist(), peak, mean, offered, n_busy)]
+    rows.sort(key=lambda r: (-r["peak_offered"], -r["mean_utilisation"], r[kind]))
+    return rows
 
 
 def _left(cap_bps: float, load_bps, flows, own_bps):
@@ -231,6 +243,9 @@ def load_lines(block: dict, shown: int = 5) -> list[str]:
     lines += [f"  {s['satellite']}: utilisation peak {s['peak_utilisation']:.3f}, mean "
               f"{s['mean_utilisation']:.3f}; offered peak {s['peak_offered']:.2f}x capacity"
               for s in sats[:shown]]
+    lines += [f"  gateway {g['gateway']}: utilisation peak {g['peak_utilisation']:.3f}, mean "
+              f"{g['mean_utilisation']:.3f}; offered peak {g['peak_offered']:.2f}x capacity"
+              for g in block["gateways"][:1]]
     if mobs:
         share = np.array([m["mean_share"] for m in mobs])
         lines.append(f"  mobiles' mean share of their demand: min {share.min():.3f}, mean "
