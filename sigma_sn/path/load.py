@@ -123,6 +123,11 @@ def _link_rows(kind: str, names, util, flows, demand_per_capacity: float, step_s
     return rows
 
 
+def _count(row, col, n_row: int, n_col: int) -> np.ndarray:
+    """How many times each (row, col) pair occurs, as an ``(n_row, n_col)`` array."""
+    return np.bincount(row * n_col + col, minlength=n_row * n_col).reshape(n_row, n_col)
+
+
 def _left(cap_bps: float, load_bps, flows, own_bps):
     others = np.asarray(load_bps, float) - own_bps
     n_others = np.asarray(flows, float) - (own_bps > 0)
@@ -171,8 +176,9 @@ def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacit
         sat[m[reach], step[reach]] = s[reach]
         gw[m[reach], step[reach]] = g[reach]
         rate[m, step] = state.rate_bps
-        np.add.at(sat_flows, (s[reach], step[reach]), 1)
-        np.add.at(gw_flows, (g[reach], step[reach]), 1)
+        k1 = min(k0 + chunk_steps, n_step)
+        sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
+        gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
         on_sat = links[:, 1] == 0
         sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
         gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
