@@ -75,10 +75,10 @@ class SharedLoad:
         """The load block of a report: per satellite and per gateway that carried a flow
         its peak and mean utilisation (carried / capacity; the mean over the steps it
         carried any) and peak offered load (demand / capacity: above 1 it is congested),
-        busiest first; per mobile
-        its mean rate and mean share of its demand over the steps it was served with a
-        path to a gateway (``served_s``: how long that was); and the
-        busiest satellites' utilisation every :data:`SERIES_STEP_S` for the figure."""
+        busiest first; per mobile its mean rate and mean share of its demand over the
+        steps it was served with a path to a gateway (``served_s``: how long that was);
+        and the busiest satellites' utilisation every :data:`SERIES_STEP_S` for the
+        figure."""
         demand_bps = self.capacity.offered_load_mbps * 1e6
         util = self.sat_load_bps / (self.capacity.sat_capacity_mbps * 1e6)
         sats = _link_rows("satellite", self.sat_names, util, self.sat_flows,
