@@ -150,3 +150,18 @@ def test_defaults_and_the_plan_record(tmp_path):
     assert path_parameters(sc.path_config)["shared_capacity"] == {
         "sat_capacity_mbps": 20_000.0, "gateway_capacity_mbps": 80_000.0,
         "offered_load_mbps": 100.0}
+
+
+def test_run_prints_writes_and_draws_the_load(tmp_path):
+    """``sigma-sn run``: the summary's load lines, report.json's load block and the
+    "per-satellite load over time" figure in report.html."""
+    from sigma_sn import runner
+
+    result = runner.run_scenario(_scenario(tmp_path, 2), tmp_path / "out", log=None)
+    text = runner.summary_text(result)
+    assert "GPM-LIKE: utilisation peak 1.000" in text
+    assert "mobiles' mean share of their demand: min 0.200" in text
+    doc = json.loads((result.out_dir / "report.json").read_text())
+    assert [g["gateway"] for g in doc["load"]["gateways"]] == ["GW A"]
+    html = (result.out_dir / "report.html").read_text()
+    assert "per-satellite load over time" in html and "Per-satellite load" in html
