@@ -165,3 +165,15 @@ def test_run_prints_writes_and_draws_the_load(tmp_path):
     assert [g["gateway"] for g in doc["load"]["gateways"]] == ["GW A"]
     html = (result.out_dir / "report.html").read_text()
     assert "per-satellite load over time" in html and "Per-satellite load" in html
+
+
+def test_with_share_checks_the_share_and_keeps_the_rest():
+    from sigma_sn.sim.links import LinkGeometry
+
+    g = LinkGeometry.constant("sat", 600.0, [(0.0, 100.0)])
+    s = g.with_share([0.5, 0.25])
+    assert s.share.tolist() == [0.5, 0.25] and g.share is None
+    assert (s.ap, s.up_s, s.range_km.tolist()) == (g.ap, g.up_s, g.range_km.tolist())
+    for bad in ([0.5], [0.0, 0.5], [0.5, 1.5]):
+        with pytest.raises(ValueError, match="share needs one value in"):
+            g.with_share(bad)

@@ -234,8 +234,9 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
     share = np.clip(load.left_bps(load.mobiles.index(mobile), sat, gw, t_s) / capacity_bps,
                     MIN_SHARE, 1.0)
     out = dict(links)
-    for ap, part in zip(aps, np.split(share, np.cumsum(n)[:-1])):
-        out[ap] = dataclasses.replace(links[ap], share=part)
+    ends = np.cumsum(n).tolist()
+    for ap, a, b in zip(aps, [0] + ends[:-1], ends):
+        out[ap] = links[ap].with_share(share[a:b])
     return out
 
 

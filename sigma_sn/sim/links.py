@@ -12,6 +12,7 @@ from :class:`LinkGeometry`.
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -63,6 +64,18 @@ class LinkGeometry:
         for (a, b), (c, _) in zip(self.up_s, self.up_s[1:]):
             if not a <= b <= c:
                 raise ValueError(f"link {self.ap}: up intervals must be sorted and disjoint")
+
+    def with_share(self, share) -> "LinkGeometry":
+        """Return this geometry with ``share`` (one value in (0, 1] per sample). Only the
+        share is checked: the rest was when this one was made, and a shared replay sets
+        it on every link of every terminal (dataclasses.replace re-checking all of it
+        was half the cost of the shares)."""
+        share = np.asarray(share, float)
+        if len(share) != len(self.t_s) or not np.all((share > 0) & (share <= 1)):
+            raise ValueError(f"link {self.ap}: share needs one value in (0, 1] per time")
+        out = copy.copy(self)
+        object.__setattr__(out, "share", share)     # frozen: set as __init__ would
+        return out
 
     @classmethod
     def constant(cls, ap: str, range_km: float, up_s, *, elev_deg: float = 45.0,
