@@ -12,7 +12,6 @@ from :class:`LinkGeometry`.
 from __future__ import annotations
 
 import bisect
-import copy
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -71,10 +70,10 @@ class LinkGeometry:
         it on every link of every terminal (dataclasses.replace re-checking all of it
         was half the cost of the shares)."""
         share = np.asarray(share, float)
-        if len(share) != len(self.t_s) or not np.all((share > 0) & (share <= 1)):
+        if len(share) != len(self.t_s) or not (share.min() > 0 and share.max() <= 1):
             raise ValueError(f"link {self.ap}: share needs one value in (0, 1] per time")
-        out = copy.copy(self)
-        object.__setattr__(out, "share", share)     # frozen: set as __init__ would
+        out = object.__new__(LinkGeometry)
+        out.__dict__.update(self.__dict__, share=share)     # frozen: as __init__ would
         return out
 
     @classmethod
