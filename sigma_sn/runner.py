@@ -405,12 +405,6 @@ def write_html_report(out: Path, sc, plan: dict, doc: dict, windows, policies: d
         tables += part.tables
         figures += part.figures
         notes += part.notes
-    if doc.get("load"):     # shared capacity (docs/path.md)
-        from sigma_sn.path.load import SERIES_SATELLITES, load_figure
-        tables.append((f"Per-satellite load (the {SERIES_SATELLITES} busiest of "
-                       f"{len(doc['load']['satellites'])})",
-                       doc["load"]["satellites"][:SERIES_SATELLITES]))
-        figures.append(("per-satellite load over time", load_figure(doc["load"])))
     intro = (f"{len(windows)} visibility windows; files: " + ", ".join(outputs(sc)) + "."
              + (" Left out: " + "; ".join(notes) + "." if notes else ""))
     report.write_report(out / "report.html", title=f"sigma-sn run: {name}", tables=tables,

@@ -97,8 +97,8 @@ def test_a_mobile_alone_is_not_held_back(tmp_path):
 
 
 def test_shared_replay_is_deterministic_and_in_the_compare_output(tmp_path):
-    """``sigma-sn compare`` twice: byte-identical compare.json with the load block, and
-    the load printed."""
+    """``sigma-sn compare`` twice: byte-identical compare.json with the load block, the
+    load printed, and drawn by ``sigma-sn report``."""
     p = _scenario(tmp_path, 3)
     texts = []
     for k in range(2):
@@ -109,6 +109,11 @@ def test_shared_replay_is_deterministic_and_in_the_compare_output(tmp_path):
         assert "shared capacity: 4 Mb/s per satellite" in r.stdout
         texts.append((out / "compare.json").read_text())
     assert texts[0] == texts[1]
+    # 'sigma-sn report' on the compare folder draws the load as 'sigma-sn run' does
+    r = subprocess.run([sys.executable, "-m", "sigma_sn", "report", str(tmp_path / "out0")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "per-satellite load over time" in (tmp_path / "out0" / "report.html").read_text()
     load = json.loads(texts[0])["load"]
     assert [s["satellite"] for s in load["satellites"]] == ["GPM-LIKE"]
     assert load["series"]["utilisation"]["GPM-LIKE"][1] == pytest.approx(1.0)
