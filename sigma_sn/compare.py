@@ -191,7 +191,15 @@ def compare_plan(plan: dict, cfg, mip_cfg=None, *, plan_dir=".", truth_elements=
                                     progress=progress)
     reports = {p: simulate_plan(plan, cfg, protocol=p, mip=mip_cfg, progress=progress,
                                 replays=replays) for p in protocols}
-    return comparison(reports, plan.get("name"), cfg=cfg, mip=mip_cfg)
+    return add_load(comparison(reports, plan.get("name"), cfg=cfg, mip=mip_cfg), replays)
+
+
+def add_load(doc: dict, replays) -> dict:
+    """Add the shared-capacity load block (per-satellite utilisation, each mobile's share;
+    :meth:`sigma_sn.path.load.SharedLoad.summary`) under ``"load"`` when the replays
+    share capacity; else return ``doc`` as it is."""
+    load = replays[0].shared_load if replays else None
+    return doc if load is None else {**doc, "load": load.summary()}
 
 
 def add_findings(doc: dict, plan: dict, cfg, mip_cfg=None, *, security=None, failures=(),

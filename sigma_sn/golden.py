@@ -31,7 +31,7 @@ GOLDEN_FILES = (PLAN_FILE, METRICS_FILE)
 #: the scenarios that ship in ``scenarios/`` with a golden in ``tests/golden/<name>/``
 SHIPPED_SCENARIOS = ("iridium-router", "starlink-router", "gpm-host", "fleet-host-load",
                      "zigzag", "tight-overlap", "starlink-isl", "starlink-bent-pipe",
-                     "isl-lisbon-newyork")
+                     "isl-lisbon-newyork", "starlink-shared")
 
 #: most mismatches listed before the rest are only counted
 MAX_MESSAGES = 25
@@ -229,6 +229,8 @@ def report_metrics(compare_doc: dict, run_info: dict | None = None) -> dict:
            # keyed by metric, so a failure names the metric, not a row number
            "table": {row["metric"]: {k: v for k, v in row.items() if k != "metric"}
                      for row in compare_doc.get("table", [])}}
+    if "load" in compare_doc:   # shared capacity: per satellite and mobile, not the series
+        out["load"] = {k: v for k, v in compare_doc["load"].items() if k != "series"}
     if run_info and "policies" in run_info:
         out["policies"] = run_info["policies"]
     return out

@@ -657,6 +657,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
     key, y_title, title = _SERIES[what]
     fig = fig if fig is not None else go.Figure()
     reports = simulation_reports(results)
+    lines_x, lines_colour = [], []   # all reports' lines in one layout update, at the end:
+    # adding them report by report re-validates every earlier shape (9 s for 4 x 190)
     for k, (label, rep) in enumerate(reports.items()):
         ts = rep.get("timeseries")
         if not ts:
@@ -677,7 +679,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
         if hos:
             t_ho = utc_strings(rep["start_utc"], [h["t_s"] for h in hos])
             if len(t_ho) <= MAX_HANDOVER_LINES:
-                _vlines(fig, t_ho, [colour] * len(t_ho), opacity=0.5)
+                lines_x += t_ho
+                lines_colour += [colour] * len(t_ho)
             fig.add_trace(go.Scatter(
                 x=t_ho, y=[1.0 - 0.04 * k] * len(hos), yaxis="y2", mode="markers",
                 name=f"{name} handovers", legendgroup=label, meta="thin",
@@ -688,6 +691,8 @@ def simulation_plot(results, what: str, *, fig: go.Figure | None = None) -> go.F
                               else f"{h['handover_latency_ms']:.1f} ms")
                            + f"<br>lost {h.get('lost', 0)}" for h, u in zip(hos, t_ho)],
                 hoverinfo="text"))
+    if lines_x:
+        _vlines(fig, lines_x, lines_colour, opacity=0.5)
     fig.update_layout(
         title=title + (" with handovers marked" if any(r.get("handovers")
                                                         for r in reports.values()) else ""),

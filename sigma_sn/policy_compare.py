@@ -126,7 +126,7 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
     sw = scenario_windows(sc)
     paths = (scenario_paths(sc, sw) if sc.path_config is not None and sc.mode is Mode.ROUTER
              else None)
-    rows, runs = [], {}
+    rows, runs, loads = [], {}, {}
     for policy in policies:
         plan = plan_scenario(dataclasses.replace(sc, policy=policy), windows=sw, paths=paths)
         cfg, mip = config_from_plan(plan, seed=seed, rate_pps=rate_pps)
@@ -138,6 +138,9 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
         doc = compare_plan(plan, cfg, mip, replays=replays)
         rtt = serving_rtt_ms(plan, paths) if paths is not None else None
         rows += policy_rows(policy.value, plan, doc, rtt)
+        if "load" in doc:   # shared capacity: what the policy does to the satellites
+            from sigma_sn.path.load import load_brief
+            loads[policy.value] = load_brief(doc["load"])
         runs[policy.value] = (plan, rtt)
         if log is not None:
             print(f"compare --policies: {policy.value}: {len(plan['handovers'])} handovers",
@@ -146,7 +149,7 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
            "policies": [p.value for p in policies],
            "rtt_source": None if paths is None else
            f"path stage ({paths.mode.value}) along the plan's serving intervals",
-           "table": rows}
+           "table": rows, **({"load": loads} if loads else {})}
     return doc, {"paths": paths, "runs": runs}
 
 

@@ -513,6 +513,12 @@ def simulation_section(results, *, max_rows: int = 5000) -> Section:
     figures = [(f"{caption}: {title}", fn(results)) for caption, fn in (
         ("One-way latency", plot.latency_plot), ("Cumulative loss", plot.loss_plot),
         ("Throughput", plot.throughput_plot))]
+    load = results.get("load") if isinstance(results, dict) else None
+    if load:    # shared capacity (docs/path.md): the busiest satellites, their load over time
+        from sigma_sn.path.load import SERIES_SATELLITES, load_figure
+        tables.append((f"Per-satellite load (the {SERIES_SATELLITES} busiest of "
+                       f"{len(load['satellites'])})", load["satellites"][:SERIES_SATELLITES]))
+        figures.append(("per-satellite load over time", load_figure(load)))
     return Section(tuple(tables), tuple(figures))
 
 

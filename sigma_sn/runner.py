@@ -65,6 +65,7 @@ class RunResult:
     policies: dict                         # policy -> handover counts, every policy planned
     policy: str = ""                       # the policy the plan used
     assumptions: dict | None = None        # what each protocol of the table ran under
+    load: dict | None = None               # shared capacity: the report's load block
 
     @property
     def report_html(self) -> Path:
@@ -235,7 +236,8 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
         stages.end(f"{p['sent']} packets sent, {p['lost']} lost")
 
     stages.start("compare")
-    doc = cmp.comparison(reports, plan.get("name", sc.name), cfg=cfg, mip=mip_cfg)
+    doc = cmp.add_load(cmp.comparison(reports, plan.get("name", sc.name), cfg=cfg,
+                                       mip=mip_cfg), replays)
     # a scenario's [security] and [[failures]] add their findings, as 'sigma-sn compare'
     doc = cmp.add_findings(doc, plan, cfg, mip_cfg, security=sc.security,
                            failures=sc.failures, where=str(sc.path), replays=replays)
@@ -257,7 +259,7 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
     return RunResult(name=plan.get("name", sc.name), out_dir=tmp, stages=tuple(stages.done),
                      summary=tuple(plan_summary(plan)), table=tuple(doc["table"]),
                      assumptions=doc.get("assumptions"),
-                     policies=policies, policy=plan["policy"])
+                     policies=policies, policy=plan["policy"], load=doc.get("load"))
 
 
 def policy_counts(sc, plan: dict, windows=None, *, paths=None, plans: dict | None = None
@@ -443,6 +445,9 @@ def summary_text(result: RunResult) -> str:
             f"{LABELS[p]} {rtt['path_rtt_mean'][p]} / {rtt['path_rtt_p95'][p]}, "
             f"{next(r[p] for r in result.table if r['metric'] == 'latency_p50')}"
             for p in PROTOCOLS if p in rtt["path_rtt_mean"]))
+    if result.load:     # shared capacity: the busiest satellites, the mobiles' shares
+        from sigma_sn.path.load import load_lines
+        lines += load_lines(result.load)
     lines += ["", format_table(list(result.table), result.assumptions).rstrip("\n"), "",
               "stages: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in result.stages)]
     return "\n".join(lines) + "\n"

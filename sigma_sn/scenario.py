@@ -13,7 +13,7 @@ from typing import Any
 
 from sigma_sn.compute import from_table
 from sigma_sn.errors import InputError
-from sigma_sn.path.config import Isl, PathConfig, PathMode
+from sigma_sn.path.config import Isl, PathConfig, PathMode, SharedCapacity
 from sigma_sn.path.ground import Correspondent, Fibre
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
@@ -327,7 +327,8 @@ def load_scenario(path) -> Scenario:
 
 
 _PATH = {"mode", "gateways", "correspondent", "step_s", "fibre_per_hop_ms", "fibre_hop_km",
-         "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg"}
+         "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg",
+         "shared_capacity", "sat_capacity_mbps", "gateway_capacity_mbps", "offered_load_mbps"}
 
 
 def _path(data: dict, where: str, base: Path, sites) -> PathConfig:
@@ -369,7 +370,23 @@ def _path(data: dict, where: str, base: Path, sites) -> PathConfig:
                                         minimum=0, maximum=90),
               plane_tol_deg=r.number("isl_plane_tol_deg", Isl.plane_tol_deg, minimum=0.001))
     return PathConfig(mode=mode, gateways_file=gateways_file, correspondent=correspondent,
-                      step_s=r.number("step_s", 1.0, minimum=0.001), fibre=fibre, isl=isl)
+                      step_s=r.number("step_s", 1.0, minimum=0.001), fibre=fibre, isl=isl,
+                      shared=_shared_capacity(r))
+
+
+def _shared_capacity(r: _Reader) -> SharedCapacity | None:
+    """``[path]``'s shared-capacity keys: None unless ``shared_capacity = true``; the
+    capacities without it are a mistake, not something to ignore quietly."""
+    on = r.table.get("shared_capacity", False)
+    if not isinstance(on, bool):
+        raise r.fail("shared_capacity", f"must be true or false, got {on!r}")
+    keys = {f.name: f.default for f in dataclasses.fields(SharedCapacity)}
+    if not on:
+        for key in sorted(keys):
+            if key in r.table:
+                raise r.fail(key, "needs shared_capacity = true")
+        return None
+    return SharedCapacity(**{k: r.number(k, d, minimum=0.001) for k, d in keys.items()})
 
 
 def _horizon(r: _Reader) -> HorizonMask:

@@ -71,6 +71,10 @@ def run_policies(args: argparse.Namespace, sc, out) -> int:
                                   log=sys.stderr)
     written = write_policies(doc, extra, out)
     print(format_table(doc["table"]), end="")
+    for policy, b in doc.get("load", {}).items():    # shared capacity, per policy
+        print(f"load under {policy}: {b['satellites_congested']} of {b['satellites_used']} "
+              f"satellites offered more than their capacity (peak {b['peak_offered']}x); "
+              f"mobiles' mean share of demand: min {b['share_min']}, mean {b['share_mean']}")
     print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0
 
@@ -133,5 +137,8 @@ def run(args: argparse.Namespace) -> int:
           f"{cfg.direction}, seed {cfg.seed}"
           + (f", truth {', '.join(args.truth_tle)}" if args.truth_tle else ""))
     print(format_table(doc["table"], doc.get("assumptions")), end="")
+    if doc.get("load"):     # shared capacity: the busiest satellites, the mobiles' shares
+        from sigma_sn.path.load import load_lines
+        print("\n".join(load_lines(doc["load"])))
     print(f"wrote {paths[0]}, {paths[1]} and {out / 'plan.json'}", file=sys.stderr)
     return 0

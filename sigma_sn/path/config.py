@@ -43,6 +43,32 @@ class Isl:
 
 
 @dataclass(frozen=True)
+class SharedCapacity:
+    """``[path] shared_capacity``: all mobiles of a scenario share each satellite's user
+    link and each gateway's feeder link (max–min fair per routing step,
+    :mod:`sigma_sn.path.load`).
+
+    ``sat_capacity_mbps``: one satellite's user-link capacity. Default 20,000 Mb/s: the
+    order of a Starlink v1 satellite's throughput (del Portillo, Cameron & Crawley,
+    "A technical comparison of three low earth orbit satellite constellation systems to
+    provide global broadband", Acta Astronautica 159, 2019, estimate some 20 Gb/s per
+    satellite). ``gateway_capacity_mbps``: one gateway's feeder capacity; default
+    80,000 Mb/s, assumed: a gateway of 8 antennas, each feeding one satellite at about
+    half its capacity. ``offered_load_mbps``: each terminal's demand; default 100 Mb/s, a busy residential
+    terminal's download rate.
+    """
+
+    sat_capacity_mbps: float = 20_000.0
+    gateway_capacity_mbps: float = 80_000.0
+    offered_load_mbps: float = 100.0
+
+    def __post_init__(self):
+        for name in ("sat_capacity_mbps", "gateway_capacity_mbps", "offered_load_mbps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class PathConfig:
     """A validated ``[path]`` section (see docs/scenario-format.md)."""
 
@@ -52,6 +78,7 @@ class PathConfig:
     step_s: float = 1.0
     fibre: Fibre = field(default_factory=Fibre)
     isl: Isl = field(default_factory=Isl)
+    shared: SharedCapacity | None = None    # None: each mobile has its own link
 
 
 def path_parameters(cfg) -> dict:
@@ -67,4 +94,6 @@ def path_parameters(cfg) -> dict:
             "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
             "isl_max_range_km": cfg.isl.max_range_km,
             "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
-            "isl_plane_tol_deg": cfg.isl.plane_tol_deg}
+            "isl_plane_tol_deg": cfg.isl.plane_tol_deg,
+            # only when on, so plans without it stay as they were
+            **({"shared_capacity": dataclasses.asdict(cfg.shared)} if cfg.shared else {})}

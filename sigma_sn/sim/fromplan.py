@@ -241,7 +241,9 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     # who is who: router mode moves sites between satellites, host mode the reverse
     wanted_sats: dict[str, None] = {}
     wanted_sites: dict[str, None] = {}
-    for m in plan_mobiles:
+    shared = isinstance(path, dict) and path.get("shared_capacity")
+    # shared capacity: every mobile's flow loads the links, replayed or not
+    for m in (p.get("mobiles") if shared else plan_mobiles):
         aps = [c["ap"] for c in m.get("candidates", [])] + [s["ap"] for s in m.get("serving", [])]
         sat_names, site_names = (aps, [m["name"]]) if mode == "router" else ([m["name"]], aps)
         wanted_sats.update(dict.fromkeys(sat_names))
@@ -286,6 +288,13 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
                                      start_utc=start_utc, duration_s=duration_s,
                                      min_elev_deg=min_elev_deg, source=source)
             bar.advance(1)
+    load = None
+    if shared:
+        from sigma_sn.path.load import load_for_plan
+
+        with _stage(progress, "load", 1) as bar:
+            load = load_for_plan(plan, paths, windows, sat_list, site_list, shared)
+            bar.advance(1)
 
     # how long after its access point rises a new address is ready (the plan's step 1)
     timing = params.get("timing") or {}
@@ -313,14 +322,20 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
         if paths is not None:
             from sigma_sn.sim.pathgeom import link_on_path
 
-            links = {ap: link_on_path(links[ap], paths,
-                                      np.flatnonzero((windows.sat == i) & (windows.site == j)))
-                     for (i, j), ap in pairs.items()}
+            rows = {ap: np.flatnonzero((windows.sat == i) & (windows.site == j))
+                    for (i, j), ap in pairs.items()}
+            links = {ap: link_on_path(links[ap], paths, rows[ap]) for ap in rows}
+        if load is not None:
+            from sigma_sn.path.load import shared_links
+
+            links = shared_links(links, load, name, sat_index, rows, paths,
+                                 float((params.get("link") or {}).get("capacity_bps",
+                                                                      SimConfig.capacity_bps)))
         steps, hos = _steps(p, by_mobile.get(name, []), set(links))
         replays.append(Replay(name, start_utc, duration_s,
                               tuple(links[a] for a in sorted(links)),
                               serving[0]["ap"], serving[0]["address"], steps, hos,
-                              address_setup_s=setup_s))
+                              address_setup_s=setup_s, shared_load=load))
         bar.advance(1)
     bar.close()
     if not replays:

@@ -64,6 +64,18 @@ class LinkGeometry:
             if not a <= b <= c:
                 raise ValueError(f"link {self.ap}: up intervals must be sorted and disjoint")
 
+    def with_share(self, share) -> "LinkGeometry":
+        """Return this geometry with ``share`` (one value in (0, 1] per sample). Only the
+        share is checked: the rest was when this one was made, and a shared replay sets
+        it on every link of every terminal (dataclasses.replace re-checking all of it
+        was half the cost of the shares)."""
+        share = np.asarray(share, float)
+        if len(share) != len(self.t_s) or not (share.min() > 0 and share.max() <= 1):
+            raise ValueError(f"link {self.ap}: share needs one value in (0, 1] per time")
+        out = object.__new__(LinkGeometry)
+        out.__dict__.update(self.__dict__, share=share)     # frozen: as __init__ would
+        return out
+
     @classmethod
     def constant(cls, ap: str, range_km: float, up_s, *, elev_deg: float = 45.0,
                  end_s: float = 1e9) -> "LinkGeometry":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from typing import Any
 from array import array
 from dataclasses import dataclass, field, replace
 
@@ -103,6 +104,9 @@ class Replay:
     # L2 handover + router advertisement + DAD (the plan's timing): how long after the
     # new access point really rises its address can be ready
     address_setup_s: float = 0.0
+    # shared capacity (a [path] with shared_capacity): the load of all the plan's mobiles
+    # (sigma_sn.path.load.SharedLoad), the same object in every replay of the plan
+    shared_load: Any = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,290 @@
+"""Shared capacity over a whole scenario (issue 16): every mobile's traffic is a flow on
+its serving satellite's user link and on the feeder link of the gateway its path lands
+at; per routing step the flows get max–min fair rates (:func:`~sigma_sn.path.flows.
+path_flow_rates`, solved a chunk of steps at a time so memory stays bounded). From the
+rates come each satellite's load and what each mobile's packet replay meets: per link
+sample, the share of its capacity the other mobiles' flows leave
+(:class:`~sigma_sn.sim.links.LinkGeometry` ``share``; docs/path.md, "Shared capacity").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from sigma_sn.path.config import SharedCapacity
+from sigma_sn.path.flows import path_flow_rates
+
+#: routing steps solved in one call: 600 steps of 1,000 terminals is 1.2 M incidences
+CHUNK_STEPS = 600
+#: the least share a replay link is given (LinkGeometry needs > 0): a link the others
+#: fill still serves a packet now and then, as a max–min newcomer would be
+MIN_SHARE = 1e-3
+#: satellites drawn in the load-over-time figure and kept in the report's series
+SERIES_SATELLITES = 8
+#: the series in the report: one sample every this many seconds (at least one step)
+SERIES_STEP_S = 60.0
+#: sorts (link, step) pairs as one integer: more steps than any run has
+_KEY = 1 << 40
+
+
+@dataclass(frozen=True)
+class SharedLoad:
+    """The flows of all mobiles, per routing step ``k`` (time ``k * step_s``).
+
+    Per mobile and step: ``sat`` and ``gateway`` (indices into ``sat_names`` and
+    ``gateway_names``; -1 when not served or no gateway is reached) and ``rate_bps``
+    (the max–min rate it gets). Per satellite and step: ``sat_load_bps`` (carried),
+    ``sat_flows`` (how many flows cross it); per gateway and step: ``gw_load_bps``,
+    ``gw_flows``.
+    """
+
+    capacity: SharedCapacity
+    step_s: float
+    mobiles: tuple[str, ...]
+    sat_names: tuple[str, ...]
+    gateway_names: tuple[str, ...]
+    sat: np.ndarray
+    gateway: np.ndarray
+    rate_bps: np.ndarray
+    sat_load_bps: np.ndarray
+    sat_flows: np.ndarray
+    gw_load_bps: np.ndarray
+    gw_flows: np.ndarray
+
+    def left_bps(self, mobile: int, sat, gateway, t_s) -> np.ndarray:
+        """What the other mobiles' flows leave to mobile ``mobile`` over satellites ``sat``
+        and gateways ``gateway`` (per sample; -1: none) at times ``t_s``: per link its
+        capacity less the others' load, but never less than the fair share a flow
+        joining them would get (capacity / (others + 1)); the lesser of the two links."""
+        k = np.clip(np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64),
+                    0, self.rate_bps.shape[1] - 1)
+        sat, gateway = np.asarray(sat, np.int64), np.asarray(gateway, np.int64)
+        own = self.rate_bps[mobile, k].astype(float)
+        sat_left = _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps[sat, k],
+                         self.sat_flows[sat, k], np.where(self.sat[mobile, k] == sat, own, 0.0))
+        g = np.maximum(gateway, 0)
+        gw_left = _left(self.capacity.gateway_capacity_mbps * 1e6, self.gw_load_bps[g, k],
+                        self.gw_flows[g, k],
+                        np.where(self.gateway[mobile, k] == gateway, own, 0.0))
+        return np.minimum(sat_left, np.where(gateway >= 0, gw_left, np.inf))
+
+    def summary(self) -> dict:
+        """The load block of a report: per satellite and per gateway that carried a flow
+        its peak and mean utilisation (carried / capacity; the mean over the steps it
+        carried any) and peak offered load (demand / capacity: above 1 it is congested),
+        busiest first; per mobile its mean rate and mean share of its demand over the
+        steps it was served with a path to a gateway (``served_s``: how long that was);
+        and the busiest satellites' utilisation every :data:`SERIES_STEP_S` for the
+        figure."""
+        demand_bps = self.capacity.offered_load_mbps * 1e6
+        util = self.sat_load_bps / (self.capacity.sat_capacity_mbps * 1e6)
+        sats = _link_rows("satellite", self.sat_names, util, self.sat_flows,
+                          demand_bps / (self.capacity.sat_capacity_mbps * 1e6), self.step_s)
+        gws = _link_rows("gateway", self.gateway_names,
+                         self.gw_load_bps / (self.capacity.gateway_capacity_mbps * 1e6),
+                         self.gw_flows, demand_bps / (self.capacity.gateway_capacity_mbps * 1e6),
+                         self.step_s)
+        served = self.sat >= 0
+        n_served = served.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(served, self.rate_bps, 0.0).sum(axis=1) / n_served
+        mobiles = [{"mobile": m, "mean_rate_mbps": _r(r / 1e6) if n else None,
+                    "mean_share": _r(r / demand_bps) if n else None,
+                    "served_s": _r(n * self.step_s)}
+                   for m, r, n in zip(self.mobiles, rate, n_served.tolist())]
+        every = max(1, int(round(SERIES_STEP_S / self.step_s)))
+        shown = [self.sat_names.index(r["satellite"]) for r in sats[:SERIES_SATELLITES]]
+        ks = np.arange(0, util.shape[1], every)
+        series = {"t_s": [_r(k * self.step_s) for k in ks],
+                  "utilisation": {self.sat_names[s]: [_r(u) for u in util[s, ks]]
+                                  for s in shown}}
+        return {"sat_capacity_mbps": self.capacity.sat_capacity_mbps,
+                "gateway_capacity_mbps": self.capacity.gateway_capacity_mbps,
+                "offered_load_mbps": self.capacity.offered_load_mbps, "step_s": self.step_s,
+                "satellites": sats, "gateways": gws, "mobiles": mobiles, "series": series}
+
+
+def _link_rows(kind: str, names, util, flows, demand_per_capacity: float, step_s: float):
+    """Per link (satellite or gateway) that carried a flow: peak and mean utilisation
+    (the mean over the steps it carried any), peak offered load (x capacity) and how long
+    it was busy; busiest first."""
+    busy = flows > 0
+    used = np.flatnonzero(busy.any(axis=1))
+    n_busy = busy[used].sum(axis=1)
+    peak = util[used].max(axis=1)
+    mean = np.where(busy[used], util[used], 0.0).sum(axis=1) / n_busy
+    offered = flows[used].max(axis=1) * demand_per_capacity
+    rows = [{kind: names[s], "peak_utilisation": _r(pu), "mean_utilisation": _r(mu),
+             "peak_offered": _r(po), "busy_s": _r(nb * step_s)}
+            for s, pu, mu, po, nb in zip(used.tolist(), peak, mean, offered, n_busy)]
+    rows.sort(key=lambda r: (-r["peak_offered"], -r["mean_utilisation"], r[kind]))
+    return rows
+
+
+def _count(row, col, n_row: int, n_col: int) -> np.ndarray:
+    """How many times each (row, col) pair occurs, as an ``(n_row, n_col)`` array."""
+    return np.bincount(row * n_col + col, minlength=n_row * n_col).reshape(n_row, n_col)
+
+
+def _left(cap_bps: float, load_bps, flows, own_bps):
+    others = np.asarray(load_bps, float) - own_bps
+    n_others = np.asarray(flows, float) - (own_bps > 0)
+    return np.maximum(cap_bps - others, cap_bps / (n_others + 1.0))
+
+
+def _r(x) -> float:
+    return round(float(x), 6)
+
+
+def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacity, *,
+               mobiles, sat_names, chunk_steps: int = CHUNK_STEPS) -> SharedLoad:
+    """Return the :class:`SharedLoad` of flows over ``paths``
+    (:class:`~sigma_sn.path.route.PathDelays`). ``served``: (mobile, step) the window
+    (row of ``paths.windows``) serving each mobile at each routing step, -1 for none
+    (:func:`sigma_sn.policy_compare.serving_windows`); ``sat_of_window``: each window's
+    satellite, an index into ``sat_names``. Every mobile offers
+    ``capacity.offered_load_mbps``."""
+    n_mob, n_step = served.shape
+    n_sat, n_gw = len(sat_names), len(paths.gateway_names)
+    sat_of_window = np.asarray(sat_of_window, np.int64)
+    sat = np.full((n_mob, n_step), -1, np.int32)
+    gw = np.full((n_mob, n_step), -1, np.int16 if n_gw < 2**15 else np.int32)
+    rate = np.zeros((n_mob, n_step), np.float32)
+    sat_load = np.zeros((n_sat, n_step), np.float32)
+    sat_flows = np.zeros((n_sat, n_step), np.int32)
+    gw_load = np.zeros((n_gw, n_step), np.float32)
+    gw_flows = np.zeros((n_gw, n_step), np.int32)
+    for k0 in range(0, n_step, chunk_steps):
+        m, j = np.nonzero(served[:, k0:k0 + chunk_steps] >= 0)   # by mobile, then step
+        window, step = served[m, k0 + j], k0 + j
+        # a step the path stage did not sample (the window's edges) carries no flow
+        i = step - paths.first_step[window]
+        inside = (i >= 0) & (i < paths.offset[window + 1] - paths.offset[window])
+        m, window, step, i = m[inside], window[inside], step[inside], i[inside]
+        if not len(m):
+            continue
+        g = paths.gateway[paths.offset[window] + i].astype(np.int64)
+        state, links = path_flow_rates(dataclasses.replace(
+            paths, windows=dataclasses.replace(paths.windows, sat=sat_of_window)),
+            window, step, capacity.sat_capacity_mbps * 1e6,
+            capacity.gateway_capacity_mbps * 1e6,
+            np.full(len(m), capacity.offered_load_mbps * 1e6))
+        reach = g >= 0
+        s = sat_of_window[window]
+        sat[m[reach], step[reach]] = s[reach]
+        gw[m[reach], step[reach]] = g[reach]
+        rate[m, step] = state.rate_bps
+        k1 = min(k0 + chunk_steps, n_step)
+        sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
+        gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
+        on_sat = links[:, 1] == 0
+        sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
+        gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
+    return SharedLoad(capacity, float(paths.step_s), tuple(mobiles), tuple(sat_names),
+                      tuple(paths.gateway_names), sat, gw, rate, sat_load, sat_flows,
+                      gw_load, gw_flows)
+
+
+def load_for_plan(plan: dict, paths, windows, sat_names, site_names,
+                  shared: dict) -> SharedLoad:
+    """Return the :class:`SharedLoad` of every mobile of ``plan`` along its serving
+    intervals. ``windows``: the replay's windows (the rows of ``paths.windows``) over
+    the plan's satellites ``sat_names`` and sites ``site_names``; ``shared``: the plan's
+    ``inputs.parameters.path.shared_capacity``."""
+    from sigma_sn.policy_compare import serving_windows
+
+    local = dataclasses.replace(windows, sat_names=tuple(sat_names),
+                                site_names=tuple(site_names))
+    served = serving_windows(plan, dataclasses.replace(paths, windows=local))
+    mobiles = list(served)
+    grid = np.stack([served[m] for m in mobiles]) if mobiles else np.zeros((0, 1), np.int64)
+    return solve_load(paths, local.sat, grid, SharedCapacity(**shared), mobiles=mobiles,
+                      sat_names=sat_names)
+
+
+def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, rows: dict,
+                 paths, capacity_bps: float) -> dict:
+    """Return ``links`` (access point name -> :class:`LinkGeometry` on the path) with each
+    link's ``share`` set: per sample, what the others leave (:meth:`SharedLoad.left_bps`)
+    over the replay link's own ``capacity_bps``, within [:data:`MIN_SHARE`, 1].
+    ``rows``: per access point its windows (rows of ``paths.windows``) in AOS order.
+    One lookup for all the mobile's samples: a terminal-hour has some 200 links."""
+    aps = [ap for ap, g in links.items() if g.up_s]
+    if not aps:
+        return dict(links)
+    n = np.array([len(links[ap].t_s) for ap in aps])
+    t_s = np.concatenate([links[ap].t_s for ap in aps])
+    link = np.repeat(np.arange(len(aps)), n)
+    # each sample's window: the last of its link's rows that starts at or before it
+    row = np.concatenate([rows[ap] for ap in aps]).astype(np.int64)
+    row_link = np.repeat(np.arange(len(aps)), [len(rows[ap]) for ap in aps])
+    k = np.floor(t_s / paths.step_s + 1e-9).astype(np.int64)
+    keys = row_link * _KEY + paths.first_step[row]      # sorted: rows come in AOS order
+    pos = np.searchsorted(keys, link * _KEY + k, side="right") - 1
+    ok = pos >= 0
+    pos = np.maximum(pos, 0)
+    r = row[pos]
+    i = k - paths.first_step[r]
+    ok &= (row_link[pos] == link) & (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
+    gw = np.where(ok, paths.gateway[paths.offset[r] + np.where(ok, i, 0)], -1)
+    sat = np.repeat([sat_index[ap] for ap in aps], n)
+    share = np.clip(load.left_bps(load.mobiles.index(mobile), sat, gw, t_s) / capacity_bps,
+                    MIN_SHARE, 1.0)
+    out = dict(links)
+    ends = np.cumsum(n).tolist()
+    for ap, a, b in zip(aps, [0] + ends[:-1], ends):
+        out[ap] = links[ap].with_share(share[a:b])
+    return out
+
+
+def load_lines(block: dict, shown: int = 5) -> list[str]:
+    """The load block (:meth:`SharedLoad.summary`) as a few lines for a terminal: the
+    busiest satellites and the spread of the mobiles' shares of their demand."""
+    sats = block["satellites"]
+    mobs = [m for m in block["mobiles"] if m["mean_share"] is not None]
+    lines = [f"shared capacity: {block['sat_capacity_mbps']:g} Mb/s per satellite, "
+             f"{block['gateway_capacity_mbps']:g} Mb/s per gateway, each mobile offers "
+             f"{block['offered_load_mbps']:g} Mb/s; {len(sats)} satellites carried flows"]
+    lines += [f"  {s['satellite']}: utilisation peak {s['peak_utilisation']:.3f}, mean "
+              f"{s['mean_utilisation']:.3f}; offered peak {s['peak_offered']:.2f}x capacity"
+              for s in sats[:shown]]
+    lines += [f"  gateway {g['gateway']}: utilisation peak {g['peak_utilisation']:.3f}, mean "
+              f"{g['mean_utilisation']:.3f}; offered peak {g['peak_offered']:.2f}x capacity"
+              for g in block["gateways"][:1]]
+    if mobs:
+        share = np.array([m["mean_share"] for m in mobs])
+        lines.append(f"  mobiles' mean share of their demand: min {share.min():.3f}, mean "
+                     f"{share.mean():.3f}, max {share.max():.3f} ({len(mobs)} served)")
+    return lines
+
+
+def load_figure(block: dict):
+    """Plotly figure: the busiest satellites' user-link utilisation over time (the load
+    block's ``series``)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    series = block["series"]
+    for name, util in series["utilisation"].items():
+        fig.add_trace(go.Scatter(x=series["t_s"], y=util, mode="lines", name=name))
+    fig.update_layout(xaxis_title="time since start (s)",
+                      yaxis_title="user-link utilisation (carried / capacity)",
+                      title=f"per-satellite load over time (the {len(series['utilisation'])} "
+                            "busiest satellites)")
+    return fig
+
+
+def load_brief(block: dict) -> dict:
+    """The load block in one row, to set policies side by side: how many satellites were
+    offered more than their capacity, the highest offered load (x capacity), and the
+    least and the mean of the mobiles' mean shares of their demand."""
+    sats = block["satellites"]
+    share = np.array([m["mean_share"] for m in block["mobiles"] if m["mean_share"] is not None])
+    return {"satellites_used": len(sats),
+            "satellites_congested": sum(s["peak_offered"] > 1.0 for s in sats),
+            "peak_offered": max((s["peak_offered"] for s in sats), default=None),
+            "share_min": _r(share.min()) if share.size else None,
+            "share_mean": _r(share.mean()) if share.size else None}
