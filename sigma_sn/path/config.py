@@ -18,6 +18,14 @@ class PathMode(enum.Enum):
     ISL = "isl"               # over +Grid inter-satellite links to any gateway
 
 
+class Anchor(enum.Enum):
+    """Where the terminal's IP address is anchored, so what a handover is."""
+
+    SATELLITE = "satellite"   # the paper's router mode: a new address per satellite
+    GATEWAY = "gateway"       # one address per gateway (PoP): satellite changes under it
+                              # are path changes, not handovers (sigma_sn.planner.anchor)
+
+
 @dataclass(frozen=True)
 class Isl:
     """+Grid inter-satellite links.
@@ -52,6 +60,7 @@ class PathConfig:
     step_s: float = 1.0
     fibre: Fibre = field(default_factory=Fibre)
     isl: Isl = field(default_factory=Isl)
+    anchor: Anchor = Anchor.SATELLITE
 
 
 def path_parameters(cfg) -> dict:
@@ -62,9 +71,12 @@ def path_parameters(cfg) -> dict:
     gateways = [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg,
                  "alt_m": g.alt_m, "min_elev_deg": g.min_elev_deg}
                 for g in read_sites_csv(cfg.gateways_file)]
-    return {"mode": cfg.mode.value, "step_s": cfg.step_s,
+    out = {"mode": cfg.mode.value, "step_s": cfg.step_s,
             "correspondent": dataclasses.asdict(cfg.correspondent), "gateways": gateways,
             "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
             "isl_max_range_km": cfg.isl.max_range_km,
             "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
             "isl_plane_tol_deg": cfg.isl.plane_tol_deg}
+    if cfg.anchor is not Anchor.SATELLITE:  # the default stays unwritten: plans keep their bytes
+        out["anchor"] = cfg.anchor.value
+    return out

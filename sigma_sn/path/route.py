@@ -65,13 +65,20 @@ class PathDelays:
     def delay_ms_at(self, window, t_s):
         """Return the one-way delay (ms) of window(s) ``window`` at ``t_s``, held from the
         last routing step at or before ``t_s`` (NaN outside the window)."""
-        window = np.asarray(window)
-        k = np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64)
-        j = k - self.first_step[window]
-        n = self.offset[window + 1] - self.offset[window]
-        inside = (j >= 0) & (j < n)
-        idx = np.where(inside, self.offset[window] + j, 0)
-        return np.where(inside, self.delay_ms[idx] if len(self.delay_ms) else np.nan, np.nan)
+        return held_at(self.delay_ms, self.first_step, self.offset, self.step_s, window, t_s)
+
+
+def held_at(values, first_step, offset, step_s: float, window, t_s):
+    """Return ``values`` (one column per window, cut by ``offset``, sampled at routing
+    steps from ``first_step``) of window(s) ``window`` at ``t_s``: held from the last step
+    at or before ``t_s``, NaN outside the window."""
+    window = np.asarray(window)
+    k = np.floor(np.asarray(t_s, float) / step_s + 1e-9).astype(np.int64)
+    j = k - first_step[window]
+    n = offset[window + 1] - offset[window]
+    inside = (j >= 0) & (j < n)
+    idx = np.where(inside, offset[window] + j, 0)
+    return np.where(inside, values[idx] if len(values) else np.nan, np.nan)
 
 
 class PathModel:

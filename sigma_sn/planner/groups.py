@@ -201,11 +201,27 @@ def _plan_events(names, flat: events.Flat, job, stats: dict
     rtt = events.NearestRtt(ap, mob, t_s, range_km, rate_km_s, n_aps=len(ap_index),
                             terrestrial_s=timing.terrestrial_one_way_s, c_km_s=C_KM_S,
                             taylor_s=_TAYLOR_S, exact=exact_km)
+    if job.get("anchor_rtt") is not None:  # the access points are gateways: the path's RTT
+        rtt = _AnchorRtt(job["anchor_rtt"], mobile_k)
     timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
                           rtt, guess_sp)
     stats["rtt_batched"] = stats.get("rtt_batched", 0) + len(t_s)
     stats["rtt_exact_calls"] = stats.get("rtt_exact_calls", 0) + rtt.exact_calls
     return tr, timed
+
+
+class _AnchorRtt:
+    """The timing model's ``rtt(ap, mobile, t_s)`` over gateway anchors: twice the one-way
+    delay of the quickest path under the gateway (:meth:`AnchorWindows.rtt_s
+    <sigma_sn.planner.anchor.AnchorWindows.rtt_s>`), so no slant range is asked for."""
+
+    exact_calls = 0
+
+    def __init__(self, rtt_s, mobile_k):
+        self.rtt_s, self.mobile_k = rtt_s, mobile_k
+
+    def __call__(self, ap, mobile, t_s):
+        return self.rtt_s(ap, self.mobile_k[np.asarray(mobile)], t_s)
 
 
 def _merge(intervals) -> list[list[float]]:
