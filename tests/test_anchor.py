@@ -3,6 +3,7 @@ gateway changes are handovers; satellite changes under a gateway are path change
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -164,3 +165,36 @@ def test_an_anchor_that_does_not_apply_names_the_key(tmp_path, extra, mode, poli
     with pytest.raises(InputError) as err:
         load_scenario(_scenario(tmp_path, extra, mode, policy))
     assert "path.anchor" in str(err.value) and words in str(err.value)
+
+
+def test_a_path_change_is_a_step_of_the_delay_that_reorders_packets_in_flight():
+    from sigma_sn.sim.links import Link
+    from sigma_sn.sim.pathgeom import anchor_links
+
+    paths = _crafted()
+    aw = anchor_windows(paths)
+    links = anchor_links(aw, paths.windows, SATS, [TERMINAL], 0)
+    assert sorted(links) == ["GA", "GB"]
+    ga = links["GA"]
+    assert ga.up_s == ((0.0, 350.0),)
+    # the crafted satellites are not really overhead: their link budget is left out
+    link = Link(dataclasses.replace(ga, loss_prob=None), capacity_bps=1e9, queue_pkts=1000)
+    assert link.delay_s(99.5) == pytest.approx(0.030)
+    assert link.delay_s(100.0) == pytest.approx(0.025)
+    # a packet every 0.7 ms across the change: those sent in the old path's last 5 ms
+    # (its delay less the new one's) arrive after the first one on the new path, none lost
+    sent = 99.99 + 0.0007 * np.arange(30)
+    arrivals = [link.send(float(t), 100, "down") for t in sent]
+    assert all(cause is None for _, cause in arrivals)
+    times = np.array([a for a, _ in arrivals])
+    first_new = sent[sent >= 100.0].min()
+    late = sent[(sent < 100.0) & (times > times[sent >= 100.0].min())]
+    assert late.tolist() == sent[(sent < 100.0) & (sent > first_new - 0.005)].tolist()
+    assert len(late) == 7
+    # a slower path after the change (GB: S2's 35 ms, then S1's 40 ms at 500) pauses
+    # the arrivals for the 5 ms difference, nothing reordered
+    gb = Link(dataclasses.replace(links["GB"], loss_prob=None), capacity_bps=1e9,
+              queue_pkts=1000)
+    before, _ = gb.send(499.999, 100, "down")
+    after, _ = gb.send(500.0, 100, "down")
+    assert after - before == pytest.approx(0.001 + 0.005, abs=1e-5)
