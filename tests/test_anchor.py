@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, START
+from plan_checks import check_plan_invariants
 from sigma_sn.errors import InputError
 from sigma_sn.path.config import Anchor, PathMode
 from sigma_sn.path.ground import Correspondent
@@ -107,6 +108,7 @@ def test_at_a_gateway_the_handovers_are_exactly_the_gateway_changes():
     assert changes == [("GA", 100.0, SATS[0].name, SATS[1].name, 30.0, 25.0),
                        ("GB", 500.0, SATS[2].name, SATS[1].name, 35.0, 40.0)]
     assert plan["inputs"]["parameters"]["path"]["anchor"] == "gateway"
+    check_plan_invariants(plan)   # the schema, path_changes included, and the plan's rules
 
 
 def test_at_the_satellite_every_satellite_change_is_a_handover():
