@@ -423,6 +423,13 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
     :func:`scenario_windows` with ``progress``) planned by :func:`plan_windows`. A policy
     that reads the path plans over ``paths`` (else :func:`scenario_paths`)."""
     sc = scenario
+    anchor = sc.path_config.anchor if sc.path_config else Anchor.SATELLITE
+    if anchor is Anchor.GATEWAY and sc.policy not in PATH_POLICIES:
+        from sigma_sn.errors import InputError
+
+        # the scenario loader says so too; this catches a policy swapped in afterwards
+        raise InputError(f"anchor gateway chooses by the path's delay; policy "
+                         f"{sc.policy.value} does not", path=str(sc.path), key="path.anchor")
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
     if sc.policy in PATH_POLICIES and paths is None:
         paths = scenario_paths(sc, sw, workers=workers)
@@ -437,7 +444,7 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
                         workers=workers, paths=paths if sc.policy in PATH_POLICIES else None,
-                        anchor=sc.path_config.anchor if sc.path_config else Anchor.SATELLITE)
+                        anchor=anchor)
     if sc.path_config is not None:  # the whole model, so a replay rebuilds the same paths
         plan["inputs"]["parameters"]["path"] = path_parameters(sc.path_config)
     return plan
