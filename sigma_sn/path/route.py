@@ -14,6 +14,7 @@ on a coarse grid (as :mod:`sigma_sn.visibility` does): at 120 s it stays within 
 
 from __future__ import annotations
 
+import copy
 import mmap
 import os
 from dataclasses import dataclass
@@ -154,6 +155,16 @@ class PathModel:
         downlink_starts(first, end, self.gateway_windows.sat, self.gateway_windows.site, k0,
                         pos_km, self.gw_pos_km, self.gw_fibre_s, C_KM_S, dist, root)
         return dist, root
+
+    def to_gateway(self, gateway: int) -> "PathModel":
+        """Return this model with every gateway but ``gateway`` (an index into
+        :attr:`gateways`) closed: each satellite's quickest route that lands there, the
+        gateway indices unchanged (a gateway anchor routes to its gateway, not the
+        best one)."""
+        out = copy.copy(self)
+        out.gateway_windows = self.gateway_windows.select(self.gateway_windows.site == gateway)
+        out._gw_span = _step_span(out.gateway_windows, self.step_s, self.n_steps)
+        return out
 
     def distances(self, k0: int, k1: int, pos_km=None):
         """Return every satellite's one-way delay (s) to the correspondent at steps

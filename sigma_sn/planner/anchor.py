@@ -7,15 +7,15 @@ at, so only a change of gateway is a handover; a change of satellite under the s
 gateway is a *path change*: the network re-routes, the transport layer sees nothing
 but the new path's delay.
 
-From the path stage's samples (:class:`~sigma_sn.path.route.PathDelays`) this module
-makes the *anchor windows*: per terminal and gateway, each run of consecutive routing
-steps in which some satellite the terminal sees has its path landing at that gateway.
-They are ordinary :class:`~sigma_sn.visibility.Windows` whose access points are the
-gateways, so the planner's policies and timing model run on them unchanged. A
-satellite serves anchor g while its shortest path lands at g (the path stage routes
-each satellite to its best gateway; a longer route from a satellite whose best
-gateway is another one is not computed). Under one anchor the network carries the
-terminal over the satellite whose path is the quickest, and keeps it on a tie.
+The candidate gateways are those the path stage's best routes ever land at for a
+terminal's satellites; for each, the path stage runs again with only that gateway open
+(:func:`paths_to_each_gateway`), so every satellite's quickest route *to that gateway*
+is known. From these samples this module makes the *anchor windows*: per terminal and
+gateway, each run of consecutive routing steps in which some satellite the terminal
+sees has a path to that gateway. They are ordinary :class:`~sigma_sn.visibility.Windows`
+whose access points are the gateways, so the planner's policies and timing model run
+on them unchanged. Under one anchor the network carries the terminal over the
+satellite whose path is the quickest, and keeps it on a tie.
 """
 
 from __future__ import annotations
@@ -76,18 +76,35 @@ class AnchorWindows:
         return out
 
 
-def anchor_windows(paths, gateway_names=None) -> AnchorWindows:
-    """Return the :class:`AnchorWindows` of ``paths`` (a
-    :class:`~sigma_sn.path.route.PathDelays`). A window starts at its first member's
-    AOS when that is the member's first step, else on the step; it ends at the last
-    step's end or its members' LOS, whichever is first."""
-    tw = paths.windows
-    counts = np.diff(paths.offset)
-    win = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    step = (np.arange(len(win), dtype=np.int64) - np.repeat(paths.offset[:-1], counts)
-            + np.repeat(paths.first_step, counts))
-    gw = paths.gateway.astype(np.int64)
-    delay = paths.delay_ms.astype(np.float64)
+def paths_to_each_gateway(model, terminals, terminal_windows, paths, *,
+                          workers: int | None = None) -> list:
+    """Return one :class:`~sigma_sn.path.route.PathDelays` per gateway that ``paths``
+    (the path stage over ``model``, ``terminals`` and ``terminal_windows``) ever lands
+    at: every terminal window's delay over the quickest route to that gateway alone."""
+    from sigma_sn.path.route import compute_paths
+
+    return [compute_paths(model.to_gateway(g), terminals, terminal_windows, workers=workers)
+            for g in np.unique(paths.gateway[paths.gateway >= 0]).tolist()]
+
+
+def anchor_windows(paths) -> AnchorWindows:
+    """Return the :class:`AnchorWindows` of ``paths``: a
+    :class:`~sigma_sn.path.route.PathDelays` (each sample at the gateway its route lands
+    at) or a list of them over the same windows (:func:`paths_to_each_gateway`). A
+    window starts at its first member's AOS when that is the member's first step, else
+    on the step; it ends at the last step's end or its members' LOS, whichever is
+    first."""
+    every = list(paths) if isinstance(paths, (list, tuple)) else [paths]
+    first = every[0]
+    tw = first.windows
+    counts = np.diff(first.offset)
+    win1 = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    step1 = (np.arange(len(win1), dtype=np.int64) - np.repeat(first.offset[:-1], counts)
+             + np.repeat(first.first_step, counts))
+    win = np.concatenate([win1] * len(every))
+    step = np.concatenate([step1] * len(every))
+    gw = np.concatenate([p.gateway for p in every]).astype(np.int64)
+    delay = np.concatenate([p.delay_ms for p in every]).astype(np.float64)
     ok = (gw >= 0) & np.isfinite(delay)
     win, step, gw, delay = win[ok], step[ok], gw[ok], delay[ok]
     term = tw.site[win].astype(np.int64)
@@ -98,14 +115,14 @@ def anchor_windows(paths, gateway_names=None) -> AnchorWindows:
         term[order], gw[order], step[order], win[order], delay[order],
         np.ascontiguousarray(tw.aos_s, np.float64), np.ascontiguousarray(tw.los_s, np.float64),
         np.ascontiguousarray(tw.max_elev_deg, np.float64),
-        np.ascontiguousarray(paths.first_step, np.int64), float(paths.step_s))
-    names = tuple(gateway_names if gateway_names is not None else paths.gateway_names)
+        np.ascontiguousarray(first.first_step, np.int64), float(first.step_s))
+    names = tuple(first.gateway_names)
     duration_s = float(tw.duration_s)
     windows = Windows(tw.epoch, duration_s, names, tuple(0 for _ in names), tw.site_names,
                       sat=a_gw, site=a_term, aos_s=a_aos, tca_s=0.5 * (a_aos + a_los),
                       los_s=a_los, max_elev_deg=a_elev, aos_truncated=a_aos <= 0.0,
                       los_truncated=a_los >= duration_s)
-    return AnchorWindows(float(paths.step_s), windows, a_first, a_off, s_delay, s_via)
+    return AnchorWindows(float(first.step_s), windows, a_first, a_off, s_delay, s_via)
 
 
 @njit
@@ -175,4 +192,4 @@ def path_changes(aw: AnchorWindows, window: int, from_s: float, to_s: float):
             yield float(t[k]), int(via[k - 1]), int(via[k]), float(d[k - 1]), float(d[k])
 
 
-__all__ = ["AnchorWindows", "anchor_windows", "path_changes"]
+__all__ = ["AnchorWindows", "anchor_windows", "path_changes", "paths_to_each_gateway"]

@@ -57,7 +57,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     ``workers``: processes that share groups of mobiles (None: one per core); the plan is
     byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
     ``paths``: the path stage's :class:`~sigma_sn.path.route.PathDelays` over ``windows``
-    (router mode), which PATH_POLICIES plan by. ``anchor``: where the terminal's address
+    (router mode), which PATH_POLICIES plan by; under a gateway anchor, a list of them,
+    one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`), or one. ``anchor``: where the terminal's address
     is anchored; at a gateway (:mod:`sigma_sn.planner.anchor`) the access points are the
     gateways, handovers the gateway changes, and the plan lists the satellite changes
     under each gateway as ``path_changes``.
@@ -104,6 +105,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         from sigma_sn.planner.anchor import anchor_windows
 
         aw = anchor_windows(paths)
+        paths = paths[0] if isinstance(paths, (list, tuple)) else paths
         sat_windows, windows = windows, aw.windows
         ap_names = list(paths.gateway_names)
         if rtt_bound is None and len(aw.delay_ms):  # the RTT over a gateway is the path's
@@ -401,7 +403,9 @@ def scenario_windows(scenario, *, progress=None, workers: int | None = 1) -> Sce
 
 def scenario_paths(scenario, windows: ScenarioWindows, *, workers: int | None = 1):
     """Return the path stage's :class:`~sigma_sn.path.route.PathDelays` of a scenario's
-    ``[path]`` section over its windows (router mode: the sites are the terminals).
+    ``[path]`` section over its windows (router mode: the sites are the terminals);
+    under a gateway anchor, one per gateway it lands at, each routed to that gateway
+    (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`).
 
     Raises :class:`~sigma_sn.errors.InputError` naming the ``path`` key when the scenario
     has no such section."""
@@ -413,7 +417,13 @@ def scenario_paths(scenario, windows: ScenarioWindows, *, workers: int | None = 
                          "and correspondent, docs/path.md)", path=str(scenario.path),
                          key="path")
     model = model_for_scenario(scenario, list(windows.satellites), workers=workers)
-    return compute_paths(model, list(windows.sites), windows.windows, workers=workers)
+    paths = compute_paths(model, list(windows.sites), windows.windows, workers=workers)
+    if scenario.path_config.anchor is Anchor.GATEWAY:
+        from sigma_sn.planner.anchor import paths_to_each_gateway
+
+        return paths_to_each_gateway(model, list(windows.sites), windows.windows, paths,
+                                     workers=workers)
+    return paths
 
 
 def plan_scenario(scenario, *, progress=None, workers: int | None = 1,

@@ -98,7 +98,9 @@ def paths_for_replay(path: dict, catalog_satellites, sat_objs, site_objs, window
                      source: str = "plan"):
     """Return the :class:`~sigma_sn.path.route.PathDelays` of ``windows`` (found over
     ``sat_objs`` and ``site_objs``, the plan's satellites and terminals), routed over
-    the whole ``catalog_satellites``; their window indices are those of ``windows``."""
+    the whole ``catalog_satellites``; their window indices are those of ``windows``.
+    Under a gateway anchor, one per gateway, as the planner has them
+    (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`)."""
     from sigma_sn.path.route import compute_paths
 
     model = path_model_from_plan(path, catalog_satellites, start_utc, duration_s,
@@ -107,7 +109,12 @@ def paths_for_replay(path: dict, catalog_satellites, sat_objs, site_objs, window
     in_catalog = np.array([index[id(s)] for s in sat_objs], np.int64)
     terminal_windows = dataclasses.replace(windows, sat=in_catalog[windows.sat]
                                            if len(windows) else windows.sat)
-    return compute_paths(model, site_objs, terminal_windows)
+    paths = compute_paths(model, site_objs, terminal_windows)
+    if path.get("anchor", "satellite") == "gateway":
+        from sigma_sn.planner.anchor import paths_to_each_gateway
+
+        return paths_to_each_gateway(model, site_objs, terminal_windows, paths)
+    return paths
 
 
 def path_rtt_s(links, log, mask) -> np.ndarray:
