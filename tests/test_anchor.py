@@ -200,3 +200,36 @@ def test_a_path_change_is_a_step_of_the_delay_that_reorders_packets_in_flight():
     before, _ = gb.send(499.999, 100, "down")
     after, _ = gb.send(500.0, 100, "down")
     assert after - before == pytest.approx(0.001 + 0.005, abs=1e-5)
+
+
+def test_routes_to_each_gateway_give_back_the_best_route_at_their_minimum():
+    # a ring of twelve satellites, a gateway under satellite 0 and one under satellite
+    # 5, a terminal between satellites 2 and 3: the best route of each satellite is the
+    # quicker of its routes to the two gateways, sample for sample
+    from sigma_sn.geometry import subpoint_deg
+    from sigma_sn.path.config import Isl
+    from sigma_sn.path.route import PathModel, compute_paths
+    from sigma_sn.planner.anchor import paths_to_each_gateway
+    from sigma_sn.propagate import propagate
+    from sigma_sn.visibility import find_windows
+
+    sats = walker(12, 1, 0, 550.0, 20.0, START, name_prefix="RING")
+    pos = propagate([s.satrec for s in sats], Epoch.at(START), [0.0]).pos_itrs_km[:, 0]
+    lat, lon = subpoint_deg(pos)
+    gateways = [Site(f"G{k}", float(lat[k]), float(lon[k]), min_elev_deg=10.0) for k in (0, 5)]
+    t_lat, t_lon = subpoint_deg((0.4 * pos[2] + 0.6 * pos[3])[None])
+    terminal = Site("T", float(t_lat[0]), float(t_lon[0]))
+    corr = Correspondent("C", float(lat[0]) + 1.0, float(lon[0]))
+    model = PathModel(sats, gateways, corr, START, 600.0, mode=PathMode.ISL, min_elev_deg=0.0,
+                      isl=Isl(max_range_km=8000.0), workers=1)
+    tw = find_windows(sats, [terminal], START, 600.0, min_elev_deg=0.0, workers=1)
+    best = compute_paths(model, [terminal], tw, workers=1)
+    each = paths_to_each_gateway(model, [terminal], tw, best, workers=1)
+    assert sorted({int(g) for p in each for g in np.unique(p.gateway)} - {-1}) == sorted(
+        set(np.unique(best.gateway).tolist()) - {-1})
+    assert len(each) == 2   # both gateways are some satellite's best
+    for p in each:  # each lands at its own gateway only
+        assert len(np.unique(p.gateway[p.gateway >= 0])) == 1
+    stacked = np.vstack([np.where(np.isnan(p.delay_ms), np.inf, p.delay_ms) for p in each])
+    assert np.array_equal(stacked.min(axis=0), np.where(np.isnan(best.delay_ms), np.inf,
+                                                        best.delay_ms))
