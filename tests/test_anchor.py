@@ -233,3 +233,12 @@ def test_routes_to_each_gateway_give_back_the_best_route_at_their_minimum():
     stacked = np.vstack([np.where(np.isnan(p.delay_ms), np.inf, p.delay_ms) for p in each])
     assert np.array_equal(stacked.min(axis=0), np.where(np.isnan(best.delay_ms), np.inf,
                                                         best.delay_ms))
+
+
+def test_compare_policies_reads_the_rtt_of_the_serving_gateways_path():
+    from sigma_sn.policy_compare import serving_rtt_ms
+
+    plan = _plan(Anchor.GATEWAY)
+    rtt = serving_rtt_ms(plan, [_crafted()])["T"]
+    # twice the quickest path under GA (S0, then S1 from 100), then under GB (S2, then S1)
+    assert rtt[[50, 200, 400, 550]].tolist() == [60.0, 50.0, 70.0, 80.0]
