@@ -242,3 +242,29 @@ def test_compare_policies_reads_the_rtt_of_the_serving_gateways_path():
     rtt = serving_rtt_ms(plan, [_crafted()])["T"]
     # twice the quickest path under GA (S0, then S1 from 100), then under GB (S2, then S1)
     assert rtt[[50, 200, 400, 550]].tolist() == [60.0, 50.0, 70.0, 80.0]
+
+
+def test_the_replay_of_a_gateway_plan_carries_its_path_changes():
+    # the shipped gateway scenario, shortened: the replay rebuilds the paths from the
+    # plan file alone, and its link's delay steps where the plan says, by what it says
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan, simulate_plan
+
+    sc = dataclasses.replace(load_scenario(REPO / "scenarios" /
+                                           "isl-lisbon-newyork-gateway.toml"), duration_s=600.0)
+    plan = json.loads(json.dumps(plan_scenario(sc)))
+    (replay,) = replays_from_plan(plan, plan_dir=REPO / "scenarios")
+    links = {g.ap: g for g in replay.links}
+    changes = plan["path_changes"]
+    assert changes and set(links) == {a["name"] for a in plan["access_points"]}
+    for c in changes:
+        g = links[c["gateway"]]
+        k = int(np.searchsorted(g.t_s, c["t_s"]))
+        assert g.t_s[k] == c["t_s"]
+        assert g.delay_s[k] * 1e3 == pytest.approx(c["to_delay_ms"], abs=1e-6)
+        assert g.delay_s[k - 1] * 1e3 == pytest.approx(c["from_delay_ms"], abs=1e-6)
+    # all those path changes and not one handover, and nothing lost over them
+    cfg, _ = config_from_plan(plan)
+    report = simulate_plan(plan, cfg, replays=[replay])
+    assert plan["handovers"] == [] and report["handovers"] == []
+    assert report["packets"]["lost"] == 0
