@@ -80,11 +80,12 @@ def paths_to_each_gateway(model, terminals, terminal_windows, paths, *,
                           workers: int | None = None) -> list:
     """Return one :class:`~sigma_sn.path.route.PathDelays` per gateway that ``paths``
     (the path stage over ``model``, ``terminals`` and ``terminal_windows``) ever lands
-    at: every terminal window's delay over the quickest route to that gateway alone."""
+    at: every terminal window's delay over the quickest route to that gateway alone
+    (``[paths]`` itself when no route lands anywhere: no anchor windows then)."""
     from sigma_sn.path.route import compute_paths
 
     return [compute_paths(model.to_gateway(g), terminals, terminal_windows, workers=workers)
-            for g in np.unique(paths.gateway[paths.gateway >= 0]).tolist()]
+            for g in np.unique(paths.gateway[paths.gateway >= 0]).tolist()] or [paths]
 
 
 def anchor_windows(paths) -> AnchorWindows:
@@ -97,32 +98,52 @@ def anchor_windows(paths) -> AnchorWindows:
     every = list(paths) if isinstance(paths, (list, tuple)) else [paths]
     first = every[0]
     tw = first.windows
+    step_s = float(first.step_s)
+    cols = (np.ascontiguousarray(tw.aos_s, np.float64), np.ascontiguousarray(tw.los_s, np.float64),
+            np.ascontiguousarray(tw.max_elev_deg, np.float64),
+            np.ascontiguousarray(first.first_step, np.int64))
     counts = np.diff(first.offset)
-    win1 = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    step1 = (np.arange(len(win1), dtype=np.int64) - np.repeat(first.offset[:-1], counts)
-             + np.repeat(first.first_step, counts))
-    win = np.concatenate([win1] * len(every))
-    step = np.concatenate([step1] * len(every))
-    gw = np.concatenate([p.gateway for p in every]).astype(np.int64)
-    delay = np.concatenate([p.delay_ms for p in every]).astype(np.float64)
-    ok = (gw >= 0) & np.isfinite(delay)
-    win, step, gw, delay = win[ok], step[ok], gw[ok], delay[ok]
-    term = tw.site[win].astype(np.int64)
-    # by (terminal, gateway, step, window): each run's steps in order, a step's
-    # candidates in window order so that ties go to the same one every time
-    order = np.lexsort((win, step, gw, term))
-    (a_term, a_gw, a_aos, a_los, a_elev, a_first, a_off, s_delay, s_via) = _runs(
-        term[order], gw[order], step[order], win[order], delay[order],
-        np.ascontiguousarray(tw.aos_s, np.float64), np.ascontiguousarray(tw.los_s, np.float64),
-        np.ascontiguousarray(tw.max_elev_deg, np.float64),
-        np.ascontiguousarray(first.first_step, np.int64), float(first.step_s))
+    # one terminal at a time: its samples under every gateway fit in memory where all
+    # terminals' would not (a day of a hundred terminals has 80 M samples a gateway)
+    by_term = np.argsort(tw.site, kind="stable")
+    bounds = np.searchsorted(tw.site[by_term], np.arange(len(tw.site_names) + 1))
+    parts = []
+    for m in range(len(tw.site_names)):
+        wins = by_term[bounds[m]:bounds[m + 1]]
+        c = counts[wins]
+        if not c.sum():
+            continue
+        starts = np.repeat(first.offset[wins], c)
+        idx = starts + np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+        win1 = np.repeat(wins.astype(np.int64), c)
+        step1 = idx - starts + np.repeat(first.first_step[wins], c)
+        gw = np.concatenate([p.gateway[idx] for p in every]).astype(np.int64)
+        delay = np.concatenate([p.delay_ms[idx] for p in every]).astype(np.float64)
+        ok = (gw >= 0) & np.isfinite(delay)
+        win, step = np.tile(win1, len(every))[ok], np.tile(step1, len(every))[ok]
+        gw, delay = gw[ok], delay[ok]
+        # by (gateway, step, window): each run's steps in order, a step's candidates in
+        # window order so that ties go to the same one every time. One key and a stable
+        # sort: one gateway's samples come window after window already
+        order = np.argsort(gw * (int(step.max(initial=0)) + 1) + step, kind="stable")
+        parts.append(_runs(np.full(len(order), m, np.int64), gw[order], step[order],
+                           win[order], delay[order], *cols, step_s))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        parts.append(_runs(empty, empty, empty, empty, np.zeros(0), *cols, step_s))
+    a_term, a_gw, a_aos, a_los, a_elev, a_first = (np.concatenate([p[k] for p in parts])
+                                                   for k in range(6))
+    shift = np.cumsum([0] + [p[6][-1] for p in parts[:-1]])
+    a_off = np.concatenate([[0]] + [p[6][1:] + d for p, d in zip(parts, shift)]).astype(np.int64)
+    s_delay = np.concatenate([p[7] for p in parts])
+    s_via = np.concatenate([p[8] for p in parts])
     names = tuple(first.gateway_names)
     duration_s = float(tw.duration_s)
     windows = Windows(tw.epoch, duration_s, names, tuple(0 for _ in names), tw.site_names,
                       sat=a_gw, site=a_term, aos_s=a_aos, tca_s=0.5 * (a_aos + a_los),
                       los_s=a_los, max_elev_deg=a_elev, aos_truncated=a_aos <= 0.0,
                       los_truncated=a_los >= duration_s)
-    return AnchorWindows(float(first.step_s), windows, a_first, a_off, s_delay, s_via)
+    return AnchorWindows(step_s, windows, a_first, a_off, s_delay, s_via)
 
 
 @njit

@@ -266,21 +266,25 @@ def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list
     w = aw.windows
     gw_index = {n: k for k, n in enumerate(w.sat_names)}
     term_index = {n: k for k, n in enumerate(mobile_names)}
+    # each (terminal, gateway)'s anchor windows, by AOS
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for k in np.lexsort((w.aos_s, w.sat, w.site)).tolist():
+        by_pair.setdefault((int(w.site[k]), int(w.sat[k])), []).append(k)
     out = []
     for m in mobile_rows:
         term = term_index[m["name"]]
         for s in m["serving"]:
-            g = gw_index[s["ap"]]
-            mine = np.flatnonzero((w.sat == g) & (w.site == term)
-                                  & (w.aos_s <= s["from_s"] + 1e-6)
-                                  & (w.los_s >= s["to_s"] - 1e-6))
-            for k in mine[:1].tolist():
-                for t, a, b, da, db in path_changes(aw, k, s["from_s"], s["to_s"]):
-                    out.append({"mobile": m["name"], "gateway": s["ap"], "t_s": _r(t),
-                                "t_utc": str(w.epoch.iso(t)),
-                                "from": sat_names[int(sat_windows.sat[a])],
-                                "to": sat_names[int(sat_windows.sat[b])],
-                                "from_delay_ms": _r(da), "to_delay_ms": _r(db)})
+            mine = by_pair[(term, gw_index[s["ap"]])]
+            # the anchor window the interval lies in: the last to rise at or before it
+            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], s["from_s"] + 1e-6,
+                                                side="right")) - 1)]
+            for t, a, b, da, db in path_changes(aw, k, s["from_s"], s["to_s"]):
+                out.append({"mobile": m["name"], "gateway": s["ap"], "t_s": _r(t),
+                            "from": sat_names[int(sat_windows.sat[a])],
+                            "to": sat_names[int(sat_windows.sat[b])],
+                            "from_delay_ms": _r(da), "to_delay_ms": _r(db)})
+    for row, text in zip(out, w.epoch.iso([r["t_s"] for r in out]).tolist() if out else []):
+        row["t_utc"] = text
     return out
 
 
