@@ -443,7 +443,7 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
 
         # the scenario loader says so too; this catches a policy swapped in afterwards
         raise InputError(f"anchor gateway chooses by the path's delay; policy "
-                         f"{sc.policy.value} does not", path=str(sc.path), key="path.anchor")
+                         f"{sc.policy.value} does not", path=display_path(sc.path), key="path.anchor")
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
     if sc.policy in PATH_POLICIES and paths is None:
         paths = scenario_paths(sc, sw, workers=workers)
