@@ -95,48 +95,35 @@ def anchor_windows(paths) -> AnchorWindows:
     window starts at its first member's AOS when that is the member's first step, else
     on the step; it ends at the last step's end or its members' LOS, whichever is
     first."""
+    from numba.typed import List
+
     every = list(paths) if isinstance(paths, (list, tuple)) else [paths]
     first = every[0]
     tw = first.windows
     step_s = float(first.step_s)
-    cols = (np.ascontiguousarray(tw.aos_s, np.float64), np.ascontiguousarray(tw.los_s, np.float64),
-            np.ascontiguousarray(tw.max_elev_deg, np.float64),
-            np.ascontiguousarray(first.first_step, np.int64))
-    counts = np.diff(first.offset)
-    # one terminal at a time: its samples under every gateway fit in memory where all
-    # terminals' would not (a day of a hundred terminals has 80 M samples a gateway)
+    n_gw, n_steps = len(first.gateway_names), int(first.first_step.max(initial=0)
+                                                   + np.diff(first.offset).max(initial=0)) + 1
+    delays, gateways = List(), List()
+    for p in every:
+        delays.append(np.ascontiguousarray(p.delay_ms, np.float32))
+        gateways.append(np.ascontiguousarray(p.gateway, np.int16))
+    cols = (np.ascontiguousarray(first.offset, np.int64),
+            np.ascontiguousarray(first.first_step, np.int64),
+            np.ascontiguousarray(tw.aos_s, np.float64), np.ascontiguousarray(tw.los_s, np.float64),
+            np.ascontiguousarray(tw.max_elev_deg, np.float64))
+    # per (gateway, step) of one terminal, reused terminal after terminal
+    work = (np.empty((n_gw, n_steps)), np.empty((n_gw, n_steps), np.int64),
+            np.empty((n_gw, n_steps), np.int64), np.empty((n_gw, n_steps)),
+            np.empty((n_gw, n_steps)), np.empty((n_gw, n_steps)))
     by_term = np.argsort(tw.site, kind="stable")
     bounds = np.searchsorted(tw.site[by_term], np.arange(len(tw.site_names) + 1))
-    parts = []
-    for m in range(len(tw.site_names)):
-        wins = by_term[bounds[m]:bounds[m + 1]]
-        c = counts[wins]
-        if not c.sum():
-            continue
-        starts = np.repeat(first.offset[wins], c)
-        idx = starts + np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
-        win1 = np.repeat(wins.astype(np.int64), c)
-        step1 = idx - starts + np.repeat(first.first_step[wins], c)
-        gw = np.concatenate([p.gateway[idx] for p in every]).astype(np.int64)
-        delay = np.concatenate([p.delay_ms[idx] for p in every]).astype(np.float64)
-        ok = (gw >= 0) & np.isfinite(delay)
-        win, step = np.tile(win1, len(every))[ok], np.tile(step1, len(every))[ok]
-        gw, delay = gw[ok], delay[ok]
-        # by (gateway, step, window): each run's steps in order, a step's candidates in
-        # window order so that ties go to the same one every time. One key and a stable
-        # sort: one gateway's samples come window after window already
-        order = np.argsort(gw * (int(step.max(initial=0)) + 1) + step, kind="stable")
-        parts.append(_runs(np.full(len(order), m, np.int64), gw[order], step[order],
-                           win[order], delay[order], *cols, step_s))
-    if not parts:
-        empty = np.zeros(0, np.int64)
-        parts.append(_runs(empty, empty, empty, empty, np.zeros(0), *cols, step_s))
-    a_term, a_gw, a_aos, a_los, a_elev, a_first = (np.concatenate([p[k] for p in parts])
-                                                   for k in range(6))
-    shift = np.cumsum([0] + [p[6][-1] for p in parts[:-1]])
-    a_off = np.concatenate([[0]] + [p[6][1:] + d for p, d in zip(parts, shift)]).astype(np.int64)
-    s_delay = np.concatenate([p[7] for p in parts])
-    s_via = np.concatenate([p[8] for p in parts])
+    parts = [(np.full(len(got[0]), m, np.int64),) + got
+             for m in range(len(tw.site_names))
+             for got in [_anchor_terminal(by_term[bounds[m]:bounds[m + 1]].astype(np.int64),
+                                          delays, gateways, *cols, step_s, *work)]]
+    a_term, a_gw, a_aos, a_los, a_elev, a_first, counts, s_delay, s_via = (
+        np.concatenate([p[k] for p in parts]) for k in range(9))
+    a_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     names = tuple(first.gateway_names)
     duration_s = float(tw.duration_s)
     windows = Windows(tw.epoch, duration_s, names, tuple(0 for _ in names), tw.site_names,
@@ -147,59 +134,75 @@ def anchor_windows(paths) -> AnchorWindows:
 
 
 @njit
-def _runs(term, gw, step, win, delay, aos, los, max_elev, win_first, step_s):
-    """The anchor windows of samples sorted by (terminal, gateway, step, window), and per
-    window and step the chosen sample's delay and window: the quickest, the one chosen
-    at the step before unless another is strictly quicker."""
-    n = len(term)
-    r_term, r_gw = np.empty(n, np.int64), np.empty(n, np.int64)
-    r_aos, r_los, r_elev = np.empty(n), np.empty(n), np.empty(n)
-    r_first, r_off = np.empty(n, np.int64), np.zeros(n + 1, np.int64)
-    s_delay, s_via = np.empty(n), np.empty(n, np.int64)
+def _anchor_terminal(wins, delays, gateways, offset, win_first, aos, los, max_elev, step_s,
+                     best_d, best_a, best_w, start_t, end_t, elev):
+    """The anchor windows of one terminal (its windows ``wins``, ascending) and per window
+    and step the chosen sample's delay and window. Pass 1 puts every sample of every
+    input in its (gateway, step) cell: the quickest (the first in input, window order on
+    a tie), the earliest start (a member's AOS at its first step, else the step) and
+    latest end (its LOS or the step's end) and the highest member. Pass 2 walks each
+    gateway's steps: a run of filled cells is a window; in it the satellite chosen at
+    the step before stays unless another is strictly quicker."""
+    n_gw, n_steps = best_d.shape
+    touched = np.zeros(n_gw, np.bool_)
+    for a in range(len(delays)):
+        delay, gw = delays[a], gateways[a]
+        for w in wins:
+            for i in range(offset[w], offset[w + 1]):
+                g, d = gw[i], delay[i]
+                if g < 0 or np.isnan(d):
+                    continue
+                if not touched[g]:
+                    touched[g] = True
+                    best_d[g, :], best_w[g, :] = np.inf, -1
+                    start_t[g, :], end_t[g, :], elev[g, :] = np.inf, -np.inf, -90.0
+                j = i - offset[w]
+                s = win_first[w] + j
+                t0 = s * step_s
+                if d < best_d[g, s]:
+                    best_d[g, s], best_a[g, s], best_w[g, s] = d, a, w
+                begin = aos[w] if j == 0 else t0
+                if begin < start_t[g, s]:
+                    start_t[g, s] = begin
+                e = los[w] if los[w] < t0 + step_s else t0 + step_s
+                if e > end_t[g, s]:
+                    end_t[g, s] = e
+                if max_elev[w] > elev[g, s]:
+                    elev[g, s] = max_elev[w]
+    cap = int(touched.sum()) * n_steps
+    r_gw, r_first, r_count = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(
+        cap, np.int64)
+    r_aos, r_los, r_elev = np.empty(cap), np.empty(cap), np.empty(cap)
+    s_delay, s_via = np.empty(cap), np.empty(cap, np.int64)
     runs, cells = 0, 0
-    i = 0
-    prev_via = -1
-    while i < n:
-        j = i   # the cell: all candidates of one (terminal, gateway, step)
-        while j < n and term[j] == term[i] and gw[j] == gw[i] and step[j] == step[i]:
-            j += 1
-        new_run = (runs == 0 or term[i] != r_term[runs - 1] or gw[i] != r_gw[runs - 1]
-                   or step[i] != step[i - 1] + 1)
-        t0, t1 = step[i] * step_s, (step[i] + 1) * step_s
-        if new_run:
-            r_term[runs], r_gw[runs], r_first[runs] = term[i], gw[i], step[i]
-            r_off[runs] = cells
-            r_aos[runs], r_elev[runs] = t0, -90.0
-            for q in range(i, j):   # a member's first step stands for it from its AOS
-                if step[q] == win_first[win[q]] and aos[win[q]] < r_aos[runs]:
-                    r_aos[runs] = aos[win[q]]
-            runs += 1
-            prev_via = -1
-        r = runs - 1
-        best = i
-        stay = -1
-        for q in range(i, j):
-            if delay[q] < delay[best]:
-                best = q
-            if win[q] == prev_via:
-                stay = q
-            if max_elev[win[q]] > r_elev[r]:
-                r_elev[r] = max_elev[win[q]]
-        if stay >= 0 and not delay[best] < delay[stay]:
-            best = stay
-        s_delay[cells], s_via[cells] = delay[best], win[best]
-        prev_via = win[best]
-        end = 0.0   # the run ends with this step, or with its members' LOS
-        for q in range(i, j):
-            e = los[win[q]] if los[win[q]] < t1 else t1
-            if e > end:
-                end = e
-        r_los[r] = end
-        cells += 1
-        r_off[runs] = cells
-        i = j
-    return (r_term[:runs], r_gw[:runs], r_aos[:runs], r_los[:runs], r_elev[:runs],
-            r_first[:runs], r_off[:runs + 1], s_delay[:cells], s_via[:cells])
+    for g in range(n_gw):
+        if not touched[g]:
+            continue
+        prev_a, prev_w = -1, -1
+        for s in range(n_steps):
+            if best_w[g, s] < 0:
+                prev_w = -1
+                continue
+            if prev_w < 0:  # a new run
+                r_gw[runs], r_first[runs], r_count[runs] = g, s, 0
+                r_aos[runs], r_elev[runs] = start_t[g, s], -90.0
+                runs += 1
+            r = runs - 1
+            d, a, w = best_d[g, s], best_a[g, s], best_w[g, s]
+            if prev_w >= 0:   # stay unless strictly quicker
+                i = offset[prev_w] + s - win_first[prev_w]
+                if (i < offset[prev_w + 1] and gateways[prev_a][i] == g
+                        and not d < delays[prev_a][i]):
+                    d, a, w = delays[prev_a][i], prev_a, prev_w
+            s_delay[cells], s_via[cells] = d, w
+            cells += 1
+            r_count[r] += 1
+            r_los[r] = end_t[g, s]
+            if elev[g, s] > r_elev[r]:
+                r_elev[r] = elev[g, s]
+            prev_a, prev_w = a, w
+    return (r_gw[:runs], r_aos[:runs], r_los[:runs], r_elev[:runs], r_first[:runs],
+            r_count[:runs], s_delay[:cells], s_via[:cells])
 
 
 def path_changes(aw: AnchorWindows, window: int, from_s: float, to_s: float):
