@@ -58,10 +58,11 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
     ``paths``: the path stage's :class:`~sigma_sn.path.route.PathDelays` over ``windows``
     (router mode), which PATH_POLICIES plan by; under a gateway anchor, a list of them,
-    one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`), or one. ``anchor``: where the terminal's address
-    is anchored; at a gateway (:mod:`sigma_sn.planner.anchor`) the access points are the
-    gateways, handovers the gateway changes, and the plan lists the satellite changes
-    under each gateway as ``path_changes``.
+    one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`), or one.
+    ``anchor``: where the terminal's address is anchored; at a gateway
+    (:mod:`sigma_sn.planner.anchor`) the access points are the gateways, handovers the
+    gateway changes, and the plan lists the satellite changes under each gateway as
+    ``path_changes``.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
