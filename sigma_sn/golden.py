@@ -31,7 +31,7 @@ GOLDEN_FILES = (PLAN_FILE, METRICS_FILE)
 #: the scenarios that ship in ``scenarios/`` with a golden in ``tests/golden/<name>/``
 SHIPPED_SCENARIOS = ("iridium-router", "starlink-router", "gpm-host", "fleet-host-load",
                      "zigzag", "tight-overlap", "starlink-isl", "starlink-bent-pipe",
-                     "isl-lisbon-newyork", "starlink-shared")
+                     "isl-lisbon-newyork", "starlink-shared", "isl-lisbon-newyork-gateway")
 
 #: most mismatches listed before the rest are only counted
 MAX_MESSAGES = 25
@@ -176,6 +176,7 @@ _HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "overlap_s", "out
                   "margin_s")
 _EVENT_KEYS = ("action", "t_s", "address")
 _OUTAGE_KEYS = ("mobile", "from_s", "to_s", "duration_s", "cause")
+_PATH_CHANGE_KEYS = ("mobile", "gateway", "t_s", "from", "to", "from_delay_ms", "to_delay_ms")
 _REPORT_KEYS = ("protocol", "mobiles", "duration_s", "traffic", "packets", "loss_causes",
                 "loss_rate", "latency_ms", "throughput_bps", "path_failures", "coverage_gaps")
 _REPORT_HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "t_s", "made",
@@ -197,7 +198,7 @@ def plan_events(plan: dict) -> dict:
         item = _pick(h, _HANDOVER_KEYS)
         item["events"] = [_pick(e, _EVENT_KEYS) for e in h.get("events", [])]
         handovers.append(item)
-    return {
+    out = {
         "scenario": plan.get("name"),
         "mode": plan.get("mode"), "policy": plan.get("policy"),
         "start_utc": plan.get("start_utc"), "end_utc": plan.get("end_utc"),
@@ -207,6 +208,9 @@ def plan_events(plan: dict) -> dict:
         "handovers": handovers,
         "outages": [_pick(o, _OUTAGE_KEYS) for o in plan.get("outages", [])],
     }
+    if "path_changes" in plan:  # a gateway anchor's satellite changes (plans without keep theirs)
+        out["path_changes"] = [_pick(c, _PATH_CHANGE_KEYS) for c in plan["path_changes"]]
+    return out
 
 
 def _report_metrics(report: dict) -> dict:

@@ -49,7 +49,8 @@ def parse_policies(text: str, mode, key: str = "--policies") -> list:
 
 def serving_windows(plan: dict, paths) -> dict[str, np.ndarray]:
     """Per mobile, the path stage's window (index into ``paths.windows``) serving at each
-    routing step, from the plan's serving intervals; -1 where nothing serves."""
+    routing step, from the plan's serving intervals; -1 where nothing serves. ``paths``
+    may be :class:`~sigma_sn.planner.anchor.AnchorWindows` (their windows, gateways)."""
     w = paths.windows
     step = paths.step_s
     n = int(np.floor(w.duration_s / step + 1e-9)) + 1
@@ -78,7 +79,13 @@ def serving_windows(plan: dict, paths) -> dict[str, np.ndarray]:
 
 def serving_rtt_ms(plan: dict, paths) -> dict[str, np.ndarray]:
     """Per mobile, the path RTT (ms, twice the one-way delay) at each routing step along
-    the plan's serving intervals; NaN where nothing serves or no gateway is reached."""
+    the plan's serving intervals; NaN where nothing serves or no gateway is reached.
+    Under a gateway anchor (``paths`` one per gateway) the serving windows are the anchor
+    windows and the RTT that of the quickest path under the gateway."""
+    if isinstance(paths, (list, tuple)):
+        from sigma_sn.planner.anchor import anchor_windows
+
+        paths = anchor_windows(paths)
     out = {}
     for name, served in serving_windows(plan, paths).items():
         t = np.arange(len(served)) * paths.step_s
@@ -148,9 +155,14 @@ def compare_policies(scenario, policies, *, seed=None, rate_pps=None, truth_elem
     doc = {"schema": SCHEMA, "scenario": sc.name,
            "policies": [p.value for p in policies],
            "rtt_source": None if paths is None else
-           f"path stage ({paths.mode.value}) along the plan's serving intervals",
+           f"path stage ({_first(paths).mode.value}) along the plan's serving intervals",
            "table": rows, **({"load": loads} if loads else {})}
     return doc, {"paths": paths, "runs": runs}
+
+
+def _first(paths):
+    """The path stage's delays, or the first of a gateway anchor's (one per gateway)."""
+    return paths[0] if isinstance(paths, (list, tuple)) else paths
 
 
 class SweepHooks:
@@ -214,6 +226,7 @@ def rtt_figure(extra: dict, mobile: str | None = None):
     paths = extra["paths"]
     if paths is None:
         return None
+    paths = _first(paths)
     fig = go.Figure()
     for policy, (plan, rtt) in extra["runs"].items():
         name = mobile or plan["mobiles"][0]["name"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sigma_sn.compute import from_table
 from sigma_sn.errors import InputError
-from sigma_sn.path.config import Isl, PathConfig, PathMode, SharedCapacity
+from sigma_sn.path.config import Anchor, Isl, PathConfig, PathMode, SharedCapacity
 from sigma_sn.path.ground import Correspondent, Fibre
 from sigma_sn.planner.addresses import DEFAULT_PREFIX, parse_prefix
 from sigma_sn.planner.core import Timing
@@ -322,19 +322,33 @@ def load_scenario(path) -> Scenario:
         step_s=window.number("step_s", 60.0, minimum=1), timing=timing,
         site_files=site_files, mobiles=mobiles, selection=selection, address_prefix=prefix,
         sim=sim, mip=mip, security=security, failures=tuple(failures), exports=exports,
-        path_config=_path(data, where, base, sites) if "path" in data else None,
+        path_config=_path(data, where, base, sites, mode, policy) if "path" in data else None,
         compute=from_table(data["compute"], where) if "compute" in data else None)
 
 
 _PATH = {"mode", "gateways", "correspondent", "step_s", "fibre_per_hop_ms", "fibre_hop_km",
-         "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg",
+         "isl_max_range_km", "isl_polar_cutoff_deg", "isl_plane_tol_deg", "anchor",
          "shared_capacity", "sat_capacity_mbps", "gateway_capacity_mbps", "offered_load_mbps"}
 
 
-def _path(data: dict, where: str, base: Path, sites) -> PathConfig:
-    """The ``[path]`` section: path model, gateways file, correspondent, fibre and ISLs."""
+def _path(data: dict, where: str, base: Path, sites, mode: Mode, policy: Policy) -> PathConfig:
+    """The ``[path]`` section: path model, gateways file, correspondent, fibre, ISLs and
+    where the IP address is anchored."""
     r = _Reader(where, data["path"], "path.")
     r.only(_PATH)
+    try:
+        anchor = Anchor(r.string("anchor", Anchor.SATELLITE.value))
+    except ValueError:
+        raise r.fail("anchor", "must be " + " or ".join(a.value for a in Anchor)
+                     + f", got {r.table['anchor']!r}") from None
+    if anchor is Anchor.GATEWAY and mode is not Mode.ROUTER:
+        raise r.fail("anchor", "gateway applies in router mode only: in host mode the "
+                     "mobile is a satellite and its access points are ground stations, "
+                     "so there is no gateway behind them to anchor at")
+    if anchor is Anchor.GATEWAY and policy not in PATH_POLICIES:
+        raise r.fail("anchor", "gateway chooses the (satellite, gateway) pair by the "
+                     "path's delay: use policy min-path-delay or min-handovers-delay, got "
+                     f"{policy.value}")
     try:
         mode = PathMode(r.string("mode", "isl"))
     except ValueError:
@@ -369,9 +383,14 @@ def _path(data: dict, where: str, base: Path, sites) -> PathConfig:
               polar_cutoff_deg=r.number("isl_polar_cutoff_deg", Isl.polar_cutoff_deg,
                                         minimum=0, maximum=90),
               plane_tol_deg=r.number("isl_plane_tol_deg", Isl.plane_tol_deg, minimum=0.001))
+    shared = _shared_capacity(r)
+    if shared is not None and anchor is Anchor.GATEWAY:
+        # the load stage routes each mobile's flow through its satellite's best gateway;
+        # a gateway anchor's fixed gateway per address is not modelled there yet
+        raise r.fail("shared_capacity", "is not supported with anchor = \"gateway\" yet")
     return PathConfig(mode=mode, gateways_file=gateways_file, correspondent=correspondent,
                       step_s=r.number("step_s", 1.0, minimum=0.001), fibre=fibre, isl=isl,
-                      shared=_shared_capacity(r))
+                      shared=shared, anchor=anchor)
 
 
 def _shared_capacity(r: _Reader) -> SharedCapacity | None:

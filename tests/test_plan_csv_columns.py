@@ -36,7 +36,10 @@ def plan(request):
 
 
 def test_plan_csv_is_byte_identical_to_the_row_writer(plan, tmp_path, monkeypatch):
-    assert plan["handovers"]
+    # a plan anchored at the gateway may hand over never (isl-lisbon-newyork-gateway):
+    # then the header alone is compared
+    path = plan["inputs"]["parameters"].get("path") or {}
+    assert plan["handovers"] or path.get("anchor") == "gateway"
     reference = reference_csv(plan)
     write_plan_csv(tmp_path / "one.csv", plan)
     assert (tmp_path / "one.csv").read_text() == reference

@@ -18,6 +18,14 @@ class PathMode(enum.Enum):
     ISL = "isl"               # over +Grid inter-satellite links to any gateway
 
 
+class Anchor(enum.Enum):
+    """Where the terminal's IP address is anchored, so what a handover is."""
+
+    SATELLITE = "satellite"   # the paper's router mode: a new address per satellite
+    GATEWAY = "gateway"       # one address per gateway (PoP): satellite changes under it
+                              # are path changes, not handovers (sigma_sn.planner.anchor)
+
+
 @dataclass(frozen=True)
 class Isl:
     """+Grid inter-satellite links.
@@ -79,6 +87,7 @@ class PathConfig:
     fibre: Fibre = field(default_factory=Fibre)
     isl: Isl = field(default_factory=Isl)
     shared: SharedCapacity | None = None    # None: each mobile has its own link
+    anchor: Anchor = Anchor.SATELLITE
 
 
 def path_parameters(cfg) -> dict:
@@ -89,11 +98,15 @@ def path_parameters(cfg) -> dict:
     gateways = [{"name": g.name, "lat_deg": g.lat_deg, "lon_deg": g.lon_deg,
                  "alt_m": g.alt_m, "min_elev_deg": g.min_elev_deg}
                 for g in read_sites_csv(cfg.gateways_file)]
-    return {"mode": cfg.mode.value, "step_s": cfg.step_s,
+    out = {"mode": cfg.mode.value, "step_s": cfg.step_s,
             "correspondent": dataclasses.asdict(cfg.correspondent), "gateways": gateways,
             "fibre_per_hop_ms": cfg.fibre.per_hop_ms, "fibre_hop_km": cfg.fibre.hop_km,
             "isl_max_range_km": cfg.isl.max_range_km,
             "isl_polar_cutoff_deg": cfg.isl.polar_cutoff_deg,
-            "isl_plane_tol_deg": cfg.isl.plane_tol_deg,
-            # only when on, so plans without it stay as they were
-            **({"shared_capacity": dataclasses.asdict(cfg.shared)} if cfg.shared else {})}
+            "isl_plane_tol_deg": cfg.isl.plane_tol_deg}
+    # only when not the default, so plans without them keep their bytes
+    if cfg.shared:
+        out["shared_capacity"] = dataclasses.asdict(cfg.shared)
+    if cfg.anchor is not Anchor.SATELLITE:
+        out["anchor"] = cfg.anchor.value
+    return out

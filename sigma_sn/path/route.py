@@ -14,6 +14,7 @@ on a coarse grid (as :mod:`sigma_sn.visibility` does): at 120 s it stays within 
 
 from __future__ import annotations
 
+import copy
 import mmap
 import os
 from dataclasses import dataclass
@@ -65,13 +66,20 @@ class PathDelays:
     def delay_ms_at(self, window, t_s):
         """Return the one-way delay (ms) of window(s) ``window`` at ``t_s``, held from the
         last routing step at or before ``t_s`` (NaN outside the window)."""
-        window = np.asarray(window)
-        k = np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64)
-        j = k - self.first_step[window]
-        n = self.offset[window + 1] - self.offset[window]
-        inside = (j >= 0) & (j < n)
-        idx = np.where(inside, self.offset[window] + j, 0)
-        return np.where(inside, self.delay_ms[idx] if len(self.delay_ms) else np.nan, np.nan)
+        return held_at(self.delay_ms, self.first_step, self.offset, self.step_s, window, t_s)
+
+
+def held_at(values, first_step, offset, step_s: float, window, t_s):
+    """Return ``values`` (one column per window, cut by ``offset``, sampled at routing
+    steps from ``first_step``) of window(s) ``window`` at ``t_s``: held from the last step
+    at or before ``t_s``, NaN outside the window."""
+    window = np.asarray(window)
+    k = np.floor(np.asarray(t_s, float) / step_s + 1e-9).astype(np.int64)
+    j = k - first_step[window]
+    n = offset[window + 1] - offset[window]
+    inside = (j >= 0) & (j < n)
+    idx = np.where(inside, offset[window] + j, 0)
+    return np.where(inside, values[idx] if len(values) else np.nan, np.nan)
 
 
 class PathModel:
@@ -175,6 +183,16 @@ class PathModel:
         downlink_starts(first, end, self.gateway_windows.sat, self.gateway_windows.site, k0,
                         pos_km, self.gw_pos_km, self.gw_fibre_s, C_KM_S, dist, root)
         return dist, root
+
+    def to_gateway(self, gateway: int) -> "PathModel":
+        """Return this model with every gateway but ``gateway`` (an index into
+        :attr:`gateways`) closed: each satellite's quickest route that lands there, the
+        gateway indices unchanged (a gateway anchor routes to its gateway, not the
+        best one)."""
+        out = copy.copy(self)
+        out.gateway_windows = self.gateway_windows.select(self.gateway_windows.site == gateway)
+        out._gw_span = _step_span(out.gateway_windows, self.step_s, self.n_steps)
+        return out
 
     def distances(self, k0: int, k1: int, pos_km=None, out=None):
         """Return every satellite's one-way delay (s) to the correspondent at steps

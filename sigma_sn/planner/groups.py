@@ -187,6 +187,20 @@ def _plan_events(names, flat: events.Flat, job, stats: dict
         site_or_sat = mobile_k[mob]
         return (ap, site_or_sat) if router else (site_or_sat, ap)
 
+    if job.get("anchor_rtt") is not None:  # the access points are gateways: the path's RTT
+        rtt = _AnchorRtt(job["anchor_rtt"], mobile_k)
+    else:
+        rtt = _nearest_rtt(sky, pairs, ap, mob, t_s, timing, len(ap_index))
+    timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
+                          rtt, guess_sp)
+    stats["rtt_batched"] = stats.get("rtt_batched", 0) + len(t_s)
+    stats["rtt_exact_calls"] = stats.get("rtt_exact_calls", 0) + rtt.exact_calls
+    return tr, timed
+
+
+def _nearest_rtt(sky, pairs, ap, mob, t_s, timing, n_aps: int) -> events.NearestRtt:
+    """The round trips over satellites: the predicted instants' slant ranges in one
+    batched propagation, Taylor steps from there, an exact look where none is near."""
     range_km = rate_km_s = np.empty(0)
     if len(t_s):
         range_km, rate_km_s = sky.range_and_rate(*pairs(ap, mob), t_s)
@@ -198,14 +212,23 @@ def _plan_events(names, flat: events.Flat, job, stats: dict
             out[k] = sky.elev_range(int(sat[k]), int(site[k]), t_s[k:k + 1])[1][0]
         return out
 
-    rtt = events.NearestRtt(ap, mob, t_s, range_km, rate_km_s, n_aps=len(ap_index),
-                            terrestrial_s=timing.terrestrial_one_way_s, c_km_s=C_KM_S,
-                            taylor_s=_TAYLOR_S, exact=exact_km)
-    timed = events.timing(tr, timing.setup_s, timing.guard_s, timing.address_lifetime_s,
-                          rtt, guess_sp)
-    stats["rtt_batched"] = stats.get("rtt_batched", 0) + len(t_s)
-    stats["rtt_exact_calls"] = stats.get("rtt_exact_calls", 0) + rtt.exact_calls
-    return tr, timed
+    return events.NearestRtt(ap, mob, t_s, range_km, rate_km_s, n_aps=n_aps,
+                             terrestrial_s=timing.terrestrial_one_way_s, c_km_s=C_KM_S,
+                             taylor_s=_TAYLOR_S, exact=exact_km)
+
+
+class _AnchorRtt:
+    """The timing model's ``rtt(ap, mobile, t_s)`` over gateway anchors: twice the one-way
+    delay of the quickest path under the gateway (:meth:`AnchorWindows.rtt_s
+    <sigma_sn.planner.anchor.AnchorWindows.rtt_s>`), so no slant range is asked for."""
+
+    exact_calls = 0
+
+    def __init__(self, rtt_s, mobile_k):
+        self.rtt_s, self.mobile_k = rtt_s, mobile_k
+
+    def __call__(self, ap, mobile, t_s):
+        return self.rtt_s(ap, self.mobile_k[np.asarray(mobile)], t_s)
 
 
 def _merge(intervals) -> list[list[float]]:

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from sigma_sn.path.config import path_parameters
+from sigma_sn.path.config import Anchor, path_parameters
 from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.groups import candidate_windows, run_groups
@@ -43,7 +43,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  selection: Selection = Selection(), prefix: str = addresses.DEFAULT_PREFIX,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
                  name: str = "plan", sim=None, mip=None, sources: dict | None = None,
-                 stats: dict | None = None, workers: int | None = 1, paths=None) -> dict:
+                 stats: dict | None = None, workers: int | None = 1, paths=None,
+                 anchor: Anchor = Anchor.SATELLITE) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -56,7 +57,12 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     ``workers``: processes that share groups of mobiles (None: one per core); the plan is
     byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
     ``paths``: the path stage's :class:`~sigma_sn.path.route.PathDelays` over ``windows``
-    (router mode), which PATH_POLICIES plan by.
+    (router mode), which PATH_POLICIES plan by; under a gateway anchor, a list of them,
+    one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`), or one.
+    ``anchor``: where the terminal's address is anchored; at a gateway
+    (:mod:`sigma_sn.planner.anchor`) the access points are the gateways, handovers the
+    gateway changes, and the plan lists the satellite changes under each gateway as
+    ``path_changes``.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
@@ -66,7 +72,8 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
         return _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound,
                              selection=selection, prefix=prefix, min_elev_deg=min_elev_deg,
                              step_s=step_s, mobiles=mobiles, name=name, sim=sim, mip=mip,
-                             sources=sources, stats=stats, workers=workers, paths=paths)
+                             sources=sources, stats=stats, workers=workers, paths=paths,
+                             anchor=anchor)
     finally:
         if enabled:
             gc.enable()
@@ -74,7 +81,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
 
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
                   prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
-                  workers, paths):
+                  workers, paths, anchor):
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
@@ -83,6 +90,9 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     if path_policy and (mode is not Mode.ROUTER or paths is None):
         raise ValueError(f"policy {policy.value} plans router mode over the path stage's "
                          "delays (paths=)")
+    at_gateway = anchor is Anchor.GATEWAY
+    if at_gateway and not path_policy:
+        raise ValueError(f"anchor gateway plans with a path policy, not {policy.value}")
     sim = SimConfig() if sim is None else sim
     mip = MipConfig() if mip is None else mip
     router = mode is Mode.ROUTER
@@ -91,6 +101,16 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     sat_names = _unique_names(satellites)
     site_names = [s.name for s in sites]
     ap_names, mobile_names = (sat_names, site_names) if router else (site_names, sat_names)
+    aw = None
+    if at_gateway:  # the gateways are the access points; the path stage's windows stay
+        from sigma_sn.planner.anchor import anchor_windows
+
+        aw = anchor_windows(paths)
+        paths = paths[0] if isinstance(paths, (list, tuple)) else paths
+        sat_windows, windows = windows, aw.windows
+        ap_names = list(paths.gateway_names)
+        if rtt_bound is None and len(aw.delay_ms):  # the RTT over a gateway is the path's
+            bound_s = 2e-3 * float(aw.delay_ms.max())
     subnets = addresses.ap_subnets(ap_names, prefix)
     ap_index = {n: k for k, n in enumerate(ap_names)}
     sky = Sky(windows.epoch, windows.duration_s, satellites, sites)
@@ -131,7 +151,11 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
            "epoch": windows.epoch,
            # planner window i (sorted per mobile) is the path stage's window order[i]
            "path_delay": (lambda i, t_s: paths.delay_ms_at(order[i], t_s)) if path_policy
-           else None}
+           else None,
+           "anchor_rtt": None}
+    if at_gateway:
+        job["path_delay"] = lambda i, t_s: aw.delay_ms_at(order[i], t_s)
+        job["anchor_rtt"] = aw.rtt_s
     t0 = time.perf_counter()
     cols: dict = {}
     made: dict[str, list[dict]] = {}
@@ -179,10 +203,13 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     stats["select_s"] = stats.get("select_s", 0.0) + select_s
     stats["rows_s"] = rows_s
     mentioned_aps: set[str] = set(ap_col)
+    # under a gateway anchor the satellites carry the paths: every one a terminal sees
+    mentioned_sats = ({sat_names[k] for k in np.unique(sat_windows.sat).tolist()}
+                      if at_gateway else mentioned_aps)
 
     # every list is sorted so the JSON diffs well
     sats_out = [{"name": n, "norad_id": int(s.norad_id)} for n, s in zip(sat_names, satellites)
-                if not router or n in mentioned_aps]
+                if not router or n in mentioned_sats]
     sites_out = [{"name": s.name, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
                   "alt_m": s.alt_m, "min_elev_deg": s.mask_deg(min_elev_deg),
                   "capacity": s.capacity} for s in sites]
@@ -224,7 +251,42 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
             "mode": paths.mode.value, "step_s": float(paths.step_s),
             "gateways": list(paths.gateway_names),
             "correspondent": dataclasses.asdict(paths.correspondent)}
+    if at_gateway:
+        plan["inputs"]["parameters"]["path"]["anchor"] = anchor.value
+        plan["path_changes"] = _path_changes(aw, sat_windows, out_mobiles, mobile_names,
+                                             sat_names)
     return plan
+
+
+def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list[dict]:
+    """The ``path_changes`` of a gateway-anchored plan (docs/plan-format.md): inside each
+    serving interval, every routing step where the quickest path under the gateway moves
+    to another satellite; by mobile, then time."""
+    from sigma_sn.planner.anchor import path_changes
+
+    w = aw.windows
+    gw_index = {n: k for k, n in enumerate(w.sat_names)}
+    term_index = {n: k for k, n in enumerate(mobile_names)}
+    # each (terminal, gateway)'s anchor windows, by AOS
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for k in np.lexsort((w.aos_s, w.sat, w.site)).tolist():
+        by_pair.setdefault((int(w.site[k]), int(w.sat[k])), []).append(k)
+    out = []
+    for m in mobile_rows:
+        term = term_index[m["name"]]
+        for s in m["serving"]:
+            mine = by_pair[(term, gw_index[s["ap"]])]
+            # the anchor window the interval lies in: the last to rise at or before it
+            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], s["from_s"] + 1e-6,
+                                                side="right")) - 1)]
+            for t, a, b, da, db in path_changes(aw, k, s["from_s"], s["to_s"]):
+                out.append({"mobile": m["name"], "gateway": s["ap"], "t_s": _r(t),
+                            "from": sat_names[int(sat_windows.sat[a])],
+                            "to": sat_names[int(sat_windows.sat[b])],
+                            "from_delay_ms": _r(da), "to_delay_ms": _r(db)})
+    for row, text in zip(out, w.epoch.iso([r["t_s"] for r in out]).tolist() if out else []):
+        row["t_utc"] = text
+    return out
 
 
 def _selection_parameters(selection: Selection, path_policy: bool) -> dict:
@@ -346,7 +408,9 @@ def scenario_windows(scenario, *, progress=None, workers: int | None = 1) -> Sce
 
 def scenario_paths(scenario, windows: ScenarioWindows, *, workers: int | None = 1):
     """Return the path stage's :class:`~sigma_sn.path.route.PathDelays` of a scenario's
-    ``[path]`` section over its windows (router mode: the sites are the terminals).
+    ``[path]`` section over its windows (router mode: the sites are the terminals);
+    under a gateway anchor, one per gateway it lands at, each routed to that gateway
+    (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`).
 
     Raises :class:`~sigma_sn.errors.InputError` naming the ``path`` key when the scenario
     has no such section."""
@@ -358,7 +422,13 @@ def scenario_paths(scenario, windows: ScenarioWindows, *, workers: int | None = 
                          "and correspondent, docs/path.md)", path=str(scenario.path),
                          key="path")
     model = model_for_scenario(scenario, list(windows.satellites), workers=workers)
-    return compute_paths(model, list(windows.sites), windows.windows, workers=workers)
+    paths = compute_paths(model, list(windows.sites), windows.windows, workers=workers)
+    if scenario.path_config.anchor is Anchor.GATEWAY:
+        from sigma_sn.planner.anchor import paths_to_each_gateway
+
+        return paths_to_each_gateway(model, list(windows.sites), windows.windows, paths,
+                                     workers=workers)
+    return paths
 
 
 def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
@@ -368,6 +438,13 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
     :func:`scenario_windows` with ``progress``) planned by :func:`plan_windows`. A policy
     that reads the path plans over ``paths`` (else :func:`scenario_paths`)."""
     sc = scenario
+    anchor = sc.path_config.anchor if sc.path_config else Anchor.SATELLITE
+    if anchor is Anchor.GATEWAY and sc.policy not in PATH_POLICIES:
+        from sigma_sn.errors import InputError
+
+        # the scenario loader says so too; this catches a policy swapped in afterwards
+        raise InputError(f"anchor gateway chooses by the path's delay; policy "
+                         f"{sc.policy.value} does not", path=display_path(sc.path), key="path.anchor")
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
     if sc.policy in PATH_POLICIES and paths is None:
         paths = scenario_paths(sc, sw, workers=workers)
@@ -381,7 +458,8 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                         sc.timing, selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
-                        workers=workers, paths=paths if sc.policy in PATH_POLICIES else None)
+                        workers=workers, paths=paths if sc.policy in PATH_POLICIES else None,
+                        anchor=anchor)
     if sc.path_config is not None:  # the whole model, so a replay rebuilds the same paths
         plan["inputs"]["parameters"]["path"] = path_parameters(sc.path_config)
     return plan

@@ -227,6 +227,12 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     if path is not None and (mode != "router" or not isinstance(path, dict)):
         raise p.fail("a path model needs a router-mode plan and an object",
                      "inputs.parameters.path")
+    # a gateway anchor: the access points are gateways and every satellite listed may
+    # carry a path (sigma_sn.planner.anchor)
+    at_gateway = path is not None and path.get("anchor", "satellite") == "gateway"
+    if path is not None and path.get("anchor", "satellite") not in ("satellite", "gateway"):
+        raise p.fail(f"must be satellite or gateway, got {path.get('anchor')!r}",
+                     "inputs.parameters.path.anchor")
     sites = _sites(p)
     norad = {s["name"]: s.get("norad_id") for s in p.get("satellites", kind=list)}
     plan_mobiles = p.get("mobiles", kind=list)
@@ -246,6 +252,8 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     for m in (p.get("mobiles") if shared else plan_mobiles):
         aps = [c["ap"] for c in m.get("candidates", [])] + [s["ap"] for s in m.get("serving", [])]
         sat_names, site_names = (aps, [m["name"]]) if mode == "router" else ([m["name"]], aps)
+        if at_gateway:
+            sat_names, site_names = list(norad), [m["name"]]
         wanted_sats.update(dict.fromkeys(sat_names))
         wanted_sites.update(dict.fromkeys(site_names))
     unknown_sites = [s for s in wanted_sites if s not in sites]
@@ -295,6 +303,10 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
         with _stage(progress, "load", 1) as bar:
             load = load_for_plan(plan, paths, windows, sat_list, site_list, shared)
             bar.advance(1)
+    if at_gateway:
+        from sigma_sn.planner.anchor import anchor_windows
+
+        anchors = anchor_windows(paths)
 
     # how long after its access point rises a new address is ready (the plan's step 1)
     timing = params.get("timing") or {}
@@ -313,24 +325,29 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
             continue
         aps = list(dict.fromkeys([c["ap"] for c in m.get("candidates", [])]
                                  + [s["ap"] for s in serving]))
-        if mode == "router":
-            pairs = {(sat_index[a], site_index[name]): a for a in aps}
+        if at_gateway:
+            from sigma_sn.sim.pathgeom import anchor_links
+
+            links = anchor_links(anchors, windows, sat_objs, site_objs, site_index[name])
         else:
-            pairs = {(sat_index[name], site_index[a]): a for a in aps}
-        links = link_geometries(windows, list(pairs), sat_objs, site_objs, step_s=step_s,
-                                names=pairs)
-        if paths is not None:
-            from sigma_sn.sim.pathgeom import link_on_path
+            if mode == "router":
+                pairs = {(sat_index[a], site_index[name]): a for a in aps}
+            else:
+                pairs = {(sat_index[name], site_index[a]): a for a in aps}
+            links = link_geometries(windows, list(pairs), sat_objs, site_objs,
+                                    step_s=step_s, names=pairs)
+            if paths is not None:
+                from sigma_sn.sim.pathgeom import link_on_path
 
-            rows = {ap: np.flatnonzero((windows.sat == i) & (windows.site == j))
-                    for (i, j), ap in pairs.items()}
-            links = {ap: link_on_path(links[ap], paths, rows[ap]) for ap in rows}
-        if load is not None:
-            from sigma_sn.path.load import shared_links
+                rows = {ap: np.flatnonzero((windows.sat == i) & (windows.site == j))
+                        for (i, j), ap in pairs.items()}
+                links = {ap: link_on_path(links[ap], paths, rows[ap]) for ap in rows}
+            if load is not None:
+                from sigma_sn.path.load import shared_links
 
-            links = shared_links(links, load, name, sat_index, rows, paths,
-                                 float((params.get("link") or {}).get("capacity_bps",
-                                                                      SimConfig.capacity_bps)))
+                links = shared_links(links, load, name, sat_index, rows, paths,
+                                     float((params.get("link") or {}).get(
+                                         "capacity_bps", SimConfig.capacity_bps)))
         steps, hos = _steps(p, by_mobile.get(name, []), set(links))
         replays.append(Replay(name, start_utc, duration_s,
                               tuple(links[a] for a in sorted(links)),

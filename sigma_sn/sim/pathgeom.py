@@ -15,6 +15,7 @@ import dataclasses
 import numpy as np
 
 from sigma_sn.errors import InputError
+from sigma_sn.sim.linkgeom import TRUNCATED_PAD_S
 from sigma_sn.sim.links import LinkGeometry
 
 #: the keys of ``inputs.parameters.path``
@@ -97,7 +98,9 @@ def paths_for_replay(path: dict, catalog_satellites, sat_objs, site_objs, window
                      source: str = "plan"):
     """Return the :class:`~sigma_sn.path.route.PathDelays` of ``windows`` (found over
     ``sat_objs`` and ``site_objs``, the plan's satellites and terminals), routed over
-    the whole ``catalog_satellites``; their window indices are those of ``windows``."""
+    the whole ``catalog_satellites``; their window indices are those of ``windows``.
+    Under a gateway anchor, one per gateway, as the planner has them
+    (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`)."""
     from sigma_sn.path.route import compute_paths
 
     model = path_model_from_plan(path, catalog_satellites, start_utc, duration_s,
@@ -106,7 +109,12 @@ def paths_for_replay(path: dict, catalog_satellites, sat_objs, site_objs, window
     in_catalog = np.array([index[id(s)] for s in sat_objs], np.int64)
     terminal_windows = dataclasses.replace(windows, sat=in_catalog[windows.sat]
                                            if len(windows) else windows.sat)
-    return compute_paths(model, site_objs, terminal_windows)
+    paths = compute_paths(model, site_objs, terminal_windows)
+    if path.get("anchor", "satellite") == "gateway":
+        from sigma_sn.planner.anchor import paths_to_each_gateway
+
+        return paths_to_each_gateway(model, site_objs, terminal_windows, paths)
+    return paths
 
 
 def path_rtt_s(links, log, mask) -> np.ndarray:
@@ -135,3 +143,46 @@ def path_rtt_summary_ms(rtt_s: np.ndarray) -> dict | None:
         return None
     return {"mean": round(float(rtt_s.mean()) * 1e3, 3),
             "p95": round(float(np.percentile(rtt_s, 95)) * 1e3, 3)}
+
+
+def anchor_links(aw, sat_windows, sat_objs, site_objs, terminal: int) -> dict[str, LinkGeometry]:
+    """Return the links of one terminal under a gateway anchor (``[path] anchor =
+    "gateway"``, :mod:`sigma_sn.planner.anchor`): one per gateway, up inside its anchor
+    windows, its delay per routing step the quickest path under that gateway, and its
+    link budget that satellite's at that step (``sat_windows``: the path stage's
+    windows over ``sat_objs`` and ``site_objs``; ``terminal``: a site index).
+
+    A path change is a step of this link's delay, nothing more: each packet takes the
+    delay of the path at the moment it leaves the queue (:meth:`Link.send
+    <sigma_sn.sim.links.Link.send>`), so when the new path is quicker by Δ, packets sent
+    in the last Δ on the old one arrive after the first ones on the new one (reordering,
+    no loss); when it is slower, arrivals pause for Δ. No address changes and no
+    ASCONF is sent.
+    """
+    from sigma_sn.path.linkbudget import LinkBudget, loss_probability, snr_db
+    from sigma_sn.planner.sky import Sky
+
+    w = aw.windows
+    sky = Sky(w.epoch, w.duration_s, sat_objs, site_objs)
+    out = {}
+    for g in np.unique(w.sat[w.site == terminal]).tolist():
+        mine = np.flatnonzero((w.sat == g) & (w.site == terminal))
+        mine = mine[np.argsort(w.aos_s[mine], kind="stable")]
+        parts = [aw.samples(int(k)) for k in mine]
+        t_s = np.concatenate([p[0] for p in parts])
+        delay_s = np.concatenate([p[1] for p in parts]) / 1000.0
+        via = np.concatenate([p[2] for p in parts])
+        look = sky.look(sat_windows.sat[via], sat_windows.site[via], t_s)
+        # a window still up at the end stays up past it, as link_geometries has it
+        up = tuple((float(w.aos_s[k]), float(w.duration_s + TRUNCATED_PAD_S
+                                             if w.los_truncated[k] else w.los_s[k]))
+                   for k in mine)
+        range_km, elev_deg = look.range_km, look.elev_deg
+        if len(t_s) == 1:
+            t_s, delay_s = np.append(t_s, t_s[0] + aw.step_s), np.repeat(delay_s, 2)
+            range_km, elev_deg = np.repeat(range_km, 2), np.repeat(elev_deg, 2)
+        loss = loss_probability(snr_db(range_km, elev_deg, LinkBudget()))
+        name = w.sat_names[g]
+        out[name] = LinkGeometry(name, t_s, range_km, elev_deg, up, delay_s=delay_s,
+                                 loss_prob=loss)
+    return out
