@@ -90,9 +90,14 @@ def _list_blocks(rows: list, level: int) -> Iterator[bytes]:
 def _chunks(rows: list) -> Iterator[slice]:
     """Slices of ``rows`` of about CHUNK_ROWS rows each, a row's nested rows counted."""
     size = np.ones(len(rows), np.int64)
-    for key, value in rows[0].items():   # rows of another shape only size chunks amiss
-        if type(value) is list:
-            size += np.fromiter(map(len, map(itemgetter(key), rows)), np.int64, len(rows))
+    try:   # the first row's nested lists, looked up in C
+        for key, value in rows[0].items():
+            if type(value) is list:
+                size += np.fromiter(map(len, map(itemgetter(key), rows)), np.int64,
+                                    len(rows))
+    except (KeyError, TypeError):   # rows of other shapes: each its own
+        size = np.fromiter((1 + sum(len(v) for v in r.values() if type(v) is list)
+                            for r in rows), np.int64, len(rows))
     ends = np.cumsum(size)
     a = 0
     while a < len(rows):
