@@ -17,6 +17,7 @@ left to :mod:`json`, value by value.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from operator import itemgetter
 from typing import Iterator, Union
 
@@ -28,7 +29,7 @@ from sigma_sn import columnar
 Text = Union[np.ndarray, list]
 
 _PRINTABLE_LO, _PRINTABLE_HI = 0x20, 0x7E   # json escapes anything else (ensure_ascii)
-_MUST_ESCAPE = np.frombuffer(b'"\\', np.uint8)
+_MUST_ESCAPE = b'"\\'
 
 
 def blocks(plan: dict) -> Iterator[bytes]:
@@ -48,7 +49,7 @@ def blocks(plan: dict) -> Iterator[bytes]:
 
 
 def _is_rows(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(type(r) is dict for r in value)
+    return isinstance(value, list) and bool(value) and set(map(type, value)) == {dict}
 
 
 def _key(key) -> bytes:
@@ -111,7 +112,7 @@ def _rows(rows: list, level: int) -> Text:
     """The text of dicts ``rows``, each as an item of a list nested ``level - 1`` deep
     (its braces at indent ``level``)."""
     keys = sorted(rows[0])
-    if not keys or any(len(r) != len(keys) for r in rows):
+    if not keys or set(map(len, rows)) != {len(keys)}:
         return _each(rows, level)
     try:
         cols = [list(map(itemgetter(k), rows)) for k in keys]
@@ -168,8 +169,8 @@ def _values(col: list, level: int) -> Text:
     elif kinds == {bool}:
         return columnar.booleans(np.array(col, bool))
     elif kinds == {list}:
-        children = [c for v in col for c in v]
-        if all(type(c) is dict for c in children):
+        children = list(chain.from_iterable(col))
+        if set(map(type, children)) <= {dict}:
             return _nested(col, children, level)
     return _texts([_dump(v, level) for v in col])
 
@@ -183,9 +184,10 @@ def _strings(col: list) -> np.ndarray:
         raw = None
     # a NUL inside a string would pass for padding: such strings go to json
     if raw is not None and "\x00" not in "".join(col):
-        ok = (raw == 0) | ((raw >= _PRINTABLE_LO) & (raw <= _PRINTABLE_HI)
-                           & ~np.isin(raw, _MUST_ESCAPE))
-        if ok.all():
+        bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
+        for byte in _MUST_ESCAPE:
+            bad |= raw == byte
+        if not bad.any():
             return columnar.quoted(raw)
     distinct, codes = columnar.factorized(col)
     return columnar.Lookup(columnar.json_texts(distinct))[codes]
