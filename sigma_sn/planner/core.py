@@ -10,6 +10,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from sigma_sn.path.linkbudget import snr_db
 from sigma_sn.planner import pathpolicy
 from sigma_sn.planner.kinds import (PATH_POLICIES, Action, Geometry, Policy, Selection,
                                     Serve, Window)
@@ -20,7 +21,8 @@ from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibilit
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "changes", "handovers", "longest_visibility", "min_handovers",
-           "select", "select_columns", "select_on_grid", "select_least_load", "select_path"]
+           "metric_of", "select", "select_columns", "select_on_grid", "select_least_load",
+           "select_path"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,15 @@ class Handover(NamedTuple):
 
 def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing: Timing,
            rtt_bound_s: float, *, geometry: Geometry | None = None,
-           selection: Selection = Selection(), path_delay=None) -> list[Serve]:
+           selection: Selection = Selection(), path_delay=None,
+           link_budget=None) -> list[Serve]:
     """Return the serving sequence ``policy`` picks for one mobile over [0, duration_s].
 
     ``rtt_bound_s`` bounds the round trip over any access point (it decides whether an
     overlap is long enough); ``geometry`` is needed by max-elevation and strongest-signal,
     ``path_delay(window indices, t_s)`` (one-way ms, NaN: no path) by PATH_POLICIES.
+    ``link_budget`` (a :class:`~sigma_sn.path.linkbudget.LinkBudget`): strongest-signal
+    ranks by its SNR instead of the selection's received power (:func:`metric_of`).
     """
     if policy in PATH_POLICIES:
         if path_delay is None:
@@ -91,21 +96,21 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
                                  selection=selection)[""]
     if geometry is None:
         raise ValueError(f"policy {policy.value} needs the geometry (look angles)")
-    metric, margin = _rule(policy, selection)
+    metric, margin = metric_of(policy, selection, link_budget)
     return hysteresis(windows, duration_s, geometry, metric, margin, selection.min_dwell_s,
                       selection.decision_step_s, timing.guard_s + rtt_bound_s)
 
 
 def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timing,
-                   rtt_bound_s: float, look, *, selection: Selection = Selection()
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   rtt_bound_s: float, look, *, selection: Selection = Selection(),
+                   link_budget=None) -> tuple[np.ndarray, np.ndarray]:
     """``select`` for max-elevation or strongest-signal on a mobile's window columns (AOS,
     LOS) with the look angles at its decision-grid samples computed beforehand: ``look``
     has the layout :func:`~sigma_sn.planner.policies.walk` reads and ``elev_deg``,
     ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.sky.Sky.grid_look`).
     Returns the sequence as columns (:func:`~sigma_sn.planner.policies.serves` makes it
-    Serves)."""
-    metric, margin = _rule(policy, selection)
+    Serves). ``link_budget``: as :func:`select`."""
+    metric, margin = metric_of(policy, selection, link_budget)
     return walk(metric(look.elev_deg, look.range_km), look, aos_s, los_s, duration_s,
                 margin, selection.min_dwell_s, selection.decision_step_s,
                 timing.guard_s + rtt_bound_s)
@@ -128,12 +133,21 @@ def select_path(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: Tim
     raise ValueError(f"policy {policy.value} does not read the path")
 
 
-def _rule(policy: Policy, selection: Selection):
-    """The metric a geometry-driven policy follows and the margin a switch must win by."""
+def metric_of(policy: Policy, selection: Selection, link_budget=None):
+    """The metric a geometry-driven policy follows and the margin a switch must win by.
+
+    Strongest-signal ranks by ``link_budget``'s SNR where the plan has one (a scenario
+    with a ``[path]``: the numbers the replay's loss follows), else by the selection's
+    received power; either way ``signal_margin_db`` is a difference of decibels, which
+    the constant terms of the SNR (gain, noise, symbol rate) leave alone."""
     if policy is Policy.MAX_ELEVATION:
         def metric(elev_deg, range_km):
             return elev_deg
         return metric, selection.elev_margin_deg
+    if link_budget is not None:
+        def snr(elev_deg, range_km):
+            return snr_db(range_km, elev_deg, link_budget)
+        return snr, selection.signal_margin_db
 
     def power(elev_deg, range_km):
         return received_power_dbw(elev_deg, range_km, selection)

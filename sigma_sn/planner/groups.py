@@ -50,7 +50,8 @@ def _select_group(names: list, job: dict) -> dict:
             look = sky.grid_look(sat, site, aos[lo:hi], los[lo:hi], step_s,
                                  timing.guard_s + bound_s)
             out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
-                                         timing, bound_s, look, selection=selection)
+                                         timing, bound_s, look, selection=selection,
+                                         link_budget=job["link_budget"])
     elif policy in PATH_POLICIES:
         delay_of = job["path_delay"]
         for m in names:
@@ -63,7 +64,8 @@ def _select_group(names: list, job: dict) -> dict:
             windows = candidate_windows(job["ap_col"], aos, los, job["elev"], *spans[m])
             out[m] = policies.columns(core.select(policy, windows, duration_s, timing,
                                                   bound_s, geometry=job["looks"][m],
-                                                  selection=selection))
+                                                  selection=selection,
+                                                  link_budget=job["link_budget"]))
     return out
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sigma_sn.atomic import atomic_open, write_text
+from sigma_sn.atomic import atomic_open
 from sigma_sn.errors import InputError
-from sigma_sn.planner.plan import SCHEMA, dumps
+from sigma_sn.planner import jsontext
+from sigma_sn.planner.plan import SCHEMA
 
 CSV_HEADER = ("mobile", "handover", "action", "t_utc", "t_s", "from", "to", "address",
               "feasible")
@@ -69,8 +70,12 @@ def relative_to_plan(plan: dict, path) -> dict:
 
 def write_plan_json(path, plan: dict) -> None:
     """Write ``plan`` as sorted, stable JSON (atomic), its input paths relative to the
-    plan file (:func:`relative_to_plan`)."""
-    write_text(path, dumps(relative_to_plan(plan, path)))
+    plan file (:func:`relative_to_plan`): the text of :func:`~sigma_sn.planner.plan.dumps`,
+    made from columns and written a chunk of rows at a time
+    (:func:`~sigma_sn.planner.jsontext.blocks`)."""
+    with atomic_open(path, "wb") as fh:
+        for block in jsontext.blocks(relative_to_plan(plan, path)):
+            fh.write(block)
 
 
 def write_plan_csv(path, plan: dict) -> None:

@@ -44,7 +44,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
                  name: str = "plan", sim=None, mip=None, sources: dict | None = None,
                  stats: dict | None = None, workers: int | None = 1, paths=None,
-                 anchor: Anchor = Anchor.SATELLITE) -> dict:
+                 anchor: Anchor = Anchor.SATELLITE, link_budget=None) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -63,6 +63,10 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     (:mod:`sigma_sn.planner.anchor`) the access points are the gateways, handovers the
     gateway changes, and the plan lists the satellite changes under each gateway as
     ``path_changes``.
+    ``link_budget``: the :class:`~sigma_sn.path.linkbudget.LinkBudget` strongest-signal
+    ranks by (its SNR), as
+    :func:`plan_scenario` passes for a scenario with a ``[path]``; None: the selection's
+    received power.
     """
     # millions of small dicts and windows, no reference cycles: the cyclic collector would
     # rescan the growing heap again and again (a third of the time at 100 terminals)
@@ -73,7 +77,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                              selection=selection, prefix=prefix, min_elev_deg=min_elev_deg,
                              step_s=step_s, mobiles=mobiles, name=name, sim=sim, mip=mip,
                              sources=sources, stats=stats, workers=workers, paths=paths,
-                             anchor=anchor)
+                             anchor=anchor, link_budget=link_budget)
     finally:
         if enabled:
             gc.enable()
@@ -81,7 +85,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
 
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
                   prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
-                  workers, paths, anchor):
+                  workers, paths, anchor, link_budget):
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
@@ -147,7 +151,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     job = {"ap_col": ap_col, "elev": elev, "spans": spans, "window_arrays": window_arrays,
            "looks": looks, "timing": timing, "bound_s": bound_s, "sky": sky,
            "sequences": sequences, "duration_s": duration_s, "policy": policy,
-           "selection": selection, "ap_index": ap_index, "mode": mode,
+           "selection": selection, "link_budget": link_budget, "ap_index": ap_index,
+           "mode": mode,
            "epoch": windows.epoch,
            # planner window i (sorted per mobile) is the path stage's window order[i]
            "path_delay": (lambda i, t_s: paths.delay_ms_at(order[i], t_s)) if path_policy
@@ -444,7 +449,8 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
 
         # the scenario loader says so too; this catches a policy swapped in afterwards
         raise InputError(f"anchor gateway chooses by the path's delay; policy "
-                         f"{sc.policy.value} does not", path=display_path(sc.path), key="path.anchor")
+                         f"{sc.policy.value} does not", path=display_path(sc.path),
+                         key="path.anchor")
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
     if sc.policy in PATH_POLICIES and paths is None:
         paths = scenario_paths(sc, sw, workers=workers)
@@ -459,10 +465,23 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
                         workers=workers, paths=paths if sc.policy in PATH_POLICIES else None,
-                        anchor=anchor)
+                        anchor=anchor, link_budget=scenario_link_budget(sc))
     if sc.path_config is not None:  # the whole model, so a replay rebuilds the same paths
         plan["inputs"]["parameters"]["path"] = path_parameters(sc.path_config)
     return plan
+
+
+def scenario_link_budget(scenario):
+    """Return the link budget a scenario's replay takes each link's loss from, which its
+    strongest-signal plans rank by: with a ``[path]`` in router mode (the replay on the
+    path, :func:`sigma_sn.sim.pathgeom.link_on_path`), the default
+    :class:`~sigma_sn.path.linkbudget.LinkBudget`; else None (no link budget: the replay's
+    loss does not follow one, and strongest-signal ranks by received power)."""
+    from sigma_sn.path.linkbudget import LinkBudget
+
+    if scenario.path_config is None or scenario.mode is not Mode.ROUTER:
+        return None
+    return LinkBudget()
 
 
 def dumps(plan: dict) -> str:
@@ -471,4 +490,5 @@ def dumps(plan: dict) -> str:
 
 
 __all__ = ["SCHEMA", "ScenarioWindows", "display_path", "dumps", "plan_scenario",
-           "plan_windows", "scenario_paths", "scenario_windows", "sha256_of"]
+           "plan_windows", "scenario_link_budget", "scenario_paths", "scenario_windows",
+           "sha256_of"]

@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from sigma_sn.geometry import C_KM_S
+from sigma_sn.path.linkbudget import atmospheric_loss_db, fspl_db
 from sigma_sn.planner.jit import njit, pymax
 from sigma_sn.planner.kinds import Geometry, Selection, Serve, Window
 
@@ -188,14 +188,13 @@ def backtrack(prev, end):
 def received_power_dbw(elev_deg: np.ndarray, range_km: np.ndarray,
                        selection: Selection) -> np.ndarray:
     """Return the received power (dBW, isotropic receiver): EIRP minus free-space path loss
-    20·log10(4π·d·f/c) minus the optional cosecant-law atmospheric loss A_z / sin(elev)."""
-    fspl_db = 20.0 * np.log10(4.0 * np.pi * np.asarray(range_km) * selection.frequency_hz
-                              / C_KM_S)  # km over km/s times Hz: dimensionless
-    power = selection.eirp_dbw - fspl_db
+    (:func:`~sigma_sn.path.linkbudget.fspl_db`) minus the optional cosecant-law
+    atmospheric loss A_z / sin(elev) (:func:`~sigma_sn.path.linkbudget.atmospheric_loss_db`):
+    the link budget's received power without the receive gain, which every access point
+    shares."""
+    power = selection.eirp_dbw - fspl_db(range_km, selection.frequency_hz)
     if selection.atmospheric_zenith_db:
-        # the cosecant law diverges at the horizon; 1° keeps a 0° mask finite
-        sin_e = np.sin(np.radians(np.maximum(np.asarray(elev_deg), 1.0)))
-        power = power - selection.atmospheric_zenith_db / sin_e
+        power = power - atmospheric_loss_db(elev_deg, selection.atmospheric_zenith_db)
     return power
 
 

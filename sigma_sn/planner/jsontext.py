@@ -1,0 +1,231 @@
+"""The plan's JSON text (:func:`~sigma_sn.planner.plan.dumps`: sorted keys, indent 1),
+made from columns and yielded a chunk at a time, byte for byte what :func:`json.dumps`
+writes.
+
+A plan of a thousand terminals for a day holds millions of rows (candidate windows,
+handovers, their events). :func:`json.dumps` with an indent runs Python's pure-Python
+encoder over every one and returns the whole text at once. Here each list of rows is cut
+into chunks of about :data:`~sigma_sn.columnar.CHUNK_ROWS` rows (nested rows counted);
+in each chunk every key's values become one column of cells (:mod:`sigma_sn.columnar`),
+and the rows' text is the cells laid side by side. Rows of one shape (the same keys; a
+nested list of the same length in each, as a handover's five events) make one cell
+matrix; nested lists of other lengths (a mobile's candidates) are joined from their rows'
+text. Whatever has no fast path (numbers outside it, other types, rows of other keys) is
+left to :mod:`json`, value by value.
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import chain
+from operator import itemgetter
+from typing import Iterator, Union
+
+import numpy as np
+
+from sigma_sn import columnar
+
+#: a chunk's text: one cell matrix (rows of one shape) or each row's bytes
+Text = Union[np.ndarray, list]
+
+_PRINTABLE_LO, _PRINTABLE_HI = 0x20, 0x7E   # json escapes anything else (ensure_ascii)
+_MUST_ESCAPE = b'"\\'
+
+
+def blocks(plan: dict) -> Iterator[bytes]:
+    """Yield the UTF-8 bytes of ``dumps(plan)`` (``json.dumps(plan, sort_keys=True,
+    indent=1) + "\\n"``) in chunks: its lists of rows a chunk at a time."""
+    if not plan:
+        yield b"{}\n"
+        return
+    for k, key in enumerate(sorted(plan)):
+        yield (b",\n " if k else b"{\n ") + _key(key)
+        value = plan[key]
+        if _is_rows(value):
+            yield from _list_blocks(value, 1)
+        else:
+            yield _dump(value, 1).encode()
+    yield b"\n}\n"
+
+
+def _is_rows(value) -> bool:
+    return isinstance(value, list) and bool(value) and set(map(type, value)) == {dict}
+
+
+def _key(key) -> bytes:
+    return json.dumps(key).encode() + b": "
+
+
+def _indent(level: int) -> bytes:
+    return b" " * level
+
+
+def _dump(value, level: int) -> str:
+    """``value`` as json.dumps writes it nested ``level`` deep (each line's indent grows
+    by the level)."""
+    return json.dumps(value, sort_keys=True, indent=1).replace("\n", "\n" + " " * level)
+
+
+def _list_blocks(rows: list, level: int) -> Iterator[bytes]:
+    """The list ``rows`` (dicts) nested ``level`` deep, a chunk of rows at a time."""
+    yield b"["
+    item = _indent(level + 1)
+    first = b"\n" + item
+    for part in _chunks(rows):
+        text = _rows(rows[part], level + 1)
+        sep = b",\n" + item
+        if isinstance(text, np.ndarray):
+            n = len(text)
+            lead = np.zeros((n, len(sep)), np.uint8)
+            lead[:] = np.frombuffer(sep, np.uint8)
+            if first:
+                lead[0] = 0
+                lead[0, :len(first)] = np.frombuffer(first, np.uint8)
+            yield columnar.join([lead, text], n)
+        else:
+            yield (first or sep) + sep.join(text)
+        first = b""
+    yield b"\n" + _indent(level) + b"]"
+
+
+def _chunks(rows: list) -> Iterator[slice]:
+    """Slices of ``rows`` of about CHUNK_ROWS rows each, a row's nested rows counted."""
+    size = np.ones(len(rows), np.int64)
+    try:   # the first row's nested lists, looked up in C
+        for key, value in rows[0].items():
+            if type(value) is list:
+                size += np.fromiter(map(len, map(itemgetter(key), rows)), np.int64,
+                                    len(rows))
+    except (KeyError, TypeError):   # rows of other shapes: each its own
+        size = np.fromiter((1 + sum(len(v) for v in r.values() if type(v) is list)
+                            for r in rows), np.int64, len(rows))
+    ends = np.cumsum(size)
+    a = 0
+    while a < len(rows):
+        b = int(np.searchsorted(ends, ends[a] - size[a] + columnar.CHUNK_ROWS, "right"))
+        b = max(b, a + 1)
+        yield slice(a, b)
+        a = b
+
+
+def _rows(rows: list, level: int) -> Text:
+    """The text of dicts ``rows``, each as an item of a list nested ``level - 1`` deep
+    (its braces at indent ``level``)."""
+    keys = sorted(rows[0])
+    if not keys or set(map(len, rows)) != {len(keys)}:
+        return _each(rows, level)
+    try:
+        cols = [list(map(itemgetter(k), rows)) for k in keys]
+    except KeyError:   # other keys
+        return _each(rows, level)
+    inner = b"\n" + _indent(level + 1)
+    parts: list = []
+    for k, (key, col) in enumerate(zip(keys, cols)):
+        parts += [(b"," if k else b"{") + inner + _key(key), _values(col, level + 1)]
+    parts.append(b"\n" + _indent(level) + b"}")
+    if all(not isinstance(p, list) for p in parts):
+        return _joined_matrix(parts, len(rows))
+    texts = [p if isinstance(p, (bytes, list)) else _row_bytes(p) for p in parts]
+    return [b"".join(t if isinstance(t, bytes) else t[i] for t in texts)
+            for i in range(len(rows))]
+
+
+def _each(rows: list, level: int) -> list:
+    return [_dump(r, level).encode() for r in rows]
+
+
+def _joined_matrix(parts: list, n: int) -> np.ndarray:
+    """One cell matrix of ``parts`` (matrices and constants) side by side."""
+    cols = []
+    for p in parts:
+        if isinstance(p, bytes):
+            p = np.broadcast_to(np.frombuffer(p, np.uint8), (n, len(p)))
+        cols.append(p)
+    return np.hstack(cols) if cols else np.zeros((n, 0), np.uint8)
+
+
+def _row_bytes(matrix: np.ndarray) -> list:
+    """Each row of a cell matrix as bytes (NULs dropped)."""
+    keep = matrix != 0
+    flat = matrix[keep].tobytes()
+    ends = np.cumsum(keep.sum(axis=1)).tolist()
+    return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
+
+
+def _values(col: list, level: int) -> Text:
+    """The cells of one key's values, each nested ``level`` deep."""
+    kinds = set(map(type, col))
+    if kinds == {str}:
+        return _strings(col)
+    if kinds == {float}:
+        x = np.array(col, float)
+        if np.isfinite(x).all():    # NaN and infinities: json's own words, below
+            return columnar.exact(x)
+    elif kinds == {int}:
+        try:
+            return columnar.cells(np.array(col, np.int64).astype(bytes))
+        except OverflowError:
+            pass
+    elif kinds == {bool}:
+        return columnar.booleans(np.array(col, bool))
+    elif kinds == {list}:
+        children = list(chain.from_iterable(col))
+        if set(map(type, children)) <= {dict}:
+            return _nested(col, children, level)
+    return _texts([_dump(v, level) for v in col])
+
+
+def _strings(col: list) -> np.ndarray:
+    """JSON strings: as they are in quotes when printable ASCII with nothing to escape
+    (names, times, addresses), else through :func:`json.dumps`."""
+    try:
+        raw = columnar.cells(np.array(col, dtype=bytes))
+    except UnicodeEncodeError:
+        raw = None
+    # a NUL inside a string would pass for padding: such strings go to json
+    if raw is not None and "\x00" not in "".join(col):
+        bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
+        for byte in _MUST_ESCAPE:
+            bad |= raw == byte
+        if not bad.any():
+            return columnar.quoted(raw)
+    distinct, codes = columnar.factorized(col)
+    return columnar.Lookup(columnar.json_texts(distinct))[codes]
+
+
+def _texts(texts: list) -> np.ndarray:
+    distinct, codes = columnar.factorized(texts)
+    return columnar.Lookup(distinct)[codes]
+
+
+def _nested(col: list, children: list, level: int) -> Text:
+    """Lists of dicts as values nested ``level`` deep: ``[]``, or each list's rows (one
+    shape) in brackets."""
+    counts = np.fromiter(map(len, col), np.int64, len(col))
+    if not children:
+        return b"[]"
+    item = _indent(level + 1)
+    close = b"\n" + _indent(level) + b"]"
+    text = _rows(children, level + 1)
+    c = int(counts[0])
+    if isinstance(text, np.ndarray) and (counts == c).all():
+        # the same number in every list: one matrix, row by row
+        width = text.shape[1]
+        pre = np.zeros((c, len(item) + 2), np.uint8)
+        for k in range(c):
+            lead = (b",\n" if k else b"[\n") + item
+            pre[k, :len(lead)] = np.frombuffer(lead, np.uint8)
+        out = np.zeros((len(col), c, pre.shape[1] + width), np.uint8)
+        out[:, :, :pre.shape[1]] = pre
+        out[:, :, pre.shape[1]:] = text.reshape(len(col), c, width)
+        return _joined_matrix([out.reshape(len(col), -1), close], len(col))
+    rows = text if isinstance(text, list) else _row_bytes(text)
+    sep = b",\n" + item
+    out, k = [], 0
+    for n in counts.tolist():
+        out.append(b"[\n" + item + sep.join(rows[k:k + n]) + close if n else b"[]")
+        k += n
+    return out
+
+
+__all__ = ["blocks"]
