@@ -98,7 +98,8 @@ def main() -> int:
     vis_cpu = _cpu_s() - c0
     vis_mb = max(_peak_mb(), _kids_mb())
     print(f"visibility: {len(sats)} satellites x {len(cities)} cities x {args.hours:g} h: "
-          f"{len(windows)} windows in {vis_s:.1f} s ({vis_cpu:.1f} CPU s), peak RSS {vis_mb:.0f} MB")
+          f"{len(windows)} windows in {vis_s:.1f} s ({vis_cpu:.1f} CPU s), "
+          f"peak RSS {vis_mb:.0f} MB")
 
     _reset_peak()
     c0, t0 = _cpu_s(), time.perf_counter()

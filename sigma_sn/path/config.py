@@ -62,8 +62,8 @@ class SharedCapacity:
     provide global broadband", Acta Astronautica 159, 2019, estimate some 20 Gb/s per
     satellite). ``gateway_capacity_mbps``: one gateway's feeder capacity; default
     80,000 Mb/s, assumed: a gateway of 8 antennas, each feeding one satellite at about
-    half its capacity. ``offered_load_mbps``: each terminal's demand; default 100 Mb/s, a busy residential
-    terminal's download rate.
+    half its capacity. ``offered_load_mbps``: each terminal's demand; default 100 Mb/s,
+    a busy residential terminal's download rate.
     """
 
     sat_capacity_mbps: float = 20_000.0
