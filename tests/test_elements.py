@@ -6,7 +6,6 @@ import dataclasses
 import importlib.resources
 import io
 import json
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,10 +108,10 @@ def test_shared_tle_files_load_with_the_readme_counts(name):
     assert len({s.norad_id for s in sats}) == len(sats)
 
 
-def test_starlink_loads_in_under_two_seconds():
-    start = time.perf_counter()
+def test_starlink_loads_every_satellite():
+    # how fast it loads is benchmarks/ business, not a unit test's (a timed assert fails
+    # on a loaded machine and proves nothing on a quiet one)
     catalog = load_elements(STARLINK)
-    assert time.perf_counter() - start < 2.0
     assert len(catalog.satellites) == 10744
     assert catalog.satellites[0].name == "STARLINK-1008"  # README: 1007 left the group
 

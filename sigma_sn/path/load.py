@@ -16,6 +16,7 @@ import numpy as np
 
 from sigma_sn.path.config import SharedCapacity
 from sigma_sn.path.flows import path_flow_rates
+from sigma_sn.path.serving import serving_windows
 
 #: routing steps solved in one call: 600 steps of 1,000 terminals is 1.2 M incidences
 CHUNK_STEPS = 600
@@ -144,7 +145,7 @@ def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacit
     """Return the :class:`SharedLoad` of flows over ``paths``
     (:class:`~sigma_sn.path.route.PathDelays`). ``served``: (mobile, step) the window
     (row of ``paths.windows``) serving each mobile at each routing step, -1 for none
-    (:func:`sigma_sn.policy_compare.serving_windows`); ``sat_of_window``: each window's
+    (:func:`sigma_sn.path.serving.serving_windows`); ``sat_of_window``: each window's
     satellite, an index into ``sat_names``. Every mobile offers
     ``capacity.offered_load_mbps``."""
     n_mob, n_step = served.shape
@@ -194,8 +195,6 @@ def load_for_plan(plan: dict, paths, windows, sat_names, site_names,
     intervals. ``windows``: the replay's windows (the rows of ``paths.windows``) over
     the plan's satellites ``sat_names`` and sites ``site_names``; ``shared``: the plan's
     ``inputs.parameters.path.shared_capacity``."""
-    from sigma_sn.policy_compare import serving_windows
-
     local = dataclasses.replace(windows, sat_names=tuple(sat_names),
                                 site_names=tuple(site_names))
     served = serving_windows(plan, dataclasses.replace(paths, windows=local))
