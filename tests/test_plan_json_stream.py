@@ -50,7 +50,8 @@ def same_in_any_chunks(plan: dict, monkeypatch) -> None:
 @pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "scenarios").glob("*.toml")))
 def test_plans_of_shipped_scenarios_are_written_as_dumps_writes_them(name, monkeypatch):
     plan = plan_scenario(load_scenario(REPO / "scenarios" / f"{name}.toml"))
-    assert plan["handovers"]
+    # a gateway-anchored plan may hand over nowhere: its rows are then the path changes
+    assert plan["handovers"] or plan.get("path_changes")
     same_in_any_chunks(plan, monkeypatch)
 
 
