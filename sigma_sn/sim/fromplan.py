@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sigma_sn.errors import InputError
-from sigma_sn.sim.linkgeom import link_geometries
 from sigma_sn.sim.mip import MipConfig, access_from_timing
 from sigma_sn.sim.model import Handover, Replay, SimConfig, Step
+from sigma_sn.sim.planned import (MobileReplay, PlannedReplays, ReplayInputs,
+                                   build_replays)
 from sigma_sn.sim.run import simulate_many
 from sigma_sn.sites import HorizonMask, Site
 
@@ -196,13 +197,25 @@ def replays_from_plan(plan: dict, *, truth_elements=None, plan_dir=".", step_s: 
     satellites by NORAD id, then name. Windows are recomputed with the plan's mask and
     step for the satellites and sites the plan mentions; links are sampled every
     ``step_s`` seconds (:func:`~sigma_sn.sim.linkgeom.link_geometries`) for every
-    candidate access point of each mobile. ``source`` names the plan in messages.
+    candidate access point of each mobile, where the session runs work
+    (:mod:`sigma_sn.compute`). ``source`` names the plan in messages.
     ``progress``: None, or a factory ``progress(label, total)`` of
     :class:`~sigma_sn.progress.Progress`-like objects (the class itself will do).
     """
+    planned = plan_replays(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                           step_s=step_s, progress=progress, mobiles=mobiles, source=source)
+    with _stage(progress, "geometry", len(planned)) as bar:
+        return build_replays(planned, progress=bar if progress else None)
+
+
+def plan_replays(plan: dict, *, truth_elements=None, plan_dir=".", step_s: float = 10.0,
+                 progress=None, mobiles=None, source: str = "plan") -> PlannedReplays:
+    """What :func:`replays_from_plan` builds the replays from, checked, with no link
+    geometry yet: :func:`~sigma_sn.sim.run.simulate_many` builds each mobile's where it
+    replays it. Arguments as in :func:`replays_from_plan`."""
     p = _Plan(plan, source)
     try:
-        return _replays(p, truth_elements, plan_dir, step_s, progress, mobiles)
+        return _planned(p, truth_elements, plan_dir, step_s, progress, mobiles)
     except KeyError as exc:
         # an entry of mobiles, serving, candidates, handovers or events lacks a key
         raise InputError(f"malformed plan: an entry lacks the key {exc}; is it a "
@@ -210,7 +223,8 @@ def replays_from_plan(plan: dict, *, truth_elements=None, plan_dir=".", step_s: 
                          path=source) from None
 
 
-def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> list[Replay]:
+def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
+             mobiles) -> PlannedReplays:
     from sigma_sn.elements import load_elements
     from sigma_sn.visibility import find_windows
 
@@ -293,8 +307,13 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     by_mobile: dict[str, list] = {}
     for k, h in enumerate(p.get("handovers", kind=list)):
         by_mobile.setdefault(h.get("mobile"), []).append((k, h))
-    replays = []
-    bar = _stage(progress, "geometry", len(plan_mobiles))
+    # each mobile's windows: its site's (router mode) or its satellite's (host mode)
+    owner = windows.site if mode == "router" else windows.sat
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(len(site_list if mode == "router"
+                                                             else sat_list) + 1))
+    mine = [np.sort(order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    parts = []
     for m in plan_mobiles:
         name = m["name"]
         serving = m.get("serving") or []
@@ -305,27 +324,19 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
         aps = list(dict.fromkeys([c["ap"] for c in m.get("candidates", [])]
                                  + [s["ap"] for s in serving]))
         if mode == "router":
-            pairs = {(sat_index[a], site_index[name]): a for a in aps}
+            pairs = tuple((sat_index[a], site_index[name], a) for a in aps)
+            rows = mine[site_index[name]]
         else:
-            pairs = {(sat_index[name], site_index[a]): a for a in aps}
-        links = link_geometries(windows, list(pairs), sat_objs, site_objs, step_s=step_s,
-                                names=pairs)
-        if paths is not None:
-            from sigma_sn.sim.pathgeom import link_on_path
-
-            links = {ap: link_on_path(links[ap], paths,
-                                      np.flatnonzero((windows.sat == i) & (windows.site == j)))
-                     for (i, j), ap in pairs.items()}
-        steps, hos = _steps(p, by_mobile.get(name, []), set(links))
-        replays.append(Replay(name, start_utc, duration_s,
-                              tuple(links[a] for a in sorted(links)),
-                              serving[0]["ap"], serving[0]["address"], steps, hos,
-                              address_setup_s=setup_s))
-        bar.advance(1)
-    bar.close()
-    if not replays:
+            pairs = tuple((sat_index[name], site_index[a], a) for a in aps)
+            rows = mine[sat_index[name]]
+        steps, hos = _steps(p, by_mobile.get(name, []), set(aps))
+        parts.append(MobileReplay(name, pairs, rows, serving[0]["ap"],
+                                  serving[0]["address"], steps, hos))
+    if not parts:
         raise p.fail("no mobile of the plan has a serving interval to replay", "mobiles")
-    return replays
+    return PlannedReplays(ReplayInputs(start_utc, duration_s, windows, tuple(sat_objs),
+                                       tuple(site_objs), paths, step_s, setup_s),
+                          tuple(parts))
 
 
 def _steps(p: _Plan, handovers, aps: set) -> tuple[tuple[Step, ...], tuple[Handover, ...]]:
@@ -419,9 +430,10 @@ def simulate_plan(plan: dict, cfg: SimConfig, *, protocol: str = "sigma",
     from sigma_sn.sim.run import PROGRESS_SLICES
 
     if replays is None:
-        replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
-                                    step_s=step_s, mobiles=mobiles, source=source,
-                                    progress=progress)
+        # each mobile's geometry is built where it is replayed (sigma_sn.sim.planned)
+        replays = plan_replays(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                               step_s=step_s, mobiles=mobiles, source=source,
+                               progress=progress)
     with _stage(progress, "simulate", PROGRESS_SLICES * len(replays)) as bar:
         return simulate_many(replays, cfg, protocol=protocol, mip=mip,
                              progress=bar if progress else None)
