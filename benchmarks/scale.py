@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -121,6 +122,7 @@ def main() -> int:
                             # what 'sigma-sn simulate' runs: windows and the checks here,
                             # each mobile's link geometry and replay in the tasks
                             return simulate_plan(plan, cfg)
+                    cpu0 = _cpu_s(on_dask_client)
                     if where == "local":
                         with compute.session(compute.Compute("local", workers)):
                             t1 = time.perf_counter()
@@ -133,8 +135,12 @@ def main() -> int:
                             value = job()
                         got = (value, time.perf_counter() - t1, _task_seconds(ts),
                                len(ts.data))
+                    # CPU seconds of every process of the run: this one (Dask's scheduler
+                    # and client threads included), its forked workers, the Dask workers
+                    got += (_cpu_s(on_dask_client) - cpu0,)
                     if (name, where) not in results or got[1] < results[name, where][1]:
                         results[name, where] = got
+            peaks = on_dask_client.run(_peak_mb, resource.RUSAGE_SELF).values()
     print(f"windows (serial, before planning): {windows_s:.2f} s; Dask cluster start-up "
           f"({workers} workers): {start_s:.2f} s, warming its workers (imports, kernels): "
           f"{warm_s:.2f} s (neither in the ratios)")
@@ -152,13 +158,19 @@ def main() -> int:
         serial = max(0.0, dask[1] - dask[2] / workers)
         print(f"{name:6s}: local fork {local[1]:7.2f} s | dask-local {dask[1]:7.2f} s | "
               f"ratio {ratio:.2f} (goal <= {GOAL_RATIO}) | same bytes: {same[name]}")
+        print(f"        CPU: local {local[-1]:7.2f} s | dask-local {dask[-1]:7.2f} s | "
+              f"ratio {dask[-1] / local[-1]:.2f}")
         print(f"        {dask[3]} Dask tasks, {dask[2]:.2f} s of task time "
               f"({dask[2] / max(1, dask[3]) * 1e3:.1f} ms each); the rest "
               f"~{serial:.2f} s is serial here (the caller's share and Dask's)")
         for m in (1, 4, 16):
             print(f"        estimate on {m:2d} machine(s) x {workers} workers: "
                   f"{serial + dask[2] / (m * workers):.2f} s")
-    print(f"worst Dask/local ratio {worst:.2f} (goal <= {GOAL_RATIO})")
+    print(f"worst Dask/local ratio {worst:.2f} (goal <= {GOAL_RATIO}); peak RSS: this "
+          f"process {_peak_mb(resource.RUSAGE_SELF):.0f} MB, its forked workers "
+          f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB (the largest), Dask workers "
+          f"{max(peaks):.0f} MB (the largest); load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if all(same.values()) else 1
 
 
@@ -167,6 +179,18 @@ def _warm(scenario, param) -> None:
     from sigma_sn.sweep import Param, run_sweep
 
     run_sweep(scenario, [Param(param.name, param.values[:1], param.texts[:1])], rate_pps=5.0)
+
+
+def _cpu_s(client) -> float:
+    """CPU seconds so far of this process, its waited-for children and the Dask workers."""
+    here = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (here.ru_utime + here.ru_stime + kids.ru_utime + kids.ru_stime
+            + sum(client.run(time.process_time).values()))
+
+
+def _peak_mb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
 def _task_seconds(ts) -> float:

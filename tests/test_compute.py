@@ -89,6 +89,58 @@ def test_200_terminal_plan_and_replay_on_dask_are_byte_identical(cluster, tmp_pa
     assert out["local"][0].count(b'"mobile": "T') >= 200   # every terminal is planned
 
 
+def test_a_replay_on_a_path_builds_the_same_geometry_in_its_dask_task(cluster):
+    """The path stage's routes are scattered with the windows; each task builds its
+    mobile's links on the path (sigma_sn/sim/planned.py) as the local run does."""
+    import dataclasses
+    import json
+
+    from conftest import REPO
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
+
+    sc = dataclasses.replace(load_scenario(REPO / "scenarios" / "starlink-isl.toml"),
+                             duration_s=600.0)
+    plan = json.loads(json.dumps(plan_scenario(sc)))
+    cfg, _ = config_from_plan(plan, rate_pps=5.0)
+    here = simulate_plan(plan, cfg, plan_dir=REPO / "scenarios")
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        there = simulate_plan(plan, cfg, plan_dir=REPO / "scenarios")
+    assert json.dumps(here, sort_keys=True) == json.dumps(there, sort_keys=True)
+    assert here["path_rtt_ms"] is not None and here["packets"]["delivered"] > 0
+
+
+def test_link_geometry_built_in_forked_workers_is_the_serial_one(tmp_path):
+    import json
+
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import replays_from_plan
+
+    sc = load_scenario(_terminals_scenario(tmp_path, 12))
+    plan = json.loads(json.dumps(plan_scenario(sc)))
+    serial = replays_from_plan(plan, plan_dir=tmp_path)
+    with compute.session(compute.Compute("local", 2)):
+        forked = replays_from_plan(plan, plan_dir=tmp_path)
+    assert [r.mobile for r in forked] == sorted(f"T{i:03d}" for i in range(12))
+    assert _plain(forked) == _plain(serial)
+    assert all(len(r.links) >= 2 for r in serial)
+
+
+def _plain(x):
+    """``x`` with dataclasses as tuples and arrays as their bytes: comparable with ==."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(x):
+        return tuple(_plain(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, (list, tuple)):
+        return tuple(map(_plain, x))
+    if isinstance(x, np.ndarray):
+        return x.dtype.str, x.shape, x.tobytes()
+    return x
+
+
 def _kill_a_busy_worker(cluster, stop: threading.Event) -> None:
     """Kill (SIGKILL) the first worker seen running a task."""
     with distributed.Client(cluster) as client:
