@@ -184,6 +184,13 @@ def dask_workers() -> int:
     return max(1, len(_client().scheduler_info()["workers"]))
 
 
+def chunks(items: list, workers: int) -> list[list]:
+    """``items`` in consecutive groups, about 8 per worker: even loads, and a task per
+    item would cost more in Dask's bookkeeping than a short one does."""
+    size = max(1, -(-len(items) // (8 * workers)))
+    return [items[k:k + size] for k in range(0, len(items), size)]
+
+
 def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: int = 1,
                 label: str = "task", describe: Callable[[Any], str] = repr,
                 nice: int = 0, progress: Callable[[int], None] | None = None) -> Iterator:
@@ -296,5 +303,5 @@ def _dask_call(fn, task: _Packed, shared: _Packed) -> _Packed:
     return _Packed.of(fn(task.value(), shared.value()))
 
 
-__all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "current", "dask_workers",
+__all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "chunks", "current", "dask_workers",
            "WorkLost", "from_args", "from_table", "ordered_map", "parse", "session", "workers"]

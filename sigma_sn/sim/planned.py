@@ -88,15 +88,19 @@ def replay_geometry(inputs: ReplayInputs, mobile: MobileReplay) -> Replay:
 def build_replays(planned: PlannedReplays, progress=None) -> list[Replay]:
     """Every mobile's :class:`Replay`, in the plan's order, built where the session says
     (:func:`sigma_sn.compute.ordered_map`); ``progress.advance(1)`` per mobile."""
-    tick = None if progress is None else progress.advance
-    return list(compute.ordered_map(
-        _geometry, planned.mobiles, planned.inputs, workers=compute.workers(1),
-        label="mobile's link geometry", describe=lambda m: f"mobile {m.name}",
-        progress=tick))
+    workers = compute.dask_workers() if compute.current().dask else compute.workers(1)
+    groups = compute.chunks(list(planned.mobiles), workers)
+    sizes = iter([len(g) for g in groups])
+    tick = None if progress is None else (lambda n: progress.advance(next(sizes)))
+    return [replay for got in compute.ordered_map(
+                _geometries, groups, planned.inputs, workers=workers,
+                label="group of link geometries", progress=tick,
+                describe=lambda g: f"mobiles {g[0].name} .. {g[-1].name}")
+            for replay in got]
 
 
-def _geometry(mobile: MobileReplay, inputs: ReplayInputs) -> Replay:
-    return replay_geometry(inputs, mobile)
+def _geometries(group: list[MobileReplay], inputs: ReplayInputs) -> list[Replay]:
+    return [replay_geometry(inputs, mobile) for mobile in group]
 
 
 __all__ = ["MobileReplay", "PlannedReplays", "ReplayInputs", "build_replays",

@@ -69,13 +69,11 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
         start_utc, end_s = replays[0].start_utc, replays[0].duration_s
     workers = compute.workers(1)
     if compute.current().dask or (workers > 1 and len(replays) > 1):
-        # groups of mobiles, elsewhere (sigma_sn.compute), about 8 per worker: a task per
-        # mobile would cost more in Dask's bookkeeping than a short replay does; each mobile
-        # keeps its own random stream, and the groups come back in order: the same bytes
+        # groups of mobiles, elsewhere (sigma_sn.compute); each mobile keeps its own random
+        # stream, and the groups come back in order: the same bytes
         if compute.current().dask:
             workers = compute.dask_workers()
-        size = -(-len(replays) // (8 * workers))
-        groups = [list(enumerate(replays))[k:k + size] for k in range(0, len(replays), size)]
+        groups = compute.chunks(list(enumerate(replays)), workers)
         sizes = iter([len(g) for g in groups])
         tick = None if progress is None else (
             lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
