@@ -312,7 +312,7 @@ def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
     order = np.argsort(owner, kind="stable")
     bounds = np.searchsorted(owner[order], np.arange(len(site_list if mode == "router"
                                                              else sat_list) + 1))
-    mine = [np.sort(order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    mine = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]   # stable: ascending
     parts = []
     for m in plan_mobiles:
         name = m["name"]
