@@ -174,6 +174,29 @@ def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path
     assert not out.exists()
 
 
+
+def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
+    # the replay's tasks build their own geometry: a worker lost there is named too
+    sc = _terminals_scenario(tmp_path, 24)
+    plan, out = tmp_path / "plan.json", tmp_path / "report.json"
+    assert main(["plan", str(sc), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
+        killer.start()
+        try:
+            status = main(["simulate", str(plan), "--rate", "20", "--out", str(out),
+                           "--scheduler", cluster.scheduler_address])
+        finally:
+            stop.set()
+            killer.join()
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "lost its Dask worker" in err and "nothing was written" in err
+    assert "group of replays" in err and "mobiles T0" in err   # the task's input is named
+    assert not out.exists()
+
 def _fails_on_two(task, shared):
     if task == 2:
         raise InputError("not a good value", key="x")
