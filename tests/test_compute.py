@@ -153,26 +153,29 @@ def _kill_a_busy_worker(cluster, stop: threading.Event) -> None:
             time.sleep(0.05)
 
 
-def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path, capsys):
-    # no retries: the first lost task fails the command (a retry would hide the kill)
+def _main_while_a_worker_is_killed(args: list[str]) -> int:
+    """``main(args + --scheduler ...)`` on a fresh cluster that allows no retries (a
+    retry would hide the kill), while a busy worker is killed."""
     with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
         stop = threading.Event()
         killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
         killer.start()
-        out = tmp_path / "sweep.csv"
         try:
-            status = main(["sweep", str(scenario), "--param", "link.loss_prob=0,0.01,0.02,0.03",
-                           "--rate", "20", "--out", str(out),
-                           "--scheduler", cluster.scheduler_address])
+            return main([*args, "--scheduler", cluster.scheduler_address])
         finally:
             stop.set()
             killer.join()
-    assert status == 1
+
+
+def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path, capsys):
+    out = tmp_path / "sweep.csv"
+    assert _main_while_a_worker_is_killed(
+        ["sweep", str(scenario), "--param", "link.loss_prob=0,0.01,0.02,0.03",
+         "--rate", "20", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "lost its Dask worker" in err and "nothing was written" in err
     assert "link.loss_prob=" in err          # the task's input is named
     assert not out.exists()
-
 
 
 def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
@@ -181,21 +184,13 @@ def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
     plan, out = tmp_path / "plan.json", tmp_path / "report.json"
     assert main(["plan", str(sc), "--out", str(plan)]) == 0
     capsys.readouterr()
-    with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
-        stop = threading.Event()
-        killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
-        killer.start()
-        try:
-            status = main(["simulate", str(plan), "--rate", "20", "--out", str(out),
-                           "--scheduler", cluster.scheduler_address])
-        finally:
-            stop.set()
-            killer.join()
-    assert status == 1
+    assert _main_while_a_worker_is_killed(
+        ["simulate", str(plan), "--rate", "20", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "lost its Dask worker" in err and "nothing was written" in err
     assert "group of replays" in err and "mobiles T0" in err   # the task's input is named
     assert not out.exists()
+
 
 def _fails_on_two(task, shared):
     if task == 2:
