@@ -303,5 +303,6 @@ def _dask_call(fn, task: _Packed, shared: _Packed) -> _Packed:
     return _Packed.of(fn(task.value(), shared.value()))
 
 
-__all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "chunks", "current", "dask_workers",
-           "WorkLost", "from_args", "from_table", "ordered_map", "parse", "session", "workers"]
+__all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "chunks", "current",
+           "dask_workers", "WorkLost", "from_args", "from_table", "ordered_map", "parse",
+           "session", "workers"]

@@ -49,8 +49,9 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
                   mip: MipConfig | None = None, progress=None) -> dict:
     """Replay each of ``replays`` (one association per mobile; or a
     :class:`~sigma_sn.sim.planned.PlannedReplays`, whose geometry each replay builds where
-    it runs) and return one report aggregating them. Mobile ``k`` draws its random numbers from ``[seed, k]`` (the
-    first from ``seed`` alone), so mobiles do not share loss patterns. ``progress``
+    it runs) and return one report aggregating them. Mobile ``k`` draws its random
+    numbers from ``[seed, k]`` (the first from ``seed`` alone), so mobiles do not share
+    loss patterns. ``progress``
     (a :class:`~sigma_sn.progress.Progress`-like object) is advanced in simulated time.
     """
     planned = replays if isinstance(replays, PlannedReplays) else None
