@@ -9,7 +9,8 @@ fork: a ``dask-local`` cluster then stands in for the fork pool). Whatever runs 
 come back in task order, so every output is byte-identical.
 
 On Dask the large input every task reads (``shared``: the planner's job, a replay's
-config) is scattered to every worker once, not shipped with each task. A worker that dies
+inputs and config) is scattered to every worker once, not shipped with each task; it,
+each task and each result cross as one pickled blob (:class:`_Packed`). A worker that dies
 is retried by Dask (``distributed.scheduler.allowed-failures``); past that, the command
 fails naming the task, and writes nothing.
 """
