@@ -6,13 +6,15 @@ Three workloads, each run with ``--scheduler local --workers W`` and with
 * plan N terminals (router mode, Starlink shell 1 at 25°, max-elevation with
   hysteresis) — tasks: groups
   of mobiles;
-* replay that plan, one association per terminal — tasks: one mobile each;
+* replay that plan, one association per terminal, as ``sigma-sn simulate`` does (windows
+  recomputed here, each mobile's link geometry built in its task) — tasks: groups of
+  mobiles;
 * a P-point sweep (link.loss_prob) of a one-terminal scenario — tasks: one point each.
 
 Prints each workload's wall time both ways (each side run twice, interleaved, the
 faster kept) and the ratio Dask/local (goal: <= 1.3 on a
 2-core machine), checks that both ways give the same bytes, and says how the work
-splits: the serial part (what the caller does: windows, replay geometry, rows, the
+splits: the serial part (what the caller does: windows, checks, rows, the
 report) and the sum of the Dask task times, so that the time on M machines of W workers
 can be estimated as  serial + tasks / (M·W) + Dask's per-task overhead.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -66,8 +69,7 @@ def main() -> int:
     from sigma_sn import compute
     from sigma_sn.planner.plan import dumps, plan_scenario, scenario_windows
     from sigma_sn.scenario import load_scenario
-    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
-    from sigma_sn.sim.run import simulate_many
+    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
     from sigma_sn.sweep import parse_param, run_sweep, sweep_csv
     from distributed import get_task_stream
 
@@ -112,30 +114,33 @@ def main() -> int:
                 # each side twice, interleaved, the faster kept: others' load on a shared
                 # machine comes and goes
                 for where in ("local", "dask-local", "local", "dask-local"):
-                    extra = ()
                     if name == "replay":
-                        plan = results["plan", where][0]
-                        t1 = time.perf_counter()
-                        replays = replays_from_plan(json.loads(dumps(plan)))
-                        extra = (time.perf_counter() - t1,)
+                        plan = json.loads(dumps(results["plan", where][0]))
                         cfg, _ = config_from_plan(plan)
 
-                        def job(replays=replays, cfg=cfg):
-                            return simulate_many(replays, cfg)
+                        def job(plan=plan, cfg=cfg):
+                            # what 'sigma-sn simulate' runs: windows and the checks here,
+                            # each mobile's link geometry and replay in the tasks
+                            return simulate_plan(plan, cfg)
+                    cpu0 = _cpu_s(on_dask_client)
                     if where == "local":
                         with compute.session(compute.Compute("local", workers)):
                             t1 = time.perf_counter()
                             value = job()
-                            got = (value, time.perf_counter() - t1, *extra)
+                            got = (value, time.perf_counter() - t1)
                     else:
                         assert compute._SESSION is on_dask
                         t1 = time.perf_counter()
                         with get_task_stream(on_dask_client) as ts:
                             value = job()
                         got = (value, time.perf_counter() - t1, _task_seconds(ts),
-                               len(ts.data), *extra)
+                               len(ts.data))
+                    # CPU seconds of every process of the run: this one (Dask's scheduler
+                    # and client threads included), its forked workers, the Dask workers
+                    got += (_cpu_s(on_dask_client) - cpu0,)
                     if (name, where) not in results or got[1] < results[name, where][1]:
                         results[name, where] = got
+            peaks = on_dask_client.run(_peak_mb, resource.RUSAGE_SELF).values()
     print(f"windows (serial, before planning): {windows_s:.2f} s; Dask cluster start-up "
           f"({workers} workers): {start_s:.2f} s, warming its workers (imports, kernels): "
           f"{warm_s:.2f} s (neither in the ratios)")
@@ -153,15 +158,19 @@ def main() -> int:
         serial = max(0.0, dask[1] - dask[2] / workers)
         print(f"{name:6s}: local fork {local[1]:7.2f} s | dask-local {dask[1]:7.2f} s | "
               f"ratio {ratio:.2f} (goal <= {GOAL_RATIO}) | same bytes: {same[name]}")
+        print(f"        CPU: local {local[-1]:7.2f} s | dask-local {dask[-1]:7.2f} s | "
+              f"ratio {dask[-1] / local[-1]:.2f}")
         print(f"        {dask[3]} Dask tasks, {dask[2]:.2f} s of task time "
               f"({dask[2] / max(1, dask[3]) * 1e3:.1f} ms each); the rest "
-              f"~{serial:.2f} s is serial here (the caller's share and Dask's)"
-              + (f"; replay geometry before it, serial: {dask[4]:.2f} s"
-                 if name == "replay" else ""))
+              f"~{serial:.2f} s is serial here (the caller's share and Dask's)")
         for m in (1, 4, 16):
             print(f"        estimate on {m:2d} machine(s) x {workers} workers: "
                   f"{serial + dask[2] / (m * workers):.2f} s")
-    print(f"worst Dask/local ratio {worst:.2f} (goal <= {GOAL_RATIO})")
+    print(f"worst Dask/local ratio {worst:.2f} (goal <= {GOAL_RATIO}); peak RSS: this "
+          f"process {_peak_mb(resource.RUSAGE_SELF):.0f} MB, its forked workers "
+          f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB (the largest), Dask workers "
+          f"{max(peaks):.0f} MB (the largest); load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if all(same.values()) else 1
 
 
@@ -170,6 +179,18 @@ def _warm(scenario, param) -> None:
     from sigma_sn.sweep import Param, run_sweep
 
     run_sweep(scenario, [Param(param.name, param.values[:1], param.texts[:1])], rate_pps=5.0)
+
+
+def _cpu_s(client) -> float:
+    """CPU seconds so far of this process, its waited-for children and the Dask workers."""
+    here = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (here.ru_utime + here.ru_stime + kids.ru_utime + kids.ru_stime
+            + sum(client.run(time.process_time).values()))
+
+
+def _peak_mb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
 def _task_seconds(ts) -> float:

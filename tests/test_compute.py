@@ -89,6 +89,58 @@ def test_200_terminal_plan_and_replay_on_dask_are_byte_identical(cluster, tmp_pa
     assert out["local"][0].count(b'"mobile": "T') >= 200   # every terminal is planned
 
 
+def test_a_replay_on_a_path_builds_the_same_geometry_in_its_dask_task(cluster):
+    """The path stage's routes are scattered with the windows; each task builds its
+    mobile's links on the path (sigma_sn/sim/planned.py) as the local run does."""
+    import dataclasses
+    import json
+
+    from conftest import REPO
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, simulate_plan
+
+    sc = dataclasses.replace(load_scenario(REPO / "scenarios" / "starlink-isl.toml"),
+                             duration_s=600.0)
+    plan = json.loads(json.dumps(plan_scenario(sc)))
+    cfg, _ = config_from_plan(plan, rate_pps=5.0)
+    here = simulate_plan(plan, cfg, plan_dir=REPO / "scenarios")
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        there = simulate_plan(plan, cfg, plan_dir=REPO / "scenarios")
+    assert json.dumps(here, sort_keys=True) == json.dumps(there, sort_keys=True)
+    assert here["path_rtt_ms"] is not None and here["packets"]["delivered"] > 0
+
+
+def test_link_geometry_built_in_forked_workers_is_the_serial_one(tmp_path):
+    import json
+
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import replays_from_plan
+
+    sc = load_scenario(_terminals_scenario(tmp_path, 12))
+    plan = json.loads(json.dumps(plan_scenario(sc)))
+    serial = replays_from_plan(plan, plan_dir=tmp_path)
+    with compute.session(compute.Compute("local", 2)):
+        forked = replays_from_plan(plan, plan_dir=tmp_path)
+    assert [r.mobile for r in forked] == sorted(f"T{i:03d}" for i in range(12))
+    assert _plain(forked) == _plain(serial)
+    assert all(len(r.links) >= 2 for r in serial)
+
+
+def _plain(x):
+    """``x`` with dataclasses as tuples and arrays as their bytes: comparable with ==."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(x):
+        return tuple(_plain(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, (list, tuple)):
+        return tuple(map(_plain, x))
+    if isinstance(x, np.ndarray):
+        return x.dtype.str, x.shape, x.tobytes()
+    return x
+
+
 def _kill_a_busy_worker(cluster, stop: threading.Event) -> None:
     """Kill (SIGKILL) the first worker seen running a task."""
     with distributed.Client(cluster) as client:
@@ -101,24 +153,42 @@ def _kill_a_busy_worker(cluster, stop: threading.Event) -> None:
             time.sleep(0.05)
 
 
-def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path, capsys):
-    # no retries: the first lost task fails the command (a retry would hide the kill)
+def _main_while_a_worker_is_killed(args: list[str]) -> int:
+    """``main(args + --scheduler ...)`` on a fresh cluster that allows no retries (a
+    retry would hide the kill), while a busy worker is killed."""
     with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
         stop = threading.Event()
         killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
         killer.start()
-        out = tmp_path / "sweep.csv"
         try:
-            status = main(["sweep", str(scenario), "--param", "link.loss_prob=0,0.01,0.02,0.03",
-                           "--rate", "20", "--out", str(out),
-                           "--scheduler", cluster.scheduler_address])
+            return main([*args, "--scheduler", cluster.scheduler_address])
         finally:
             stop.set()
             killer.join()
-    assert status == 1
+
+
+def test_a_killed_worker_fails_the_command_and_writes_nothing(scenario, tmp_path, capsys):
+    out = tmp_path / "sweep.csv"
+    assert _main_while_a_worker_is_killed(
+        ["sweep", str(scenario), "--param", "link.loss_prob=0,0.01,0.02,0.03",
+         "--rate", "20", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "lost its Dask worker" in err and "nothing was written" in err
     assert "link.loss_prob=" in err          # the task's input is named
+    assert not out.exists()
+
+
+def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
+    # the replay's tasks build their own geometry: a worker lost there is named too
+    sc = _terminals_scenario(tmp_path, 24)
+    plan, out = tmp_path / "plan.json", tmp_path / "report.json"
+    assert main(["plan", str(sc), "--out", str(plan)]) == 0
+    capsys.readouterr()
+    assert _main_while_a_worker_is_killed(
+        ["simulate", str(plan), "--rate", "20", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "lost its Dask worker" in err and "nothing was written" in err
+    assert "group of replays" in err and "mobiles T0" in err   # the task's input is named
     assert not out.exists()
 
 

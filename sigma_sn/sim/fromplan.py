@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from sigma_sn.errors import InputError
-from sigma_sn.sim.linkgeom import link_geometries
 from sigma_sn.sim.mip import MipConfig, access_from_timing
 from sigma_sn.sim.model import Handover, Replay, SimConfig, Step
+from sigma_sn.sim.planned import (MobileReplay, PlannedReplays, ReplayInputs,
+                                   build_replays)
 from sigma_sn.sim.run import simulate_many
 from sigma_sn.sites import HorizonMask, Site
 
@@ -196,13 +197,25 @@ def replays_from_plan(plan: dict, *, truth_elements=None, plan_dir=".", step_s: 
     satellites by NORAD id, then name. Windows are recomputed with the plan's mask and
     step for the satellites and sites the plan mentions; links are sampled every
     ``step_s`` seconds (:func:`~sigma_sn.sim.linkgeom.link_geometries`) for every
-    candidate access point of each mobile. ``source`` names the plan in messages.
+    candidate access point of each mobile, where the session runs work
+    (:mod:`sigma_sn.compute`). ``source`` names the plan in messages.
     ``progress``: None, or a factory ``progress(label, total)`` of
     :class:`~sigma_sn.progress.Progress`-like objects (the class itself will do).
     """
+    planned = plan_replays(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                           step_s=step_s, progress=progress, mobiles=mobiles, source=source)
+    with _stage(progress, "geometry", len(planned)) as bar:
+        return build_replays(planned, progress=bar if progress else None)
+
+
+def plan_replays(plan: dict, *, truth_elements=None, plan_dir=".", step_s: float = 10.0,
+                 progress=None, mobiles=None, source: str = "plan") -> PlannedReplays:
+    """What :func:`replays_from_plan` builds the replays from, checked, with no link
+    geometry yet: :func:`~sigma_sn.sim.run.simulate_many` builds each mobile's where it
+    replays it. Arguments as in :func:`replays_from_plan`."""
     p = _Plan(plan, source)
     try:
-        return _replays(p, truth_elements, plan_dir, step_s, progress, mobiles)
+        return _planned(p, truth_elements, plan_dir, step_s, progress, mobiles)
     except KeyError as exc:
         # an entry of mobiles, serving, candidates, handovers or events lacks a key
         raise InputError(f"malformed plan: an entry lacks the key {exc}; is it a "
@@ -210,7 +223,8 @@ def replays_from_plan(plan: dict, *, truth_elements=None, plan_dir=".", step_s: 
                          path=source) from None
 
 
-def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> list[Replay]:
+def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
+             mobiles) -> PlannedReplays:
     from sigma_sn.elements import load_elements
     from sigma_sn.visibility import find_windows
 
@@ -314,8 +328,13 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
     by_mobile: dict[str, list] = {}
     for k, h in enumerate(p.get("handovers", kind=list)):
         by_mobile.setdefault(h.get("mobile"), []).append((k, h))
-    replays = []
-    bar = _stage(progress, "geometry", len(plan_mobiles))
+    # each mobile's windows: its site's (router mode) or its satellite's (host mode)
+    owner = windows.site if mode == "router" else windows.sat
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(len(site_list if mode == "router"
+                                                             else sat_list) + 1))
+    mine = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]   # stable: ascending
+    parts = []
     for m in plan_mobiles:
         name = m["name"]
         serving = m.get("serving") or []
@@ -325,39 +344,27 @@ def _replays(p: _Plan, truth_elements, plan_dir, step_s, progress, mobiles) -> l
             continue
         aps = list(dict.fromkeys([c["ap"] for c in m.get("candidates", [])]
                                  + [s["ap"] for s in serving]))
-        if at_gateway:
-            from sigma_sn.sim.pathgeom import anchor_links
-
-            links = anchor_links(anchors, windows, sat_objs, site_objs, site_index[name])
+        if at_gateway:   # the access points are gateways: anchor links, no pairs
+            pairs, rows = (), mine[site_index[name]]
+        elif mode == "router":
+            pairs = tuple((sat_index[a], site_index[name], a) for a in aps)
+            rows = mine[site_index[name]]
         else:
-            if mode == "router":
-                pairs = {(sat_index[a], site_index[name]): a for a in aps}
-            else:
-                pairs = {(sat_index[name], site_index[a]): a for a in aps}
-            links = link_geometries(windows, list(pairs), sat_objs, site_objs,
-                                    step_s=step_s, names=pairs)
-            if paths is not None:
-                from sigma_sn.sim.pathgeom import link_on_path
-
-                rows = {ap: np.flatnonzero((windows.sat == i) & (windows.site == j))
-                        for (i, j), ap in pairs.items()}
-                links = {ap: link_on_path(links[ap], paths, rows[ap]) for ap in rows}
-            if load is not None:
-                from sigma_sn.path.load import shared_links
-
-                links = shared_links(links, load, name, sat_index, rows, paths,
-                                     float((params.get("link") or {}).get(
-                                         "capacity_bps", SimConfig.capacity_bps)))
-        steps, hos = _steps(p, by_mobile.get(name, []), set(links))
-        replays.append(Replay(name, start_utc, duration_s,
-                              tuple(links[a] for a in sorted(links)),
-                              serving[0]["ap"], serving[0]["address"], steps, hos,
-                              address_setup_s=setup_s, shared_load=load))
-        bar.advance(1)
-    bar.close()
-    if not replays:
+            pairs = tuple((sat_index[name], site_index[a], a) for a in aps)
+            rows = mine[sat_index[name]]
+        steps, hos = _steps(p, by_mobile.get(name, []), set(aps))
+        parts.append(MobileReplay(name, pairs, rows, serving[0]["ap"],
+                                  serving[0]["address"], steps, hos,
+                                  site=site_index[name] if mode == "router" else -1))
+    if not parts:
         raise p.fail("no mobile of the plan has a serving interval to replay", "mobiles")
-    return replays
+    capacity_bps = float((params.get("link") or {}).get("capacity_bps",
+                                                        SimConfig.capacity_bps))
+    return PlannedReplays(ReplayInputs(start_utc, duration_s, windows, tuple(sat_objs),
+                                       tuple(site_objs), paths, step_s, setup_s,
+                                       anchors=anchors if at_gateway else None, load=load,
+                                       sat_index=sat_index, capacity_bps=capacity_bps),
+                          tuple(parts))
 
 
 def _steps(p: _Plan, handovers, aps: set) -> tuple[tuple[Step, ...], tuple[Handover, ...]]:
@@ -451,9 +458,10 @@ def simulate_plan(plan: dict, cfg: SimConfig, *, protocol: str = "sigma",
     from sigma_sn.sim.run import PROGRESS_SLICES
 
     if replays is None:
-        replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
-                                    step_s=step_s, mobiles=mobiles, source=source,
-                                    progress=progress)
+        # each mobile's geometry is built where it is replayed (sigma_sn.sim.planned)
+        replays = plan_replays(plan, truth_elements=truth_elements, plan_dir=plan_dir,
+                               step_s=step_s, mobiles=mobiles, source=source,
+                               progress=progress)
     with _stage(progress, "simulate", PROGRESS_SLICES * len(replays)) as bar:
         return simulate_many(replays, cfg, protocol=protocol, mip=mip,
                              progress=bar if progress else None)

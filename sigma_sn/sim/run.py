@@ -21,6 +21,7 @@ from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
 from sigma_sn.sim.pathgeom import path_rtt_s, path_rtt_summary_ms
+from sigma_sn.sim.planned import MobileReplay, PlannedReplays, ReplayInputs, replay_geometry
 
 REPORT_SCHEMA = "sigma-sn/report/1"
 #: the Mobile IPv6 family's endpoints by protocol name
@@ -46,47 +47,66 @@ def simulate(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
 
 def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
                   mip: MipConfig | None = None, progress=None) -> dict:
-    """Replay each of ``replays`` (one association per mobile) and return one report
-    aggregating them. Mobile ``k`` draws its random numbers from ``[seed, k]`` (the
-    first from ``seed`` alone), so mobiles do not share loss patterns. ``progress``
+    """Replay each of ``replays`` (one association per mobile; or a
+    :class:`~sigma_sn.sim.planned.PlannedReplays`, whose geometry each replay builds where
+    it runs) and return one report aggregating them. Mobile ``k`` draws its random
+    numbers from ``[seed, k]`` (the first from ``seed`` alone), so mobiles do not share
+    loss patterns. ``progress``
     (a :class:`~sigma_sn.progress.Progress`-like object) is advanced in simulated time.
     """
-    replays = list(replays)
-    if not replays:
-        raise ValueError("nothing to simulate: no replays")
-    if len({r.duration_s for r in replays}) != 1 or len({r.start_utc for r in replays}) != 1:
-        raise ValueError("replays of one report must share start and duration")
+    planned = replays if isinstance(replays, PlannedReplays) else None
+    if planned is not None:
+        # geometry built in each task from the inputs every task shares (scattered once
+        # on Dask), so only each mobile's small part of the plan is shipped
+        replays, inputs = list(planned.mobiles), planned.inputs
+        start_utc, end_s = inputs.start_utc, inputs.duration_s
+    else:
+        replays, inputs = list(replays), None
+        if not replays:
+            raise ValueError("nothing to simulate: no replays")
+        if (len({r.duration_s for r in replays}) != 1
+                or len({r.start_utc for r in replays}) != 1):
+            raise ValueError("replays of one report must share start and duration")
+        start_utc, end_s = replays[0].start_utc, replays[0].duration_s
     workers = compute.workers(1)
     if compute.current().dask or (workers > 1 and len(replays) > 1):
-        # groups of mobiles, elsewhere (sigma_sn.compute), about 8 per worker: a task per
-        # mobile would cost more in Dask's bookkeeping than a short replay does; each mobile
-        # keeps its own random stream, and the groups come back in order: the same bytes
+        # groups of mobiles, elsewhere (sigma_sn.compute); each mobile keeps its own random
+        # stream, and the groups come back in order: the same bytes
         if compute.current().dask:
             workers = compute.dask_workers()
-        size = -(-len(replays) // (8 * workers))
-        groups = [list(enumerate(replays))[k:k + size] for k in range(0, len(replays), size)]
+        groups = compute.chunks(list(enumerate(replays)), workers)
         sizes = iter([len(g) for g in groups])
         tick = None if progress is None else (
             lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
         parts = [part for got in compute.ordered_map(
-                     _replay_parts, groups, (cfg, protocol, mip), workers=workers,
+                     _replay_parts, groups, (cfg, protocol, mip, inputs), workers=workers,
                      label="group of replays", progress=tick,
-                     describe=lambda g: f"mobiles {g[0][1].mobile} .. {g[-1][1].mobile}")
+                     describe=lambda g: f"mobiles {_name(g[0][1])} .. {_name(g[-1][1])}")
                  for part in got]
     else:
-        parts = [_summarise(run_replay(r, cfg, protocol=protocol, mip=mip, stream=k,
-                                       progress=progress), cfg)
+        parts = [_summarise(run_replay(_built(r, inputs), cfg, protocol=protocol, mip=mip,
+                                       stream=k, progress=progress), cfg)
                  for k, r in enumerate(replays)]
-    return _report(parts, replays[0], cfg, protocol)
+    return _report(parts, start_utc, end_s, cfg, protocol)
 
 
 def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     """The mobiles' shares of the report (``group``: ``(k, replay)`` pairs, mobile ``k``
-    drawing from stream ``k``; ``shared``: the config, protocol and Mobile IP config
-    every mobile runs under)."""
-    cfg, protocol, mip = shared
-    return [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
+    drawing from stream ``k``, a replay being a :class:`MobileReplay` to build from
+    ``inputs`` when they are given; ``shared``: the config, protocol, Mobile IP config
+    and the replay inputs every mobile runs under)."""
+    cfg, protocol, mip, inputs = shared
+    return [_summarise(run_replay(_built(replay, inputs), cfg, protocol=protocol, mip=mip,
+                                  stream=k), cfg)
             for k, replay in group]
+
+
+def _built(replay, inputs: ReplayInputs | None) -> Replay:
+    return replay if inputs is None else replay_geometry(inputs, replay)
+
+
+def _name(replay) -> str:
+    return replay.name if isinstance(replay, MobileReplay) else replay.mobile
 
 
 def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> dict:
@@ -95,7 +115,9 @@ def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> d
     outcomes = list(outcomes)
     if not outcomes:
         raise ValueError("nothing to report: no outcomes")
-    return _report([_summarise(o, cfg) for o in outcomes], outcomes[0].replay, cfg, protocol)
+    first = outcomes[0].replay
+    return _report([_summarise(o, cfg) for o in outcomes], first.start_utc, first.duration_s,
+                   cfg, protocol)
 
 
 @dataclass
@@ -403,8 +425,8 @@ def _sum_dicts(dicts) -> dict:
     return dict(sorted(out.items()))
 
 
-def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) -> dict:
-    end_s = first.duration_s
+def _report(parts: list[_Part], start_utc: str, end_s: float, cfg: SimConfig,
+            protocol: str) -> dict:
     sent = sum(p.sent for p in parts)
     lost = sum(p.lost for p in parts)
     latency = np.concatenate([p.latency_s for p in parts])
@@ -419,7 +441,7 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
         "protocol": protocol,
         "mobile": ", ".join(names),
         "mobiles": names,
-        "start_utc": first.start_utc,
+        "start_utc": start_utc,
         "duration_s": round(end_s, 6),
         "traffic": {"kind": cfg.traffic, "direction": cfg.direction,
                     "rate_pps": cfg.rate_pps if cfg.traffic == "cbr" else None,
@@ -446,7 +468,7 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
         "path_failures": [{"mobile": p.mobile, "t_s": round(t, 6), "address": a}
                           for p in parts for t, a in p.stats.path_failures],
         "handovers": handovers,
-        "association": _association(parts, first.start_utc),
+        "association": _association(parts, start_utc),
         "per_mobile": [{
             "mobile": p.mobile,
             "packets": {"sent": p.sent, "delivered": p.delivered, "lost": p.lost,
