@@ -83,6 +83,8 @@ class SpilledLog(PacketLog):
         order (``size`` is ignored: the chunks are the ones written)."""
         if not self._frozen:
             raise RuntimeError("read a SpilledLog only after trimmed()")
+        if self._spilled and self._file is None:
+            raise RuntimeError("this packet log was closed: its report is made")
         if self._file is None:
             return
         self._file.seek(0)
@@ -109,7 +111,6 @@ class SpilledLog(PacketLog):
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._spilled = []
 
     # -- across processes (a replay run by a worker) -----------------------------------
     def __getstate__(self):
