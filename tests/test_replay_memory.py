@@ -139,3 +139,20 @@ def test_a_spilled_log_crosses_processes_whole(monkeypatch):
     assert back.n == log.n > 4 * SMALL_CHUNK
     for column in ("sent_s", "arrival_s", "ap", "cause"):
         assert np.array_equal(getattr(back, column), getattr(log, column), equal_nan=True)
+
+
+def test_mobiles_run_by_workers_give_the_report_of_mobiles_run_here(monkeypatch):
+    """A worker sends back each mobile's latencies, not its log: the percentiles over all
+    mobiles must not notice."""
+    import dataclasses
+
+    from sigma_sn.sim.run import _replay_parts, _report, simulate_many
+
+    monkeypatch.setattr(spill, "CHUNK_PACKETS", SMALL_CHUNK)
+    replays = [two_path_replay(duration_s=200.0),
+               dataclasses.replace(two_path_replay(los_a_s=25.0, duration_s=200.0),
+                                   mobile="U")]
+    cfg = cbr(loss_prob=0.01)
+    here = simulate_many(replays, cfg)
+    parts = _replay_parts(list(enumerate(replays)), (cfg, "sigma", None))
+    assert _public(_report(parts, replays[0], cfg, "sigma")) == _public(here)

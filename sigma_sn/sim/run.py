@@ -17,8 +17,8 @@ from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
-from sigma_sn.sim.logpass import (LatencyHistogram, LogPass, latency_percentiles_ms,
-                                  weighted_summary_ms)
+from sigma_sn.sim.logpass import (InTimeLatencies, LatencyHistogram, LogPass,
+                                  latency_percentiles_ms, weighted_summary_ms)
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
@@ -87,8 +87,15 @@ def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     drawing from stream ``k``; ``shared``: the config, protocol and Mobile IP config
     every mobile runs under)."""
     cfg, protocol, mip = shared
-    return [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
-            for k, replay in group]
+    parts = [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
+             for k, replay in group]
+    if not cfg.keep_trace:
+        # the parent needs only the latencies of each log (for the percentiles over all
+        # mobiles): send those, not the whole log
+        for p in parts:
+            log, p.log = p.log, InTimeLatencies(p.log, group[0][1].duration_s)
+            log.close()
+    return parts
 
 
 def report_from_outcomes(outcomes, cfg: SimConfig, protocol: str = "sigma") -> dict:
@@ -202,7 +209,7 @@ class _Part:
     lm_updates: int
     coverage_gaps: list               # (start_s, end_s): no access point visible at all
     series: dict                      # per-bin arrays
-    log: PacketLog                    # read again for the latency percentiles, then closed
+    log: PacketLog | InTimeLatencies  # read again for the latency percentiles, then closed
     path_rtt: tuple                   # on a path: (RTT values, packets that met each)
 
 
