@@ -1,6 +1,7 @@
 """Benchmark: our packet replay against a bare SimPy loop that moves the same number of
-packets, measured in the same run, CBR and bulk, for two run lengths (memory must not
-grow with the run).
+packets, measured in the same run, CBR and bulk, for two or more run lengths: memory must
+not grow with the run (the packet log streams to disk), so the last line per traffic
+gives the peak RSS's growth in MB per simulated hour.
 
 The floor is the least any SimPy replay can cost per packet: a source process, then a
 process per packet that waits one link delay and puts the packet in a store a sink
@@ -11,7 +12,10 @@ The plan is the shipped ``iridium-router`` scenario stretched to each length. Bu
 ``--capacity-mbps`` (default 2: about 230 packets/s) so that the default run takes a few
 minutes; ``--capacity-mbps 20`` is the scenario's own link (16.9 M packets in 2 h).
 
-    python benchmarks/replay.py [--hours 1 4] [--traffic cbr bulk] [--capacity-mbps 2]
+Times are wall seconds and CPU seconds of the child (the machine may be shared: the CPU
+ratio is the steadier one).
+
+    python benchmarks/replay.py [--hours 1 4 8] [--traffic cbr bulk] [--capacity-mbps 2]
 """
 
 from __future__ import annotations
@@ -55,11 +59,11 @@ def child_ours(plan_path: str, traffic: str, capacity_mbps: float) -> dict:
     if traffic == "bulk":
         over["capacity_bps"] = capacity_mbps * 1e6
     cfg, _ = config_from_plan(plan, **over)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = run_replay(replay, cfg)
     report = report_from_outcomes([out], cfg)
-    t1 = time.perf_counter()
-    return {"s": t1 - t0, "packets": report["packets"]["sent"],
+    t1, c1 = time.perf_counter(), time.process_time()
+    return {"s": t1 - t0, "cpu_s": c1 - c0, "packets": report["packets"]["sent"],
             "throughput_bps": report["throughput_bps"]}
 
 
@@ -86,9 +90,10 @@ def child_floor(packets: int, duration_s: float) -> dict:
 
     env.process(source())
     env.process(sink())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     env.run()
-    return {"s": time.perf_counter() - t0, "packets": packets}
+    return {"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+            "packets": packets}
 
 
 def measure(args: list[str]) -> dict:
@@ -116,15 +121,26 @@ def run(hours_list, traffic_list, capacity_mbps: float) -> list[dict]:
                 floor = measure(["floor", str(ours["packets"]), str(hours * 3600.0)])
                 row = {"hours": hours, "traffic": traffic, "packets": ours["packets"],
                        "ours_s": ours["s"], "floor_s": floor["s"],
-                       "ratio": ours["s"] / floor["s"], "ours_mb": ours["peak_mb"],
+                       "ratio": ours["s"] / floor["s"],
+                       "cpu_ratio": ours["cpu_s"] / floor["cpu_s"], "ours_mb": ours["peak_mb"],
                        "floor_mb": floor["peak_mb"]}
                 rows.append(row)
                 print(f"{traffic:4s} {hours:4g} h  {row['packets']:>10,} packets  ours "
                       f"{row['ours_s']:7.1f} s  bare SimPy {row['floor_s']:7.1f} s  ratio "
-                      f"{row['ratio']:4.2f} (goal <= {GOAL_RATIO})  peak RSS ours "
+                      f"{row['ratio']:4.2f}, CPU {ours['cpu_s']:.1f} / {floor['cpu_s']:.1f} s "
+                      f"= {row['cpu_ratio']:4.2f} (goal <= {GOAL_RATIO})  peak RSS ours "
                       f"{row['ours_mb']:6.0f} MB, SimPy {row['floor_mb']:5.0f} MB  "
                       f"({(row['ours_mb'] * 2**20) / max(row['packets'], 1):.0f} B/packet)",
                       flush=True)
+    for traffic in traffic_list:
+        mine = sorted((r for r in rows if r["traffic"] == traffic), key=lambda r: r["hours"])
+        if len(mine) > 1 and mine[-1]["hours"] > mine[0]["hours"]:
+            a, b = mine[0], mine[-1]
+            print(f"{traffic:4s} peak RSS {a['ours_mb']:.0f} MB ({a['hours']:g} h) -> "
+                  f"{b['ours_mb']:.0f} MB ({b['hours']:g} h): "
+                  f"{(b['ours_mb'] - a['ours_mb']) / (b['hours'] - a['hours']):+.1f} MB per hour",
+                  flush=True)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return rows
 
 

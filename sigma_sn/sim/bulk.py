@@ -43,6 +43,11 @@ class PathState:
         self.partial = 0
         self.timer_token = 0
         self.timer_running = False
+        # RFC 4960 §6.3.2: one T3-rtx timer per destination. A restart only moves the
+        # deadline; one SimPy event is pending at a time, at ``armed_at`` (None: none)
+        self.deadline_s = 0.0
+        self.armed_at = None
+        self.wake_token = 0
 
 
 class BulkTransfer:
@@ -173,10 +178,32 @@ class BulkTransfer:
             self.start_timer(dest)
 
     def start_timer(self, dest: str) -> None:
+        """(Re)start the T3-rtx timer of ``dest`` (RFC 4960 §6.3.2 R1, R3). Most SACKs
+        restart it: that moves the deadline and schedules nothing, unless the deadline
+        comes before the pending wake-up (a shorter RTO)."""
         p = self.path(dest)
         p.timer_token += 1
         p.timer_running = True
-        self.a.at(self.a.env.now + p.d.rto.rto, self.t3_expired, dest, p.timer_token)
+        p.deadline_s = self.a.env.now + p.d.rto.rto
+        if p.armed_at is None or p.deadline_s < p.armed_at:
+            self._arm(dest, p)
+
+    def _arm(self, dest: str, p: PathState) -> None:
+        p.armed_at = p.deadline_s
+        p.wake_token += 1
+        self.a.at(p.deadline_s, self._t3_wake, dest, p.wake_token)
+
+    def _t3_wake(self, dest: str, token: int) -> None:
+        p = self.path(dest)
+        if token != p.wake_token:
+            return                              # superseded by an earlier wake-up
+        p.armed_at = None
+        if not p.timer_running:
+            return
+        if self.a.env.now < p.deadline_s:       # restarted since: sleep until then
+            self._arm(dest, p)
+            return
+        self.t3_expired(dest, p.timer_token)
 
     def t3_expired(self, dest: str, token: int) -> None:
         p = self.path(dest)

@@ -716,7 +716,14 @@ def build_links(replay: Replay, cfg: SimConfig, rng: np.random.Generator) -> dic
 
 class PacketLog:
     """Per-packet outcome: send time, arrival (NaN if lost), access point index, loss
-    cause (-1 if delivered). Appends go to compact arrays; ``trimmed()`` gives numpy."""
+    cause (-1 if delivered). Appends go to compact arrays; ``trimmed()`` gives numpy.
+
+    This log holds every packet in memory; :class:`sigma_sn.sim.spill.SpilledLog` keeps
+    only the newest ones and streams the rest to disk. Readers go through
+    :meth:`chunks`, which both provide."""
+
+    #: a subclass hook: :meth:`_full` runs when ``n`` reaches this (never, here)
+    _spill_at = -1
 
     def __init__(self, ap_names: list[str]):
         self.ap_names = ap_names
@@ -737,6 +744,11 @@ class PacketLog:
             self._cause.append(CAUSES.index(cause))
         self._ap.append(-1 if ap is None else self.ap_index[ap])
         self.n += 1
+        if self.n == self._spill_at:
+            self._full()
+
+    def _full(self) -> None:
+        """Called when ``n`` reaches ``_spill_at``: a subclass moves packets out."""
 
     def drop(self, index: int, cause: str) -> None:
         """The packet logged at ``index`` turns out lost on arrival (e.g. out of the blue)."""
@@ -750,6 +762,17 @@ class PacketLog:
         self.ap = np.frombuffer(self._ap, dtype=np.int32)
         self.cause = np.frombuffer(self._cause, dtype=np.int8)
         return self
+
+    def chunks(self, size: int = 1 << 16):
+        """Yield ``(first_index, sent_s, arrival_s, ap, cause)`` numpy slices of the
+        (trimmed) log, in send order, ``size`` packets at a time."""
+        for lo in range(0, self.n, size):
+            hi = min(lo + size, self.n)
+            yield (lo, self.sent_s[lo:hi], self.arrival_s[lo:hi], self.ap[lo:hi],
+                   self.cause[lo:hi])
+
+    def close(self) -> None:
+        """Release what the log holds outside memory (nothing, here)."""
 
 
 def cbr_source(assoc: Association, log: PacketLog, cfg: SimConfig, end_s: float):

@@ -8,7 +8,7 @@ handover and path failure says which mobile it belongs to.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -17,11 +17,13 @@ from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
+from sigma_sn.sim.logpass import (InTimeLatencies, LatencyHistogram, LogPass,
+                                  latency_percentiles_ms, weighted_summary_ms)
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
-from sigma_sn.sim.pathgeom import path_rtt_s, path_rtt_summary_ms
 from sigma_sn.sim.planned import MobileReplay, PlannedReplays, ReplayInputs, replay_geometry
+from sigma_sn.sim.spill import SpilledLog
 
 REPORT_SCHEMA = "sigma-sn/report/1"
 #: the Mobile IPv6 family's endpoints by protocol name
@@ -96,9 +98,17 @@ def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     ``inputs`` when they are given; ``shared``: the config, protocol, Mobile IP config
     and the replay inputs every mobile runs under)."""
     cfg, protocol, mip, inputs = shared
-    return [_summarise(run_replay(_built(replay, inputs), cfg, protocol=protocol, mip=mip,
-                                  stream=k), cfg)
-            for k, replay in group]
+    parts = [_summarise(run_replay(_built(replay, inputs), cfg, protocol=protocol, mip=mip,
+                                   stream=k), cfg)
+             for k, replay in group]
+    if not cfg.keep_trace:
+        # the parent needs only the latencies of each log (for the percentiles over all
+        # mobiles): send those, not the whole log
+        end_s = inputs.duration_s if inputs is not None else group[0][1].duration_s
+        for p in parts:
+            log, p.log = p.log, InTimeLatencies(p.log, end_s)
+            log.close()
+    return parts
 
 
 def _built(replay, inputs: ReplayInputs | None) -> Replay:
@@ -132,12 +142,13 @@ class Outcome:
 
 def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
                mip: MipConfig | None = None, stream: int = 0, progress=None,
-               extra_links: dict | None = None, log_factory=PacketLog,
+               extra_links: dict | None = None, log_factory=None,
                association=Association, prepare=None) -> Outcome:
     """Run one replay to its end and return the :class:`Outcome`.
 
     Hooks for actors that are not part of the plan (attackers, failures):
-    ``extra_links`` join the MH's links, ``log_factory(ap_names)`` makes the packet log,
+    ``extra_links`` join the MH's links, ``log_factory(ap_names)`` makes the packet log
+    (by default a :class:`~sigma_sn.sim.spill.SpilledLog`, whose memory stays flat),
     ``association`` is the SIGMA endpoint class, and ``prepare(env, endpoint)`` installs
     hooks and processes before the clock starts. The defaults change nothing.
     """
@@ -148,7 +159,8 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
     links = build_links(replay, cfg, rng)
     links.update(extra_links or {})
     end_s = replay.duration_s
-    log = log_factory(sorted(links))
+    log = (SpilledLog(sorted(links), lambda: env.now) if log_factory is None
+           else log_factory(sorted(links)))
     bulk = None
     if protocol != "sigma":
         if cfg.traffic != "cbr":
@@ -213,40 +225,48 @@ class _Part:
     lost: int
     in_flight: int
     causes: dict
-    latency_s: np.ndarray
+    latency: LatencyHistogram
     delivered_bits: float
     handovers: list
     stats: object
     lm_updates: int
     coverage_gaps: list               # (start_s, end_s): no access point visible at all
     series: dict                      # per-bin arrays
-    log: PacketLog | None = field(default=None)
-    path_rtt_s: np.ndarray | None = None   # on a path: each delivered packet's path RTT
+    log: PacketLog | InTimeLatencies  # read again for the latency percentiles, then closed
+    path_rtt: tuple                   # on a path: (RTT values, packets that met each)
 
 
 def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
     replay, log = out.replay, out.log
     end_s = replay.duration_s
-    delivered_mask = log.cause < 0
-    arrived_in_time = delivered_mask & (log.arrival_s <= end_s)
-    lost_mask = log.cause >= 0
-    latency = log.arrival_s[arrived_in_time]      # a copy: subtract in place
-    latency -= log.sent_s[arrived_in_time]
+    shares = _shares(replay, out.endpoint)
+    bin_s, n_bins = _bins(end_s)
+    tally = LogPass(end_s=end_s, bin_s=bin_s, n_bins=n_bins, bounds=shares["bounds"],
+                    looks=_looks(shares, log),
+                    interval_s=1.0 / cfg.rate_pps if cfg.traffic == "cbr" else None,
+                    links=replay.links if any(g.delay_s is not None for g in replay.links)
+                    else (), ap_names=log.ap_names)
+    for chunk in log.chunks():
+        tally.feed(chunk)
+    tally.finish()
     if out.bulk is not None:
         bits = out.bulk.delivered_bytes * 8.0
+        bin_bits = np.array(out.bulk.delivered_bits)
     else:
-        bits = float(arrived_in_time.sum()) * cfg.payload_bytes * 8.0
+        bits = float(tally.delivered) * cfg.payload_bytes * 8.0
+        bin_bits = tally.arrival_bins * (cfg.payload_bytes * 8.0)
     return _Part(
-        mobile=replay.mobile, sent=int(log.n), delivered=int(arrived_in_time.sum()),
-        lost=int(lost_mask.sum()), in_flight=int((delivered_mask & ~arrived_in_time).sum()),
-        causes={c: int((log.cause == i).sum()) for i, c in enumerate(CAUSES)},
-        latency_s=latency, delivered_bits=bits,
-        handovers=_handovers(replay, out.endpoint, log, arrived_in_time, lost_mask, cfg),
+        mobile=replay.mobile, sent=tally.n, delivered=tally.delivered,
+        lost=int(tally.causes.sum()), in_flight=tally.in_flight,
+        causes={c: int(tally.causes[i]) for i, c in enumerate(CAUSES)},
+        latency=tally.latency, delivered_bits=bits,
+        handovers=_handovers(replay, shares, tally, cfg),
         coverage_gaps=coverage_gaps(replay),
         stats=out.endpoint.stats, lm_updates=out.endpoint.lm_summary()[1],
-        series=_series(out, cfg, arrived_in_time, lost_mask, latency),
-        log=log if cfg.keep_trace else None,
-        path_rtt_s=path_rtt_s(replay.links, log, arrived_in_time))
+        series={"sent": tally.sent_bins, "delivered": tally.delivered_bins,
+                "lost": tally.lost_bins, "latency_sum_s": tally.latency_sum_s,
+                "bits": bin_bits},
+        log=log, path_rtt=tally.path_rtt())
 
 
 def coverage_gaps(replay: Replay) -> list[tuple[float, float]]:
@@ -268,51 +288,14 @@ def _overlap_s(gaps, a: float, b: float) -> float:
     return sum(max(0.0, min(e, b) - max(s, a)) for s, e in gaps)
 
 
-def _interruptions(log: PacketLog, arrived_in_time, cfg: SimConfig, end_s: float):
-    """Return ``(first_lost, start_s, length_s)`` arrays, one per run of packets that no
-    path carried (configured random loss aside: that is the link, not the path).
-
-    The run's length is in send time, from one packet interval after the last usable
-    packet to the next usable one: the span in which data sent found no usable path,
-    whatever the rate (to within one packet interval)."""
-    if cfg.traffic != "cbr" or log.n == 0:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-    interval = 1.0 / cfg.rate_pps
-    usable = (log.cause < 0) | (log.cause == CAUSES.index("random_loss"))
-    idx = np.flatnonzero(usable)
-    # bracket with virtual usable packets before the first and after the last
-    ext = np.concatenate(([-1], idx, [log.n]))
-    t = np.concatenate(([-interval], log.sent_s[idx], [end_s]))
-    runs = np.flatnonzero(np.diff(ext) > 1)
-    first = ext[runs] + 1
-    start = t[runs] + interval
-    length = np.maximum(t[runs + 1] - start, 0.0)
-    return first, start, length
-
-
-def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_mask,
-               cfg: SimConfig) -> list:
-    """Per planned handover: when data switched, handover latency (last packet over the
-    old path to first over the new one, as the SIGMA papers define it), packets lost.
-
-    Packets are shared out around each protocol's own times (the endpoint's
-    ``handover_times()``): SIGMA-SN's switch of primary; Mobile IP's break and binding,
-    which come at the old access point's LOS, often minutes after the plan's switch.
-    Two handovers part at the midpoint of the first's switch and the second's break
-    (its switch for SIGMA-SN). A handover the protocol never made gets no packets.
-
-    Each made handover also gets its service interruption (:func:`_interruptions` in
-    its share, less any coverage gap) and the coverage gap it spans; one that spans a
-    coverage gap reports no handover latency (that time is the sky's, not the
-    protocol's). A negative latency (the new path delivers before the old one's last
-    packet: reordering) is kept as it is.
-    """
+def _shares(replay: Replay, endpoint) -> dict:
+    """How the log's packets are shared out among the handovers the protocol made (see
+    :func:`_handovers`): ``times`` (the endpoint's ``handover_times()``), ``made`` (their
+    indices), ``spans`` (first, last) in send time, ``bounds`` (share ``i`` holds the
+    packets sent in ``[bounds[i], bounds[i + 1])``) and ``share`` (handover index ->
+    ``(i, lo, hi)``)."""
     end_s = replay.duration_s
-    hos = list(replay.handovers)
     times = endpoint.handover_times()
-    # packets are logged in send order, so each handover's share is a slice
-    if np.any(np.diff(log.sent_s) < 0):
-        raise RuntimeError("packet log is not in send order")
     made = [k for k, t in enumerate(times) if t is not None]
     # each made handover spans [first, last] in send time: the break (or switch) to the
     # switch, or to the break when data never switched
@@ -322,23 +305,61 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
     for (_, last), (first, _) in zip(spans, spans[1:]):
         bounds.append(min(max(bounds[-1], 0.5 * (last + first)), end_s))
     bounds.append(max(bounds[-1], end_s))
-    edges = np.searchsorted(log.sent_s, bounds, side="left")
     share = {k: (i, bounds[i], bounds[i + 1]) for i, k in enumerate(made)}
-    not_random = CAUSES.index("random_loss")
+    return {"times": times, "made": made, "spans": spans, "bounds": bounds, "share": share}
+
+
+def _looks(shares: dict, log: PacketLog) -> list:
+    """Per handover that switched, where to look for the old path's last packet and the
+    new one's first (:class:`LogPass` ``looks``). The old path's last packet was sent
+    before the break (the switch for SIGMA-SN), maybe long before the share when the
+    handover is hard: look back to the previous handover's switch."""
+    spans, out = shares["spans"], []
+    for k, (i, _, hi) in shares["share"].items():
+        _, t_cn, old_ap, new_ap = shares["times"][k]
+        if t_cn is not None:
+            prev_s = spans[i - 1][1] if i else 0.0
+            out.append((i, prev_s, spans[i][0], log.ap_index.get(old_ap, -2), t_cn, hi,
+                        log.ap_index.get(new_ap, -2)))
+    return out
+
+
+def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> list:
+    """Per planned handover: when data switched, handover latency (last packet over the
+    old path to first over the new one, as the SIGMA papers define it), packets lost.
+
+    Packets are shared out around each protocol's own times (the endpoint's
+    ``handover_times()``): SIGMA-SN's switch of primary; Mobile IP's break and binding,
+    which come at the old access point's LOS, often minutes after the plan's switch.
+    Two handovers part at the midpoint of the first's switch and the second's break
+    (its switch for SIGMA-SN). A handover the protocol never made gets no packets.
+
+    Each made handover also gets its service interruption (the runs of packets no path
+    carried, :class:`LogPass`, in its share, less any coverage gap) and the coverage gap
+    it spans; one that spans a coverage gap reports no handover latency (that time is
+    the sky's, not the protocol's). A negative latency (the new path delivers before the old one's last
+    packet: reordering) is kept as it is.
+    """
+    end_s = replay.duration_s
+    times, share = shares["times"], shares["share"]
     gaps = coverage_gaps(replay)
-    run_first, run_start, run_len = _interruptions(log, arrived_in_time, cfg, end_s)
-    run_share = np.searchsorted(edges, run_first, side="right") - 1
+    # the run's length is in send time, from one packet interval after the last usable
+    # packet to the next usable one (to within one packet interval, whatever the rate);
+    # a run belongs to the share its first packet was sent in
+    run_t = np.array([r[0] for r in tally.runs])
+    run_start = np.array([r[1] for r in tally.runs])
+    run_len = np.array([r[2] for r in tally.runs])
+    run_share = np.searchsorted(tally.bounds, run_t, side="right") - 1
     out = []
-    for k, h in enumerate(hos):
+    for k, h in enumerate(replay.handovers):
         t_cn = last_old = first_new = latency_ms = interruption_ms = None
         t_break = None
         lost = 0
         gap_s = 0.0
         if k in share:
-            i, lo, hi = share[k]
-            _, t_cn, old_ap, new_ap = times[k]
-            s = slice(int(edges[i]), int(edges[i + 1]))
-            lost = int((lost_mask[s] & (log.cause[s] != not_random)).sum())
+            i = share[k][0]
+            t_cn = times[k][1]
+            lost = int(tally.share_lost[i])
             t_break = times[k][0]
             mine = run_share == i
             total = float(run_len[mine].sum())
@@ -347,17 +368,8 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
             if cfg.traffic == "cbr":
                 interruption_ms = _ms(max(total - gap_s, 0.0))
         if t_cn is not None:
-            # the old path's last packet was sent before the break (the switch for
-            # SIGMA-SN), maybe long before the share when the handover is hard; look
-            # back to the previous handover's switch
-            prev_s = spans[i - 1][1] if i else 0.0
-            a, b, c, d = np.searchsorted(log.sent_s, [prev_s, spans[i][0], t_cn, hi],
-                                         side="left")
-            before, after = slice(int(a), int(b)), slice(int(c), int(d))
-            old = arrived_in_time[before] & (log.ap[before] == log.ap_index.get(old_ap, -2))
-            new = arrived_in_time[after] & (log.ap[after] == log.ap_index.get(new_ap, -2))
-            last_old = float(log.arrival_s[before][old].max()) if old.any() else None
-            first_new = float(log.arrival_s[after][new].min()) if new.any() else None
+            last_old = tally.last_old.get(i)
+            first_new = tally.first_new.get(i)
             if first_new is not None and last_old is not None:
                 # a latency across a coverage gap is the sky's, not the protocol's
                 gap_s = max(gap_s, _overlap_s(gaps, last_old, first_new))
@@ -378,27 +390,6 @@ def _handovers(replay: Replay, endpoint, log: PacketLog, arrived_in_time, lost_m
             "lost": lost,
         })
     return out
-
-
-def _series(out: Outcome, cfg: SimConfig, arrived_in_time, lost_mask, latency) -> dict:
-    """Per-bin sums: sent, delivered, lost and latency by send time; delivered payload
-    bits by arrival time (in-order bytes for the bulk transfer)."""
-    log, end_s = out.log, out.replay.duration_s
-    bin_s, n = _bins(end_s)
-
-    def bin_of(t):
-        return np.minimum(t // bin_s, n - 1).astype(np.int32)
-
-    if out.bulk is not None:
-        bits = np.array(out.bulk.delivered_bits)
-    else:
-        bits = np.bincount(bin_of(log.arrival_s[arrived_in_time]), minlength=n) \
-            * (cfg.payload_bytes * 8.0)
-    k = bin_of(log.sent_s)            # once, then masked: 8.6 M packets a day at 100/s
-    k_ok = k[arrived_in_time]
-    return {"sent": np.bincount(k, minlength=n), "delivered": np.bincount(k_ok, minlength=n),
-            "lost": np.bincount(k[lost_mask], minlength=n),
-            "latency_sum_s": np.bincount(k_ok, latency, minlength=n), "bits": bits}
 
 
 def _timeseries(parts: list[_Part], end_s: float) -> dict:
@@ -429,7 +420,6 @@ def _report(parts: list[_Part], start_utc: str, end_s: float, cfg: SimConfig,
             protocol: str) -> dict:
     sent = sum(p.sent for p in parts)
     lost = sum(p.lost for p in parts)
-    latency = np.concatenate([p.latency_s for p in parts])
     messages = _sum_dicts(p.stats.messages for p in parts)
     sizes = _sum_dicts(p.stats.bytes for p in parts)
     lm_lat = np.array([x for p in parts for x in p.stats.lm_query_latency_s])
@@ -450,7 +440,7 @@ def _report(parts: list[_Part], start_utc: str, end_s: float, cfg: SimConfig,
                     "lost": lost, "in_flight": sum(p.in_flight for p in parts)},
         "loss_causes": _sum_dicts(p.causes for p in parts),
         "loss_rate": round(lost / sent, 9) if sent else 0.0,
-        "latency_ms": _percentiles_ms(latency),
+        "latency_ms": latency_percentiles_ms([(p.latency, p.log) for p in parts], end_s),
         "throughput_bps": round(sum(p.delivered_bits for p in parts) / end_s, 3),
         "signalling": {"messages": int(sum(messages.values())),
                        "bytes": int(sum(sizes.values())),
@@ -473,17 +463,23 @@ def _report(parts: list[_Part], start_utc: str, end_s: float, cfg: SimConfig,
             "mobile": p.mobile,
             "packets": {"sent": p.sent, "delivered": p.delivered, "lost": p.lost,
                         "in_flight": p.in_flight},
-            "latency_ms": _percentiles_ms(p.latency_s),
+            "latency_ms": latency_percentiles_ms([(p.latency, p.log)], end_s),
             "throughput_bps": round(p.delivered_bits / end_s, 3),
             "handovers": len(p.handovers)} for p in parts],
         "timeseries": _timeseries(parts, end_s),
     }
-    rtt = path_rtt_summary_ms(np.concatenate([p.path_rtt_s for p in parts]))
+    values, inverse = np.unique(np.concatenate([p.path_rtt[0] for p in parts]),
+                                return_inverse=True)
+    rtt = weighted_summary_ms(values, np.bincount(
+        inverse, np.concatenate([p.path_rtt[1] for p in parts])).astype(np.int64))
     if rtt is not None:     # on a path (a scenario's [path]): the RTT the packets met
         report["path_rtt_ms"] = rtt
-    if cfg.keep_trace:
+    if cfg.keep_trace:      # the logs stay on disk for the trace writer
         report["_trace"] = parts[0].log
         report["_traces"] = [(p.mobile, p.log) for p in parts]
+    else:
+        for p in parts:
+            p.log.close()
     return report
 
 

@@ -45,15 +45,13 @@ def write_trace_csv(path: str | os.PathLike, report_or_log) -> int:
             mobile = _field(mobile)
             ap_names = [_field(a) for a in log.ap_names] + [""]     # index -1: none
             cause_names = list(CAUSES) + [""]                       # index -1: delivered
-            for lo in range(0, log.n, _ROWS_PER_WRITE):
-                hi = min(lo + _ROWS_PER_WRITE, log.n)
-                sent = log.sent_s[lo:hi].tolist()
-                arrival = log.arrival_s[lo:hi].tolist()
-                causes = log.cause[lo:hi].tolist()
-                aps = log.ap[lo:hi].tolist()
+            # chunk by chunk: a log spilled to disk is read back a chunk at a time
+            for lo, sent, arrival, aps, causes in log.chunks(_ROWS_PER_WRITE):
+                hi = lo + len(sent)
                 fh.writelines([
                     f"{mobile},{k},{s:.6f},{a:.6f},{ap_names[p]},,{(a - s) * 1e3:.3f}\n"
                     if c < 0 else f"{mobile},{k},{s:.6f},,{ap_names[p]},{cause_names[c]},\n"
-                    for k, s, a, p, c in zip(range(lo, hi), sent, arrival, aps, causes)])
+                    for k, s, a, p, c in zip(range(lo, hi), sent.tolist(), arrival.tolist(),
+                                             aps.tolist(), causes.tolist())])
                 rows += hi - lo
     return rows
