@@ -154,5 +154,6 @@ def test_mobiles_run_by_workers_give_the_report_of_mobiles_run_here(monkeypatch)
                                    mobile="U")]
     cfg = cbr(loss_prob=0.01)
     here = simulate_many(replays, cfg)
-    parts = _replay_parts(list(enumerate(replays)), (cfg, "sigma", None))
-    assert _public(_report(parts, replays[0], cfg, "sigma")) == _public(here)
+    parts = _replay_parts(list(enumerate(replays)), (cfg, "sigma", None, None))
+    assert _public(_report(parts, replays[0].start_utc, replays[0].duration_s, cfg,
+                           "sigma")) == _public(here)
