@@ -17,6 +17,7 @@ from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
+from sigma_sn.sim.hybrid import HybridBulk, flow_summary, replay_mode
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
 from sigma_sn.sim.model import (CAUSES, Association, PacketLog, Replay, SimConfig,
                                 build_links, cbr_source)
@@ -142,7 +143,10 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         if cfg.traffic == "cbr":
             env.process(cbr_source(endpoint, log, cfg, end_s))
         else:
-            bulk = BulkTransfer(endpoint, cfg, log, end_s, *_bins(end_s))
+            bulk = (BulkTransfer(endpoint, cfg, log, end_s, *_bins(end_s))
+                    if cfg.bulk_detail_s is None else
+                    HybridBulk(endpoint, cfg, log, end_s, *_bins(end_s),
+                               detail_s=cfg.bulk_detail_s))
             env.process(bulk.start())
         env.process(endpoint.run_plan())
         env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
@@ -200,6 +204,7 @@ class _Part:
     series: dict                      # per-bin arrays
     log: PacketLog | None = field(default=None)
     path_rtt_s: np.ndarray | None = None   # on a path: each delivered packet's path RTT
+    flow: dict | None = None          # bulk with a detail window: what the flow carried
 
 
 def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
@@ -214,8 +219,11 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
         bits = out.bulk.delivered_bytes * 8.0
     else:
         bits = float(arrived_in_time.sum()) * cfg.payload_bytes * 8.0
+    flow = flow_summary(out.bulk)
+    carried = 0 if flow is None else flow["packets_carried"]   # delivered, not logged
     return _Part(
-        mobile=replay.mobile, sent=int(log.n), delivered=int(arrived_in_time.sum()),
+        mobile=replay.mobile, sent=int(log.n) + carried,
+        delivered=int(arrived_in_time.sum()) + carried,
         lost=int(lost_mask.sum()), in_flight=int((delivered_mask & ~arrived_in_time).sum()),
         causes={c: int((log.cause == i).sum()) for i, c in enumerate(CAUSES)},
         latency_s=latency, delivered_bits=bits,
@@ -224,7 +232,7 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
         stats=out.endpoint.stats, lm_updates=out.endpoint.lm_summary()[1],
         series=_series(out, cfg, arrived_in_time, lost_mask, latency),
         log=log if cfg.keep_trace else None,
-        path_rtt_s=path_rtt_s(replay.links, log, arrived_in_time))
+        path_rtt_s=path_rtt_s(replay.links, log, arrived_in_time), flow=flow)
 
 
 def coverage_gaps(replay: Replay) -> list[tuple[float, float]]:
@@ -457,6 +465,7 @@ def _report(parts: list[_Part], first: Replay, cfg: SimConfig, protocol: str) ->
         "timeseries": _timeseries(parts, end_s),
     }
     rtt = path_rtt_summary_ms(np.concatenate([p.path_rtt_s for p in parts]))
+    report["replay_mode"] = replay_mode(cfg, [p.flow for p in parts])
     if rtt is not None:     # on a path (a scenario's [path]): the RTT the packets met
         report["path_rtt_ms"] = rtt
     if cfg.keep_trace:
