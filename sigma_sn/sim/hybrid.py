@@ -117,7 +117,7 @@ class HybridBulk(BulkTransfer):
         # and how many the last one in congestion avoidance had
         self._overflows = 0
         self._overflow_losses = DEFAULT_OVERFLOW_LOSSES
-        self._tsn_owed = 0
+        self.tsn_owed = 0
         self._pace_until = -math.inf
         self._pace_next = 0.0
         self._pace_gap_s = 0.0
@@ -279,7 +279,7 @@ class HybridBulk(BulkTransfer):
         k = min(int(arrival // self.bin_s), len(self.delivered_bits) - 1)
         self.delivered_bits[k] += payload * 8.0
         self.flow_packets += n
-        self._tsn_owed += n
+        self.tsn_owed += n
 
     def _log_lost(self, n: int, now: float, addr: str, cause: str) -> None:
         """The flow's lost packets go in the log as the packet replay's would."""
@@ -302,9 +302,9 @@ class HybridBulk(BulkTransfer):
         # (in a few round trips, long before a flow ends); until then they are owed, so
         # that no gap opens that no chunk will ever fill.
         if not self.chunks and not self.rcv_above and self.rcv_cum == self.next_tsn - 1:
-            self.next_tsn += self._tsn_owed
+            self.next_tsn += self.tsn_owed
             self.cum_ack = self.rcv_cum = self.next_tsn - 1
-            self._tsn_owed = 0
+            self.tsn_owed = 0
         srtt = p.d.rto.srtt or 0.1
         self._pace_until = now + srtt
         self._pace_next = now
@@ -316,7 +316,10 @@ def flow_summary(bulk) -> dict | None:
     """What the flow carried in one replay (None for a replay without a flow)."""
     if not isinstance(bulk, HybridBulk):
         return None
-    return {"flows": bulk.flows, "flow_s": bulk.flow_s,
+    flow_s = bulk.flow_s
+    if bulk.flow is not None:              # still flowing when the run ended
+        flow_s += bulk.end_s - bulk.flow.start_s
+    return {"flows": bulk.flows, "flow_s": flow_s,
             "packets_carried": bulk.flow_packets - bulk.flow_lost,
             "packets_lost": bulk.flow_lost}
 
