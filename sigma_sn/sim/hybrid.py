@@ -258,8 +258,10 @@ class HybridBulk(BulkTransfer):
         if cut:                                         # one reduction per round trip
             f.ssthresh = max(f.cwnd / 2, 4 * mtu)
             f.cwnd, f.partial = f.ssthresh, 0.0
-        elif f.cwnd <= f.ssthresh:                      # §7.2.1: one MTU per SACK (2 DATA)
-            f.cwnd += mtu * sent / (2 * size)
+        elif f.cwnd <= f.ssthresh:
+            # §7.2.1: one MTU per SACK (of 2 DATA) while cwnd <= ssthresh: after a cut to
+            # ssthresh that is one SACK's worth, then congestion avoidance
+            f.cwnd = min(f.cwnd + mtu * sent / (2 * size), f.ssthresh + mtu)
         else:                                           # §7.2.2: one MTU per window acked
             f.partial += sent
             while f.partial >= f.cwnd:
