@@ -4,8 +4,10 @@ full packet-level replay of the shipped plans, and how the option is given and c
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 
+import jsonschema
 import pytest
 
 from sigma_sn.cli import main
@@ -29,8 +31,8 @@ CAPACITY_BPS = 2e6
 # full queue's worth: the switch (the ADD_IP's ACK waits in that queue) and the handover
 # latency (the old path's queue drains after the switch).
 THROUGHPUT_REL = 0.01      # both are capped by the same link; they differ at the edges
-LOSS_REL = 0.35            # per made-before-break handover: overflows at another phase
-TOTAL_LOSS_REL = 0.20
+LOSS_REL = 0.25            # per made-before-break handover: overflows at another phase
+TOTAL_LOSS_REL = 0.25      # the hard handover's extra slow-start overshoot dominates
 # after a break, data comes back at a T3-rtx expiry (RFC 4960 §6.3.3): the timers' phase
 # at the break may put it one backed-off RTO (1, 2, then 4 s) earlier or later
 HARD_RETURN_S = 4.0
@@ -63,6 +65,10 @@ def test_the_flow_carries_most_of_the_slice_and_says_so(both):
     mode = hybrid["replay_mode"]
     assert mode["mode"] == "hybrid" and mode["bulk_detail_s"] == DETAIL_S
     assert mode["flows"] >= 1 and mode["flow_s"] > 0.4 * hybrid["duration_s"]
+    schema = json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                        .read_text())
+    jsonschema.validate(hybrid, schema)
+    jsonschema.validate(full, schema)
     # what the flow carried is counted, not hidden: sent and delivered add up
     p = hybrid["packets"]
     assert p["sent"] == p["delivered"] + p["lost"] + p["in_flight"]
@@ -196,3 +202,18 @@ def test_simulate_takes_the_option_and_prints_the_mode(tmp_path, capsys, monkeyp
     assert json.loads(out.read_text())["replay_mode"]["bulk_detail_s"] == 20
     assert main(["simulate", str(plan), "--traffic", "cbr", "--bulk-detail-s", "20"]) == 2
     assert "--bulk-detail-s" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+def test_both_directions_carry_the_same_bytes_across_a_link_gap(direction):
+    g = LinkGeometry.constant("AP1", 1000.0, ((0.0, 150.0), (153.0, 400.0)))
+    replay = Replay("M", "2026-08-22T00:00:00Z", 300.0, (g,), "AP1", "a1", ())
+    reports = []
+    for w in (None, 10.0):
+        cfg = bulk(direction=direction, bulk_detail_s=w)
+        reports.append(report_from_outcomes([run_replay(replay, cfg)], cfg))
+    full, hybrid = reports
+    assert hybrid["replay_mode"]["flows"] == 2
+    # the break may bring data back one backed-off RTO apart (HARD_RETURN_S of the run)
+    assert hybrid["throughput_bps"] == pytest.approx(
+        full["throughput_bps"], rel=THROUGHPUT_REL + HARD_RETURN_S / replay.duration_s)
