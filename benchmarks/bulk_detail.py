@@ -8,7 +8,7 @@ wall time, CPU time (user + system) and peak resident memory are that child's
 hybrid's throughput, per-handover stall (handover latency) and loss are from the full
 replay's. Goal: the hybrid 2 h run within a minute on this machine.
 
-    python benchmarks/bulk_detail.py [--hours 2] [--detail-s 10]
+    python benchmarks/bulk_detail.py [--hours 2] [--detail-s 10] [--together]
 """
 
 from __future__ import annotations
@@ -44,18 +44,23 @@ def child(plan_path: str, detail_s: float | None) -> dict:
                           for h in report["handovers"]]}
 
 
-def measure(args: list[str]) -> dict:
-    """Run this script as ``--child ARGS`` in a subprocess; its result, wall and CPU
-    seconds and peak RSS (MB)."""
-    with tempfile.TemporaryFile("w+") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=out)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status):
-            raise RuntimeError(f"child {args} failed with status {status}")
-        out.seek(0)
-        result = json.loads(out.read())
+def start(args: list[str]):
+    """Start this script as ``--child ARGS``; :func:`finish` collects it."""
+    out = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=out)
+    return proc, out, time.perf_counter(), args
+
+
+def finish(started) -> dict:
+    """The child's result, its wall and CPU seconds (user + system) and peak RSS (MB)."""
+    proc, out, t0, args = started
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"child {args} failed with status {status}")
+    out.seek(0)
+    result = json.loads(out.read())
+    out.close()
     result.update(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
                   peak_mb=usage.ru_maxrss / 1024.0)
     return result
@@ -83,6 +88,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--detail-s", type=float, default=10.0)
+    ap.add_argument("--together", action="store_true",
+                    help="run both replays at once (on a busy machine: compare CPU seconds)")
     a = ap.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"bulk replay, detail window ±{a.detail_s:g} s vs every packet, iridium-router "
@@ -90,8 +97,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plan = Path(tmp) / "plan.json"
         replay_child(["plan", str(plan), str(a.hours)])   # apart: a fork copies our RSS
-        hybrid = measure([str(plan), str(a.detail_s)])
-        full = measure([str(plan), "full"])
+        if a.together:      # both at once: CPU seconds compare, wall times share the cores
+            runs = [start([str(plan), str(a.detail_s)]), start([str(plan), "full"])]
+            hybrid, full = (finish(r) for r in runs)
+        else:
+            hybrid = finish(start([str(plan), str(a.detail_s)]))
+            full = finish(start([str(plan), "full"]))
     for name, r in (("hybrid", hybrid), ("full", full)):
         print(f"{name:6s} {r['wall_s']:7.1f} s wall {r['cpu_s']:7.1f} s CPU "
               f"(replay {r['s']:6.1f} s)  {r['packets']['sent']:>11,} packets sent, "

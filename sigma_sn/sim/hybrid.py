@@ -113,6 +113,7 @@ class HybridBulk(BulkTransfer):
         self.flow_s = 0.0
         self.flow_lost = 0
         self.flows = 0
+        self.flow_spans: list[tuple[float, float, str]] = []   # (start_s, end_s, dest)
         # the packet replay's queue overflows: losses since the last window reduction,
         # and how many the last one in congestion avoidance had
         self._overflows = 0
@@ -172,7 +173,7 @@ class HybridBulk(BulkTransfer):
         self.detail_until = max(self.detail_until, now + self.detail_s)
         if self.flow is not None:
             self._end_flow()
-            self.a.at(self.detail_until, self._try_flow)
+        self.a.at(self.detail_until, self._try_flow)
 
     # -- the flow ------------------------------------------------------------------------------
     def _steady(self) -> str | None:
@@ -197,7 +198,10 @@ class HybridBulk(BulkTransfer):
 
     def _try_flow(self) -> None:
         now = self.a.env.now
-        if self.flow is not None or now < self.detail_until - 1e-9 or now >= self.end_s:
+        if self.flow is not None or now >= self.end_s:
+            return
+        if now < self.detail_until - 1e-9:
+            self.a.at(self.detail_until, self._try_flow)
             return
         if any(a <= now < b for a, b in self.windows):
             return                          # windows overlap a retry: the window's end calls
@@ -296,6 +300,7 @@ class HybridBulk(BulkTransfer):
         f, self.flow = self.flow, None
         now = self.a.env.now
         self.flow_s += now - f.start_s
+        self.flow_spans.append((f.start_s, now, f.dest))
         p = self.path(f.dest)
         p.cwnd, p.ssthresh, p.partial = f.cwnd, f.ssthresh, f.partial
         p.d.errors = 0                           # the stop before the flow was not a fault
