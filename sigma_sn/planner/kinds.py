@@ -153,7 +153,7 @@ def _check_number(name: str, value, minimum: float | None = None, strict: bool =
 #: set (terrestrial_s comes from timing.terrestrial_one_way_s)
 LINK_KEYS = ("capacity_bps", "queue_pkts", "loss_prob", "loss_prob_at_horizon",
              "lm_terrestrial_s", "lm_query_rate_per_s")
-TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed")
+TRAFFIC_KEYS = ("traffic", "direction", "rate_pps", "payload_bytes", "seed", "bulk_detail_s")
 
 
 class Geometry(Protocol):

@@ -134,6 +134,9 @@ class SimConfig:
     sack_delay_s: float = 0.2
     mtu_bytes: int = 1500
     keep_trace: bool = False
+    # bulk only: packet by packet within this many s of every event, a flow in between
+    # (sim/hybrid.py); None replays every packet
+    bulk_detail_s: float | None = None
 
     def __post_init__(self):
         if self.traffic not in ("cbr", "bulk"):
@@ -147,6 +150,9 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.loss_prob <= 1:
             raise ValueError(f"loss_prob must be in [0, 1], got {self.loss_prob}")
+        if self.bulk_detail_s is not None and not 0 < self.bulk_detail_s < math.inf:
+            raise ValueError(f"bulk_detail_s must be a positive number of seconds, got "
+                             f"{self.bulk_detail_s}")
 
 
 def call_at(env: simpy.Environment, t: float, fn, *args) -> None:

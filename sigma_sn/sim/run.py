@@ -17,6 +17,7 @@ from sigma_sn import compute
 from sigma_sn.sim.bulk import BulkTransfer
 from sigma_sn.sim.fmip import FastHost
 from sigma_sn.sim.hmip import HierarchicalHost
+from sigma_sn.sim.hybrid import HybridBulk, flow_summary, replay_mode
 from sigma_sn.sim.logpass import (InTimeLatencies, LatencyHistogram, LogPass,
                                   latency_percentiles_ms, weighted_summary_ms)
 from sigma_sn.sim.mip import MipConfig, MobileIpHost, mip_cbr_source
@@ -176,7 +177,10 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
         if cfg.traffic == "cbr":
             env.process(cbr_source(endpoint, log, cfg, end_s))
         else:
-            bulk = BulkTransfer(endpoint, cfg, log, end_s, *_bins(end_s))
+            bulk = (BulkTransfer(endpoint, cfg, log, end_s, *_bins(end_s))
+                    if cfg.bulk_detail_s is None else
+                    HybridBulk(endpoint, cfg, log, end_s, *_bins(end_s),
+                               detail_s=cfg.bulk_detail_s))
             env.process(bulk.start())
         env.process(endpoint.run_plan())
         env.process(endpoint.lm_queries(np.random.default_rng(rng.integers(0, 2**63))))
@@ -234,6 +238,7 @@ class _Part:
     series: dict                      # per-bin arrays
     log: PacketLog | InTimeLatencies  # read again for the latency percentiles, then closed
     path_rtt: tuple                   # on a path: (RTT values, packets that met each)
+    flow: dict | None = None          # bulk with a detail window: what the flow carried
 
 
 def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
@@ -255,8 +260,10 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
     else:
         bits = float(tally.delivered) * cfg.payload_bytes * 8.0
         bin_bits = tally.arrival_bins * (cfg.payload_bytes * 8.0)
+    flow = flow_summary(out.bulk)
+    carried = 0 if flow is None else flow["packets_carried"]   # delivered, not logged
     return _Part(
-        mobile=replay.mobile, sent=tally.n, delivered=tally.delivered,
+        mobile=replay.mobile, sent=tally.n + carried, delivered=tally.delivered + carried,
         lost=int(tally.causes.sum()), in_flight=tally.in_flight,
         causes={c: int(tally.causes[i]) for i, c in enumerate(CAUSES)},
         latency=tally.latency, delivered_bits=bits,
@@ -266,7 +273,7 @@ def _summarise(out: Outcome, cfg: SimConfig) -> _Part:
         series={"sent": tally.sent_bins, "delivered": tally.delivered_bins,
                 "lost": tally.lost_bins, "latency_sum_s": tally.latency_sum_s,
                 "bits": bin_bits},
-        log=log, path_rtt=tally.path_rtt())
+        log=log, path_rtt=tally.path_rtt(), flow=flow)
 
 
 def coverage_gaps(replay: Replay) -> list[tuple[float, float]]:
@@ -337,8 +344,8 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
     Each made handover also gets its service interruption (the runs of packets no path
     carried, :class:`LogPass`, in its share, less any coverage gap) and the coverage gap
     it spans; one that spans a coverage gap reports no handover latency (that time is
-    the sky's, not the protocol's). A negative latency (the new path delivers before the old one's last
-    packet: reordering) is kept as it is.
+    the sky's, not the protocol's). A negative latency (the new path delivers before the
+    old one's last packet: reordering) is kept as it is.
     """
     end_s = replay.duration_s
     times, share = shares["times"], shares["share"]
@@ -472,6 +479,7 @@ def _report(parts: list[_Part], start_utc: str, end_s: float, cfg: SimConfig,
                                 return_inverse=True)
     rtt = weighted_summary_ms(values, np.bincount(
         inverse, np.concatenate([p.path_rtt[1] for p in parts])).astype(np.int64))
+    report["replay_mode"] = replay_mode(cfg, [p.flow for p in parts])
     if rtt is not None:     # on a path (a scenario's [path]): the RTT the packets met
         report["path_rtt_ms"] = rtt
     if cfg.keep_trace:      # the logs stay on disk for the trace writer
