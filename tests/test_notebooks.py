@@ -18,12 +18,13 @@ from nbclient import NotebookClient
 from conftest import REPO
 
 NOTEBOOKS = REPO / "notebooks"
-EXPECTED = ("quickstart.ipynb", "router_mode.ipynb", "host_mode.ipynb", "sigma_vs_mip.ipynb")
+EXPECTED = ("quickstart.ipynb", "router_mode.ipynb", "host_mode.ipynb", "sigma_vs_mip.ipynb",
+            "path.ipynb")
 #: a notebook is a quick tour, not a benchmark
 MAX_RUN_S = 60.0
 
 
-def test_the_four_notebooks_are_there():
+def test_the_five_notebooks_are_there():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(EXPECTED)
 
 
