@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from sigma_sn.errors import InputError
-from sigma_sn.forked import ForkedMap, can_fork
+from sigma_sn.forked import ForkedMap, can_fork, platform_forks
 
 SCHEDULERS = ("local", "dask-local")
 #: what ``--scheduler`` accepts, for help texts
@@ -197,11 +197,12 @@ def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: i
                 nice: int = 0, progress: Callable[[int], None] | None = None) -> Iterator:
     """Yield ``fn(task, shared)`` for every task, in task order: as Dask tasks when the
     session says so (``shared`` scattered once to every worker), else in ``workers``
-    forked processes (``shared`` inherited by the fork), else here. ``label`` and
-    ``describe(task)`` name a task that failed; ``progress(1)`` is called per result."""
+    forked processes where forking is safe (:func:`sigma_sn.forked.can_fork`; ``shared``
+    inherited by the fork), else here. ``label`` and ``describe(task)`` name a task that
+    failed; ``progress(1)`` is called per result."""
     tasks = list(tasks)
     if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
-            and not can_fork(workers) and importlib.util.find_spec("distributed")):
+            and not platform_forks() and importlib.util.find_spec("distributed")):
         # no fork here (macOS, Windows): Dask's own worker processes instead
         _SESSION.compute = Compute("dask-local", workers)
     if current().dask:

@@ -22,9 +22,36 @@ import threading
 import traceback
 
 
+def platform_forks() -> bool:
+    """True when this platform can fork at all (not macOS's default, not Windows)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def can_fork(workers: int) -> bool:
-    """True when ``workers`` > 1 and this platform can fork."""
-    return workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    """True when ``workers`` > 1, this platform can fork, and forking here is safe: the
+    session does not run on Dask and no thread but the caller's is alive
+    (:func:`other_threads`). Code that would fork runs its work here otherwise."""
+    return workers > 1 and platform_forks() and not _on_dask() and not other_threads()
+
+
+def other_threads() -> list[str]:
+    """The names of the live threads other than the caller's. A child forked while one of
+    them holds a lock (malloc's, logging's, an import's, Dask's event loop's) inherits
+    it held, with no thread left to release it, and can hang on it (POSIX fork():
+    "only the calling thread is replicated"). sigma-sn itself starts no threads (the
+    windows writer overlaps through :class:`ForkedMap`'s results, not a thread), so
+    any other thread is someone else's: Dask's client and cluster, an embedding
+    application's."""
+    here = threading.current_thread()
+    return [t.name for t in threading.enumerate() if t is not here]
+
+
+def _on_dask() -> bool:
+    # imported here: sigma_sn.compute imports this module. On Dask the client's threads
+    # run (or will, once the first task is sent), and the work has Dask's own workers
+    from sigma_sn import compute
+
+    return compute.current().dask
 
 
 class WorkerDied(RuntimeError):

@@ -264,7 +264,7 @@ def test_where_fork_is_unavailable_dask_stands_in_for_the_pool(monkeypatch):
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
-    monkeypatch.setattr(compute, "can_fork", lambda workers: False)
+    monkeypatch.setattr(compute, "platform_forks", lambda: False)
     with compute.session(compute.Compute("local", 2)):
         assert list(compute.ordered_map(_double, range(5), 1, workers=2)) == [1, 3, 5, 7, 9]
         assert compute.current() == compute.Compute("dask-local", 2)
@@ -282,3 +282,32 @@ def test_an_unreachable_scheduler_is_named_with_exit_2(scenario, capsys):
         assert main(["sweep", str(scenario), "--param", "timing.dad_s=0",
                      "--scheduler", f"tcp://127.0.0.1:{port}"]) == 2
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_plan_and_replay_on_dask_never_fork_the_caller(cluster, tmp_path, monkeypatch):
+    # the caller runs Dask's client threads: a child forked now could inherit a held lock
+    scenario = _grid_scenario(tmp_path)
+    out = {}
+    for name, where in (("local", "local"), ("dask", cluster.scheduler_address)):
+        if name == "dask":
+            monkeypatch.setattr(os, "fork", _refuse_fork)
+        plan, report = tmp_path / f"{name}-plan.json", tmp_path / f"{name}-report.json"
+        assert main(["plan", str(scenario), "--out", str(plan), "--scheduler", where]) == 0
+        assert main(["simulate", str(plan), "--rate", "2", "--out", str(report),
+                     "--scheduler", where]) == 0
+        out[name] = plan.read_bytes(), report.read_bytes()
+    assert out["dask"] == out["local"]
+
+
+def _grid_scenario(tmp_path: Path) -> Path:
+    """24 terminals (one would plan in one process) under max-elevation: the planner
+    fills its decision grid of satellite positions in forked processes where it may."""
+    path = _terminals_scenario(tmp_path, 24)
+    text = path.read_text()
+    assert 'policy = "min-handovers"' in text
+    path.write_text(text.replace('policy = "min-handovers"', 'policy = "max-elevation"'))
+    return path
+
+
+def _refuse_fork():
+    raise AssertionError("forked in the caller while Dask's threads run")

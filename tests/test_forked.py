@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from sigma_sn.forked import ForkedMap, WorkerDied, can_fork
+from sigma_sn import compute, forked
+from sigma_sn.forked import ForkedMap, WorkerDied, platform_forks
 
-pytestmark = pytest.mark.skipif(not can_fork(2), reason="needs the fork start method")
+pytestmark = pytest.mark.skipif(not platform_forks(), reason="needs the fork start method")
 
 
 def _square_after(task):
@@ -199,3 +200,54 @@ def test_errors_cross_as_python_pickles_them_even_after_dask_is_imported():
     pytest.importorskip("distributed")   # it installs tblib's reducer for every exception
     test_sys_exit_in_a_worker_is_raised_in_the_caller_as_in_a_serial_run()
     test_an_error_that_cannot_be_pickled_still_reaches_the_caller_as_text()
+
+
+def test_a_thread_someone_else_started_stops_forking():
+    # POSIX fork(): only the calling thread is copied, so a lock it holds stays held
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="not-ours")
+    other.start()
+    try:
+        assert "not-ours" in forked.other_threads()
+        assert not forked.can_fork(2)
+    finally:
+        stop.set()
+        other.join()
+    assert "not-ours" not in forked.other_threads()
+
+
+def test_a_dask_session_stops_forking_even_before_its_client_starts(monkeypatch):
+    monkeypatch.setattr(forked, "other_threads", lambda: [])   # this rule alone
+    assert forked.can_fork(2)
+    with compute.session(compute.Compute("dask-local", 2)):
+        assert not forked.can_fork(2)
+    assert forked.can_fork(2)
+
+
+_COUNT_FORKS = """
+import os, sys
+from pathlib import Path
+from sigma_sn.cli import main
+from tests.test_compute import _grid_scenario
+
+forks = []
+real_fork = os.fork
+def counting_fork():
+    forks.append(1)
+    return real_fork()
+os.fork = counting_fork
+tmp = Path(sys.argv[1])
+sc = _grid_scenario(tmp)
+assert main(["plan", str(sc), "--out", str(tmp / "plan.json"), "--scheduler", "local",
+             "--workers", "2"]) == 0
+print(len(forks))
+"""
+
+
+def test_a_plain_local_run_still_plans_in_the_fork_pool(tmp_path):
+    # a fresh interpreter: this one may hold threads an earlier test's Dask left behind
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _COUNT_FORKS, str(tmp_path)], cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) >= 4   # the grid's pool and the groups' pool
