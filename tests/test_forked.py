@@ -251,3 +251,9 @@ def test_a_plain_local_run_still_plans_in_the_fork_pool(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.split()[-1]) >= 4   # the grid's pool and the groups' pool
+
+
+def test_the_suite_reaches_here_with_no_thread_but_its_own():
+    # conftest runs the Dask tests last; were a thread left behind before this point,
+    # the fork-pool tests above would have run in-process without saying so
+    assert forked.other_threads() == [] and forked.can_fork(2)
