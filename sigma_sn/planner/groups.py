@@ -182,6 +182,10 @@ def load_kernels(policy: Policy) -> None:
              types.float64[:, ::1], I8, I8, F8, F8, types.int64, f8, f8)
         load(policies._hysteresis_walk, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
              f8, f8, f8, f8, f8)
+    elif policy is Policy.LONGEST_VISIBILITY:
+        load(policies._longest_visibility, F8, F8, I8, f8, f8)
+    elif policy is Policy.MIN_HANDOVERS:
+        load(policies._min_handovers_dp, F8, F8, I8, types.int64, I8, f8, f8, f8)
 
 
 def _add(stats: dict, more: dict) -> None:
