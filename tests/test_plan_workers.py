@@ -77,3 +77,26 @@ def test_workers_give_byte_identical_host_mode_plans():
                                  workers=2))
         assert one == two, policy
         assert '"handovers": [\n  {' in one
+
+
+def test_kernels_loaded_before_the_fork_are_the_ones_the_groups_call():
+    """groups.load_kernels loads, in the parent, the overloads the workers then call: a
+    group planned here after it adds no overload (else each worker would load or compile
+    its own again)."""
+    from sigma_sn.planner import events, groups, policies, sky
+
+    sats = load_elements(REPO / "tle_data" / "starlink_shell1.tle").satellites[:60]
+    sites = _terminals(4)
+    w = find_windows(sats, sites, START, 1800.0, min_elev_deg=25.0, workers=1)
+    kernels = (events._transitions, groups._serving, sky._grid_look,
+               policies._hysteresis_walk, policies._longest_visibility,
+               policies._min_handovers_dp)
+    for policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL,
+                   Policy.LONGEST_VISIBILITY, Policy.MIN_HANDOVERS, Policy.LEAST_LOAD):
+        groups.load_kernels(policy)
+        loaded = [set(k.signatures) for k in kernels]
+        assert all(loaded[:2])
+        plan = plan_windows(w, sats, sites, Mode.ROUTER, policy, min_elev_deg=25.0,
+                            workers=1)
+        assert plan["handovers"]
+        assert [set(k.signatures) for k in kernels] == loaded

@@ -13,12 +13,14 @@ import time
 from typing import NamedTuple
 
 import numpy as np
+from numba import types
 
 from sigma_sn import compute
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.planner import core, events, policies, rows
-from sigma_sn.planner.jit import njit, pymax, pymin
+from sigma_sn.planner.jit import B1, F8, I8, load, njit, pymax, pymin
 from sigma_sn.planner.kinds import PATH_POLICIES, Mode, Policy, Window
+from sigma_sn.planner.sky import _grid_look
 
 _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this far away
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
@@ -158,6 +160,8 @@ def run_groups(names: list, job: dict, workers: int, stats: dict):
         groups = [names]
     # the parent makes the rows of one group while the workers plan the next, and it is
     # the longer job: the workers yield the CPU to it (nice +5)
+    if workers > 1 and not compute.current().dask:
+        load_kernels(job["policy"])
     results = compute.ordered_map(_plan_group, groups, job, workers=workers, nice=5,
                                   label="group of mobiles",
                                   describe=lambda g: f"mobiles {g[0]} .. {g[-1]}")
@@ -165,6 +169,23 @@ def run_groups(names: list, job: dict, workers: int, stats: dict):
         for group, (got, st) in zip(groups, results):
             _add(stats, st)
             yield group, got
+
+
+def load_kernels(policy: Policy) -> None:
+    """Load here, before the workers fork, the compiled kernels every group of ``policy``
+    calls, for the argument types it calls them with (jit.load)."""
+    f8 = types.float64
+    load(events._transitions, I8, F8, F8, I8, I8, I8, I8, F8, f8, types.int64)
+    load(_serving, I8, F8, F8, F8, I8, B1, F8, F8, f8)
+    if policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
+        load(_grid_look, types.float64[:, :, ::1], types.float64[:, ::1],
+             types.float64[:, ::1], I8, I8, F8, F8, types.int64, f8, f8)
+        load(policies._hysteresis_walk, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
+             f8, f8, f8, f8, f8)
+    elif policy is Policy.LONGEST_VISIBILITY:
+        load(policies._longest_visibility, F8, F8, I8, f8, f8)
+    elif policy is Policy.MIN_HANDOVERS:
+        load(policies._min_handovers_dp, F8, F8, I8, types.int64, I8, f8, f8, f8)
 
 
 def _add(stats: dict, more: dict) -> None:

@@ -11,6 +11,10 @@ its own file only: after changing a helper here, delete ``sigma_sn/planner/__pyc
 from __future__ import annotations
 
 from numba import njit as _njit
+from numba import types
+
+# argument types of the kernels' signatures: C-contiguous 1-D arrays
+F8, I8, B1 = types.float64[::1], types.int64[::1], types.boolean[::1]
 
 
 def njit(fn):
@@ -20,6 +24,14 @@ def njit(fn):
         return _njit(cache=True, nogil=True)(fn)
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
         return _njit(nogil=True)(fn)
+
+
+def load(kernel, *arg_types) -> None:
+    """Load ``kernel``'s machine code for these argument types now, from numba's cache or
+    compiled. Done in a parent before it forks workers, every worker inherits the code
+    instead of reading the cache again (about 0.1 CPU s a kernel a process) or, with no
+    cache yet, compiling it again."""
+    kernel.compile(tuple(arg_types))
 
 
 @njit
