@@ -10,6 +10,7 @@ sample, the share of its capacity the other mobiles' flows leave
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,17 +61,43 @@ class SharedLoad:
         and gateways ``gateway`` (per sample; -1: none) at times ``t_s``: per link its
         capacity less the others' load, but never less than the fair share a flow
         joining them would get (capacity / (others + 1)); the lesser of the two links."""
+        n_step = self.rate_bps.shape[1]
         k = np.clip(np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64),
-                    0, self.rate_bps.shape[1] - 1)
+                    0, n_step - 1)
         sat, gateway = np.asarray(sat, np.int64), np.asarray(gateway, np.int64)
-        own = self.rate_bps[mobile, k].astype(float)
-        sat_left = _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps[sat, k],
-                         self.sat_flows[sat, k], np.where(self.sat[mobile, k] == sat, own, 0.0))
-        g = np.maximum(gateway, 0)
-        gw_left = _left(self.capacity.gateway_capacity_mbps * 1e6, self.gw_load_bps[g, k],
-                        self.gw_flows[g, k],
-                        np.where(self.gateway[mobile, k] == gateway, own, 0.0))
+        # what each (link, step) leaves a mobile not on it, gathered by flat index; the
+        # samples on the mobile's own satellite or gateway are redone without its flow
+        sat_left = self._sat_free.take(sat * n_step + k)
+        own_sat = self.sat[mobile].take(k) == sat
+        gw_left = self._gw_free.take(np.maximum(gateway, 0) * n_step + k)
+        own_gw = self.gateway[mobile].take(k) == gateway
+        for left, own, cap, load, flows, link in (
+                (sat_left, own_sat, self.capacity.sat_capacity_mbps, self.sat_load_bps,
+                 self.sat_flows, sat),
+                (gw_left, own_gw, self.capacity.gateway_capacity_mbps, self.gw_load_bps,
+                 self.gw_flows, gateway)):
+            at = np.flatnonzero(own)
+            if at.size:
+                ka, la = k[at], link[at]
+                left[at] = _left(cap * 1e6, load[la, ka], flows[la, ka],
+                                 self.rate_bps[mobile].take(ka).astype(float))
         return np.minimum(sat_left, np.where(gateway >= 0, gw_left, np.inf))
+
+    @functools.cached_property
+    def _sat_free(self) -> np.ndarray:
+        """Per satellite and step (raveled) what its load leaves a flow not on it."""
+        return _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps,
+                     self.sat_flows, 0.0).ravel()
+
+    @functools.cached_property
+    def _gw_free(self) -> np.ndarray:
+        """Per gateway and step (raveled) what its load leaves a flow not on it."""
+        return _left(self.capacity.gateway_capacity_mbps * 1e6, self.gw_load_bps,
+                     self.gw_flows, 0.0).ravel()
+
+    @functools.cached_property
+    def _mobile_index(self) -> dict:
+        return {m: i for i, m in enumerate(self.mobiles)}
 
     def summary(self) -> dict:
         """The load block of a report: per satellite and per gateway that carried a flow
@@ -230,7 +257,7 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
     ok &= (row_link[pos] == link) & (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
     gw = np.where(ok, paths.gateway[paths.offset[r] + np.where(ok, i, 0)], -1)
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = np.clip(load.left_bps(load.mobiles.index(mobile), sat, gw, t_s) / capacity_bps,
+    share = np.clip(load.left_bps(load._mobile_index[mobile], sat, gw, t_s) / capacity_bps,
                     MIN_SHARE, 1.0)
     out = dict(links)
     ends = np.cumsum(n).tolist()
