@@ -97,7 +97,8 @@ class SharedLoad:
 
     @functools.cached_property
     def _mobile_index(self) -> dict:
-        return {m: i for i, m in enumerate(self.mobiles)}
+        """Each mobile's row; a name given twice is its first row (as tuple.index)."""
+        return {m: i for i, m in reversed(list(enumerate(self.mobiles)))}
 
     def summary(self) -> dict:
         """The load block of a report: per satellite and per gateway that carried a flow
