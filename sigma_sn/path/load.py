@@ -61,10 +61,15 @@ class SharedLoad:
         and gateways ``gateway`` (per sample; -1: none) at times ``t_s``: per link its
         capacity less the others' load, but never less than the fair share a flow
         joining them would get (capacity / (others + 1)); the lesser of the two links."""
+        return self._left_at(mobile, np.asarray(sat, np.int64),
+                             np.asarray(gateway, np.int64),
+                             np.floor(np.asarray(t_s, float) / self.step_s + 1e-9)
+                             .astype(np.int64))
+
+    def _left_at(self, mobile: int, sat, gateway, k) -> np.ndarray:
+        """:meth:`left_bps` at routing steps ``k`` (int64; held at the first and last)."""
         n_step = self.rate_bps.shape[1]
-        k = np.clip(np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64),
-                    0, n_step - 1)
-        sat, gateway = np.asarray(sat, np.int64), np.asarray(gateway, np.int64)
+        k = np.clip(k, 0, n_step - 1)
         # what each (link, step) leaves a mobile not on it, gathered by flat index; the
         # samples on the mobile's own satellite or gateway are redone without its flow
         sat_left = self._sat_free.take(sat * n_step + k)
@@ -248,17 +253,20 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
     # each sample's window: the last of its link's rows that starts at or before it
     row = np.concatenate([rows[ap] for ap in aps]).astype(np.int64)
     row_link = np.repeat(np.arange(len(aps)), [len(rows[ap]) for ap in aps])
+    first = paths.first_step[row]
+    end = first + (paths.offset[row + 1] - paths.offset[row])   # past its last sample
     k = np.floor(t_s / paths.step_s + 1e-9).astype(np.int64)
-    keys = row_link * _KEY + paths.first_step[row]      # sorted: rows come in AOS order
+    keys = row_link * _KEY + first      # sorted: rows come in AOS order
     pos = np.searchsorted(keys, link * _KEY + k, side="right") - 1
     ok = pos >= 0
     pos = np.maximum(pos, 0)
-    r = row[pos]
-    i = k - paths.first_step[r]
-    ok &= (row_link[pos] == link) & (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
-    gw = np.where(ok, paths.gateway[paths.offset[r] + np.where(ok, i, 0)], -1)
+    # a row found in the sample's own link starts at or before it: it is inside unless
+    # it is past the row's end
+    ok &= (row_link[pos] == link) & (k < end[pos])
+    base = paths.offset[row] - first                         # path sample = base + step
+    gw = np.where(ok, paths.gateway[np.where(ok, base[pos] + k, 0)], -1)
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = np.clip(load.left_bps(load._mobile_index[mobile], sat, gw, t_s) / capacity_bps,
+    share = np.clip(load._left_at(load._mobile_index[mobile], sat, gw, k) / capacity_bps,
                     MIN_SHARE, 1.0)
     out = dict(links)
     ends = np.cumsum(n).tolist()
