@@ -83,3 +83,46 @@ def test_a_mobiles_own_flow_is_not_counted_against_it():
     # alone on both its links: all of both capacities is left to it
     left = load.left_bps(mobile, [load.sat[mobile, k]], [load.gateway[mobile, k]], [k + 0.5])
     assert left[0] == SAT_BPS
+
+
+def test_shared_links_takes_each_samples_gateway_from_its_own_window():
+    """Per sample the gateway is that of the window (of its link) it lies in, none in
+    the gaps, before the first window or past a window's end; the share is what the
+    others leave over the replay capacity, clipped to [MIN_SHARE, 1]."""
+    from types import SimpleNamespace
+
+    from sigma_sn.path.load import MIN_SHARE, shared_links
+    from sigma_sn.sim.links import LinkGeometry
+
+    import dataclasses
+
+    # gateways narrower than satellites, so the gateway found is the one that binds
+    load = dataclasses.replace(_load(), capacity=SharedCapacity(
+        sat_capacity_mbps=SAT_BPS / 1e6, gateway_capacity_mbps=8000.0,
+        offered_load_mbps=2500.0))
+    # windows 0 and 2 on link "s1" (steps 5-9 and 20-24), window 1 on "s3" (steps 0-29)
+    first_step = np.array([5, 0, 20])
+    offset = np.array([0, 5, 35, 40])
+    rng = np.random.default_rng(11)
+    gateway = rng.integers(-1, 3, 40).astype(np.int16)
+    paths = SimpleNamespace(step_s=1.0, first_step=first_step, offset=offset, gateway=gateway)
+    t1 = np.array([0.5, 5.0, 7.2, 9.9, 10.0, 15.0, 20.0, 24.5, 25.0, 39.0])
+    t3 = np.arange(0.0, 30.0, 0.7)
+    links = {name: LinkGeometry(name, t, np.zeros(len(t)), np.zeros(len(t)), ((0.0, 40.0),))
+             for name, t in (("s1", t1), ("s3", t3))}
+    got = shared_links(links, load, "m2", {"s1": 1, "s3": 3},
+                       {"s1": np.array([0, 2]), "s3": np.array([1])}, paths, 3e9)
+
+    def gw_of(t, windows):
+        k = int(np.floor(t + 1e-9))
+        for w in windows:
+            if first_step[w] <= k < first_step[w] + offset[w + 1] - offset[w]:
+                return int(gateway[offset[w] + k - first_step[w]])
+        return -1
+
+    for name, sat, windows in (("s1", 1, (0, 2)), ("s3", 3, (1,))):
+        t = links[name].t_s
+        g = [gw_of(x, windows) for x in t]
+        want = np.clip(load.left_bps(2, np.full(len(t), sat), g, t) / 3e9, MIN_SHARE, 1.0)
+        assert got[name].share.tobytes() == want.tobytes()
+    assert gw_of(0.5, (0, 2)) == -1 and gw_of(15.0, (0, 2)) == -1    # the gaps are hit

@@ -249,22 +249,30 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
         return dict(links)
     n = np.array([len(links[ap].t_s) for ap in aps])
     t_s = np.concatenate([links[ap].t_s for ap in aps])
-    link = np.repeat(np.arange(len(aps)), n)
-    # each sample's window: the last of its link's rows that starts at or before it
+    k = t_s / paths.step_s
+    k += 1e-9
+    k = np.floor(k, out=k).astype(np.int64)
+    # each sample's window: the last of its link's rows that starts at or before it, if
+    # the sample is before that row's end. Found per row, not per sample: the samples
+    # (by link, then time) from the row's start to its end or the next row's start.
+    # Rows come in AOS order, so their keys are sorted as the samples' are.
     row = np.concatenate([rows[ap] for ap in aps]).astype(np.int64)
-    row_link = np.repeat(np.arange(len(aps)), [len(rows[ap]) for ap in aps])
+    row_link = np.repeat(np.arange(len(aps), dtype=np.int64) * _KEY,
+                         [len(rows[ap]) for ap in aps])
     first = paths.first_step[row]
     end = first + (paths.offset[row + 1] - paths.offset[row])   # past its last sample
-    k = np.floor(t_s / paths.step_s + 1e-9).astype(np.int64)
-    keys = row_link * _KEY + first      # sorted: rows come in AOS order
-    pos = np.searchsorted(keys, link * _KEY + k, side="right") - 1
-    ok = pos >= 0
-    pos = np.maximum(pos, 0)
-    # a row found in the sample's own link starts at or before it: it is inside unless
-    # it is past the row's end
-    ok &= (row_link[pos] == link) & (k < end[pos])
-    base = paths.offset[row] - first                         # path sample = base + step
-    gw = np.where(ok, paths.gateway[np.where(ok, base[pos] + k, 0)], -1)
+    key = np.repeat(np.arange(len(aps), dtype=np.int64) * _KEY, n)
+    key += k
+    lo = np.searchsorted(key, row_link + first)
+    hi = np.minimum(np.searchsorted(key, row_link + end), np.append(lo[1:], len(key)))
+    cnt = np.maximum(hi - lo, 0)
+    at = np.repeat(paths.offset[row] - first, cnt)          # path sample = base + step
+    gw = np.full(len(key), -1, paths.gateway.dtype)
+    if cnt.sum() == len(key):                               # every sample in a window
+        gw[:] = paths.gateway[at + k]
+    else:
+        inside = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(at))
+        gw[inside] = paths.gateway[at + k[inside]]
     sat = np.repeat([sat_index[ap] for ap in aps], n)
     share = np.clip(load._left_at(load._mobile_index[mobile], sat, gw, k) / capacity_bps,
                     MIN_SHARE, 1.0)
