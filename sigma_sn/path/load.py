@@ -86,7 +86,8 @@ class SharedLoad:
                 ka, la = k[at], link[at]
                 left[at] = _left(cap * 1e6, load[la, ka], flows[la, ka],
                                  self.rate_bps[mobile].take(ka).astype(float))
-        return np.minimum(sat_left, np.where(gateway >= 0, gw_left, np.inf))
+        gw_left[gateway < 0] = np.inf
+        return np.minimum(sat_left, gw_left, out=sat_left)
 
     @functools.cached_property
     def _sat_free(self) -> np.ndarray:
@@ -274,8 +275,9 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
         inside = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(at))
         gw[inside] = paths.gateway[at + k[inside]]
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = np.clip(load._left_at(load._mobile_index[mobile], sat, gw, k) / capacity_bps,
-                    MIN_SHARE, 1.0)
+    share = load._left_at(load._mobile_index[mobile], sat, gw, k)
+    share /= capacity_bps
+    np.clip(share, MIN_SHARE, 1.0, out=share)
     out = dict(links)
     ends = np.cumsum(n).tolist()
     for ap, a, b in zip(aps, [0] + ends[:-1], ends):
