@@ -165,9 +165,13 @@ def _count(row, col, n_row: int, n_col: int) -> np.ndarray:
 
 
 def _left(cap_bps: float, load_bps, flows, own_bps):
-    others = np.asarray(load_bps, float) - own_bps
-    n_others = np.asarray(flows, float) - (own_bps > 0)
-    return np.maximum(cap_bps - others, cap_bps / (n_others + 1.0))
+    # in place, two float64 temporaries: the per-(link, step) tables are tens of MB
+    left = np.subtract(load_bps, own_bps, dtype=float)             # the others' load
+    np.subtract(cap_bps, left, out=left)
+    fair = np.subtract(flows, np.asarray(own_bps) > 0, dtype=float)   # the others
+    fair += 1.0
+    np.divide(cap_bps, fair, out=fair)
+    return np.maximum(left, fair, out=left)
 
 
 def _r(x) -> float:
