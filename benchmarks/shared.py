@@ -23,6 +23,7 @@ average. Goal: load stage + shares <= 2x the visibility step (issue 16's speed b
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import resource
 import sys
@@ -172,12 +173,24 @@ def main() -> int:
                                               float(windows.los_s[i])) for i in ws))
             rows[name] = np.array(ws)
         built.append((links, rows, {windows.sat_names[s]: s for s in by_sat}))
+    # the shares' fingerprint: a faster load or shares stage must leave it unchanged
+    # (hashed outside the timed calls, one terminal at a time so none are held)
+    digest, n_links = hashlib.sha256(), 0
     with Clock() as share_c:
-        n_links = sum(len(shared_links(links, load, cities[j].name, index, rows, paths,
-                                       CAPACITY.offered_load_mbps * 1e6))
-                      for j, (links, rows, index) in enumerate(built))
+        share_wall = share_cpu = 0.0
+        for j, (links, rows, index) in enumerate(built):
+            w0, c0 = time.perf_counter(), _cpu_s()
+            out = shared_links(links, load, cities[j].name, index, rows, paths,
+                               CAPACITY.offered_load_mbps * 1e6)
+            share_wall += time.perf_counter() - w0
+            share_cpu += _cpu_s() - c0
+            n_links += len(out)
+            for ap in sorted(out):
+                digest.update(ap.encode() + np.asarray(out[ap].share, float).tobytes())
+    share_c.wall, share_c.cpu = share_wall, share_cpu
     del built
-    print(f"replay shares: {n_links} links of {len(cities)} terminals: {share_c}")
+    print(f"replay shares: {n_links} links of {len(cities)} terminals: {share_c}; "
+          f"shares sha256 {digest.hexdigest()[:16]}")
 
     replay_s = _replay_sample(args, sats, cities, windows, paths, load, served)
     stages = load_c.wall + share_c.wall

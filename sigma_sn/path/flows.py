@@ -141,8 +141,12 @@ def path_flow_rates(paths, window, step, sat_capacity_bps: float,
         + np.concatenate([sat[ok], gw[ok]])
     present = np.zeros(int(code.max(initial=-1)) + 1, bool)
     present[code] = True
-    which = (np.cumsum(present) - 1)[code]
-    code = np.flatnonzero(present)
+    # each present code's rank: set at the few present entries, not a cumsum of the table
+    rank = np.zeros(len(present), np.int64)
+    used = np.flatnonzero(present)
+    rank[used] = np.arange(len(used))
+    which = rank[code]
+    code = used
     links = np.stack([code // (2 * n_idx) + k0, (code // n_idx) % 2, code % n_idx], 1)
     crosses = incidence(np.concatenate([flow, flow]), which.ravel(), len(window), len(links))
     capacity = np.where(links[:, 1] == 0, sat_capacity_bps, gateway_capacity_bps)

@@ -10,6 +10,7 @@ sample, the share of its capacity the other mobiles' flows leave
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,17 +61,50 @@ class SharedLoad:
         and gateways ``gateway`` (per sample; -1: none) at times ``t_s``: per link its
         capacity less the others' load, but never less than the fair share a flow
         joining them would get (capacity / (others + 1)); the lesser of the two links."""
-        k = np.clip(np.floor(np.asarray(t_s, float) / self.step_s + 1e-9).astype(np.int64),
-                    0, self.rate_bps.shape[1] - 1)
-        sat, gateway = np.asarray(sat, np.int64), np.asarray(gateway, np.int64)
-        own = self.rate_bps[mobile, k].astype(float)
-        sat_left = _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps[sat, k],
-                         self.sat_flows[sat, k], np.where(self.sat[mobile, k] == sat, own, 0.0))
-        g = np.maximum(gateway, 0)
-        gw_left = _left(self.capacity.gateway_capacity_mbps * 1e6, self.gw_load_bps[g, k],
-                        self.gw_flows[g, k],
-                        np.where(self.gateway[mobile, k] == gateway, own, 0.0))
-        return np.minimum(sat_left, np.where(gateway >= 0, gw_left, np.inf))
+        return self._left_at(mobile, np.asarray(sat, np.int64),
+                             np.asarray(gateway, np.int64),
+                             np.floor(np.asarray(t_s, float) / self.step_s + 1e-9)
+                             .astype(np.int64))
+
+    def _left_at(self, mobile: int, sat, gateway, k) -> np.ndarray:
+        """:meth:`left_bps` at routing steps ``k`` (int64; held at the first and last)."""
+        n_step = self.rate_bps.shape[1]
+        k = np.clip(k, 0, n_step - 1)
+        # what each (link, step) leaves a mobile not on it, gathered by flat index; the
+        # samples on the mobile's own satellite or gateway are redone without its flow
+        sat_left = self._sat_free.take(sat * n_step + k)
+        own_sat = self.sat[mobile].take(k) == sat
+        gw_left = self._gw_free.take(np.maximum(gateway, 0) * n_step + k)
+        own_gw = self.gateway[mobile].take(k) == gateway
+        for left, own, cap, load, flows, link in (
+                (sat_left, own_sat, self.capacity.sat_capacity_mbps, self.sat_load_bps,
+                 self.sat_flows, sat),
+                (gw_left, own_gw, self.capacity.gateway_capacity_mbps, self.gw_load_bps,
+                 self.gw_flows, gateway)):
+            at = np.flatnonzero(own)
+            if at.size:
+                ka, la = k[at], link[at]
+                left[at] = _left(cap * 1e6, load[la, ka], flows[la, ka],
+                                 self.rate_bps[mobile].take(ka).astype(float))
+        gw_left[gateway < 0] = np.inf
+        return np.minimum(sat_left, gw_left, out=sat_left)
+
+    @functools.cached_property
+    def _sat_free(self) -> np.ndarray:
+        """Per satellite and step (raveled) what its load leaves a flow not on it."""
+        return _left(self.capacity.sat_capacity_mbps * 1e6, self.sat_load_bps,
+                     self.sat_flows, 0.0).ravel()
+
+    @functools.cached_property
+    def _gw_free(self) -> np.ndarray:
+        """Per gateway and step (raveled) what its load leaves a flow not on it."""
+        return _left(self.capacity.gateway_capacity_mbps * 1e6, self.gw_load_bps,
+                     self.gw_flows, 0.0).ravel()
+
+    @functools.cached_property
+    def _mobile_index(self) -> dict:
+        """Each mobile's row; a name given twice is its first row (as tuple.index)."""
+        return {m: i for i, m in reversed(list(enumerate(self.mobiles)))}
 
     def summary(self) -> dict:
         """The load block of a report: per satellite and per gateway that carried a flow
@@ -131,9 +165,13 @@ def _count(row, col, n_row: int, n_col: int) -> np.ndarray:
 
 
 def _left(cap_bps: float, load_bps, flows, own_bps):
-    others = np.asarray(load_bps, float) - own_bps
-    n_others = np.asarray(flows, float) - (own_bps > 0)
-    return np.maximum(cap_bps - others, cap_bps / (n_others + 1.0))
+    # in place, two float64 temporaries: the per-(link, step) tables are tens of MB
+    left = np.subtract(load_bps, own_bps, dtype=float)             # the others' load
+    np.subtract(cap_bps, left, out=left)
+    fair = np.subtract(flows, np.asarray(own_bps) > 0, dtype=float)   # the others
+    fair += 1.0
+    np.divide(cap_bps, fair, out=fair)
+    return np.maximum(left, fair, out=left)
 
 
 def _r(x) -> float:
@@ -216,22 +254,34 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
         return dict(links)
     n = np.array([len(links[ap].t_s) for ap in aps])
     t_s = np.concatenate([links[ap].t_s for ap in aps])
-    link = np.repeat(np.arange(len(aps)), n)
-    # each sample's window: the last of its link's rows that starts at or before it
+    k = t_s / paths.step_s
+    k += 1e-9
+    k = np.floor(k, out=k).astype(np.int64)
+    # each sample's window: the last of its link's rows that starts at or before it, if
+    # the sample is before that row's end. Found per row, not per sample: the samples
+    # (by link, then time) from the row's start to its end or the next row's start.
+    # Rows come in AOS order, so their keys are sorted as the samples' are.
     row = np.concatenate([rows[ap] for ap in aps]).astype(np.int64)
-    row_link = np.repeat(np.arange(len(aps)), [len(rows[ap]) for ap in aps])
-    k = np.floor(t_s / paths.step_s + 1e-9).astype(np.int64)
-    keys = row_link * _KEY + paths.first_step[row]      # sorted: rows come in AOS order
-    pos = np.searchsorted(keys, link * _KEY + k, side="right") - 1
-    ok = pos >= 0
-    pos = np.maximum(pos, 0)
-    r = row[pos]
-    i = k - paths.first_step[r]
-    ok &= (row_link[pos] == link) & (i >= 0) & (i < paths.offset[r + 1] - paths.offset[r])
-    gw = np.where(ok, paths.gateway[paths.offset[r] + np.where(ok, i, 0)], -1)
+    row_link = np.repeat(np.arange(len(aps), dtype=np.int64) * _KEY,
+                         [len(rows[ap]) for ap in aps])
+    first = paths.first_step[row]
+    end = first + (paths.offset[row + 1] - paths.offset[row])   # past its last sample
+    key = np.repeat(np.arange(len(aps), dtype=np.int64) * _KEY, n)
+    key += k
+    lo = np.searchsorted(key, row_link + first)
+    hi = np.minimum(np.searchsorted(key, row_link + end), np.append(lo[1:], len(key)))
+    cnt = np.maximum(hi - lo, 0)
+    at = np.repeat(paths.offset[row] - first, cnt)          # path sample = base + step
+    gw = np.full(len(key), -1, paths.gateway.dtype)
+    if cnt.sum() == len(key):                               # every sample in a window
+        gw[:] = paths.gateway[at + k]
+    else:
+        inside = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(at))
+        gw[inside] = paths.gateway[at + k[inside]]
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = np.clip(load.left_bps(load.mobiles.index(mobile), sat, gw, t_s) / capacity_bps,
-                    MIN_SHARE, 1.0)
+    share = load._left_at(load._mobile_index[mobile], sat, gw, k)
+    share /= capacity_bps
+    np.clip(share, MIN_SHARE, 1.0, out=share)
     out = dict(links)
     ends = np.cumsum(n).tolist()
     for ap, a, b in zip(aps, [0] + ends[:-1], ends):
