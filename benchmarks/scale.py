@@ -125,7 +125,7 @@ def main() -> int:
                     # CPU seconds of this process and its forked workers
                     keep(name, "local", (value, wall_s, _cpu_s(None) - cpu0))
         t0 = time.perf_counter()
-        with compute.session(compute.Compute("dask-local", workers)) as on_dask:
+        with compute.session(compute.Compute("dask-local", workers)):
             on_dask_client = compute._client()
             start_s = time.perf_counter() - t0
             # every worker imports and loads the compiled kernels once, as the local run
