@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 
+from path import _cpu_s, _peak_mb, _reset_peak  # noqa: E402  (benchmarks/path.py)
 from sigma_sn.elements import read_tle  # noqa: E402
 from sigma_sn.path.config import PathMode, SharedCapacity  # noqa: E402
 from sigma_sn.path.ground import Correspondent  # noqa: E402
@@ -67,27 +67,6 @@ class Clock:
 
     def __str__(self) -> str:
         return f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU, peak RSS {self.peak_mb:.0f} MB"
-
-
-def _cpu_s() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _reset_peak() -> None:
-    """Reset this process's peak RSS (Linux: clear_refs 5), so each stage gets its own."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def longest_visibility(windows, n_sites: int, n_steps: int, step_s: float) -> np.ndarray:
