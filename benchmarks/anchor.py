@@ -19,9 +19,9 @@ import argparse
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
+from path import Clock
 from plan_path import LONDON, MASK_DEG, START
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,27 +37,6 @@ from sigma_sn.sites import read_sites_csv  # noqa: E402
 from sigma_sn.visibility import find_windows  # noqa: E402
 
 GOAL_RATIO = 2.0
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the forked workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-class Stage:
-    """Wall and CPU seconds of a ``with`` block."""
-
-    def __enter__(self):
-        self.wall, self.cpu = time.perf_counter(), _cpu_s()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall, self.cpu = time.perf_counter() - self.wall, _cpu_s() - self.cpu
-
-    def __str__(self) -> str:
-        return f"{self.wall:.1f} s wall, {self.cpu:.1f} CPU s"
 
 
 def main() -> int:
@@ -81,25 +60,25 @@ def main() -> int:
                      workers=1, anchor=anchor, paths=warm_p if anchor is Anchor.SATELLITE
                      else paths_to_each_gateway(warm, cities[:2], warm_w, warm_p, workers=1))
 
-    with Stage() as vis:
+    with Clock() as vis:
         windows = find_windows(sats, cities, START, duration_s, min_elev_deg=MASK_DEG,
                                workers=args.workers)
     print(f"visibility: {len(windows)} windows, {vis}")
-    with Stage() as path:
+    with Clock() as path:
         model = PathModel(sats, gateways, LONDON, START, duration_s, mode=PathMode.ISL,
                           min_elev_deg=MASK_DEG, workers=args.workers)
         paths = compute_paths(model, cities, windows, workers=args.workers)
     print(f"path stage (baseline): {len(paths.delay_ms)} samples, {path}")
-    with Stage() as sat:
+    with Clock() as sat:
         plan_s = plan_windows(windows, sats, cities, Mode.ROUTER, policy,
                               min_elev_deg=MASK_DEG, paths=paths, workers=args.workers)
     print(f"plan, anchor satellite: {len(plan_s['handovers'])} handovers, {sat}")
-    with Stage() as each:
+    with Clock() as each:
         per_gateway = paths_to_each_gateway(model, cities, windows, paths,
                                             workers=args.workers)
     print(f"routing to each of {len(per_gateway)} candidate gateways: {each} "
           f"({each.wall / max(1, len(per_gateway)):.1f} s wall a gateway)")
-    with Stage() as gw:
+    with Clock() as gw:
         plan_g = plan_windows(windows, sats, cities, Mode.ROUTER, policy,
                               min_elev_deg=MASK_DEG, paths=per_gateway, workers=args.workers,
                               anchor=Anchor.GATEWAY)

@@ -73,6 +73,24 @@ def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+class Clock:
+    """Wall and CPU seconds (this process and its finished children) of one stage, and
+    its peak RSS: the stage timer benchmarks/shared.py and anchor.py use too."""
+
+    def __enter__(self):
+        _reset_peak()
+        self.wall, self.cpu = time.perf_counter(), _cpu_s()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = _cpu_s() - self.cpu
+        self.peak_mb = _peak_mb()
+
+    def __str__(self) -> str:
+        return f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU, peak RSS {self.peak_mb:.0f} MB"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)

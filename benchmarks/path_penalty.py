@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from path import _cpu_s as cpu_s  # noqa: E402
 from path_hypatia import hypatia_isl_km, hypatia_shell  # noqa: E402
 
 from sigma_sn.path.config import Isl, PathMode  # noqa: E402
@@ -70,12 +71,6 @@ def pair_paths(sats, src: Site, dst: Site, duration_s: float):
 def pair_choices(sats, src: Site, dst: Site, duration_s: float):
     """The highest and the best satellite of ``src`` at each step (:func:`pair_paths`)."""
     return step_choices(pair_paths(sats, src, dst, duration_s)[1], sats, src)
-
-
-def cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the visibility workers)."""
-    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 
-from path import _cpu_s, _peak_mb, _reset_peak  # noqa: E402  (benchmarks/path.py)
+from path import Clock, _cpu_s  # noqa: E402  (benchmarks/path.py)
 from sigma_sn.elements import read_tle  # noqa: E402
 from sigma_sn.path.config import PathMode, SharedCapacity  # noqa: E402
 from sigma_sn.path.ground import Correspondent  # noqa: E402
@@ -50,23 +50,6 @@ LONDON = Correspondent("London", 51.5074, -0.1278)
 #: each terminal stands for the users behind it (as scenarios/starlink-shared.toml)
 CAPACITY = SharedCapacity(offered_load_mbps=2500.0)
 GOAL_RATIO = 2.0
-
-
-class Clock:
-    """Wall and CPU seconds (this process and its finished children) of one stage."""
-
-    def __enter__(self):
-        _reset_peak()
-        self.wall, self.cpu = time.perf_counter(), _cpu_s()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = _cpu_s() - self.cpu
-        self.peak_mb = _peak_mb()
-
-    def __str__(self) -> str:
-        return f"{self.wall:.1f} s wall, {self.cpu:.1f} s CPU, peak RSS {self.peak_mb:.0f} MB"
 
 
 def longest_visibility(windows, n_sites: int, n_steps: int, step_s: float) -> np.ndarray:
