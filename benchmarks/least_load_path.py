@@ -24,27 +24,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+from path import DATA, LONDON, MASK_DEG, REPO, START, Clock, _load  # benchmarks/path.py
+from sigma_sn.elements import read_tle
+from sigma_sn.path.config import PathMode, SharedCapacity
+from sigma_sn.path.route import PathModel, compute_paths
+from sigma_sn.path.serving import serving_windows
+from sigma_sn.planner.kinds import Mode, Policy, Selection
+from sigma_sn.planner.plan import plan_windows
+from sigma_sn.sites import read_sites_csv
+from sigma_sn.visibility import find_windows
 
-from path import Clock, _load  # noqa: E402  (benchmarks/path.py)
-from sigma_sn.elements import read_tle  # noqa: E402
-from sigma_sn.path.config import PathMode, SharedCapacity  # noqa: E402
-from sigma_sn.path.ground import Correspondent  # noqa: E402
-from sigma_sn.path.route import PathModel, compute_paths  # noqa: E402
-from sigma_sn.path.serving import serving_windows  # noqa: E402
-from sigma_sn.planner.kinds import Mode, Policy, Selection  # noqa: E402
-from sigma_sn.planner.plan import plan_windows  # noqa: E402
-from sigma_sn.sites import read_sites_csv  # noqa: E402
-from sigma_sn.visibility import find_windows  # noqa: E402
-
-START = "2026-08-22T00:00:00Z"
-MASK_DEG = 25.0
-LONDON = Correspondent("London", 51.5074, -0.1278)
+#: each terminal stands for the users behind it (as scenarios/starlink-shared.toml)
 CAPACITY = SharedCapacity(offered_load_mbps=2500.0)
 
 
