@@ -26,9 +26,9 @@ from sigma_sn.path.config import Anchor, path_parameters
 from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.groups import candidate_windows, run_groups
-from sigma_sn.planner.pathpolicy import path_spans
 from sigma_sn.planner.kinds import (LINK_KEYS, PATH_POLICIES, PATH_SELECTION_KEYS,
                                     TRAFFIC_KEYS, Mode, Policy, Selection)
+from sigma_sn.planner.pathpolicy import path_spans
 from sigma_sn.planner.sky import LinkLook, Sky, rtt_bound_s
 
 SCHEMA = "sigma-sn/plan/1"
