@@ -5,12 +5,15 @@ load stage shares."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from conftest import REPO
 from sigma_sn.planner.core import handovers, select_least_load
 from sigma_sn.planner.kinds import Policy, Window
+from sigma_sn.planner.pathpolicy import path_spans
 from tests.test_planner_core import LEAD_S, RTT_S, TIMING, check_invariants, rtt
 from tests.test_planner_policies import PURE, served_intervals
 
@@ -27,6 +30,18 @@ def _plan(candidates, spans, capacity=None, duration_s=600.0, **kw):
         check_invariants(ws, seq, plan)
         out[m] = (seq, plan, served_intervals(ws, seq, plan, duration_s))
     return out
+
+
+def test_path_spans_are_the_steps_with_a_delay_held_for_their_step():
+    # window 0 (0.4-5.5 s) is sampled at steps 1-5: a path at 1, 3 and 4; window 1 is too
+    # short for a step; window 2 (6.5-8.2 s) has one at both its steps. A run reaching a
+    # window's first or last sample reaches its AOS or LOS (the edges no step samples)
+    nan = float("nan")
+    paths = SimpleNamespace(step_s=1.0, first_step=np.array([1, 6, 7]),
+                            offset=np.array([0, 5, 5, 7]),
+                            delay_ms=np.array([1.0, nan, 2.0, 2.0, nan, 3.0, 3.0]))
+    assert path_spans(paths, [0.4, 6.1, 6.5], [5.5, 6.3, 8.2]) == [
+        ((0.4, 2.0), (3.0, 5.0)), (), ((6.5, 8.2),)]
 
 
 def test_a_satellite_without_a_gateway_is_never_taken_while_one_with_a_gateway_has_room():
