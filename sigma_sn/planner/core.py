@@ -175,16 +175,21 @@ def _need_s(timing: Timing, rtt_bound_s: float) -> float:
     return timing.setup_s + 2 * rtt_bound_s
 
 
-def select_least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
-                      duration_s: float, timing: Timing, rtt_bound_s: float, *,
-                      geometry: Mapping[str, Geometry] | None = None,
-                      selection: Selection = Selection()) -> dict[str, list[Serve]]:
+def select_least_load(candidates: Mapping[str, Sequence[Window]],
+                      capacity: Mapping[str, float], duration_s: float, timing: Timing,
+                      rtt_bound_s: float, *, geometry: Mapping[str, Geometry] | None = None,
+                      selection: Selection = Selection(), demand: float = 1,
+                      path_spans=None) -> dict[str, list[Serve]]:
     """Return every mobile's serving sequence under least-load, decided jointly:
-    ``candidates`` maps mobile -> its windows, ``capacity`` maps AP -> mobiles it serves at
-    once (APs missing from it are unlimited). ``geometry`` is accepted for symmetry with
-    ``select``; the load rule does not need look angles."""
+    ``candidates`` maps mobile -> its windows, ``capacity`` maps AP -> the ``demand`` it
+    carries at once (default: mobiles; APs missing from it are unlimited).
+    ``path_spans``: mobile -> per window the spans with a path to the correspondent
+    (:func:`~sigma_sn.planner.pathpolicy.path_spans`; None: no path model).
+    ``geometry`` is accepted for symmetry with ``select``; the load rule does not need
+    look angles."""
     return least_load(candidates, capacity, duration_s, timing.setup_s, timing.guard_s,
-                      rtt_bound_s, selection.min_dwell_s)
+                      rtt_bound_s, selection.min_dwell_s, demand=demand,
+                      path_spans=path_spans)
 
 
 def handovers(windows: Sequence[Window], sequence: Sequence[Serve], timing: Timing,

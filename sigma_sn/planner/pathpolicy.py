@@ -189,5 +189,33 @@ def _joint_dp(delay, g, win, ap, n_ap, by_g, weight, step_s):
     return out_i[:m], out_t[:m]
 
 
+def path_spans(paths, aos_s, los_s) -> list[tuple[tuple[float, float], ...]]:
+    """Per window of the path stage's ``paths`` (:class:`~sigma_sn.path.route.PathDelays`;
+    its windows' AOS and LOS columns ``aos_s``, ``los_s``), the spans ``(from_s, to_s)``
+    in which its path reaches the correspondent: runs of routing steps with a delay, each
+    held for its step (:meth:`~sigma_sn.path.route.PathDelays.delay_ms_at`), a window's
+    first and last steps stretched to its AOS and LOS (the edges no step samples)."""
+    up = ~np.isnan(np.asarray(paths.delay_ms, dtype=np.float64))
+    offset = np.asarray(paths.offset, dtype=np.int64)
+    n = len(offset) - 1
+    first = np.zeros(len(up) + 1, bool)   # each window's first sample (and the end)
+    first[offset] = True
+    begin = np.flatnonzero(up & (first[:-1] | ~np.concatenate(([False], up[:-1]))))
+    end = np.flatnonzero(up & (first[1:] | ~np.concatenate((up[1:], [False])))) + 1
+    window = np.searchsorted(offset, begin, side="right") - 1
+    step_s = float(paths.step_s)
+    first_step = np.asarray(paths.first_step, dtype=np.int64)
+    aos = np.asarray(aos_s, dtype=np.float64)[window]
+    los = np.asarray(los_s, dtype=np.float64)[window]
+    from_s = np.where(begin == offset[window], aos,
+                      (first_step[window] + begin - offset[window]) * step_s)
+    to_s = np.where(end == offset[window + 1], los,
+                    np.minimum((first_step[window] + end - offset[window]) * step_s, los))
+    out: list[list] = [[] for _ in range(n)]
+    for w, a, b in zip(window.tolist(), from_s.tolist(), to_s.tolist()):
+        out[w].append((a, b))
+    return [tuple(s) for s in out]
+
+
 __all__ = ["DelayOf", "Layout", "grid_layout", "min_handovers_delay", "min_path_delay",
-           "sampled_delay_ms"]
+           "path_spans", "sampled_delay_ms"]

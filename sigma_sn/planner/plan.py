@@ -28,6 +28,7 @@ from sigma_sn.planner.core import Timing
 from sigma_sn.planner.groups import candidate_windows, run_groups
 from sigma_sn.planner.kinds import (LINK_KEYS, PATH_POLICIES, PATH_SELECTION_KEYS,
                                     TRAFFIC_KEYS, Mode, Policy, Selection)
+from sigma_sn.planner.pathpolicy import path_spans
 from sigma_sn.planner.sky import LinkLook, Sky, rtt_bound_s
 
 SCHEMA = "sigma-sn/plan/1"
@@ -44,7 +45,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                  min_elev_deg: float = 0.0, step_s: float = 60.0, mobiles=None,
                  name: str = "plan", sim=None, mip=None, sources: dict | None = None,
                  stats: dict | None = None, workers: int | None = 1, paths=None,
-                 anchor: Anchor = Anchor.SATELLITE, link_budget=None) -> dict:
+                 anchor: Anchor = Anchor.SATELLITE, link_budget=None, shared=None) -> dict:
     """Return the plan (docs/plan-format.md) for every mobile of ``windows``.
 
     Router mode: each site is a mobile, satellites are access points. Host mode: each
@@ -57,8 +58,13 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
     ``workers``: processes that share groups of mobiles (None: one per core); the plan is
     byte-identical whatever it is. ``stats`` stage seconds are then summed over them.
     ``paths``: the path stage's :class:`~sigma_sn.path.route.PathDelays` over ``windows``
-    (router mode), which PATH_POLICIES plan by; under a gateway anchor, a list of them,
-    one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`), or one.
+    (router mode), which PATH_POLICIES plan by and least-load takes only windows with a
+    path from (:func:`~sigma_sn.planner.pathpolicy.path_spans`); under a gateway anchor,
+    a list of them, one per gateway (:func:`~sigma_sn.planner.anchor.paths_to_each_gateway`),
+    or one.
+    ``shared``: the path's :class:`~sigma_sn.path.config.SharedCapacity`, where least-load
+    over ``paths`` weighs each mobile's offered rate against a satellite's capacity
+    instead of counting mobiles (:func:`_rate_capacity`).
     ``anchor``: where the terminal's address is anchored; at a gateway
     (:mod:`sigma_sn.planner.anchor`) the access points are the gateways, handovers the
     gateway changes, and the plan lists the satellite changes under each gateway as
@@ -77,7 +83,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
                              selection=selection, prefix=prefix, min_elev_deg=min_elev_deg,
                              step_s=step_s, mobiles=mobiles, name=name, sim=sim, mip=mip,
                              sources=sources, stats=stats, workers=workers, paths=paths,
-                             anchor=anchor, link_budget=link_budget)
+                             anchor=anchor, link_budget=link_budget, shared=shared)
     finally:
         if enabled:
             gc.enable()
@@ -85,7 +91,7 @@ def plan_windows(windows, satellites: Sequence, sites: Sequence, mode: Mode, pol
 
 def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *, selection,
                   prefix, min_elev_deg, step_s, mobiles, name, sim, mip, sources, stats,
-                  workers, paths, anchor, link_budget):
+                  workers, paths, anchor, link_budget, shared):
     from sigma_sn.sim.mip import MipConfig
     from sigma_sn.sim.model import SimConfig
 
@@ -138,13 +144,22 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     t0 = time.perf_counter()
     sequences = None
     capacity = _capacity(mode, sites, sat_names, selection)
-    # least-load with capacities is decided jointly, here; the rest per mobile (without
-    # capacities no mobile's choice depends on another's: it is least-load alone)
-    if policy is Policy.LEAST_LOAD and capacity:
+    demand, reach = 1, None
+    if policy is Policy.LEAST_LOAD and paths is not None and router:
+        # least-load over the path: windows only where the path reaches the correspondent,
+        # and, with shared capacity, rates against the satellite's capacity
+        cut = path_spans(paths, windows.aos_s, windows.los_s)
+        reach = {m: [cut[i] for i in order[lo:hi].tolist()] for m, (lo, hi) in spans.items()}
+        if shared is not None:
+            capacity, demand = _rate_capacity(sat_names, selection, shared)
+    # least-load with capacities or a path is decided jointly, here; the rest per mobile
+    # (without either no mobile's choice depends on another's: it is least-load alone)
+    if policy is Policy.LEAST_LOAD and (capacity or reach is not None):
         candidates = {m: candidate_windows(ap_col, *window_arrays[1:], elev, lo, hi)
                       for m, (lo, hi) in spans.items()}
         joint = core.select_least_load(candidates, capacity, duration_s, timing, bound_s,
-                                       geometry=looks, selection=selection)
+                                       geometry=looks, selection=selection, demand=demand,
+                                       path_spans=reach)
         sequences = {m: list(joint.get(m, [])) for m in candidates}
     select_s = time.perf_counter() - t0
     workers = _workers(workers)
@@ -343,6 +358,17 @@ def _capacity(mode: Mode, sites, sat_names, selection: Selection) -> dict[str, i
     return {n: int(selection.ap_capacity) for n in sat_names}
 
 
+def _rate_capacity(sat_names, selection: Selection, shared) -> tuple[dict[str, float], float]:
+    """Per satellite the offered rate (Mb/s) least-load lets it carry and each mobile's
+    demand: the satellite's capacity, as the load stage shares it (``sat_capacity_mbps``,
+    ``offered_load_mbps``), and no more than ``ap_capacity`` mobiles' demand where that
+    is set too (every mobile offers the same, so a count is a rate)."""
+    cap = shared.sat_capacity_mbps
+    if selection.ap_capacity is not None:
+        cap = min(cap, selection.ap_capacity * shared.offered_load_mbps)
+    return {n: cap for n in sat_names}, shared.offered_load_mbps
+
+
 def display_path(path) -> str:
     """Return ``path`` relative to the working directory, normalised, with ``/``."""
     p = os.path.abspath(path)
@@ -452,7 +478,11 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                          f"{sc.policy.value} does not", path=display_path(sc.path),
                          key="path.anchor")
     sw = windows or scenario_windows(sc, progress=progress, workers=workers)
-    if sc.policy in PATH_POLICIES and paths is None:
+    # least-load reads the path too where there is one (router mode: the path stage's)
+    reads_path = sc.policy in PATH_POLICIES or (
+        sc.policy is Policy.LEAST_LOAD and sc.path_config is not None
+        and sc.mode is Mode.ROUTER)
+    if reads_path and paths is None:
         paths = scenario_paths(sc, sw, workers=workers)
     files = [{"role": "elements", "path": display_path(p), "sha256": sha256_of(p)}
              for p in sc.element_files]
@@ -464,8 +494,9 @@ def plan_scenario(scenario, *, progress=None, workers: int | None = 1,
                         sc.timing, selection=sc.selection, prefix=sc.address_prefix,
                         min_elev_deg=sc.min_elev_deg, step_s=sc.step_s, mobiles=sc.mobiles,
                         name=sc.name, sim=sc.sim, mip=sc.mip, sources=sources,
-                        workers=workers, paths=paths if sc.policy in PATH_POLICIES else None,
-                        anchor=anchor, link_budget=scenario_link_budget(sc))
+                        workers=workers, paths=paths if reads_path else None,
+                        anchor=anchor, link_budget=scenario_link_budget(sc),
+                        shared=sc.path_config.shared if sc.path_config else None)
     if sc.path_config is not None:  # the whole model, so a replay rebuilds the same paths
         plan["inputs"]["parameters"]["path"] = path_parameters(sc.path_config)
     return plan

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -383,39 +383,56 @@ class Samples:
                      if bounds[k + 1] > bounds[k]]
 
 
-def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, int],
+def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str, float],
                duration_s: float, setup_s: float, guard_s: float, rtt_bound_s: float,
-               min_dwell_s: float) -> dict[str, list[Serve]]:
+               min_dwell_s: float, *, demand: float = 1,
+               path_spans: Mapping[str, Sequence[Sequence[tuple[float, float]]]] | None = None
+               ) -> dict[str, list[Serve]]:
     """Return every mobile's serving sequence, decided jointly and event by event.
 
-    An access point serves at most ``capacity[ap]`` mobiles at once (absent: unlimited).
-    A mobile takes, among the windows up with a free place, the least loaded access point
-    (count/capacity), then the longest remaining visibility; with none free it waits and
-    takes the first place that frees. It leaves its window at the forced decision
-    (LOS - guard - rtt bound) for the best one that outlasts it, or, with none free, holds
-    on until LOS and waits from there (a gap). Once ``min_dwell_s`` has passed it also
-    moves, when a new window comes up, to an access point that would still be less
-    loaded after the move than its own is now.
+    Each mobile offers ``demand`` and an access point carries at most ``capacity[ap]``
+    of it at once (absent: unlimited): with the default demand 1, a count of mobiles;
+    with a shared-capacity path, Mb/s against the satellite's Mb/s (what the load stage,
+    :mod:`sigma_sn.path.load`, shares). A mobile takes, among the windows up with room,
+    the least loaded access point (load/capacity), then the longest remaining
+    visibility; with none free it waits and takes the first place that frees. It leaves
+    its window at the forced decision (LOS - guard - rtt bound) for the best one that
+    outlasts it, or, with none free, holds on until LOS and waits from there (a gap).
+    Once ``min_dwell_s`` has passed it also moves, when a new window comes up, to an
+    access point that would still be less loaded after the move than its own is now.
+
+    ``path_spans`` (mobile -> per window, the (from_s, to_s) spans in which its path
+    reaches the correspondent; None: always): a window is then cut into pieces with and
+    without a path (:func:`_pieces`), and least-load chooses among pieces. A piece
+    without a path carries no flow (the load stage counts none) and is a last resort,
+    taken only when no piece with a path is up and free, like an outage; a mobile on one
+    moves, without the dwell, as soon as a piece with a path is up and free. The piece
+    where a path ends is left at its own forced decision, as a window is at LOS.
 
     Every switch happens where the SET_PRIMARY can take place exactly then (after the new
     address is acknowledged and before the old path's deadline), or after the old LOS, so
     the places counted here are the places the timing model's serving intervals use.
     """
     names = sorted(candidates)
+    cut = [_pieces(candidates[m], None if path_spans is None else path_spans[m], setup_s,
+                   rtt_bound_s) for m in names]
+    wins = [c.windows for c in cut]
+    live = [c.live for c in cut]
 
-    # the earliest clean SET_PRIMARY into a window and the latest out of it, in the same
-    # floating-point steps as the timing model, so a switch planned at either lands there
-    def usable(w: Window) -> float:
-        return w.aos_s + setup_s + rtt_bound_s
+    # the earliest clean SET_PRIMARY into a piece (its window's address acknowledged, its
+    # path up) and the latest out of it, in the same floating-point steps as the timing
+    # model, so a switch planned at either lands there
+    def usable(m: int, j: int) -> float:
+        return cut[m].ready_s[j]
 
     def deadline(w: Window) -> float:
         return w.los_s - guard_s - rtt_bound_s
 
-    load: dict[str, int] = {}
+    load: dict[str, float] = {}
     waiting: dict[str, list[int]] = {}
-    wins = [list(candidates[m]) for m in names]
     rise_order = [sorted(range(len(w)), key=lambda i, w=w: (w[i].aos_s, i)) for w in wins]
     cur = [-1] * len(names)
+    last = [-1] * len(names)   # the window (not piece) a mobile was last on
     since = [0.0] * len(names)
     gen = [0] * len(names)
     dwell_pushed = [-1] * len(names)
@@ -433,13 +450,15 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             w = wins[m][rise_order[m][nxt_rise[m]]]
             heapq.heappush(heap, (max(w.aos_s, 0.0), rise_ev, 0.0, m, rise_ev, 0))
 
-    def share(ap: str, extra: int = 0) -> float:
+    def share(ap: str, extra: float = 0) -> float:
         cap = capacity.get(ap)
         return 0.0 if cap is None else (load.get(ap, 0) + extra) / cap
 
     def release(m: int, t_s: float):
+        if not live[m][cur[m]]:
+            return  # no flow, no place
         ap = wins[m][cur[m]].ap
-        load[ap] -= 1
+        load[ap] -= demand
         for other in waiting.pop(ap, []):  # the longest waiting first
             since_s = wait_from[other]
             heapq.heappush(heap, (t_s, check_ev, t_s if since_s is None else since_s, other,
@@ -447,16 +466,19 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
 
     def take(m: int, j: int, t_s: float, switch_s: float | None):
         w = wins[m][j]
-        load[w.ap] = load.get(w.ap, 0) + 1
+        if live[m][j]:
+            load[w.ap] = load.get(w.ap, 0) + demand
         seqs[m].append(Serve(j, switch_s, wait_from[m]))
         cur[m], since[m], wait_from[m] = j, t_s, None
+        last[m] = cut[m].window[j]
         gen[m] += 1
         if deadline(w) < duration_s:
             heapq.heappush(heap, (deadline(w), forced_ev, 0.0, m, forced_ev, gen[m]))
 
     def best(m: int, t_s: float, ok) -> int:
-        """The least-loaded free window passing ``ok``, then the longest, or -1. Windows
-        that can no longer be left cleanly later are dropped from ``up`` on the way."""
+        """The best free piece passing ``ok``, or -1: with a path before without; then
+        the least loaded, the same window as before, the longest. Pieces that can no
+        longer be left cleanly later are dropped from ``up`` on the way."""
         pick, key, keep = -1, None, []
         for j in up[m]:
             w = wins[m][j]
@@ -464,11 +486,15 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
                 continue
             keep.append(j)
             if ok(j, w):
-                cap = capacity.get(w.ap)
-                used = 0 if cap is None else load.get(w.ap, 0)
-                if cap is not None and used >= cap:
-                    continue  # full
-                k = (0.0 if cap is None else used / cap, -w.los_s, w.ap, j)
+                stay = 0 if cut[m].window[j] == last[m] else 1
+                if not live[m][j]:  # no flow: never full, and last
+                    k = (1, 0.0, stay, -w.los_s, w.ap, j)
+                else:
+                    cap = capacity.get(w.ap)
+                    used = 0 if cap is None else load.get(w.ap, 0)
+                    if cap is not None and used + demand > cap:
+                        continue  # full
+                    k = (0, 0.0 if cap is None else used / cap, stay, -w.los_s, w.ap, j)
                 if key is None or k < key:
                     pick, key = j, k
         up[m] = keep
@@ -499,9 +525,8 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
             up[m].append(j)
             if cur[m] < 0:  # idle: look once everything rising now is up
                 heapq.heappush(heap, (t, check_ev, t, m, check_ev, 0))
-            if capacity:  # serving: a move to an emptier AP once this one is usable
-                heapq.heappush(heap, (max(usable(wins[m][j]), t), check_ev, t, m,
-                                      check_ev, 0))
+            if capacity or path_spans is not None:  # serving: a move once it is usable
+                heapq.heappush(heap, (max(usable(m, j), t), check_ev, t, m, check_ev, 0))
             continue
         c = cur[m]
         if kind == los_ev:
@@ -511,8 +536,10 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
                 attach_idle(m, t)
         elif kind == forced_ev:
             if g == gen[m]:
-                los_c = wins[m][c].los_s
-                j = best(m, t, lambda j, w: j != c and w.los_s > los_c and usable(w) <= t)
+                los_c, ends_c = wins[m][c].los_s, cut[m].ends[c]
+                # no path after it is no better than this window's own rest without one
+                j = best(m, t, lambda j, w: (j != c and w.los_s > los_c and usable(m, j) <= t
+                                             and (ends_c or live[m][j])))
                 if j >= 0:
                     release(m, t)
                     take(m, j, t, t)
@@ -521,18 +548,81 @@ def least_load(candidates: Mapping[str, Sequence[Window]], capacity: Mapping[str
         elif c < 0:
             attach_idle(m, t)
         elif t < deadline(wins[m][c]):
-            ready_s = since[m] + max(min_dwell_s, rtt_bound_s)
+            dead = not live[m][c]  # no path: leave as soon as one is up (no dwell)
+            ready_s = since[m] + (rtt_bound_s if dead else max(min_dwell_s, rtt_bound_s))
             if t < ready_s:
                 if dwell_pushed[m] != gen[m]:  # look again once the dwell is over
                     dwell_pushed[m] = gen[m]
                     heapq.heappush(heap, (ready_s, check_ev, ready_s, m, check_ev, 0))
                 continue
-            mine = share(wins[m][c].ap)
-            if mine == 0.0:  # nothing is emptier than an empty or unlimited AP
-                continue
-            j = best(m, t, lambda j, w: (j != c and usable(w) <= t
-                                         and share(w.ap, 1) < mine))
+            if dead:
+                j = best(m, t, lambda j, w: j != c and live[m][j] and usable(m, j) <= t)
+                if j < 0:  # those with a path are full: look again when a place frees
+                    for k in up[m]:
+                        if live[m][k] and usable(m, k) <= t:
+                            waiting.setdefault(wins[m][k].ap, []).append(m)
+            else:
+                mine = share(wins[m][c].ap)
+                if mine == 0.0:  # nothing is emptier than an empty or unlimited AP
+                    continue
+                j = best(m, t, lambda j, w: (j != c and live[m][j] and usable(m, j) <= t
+                                             and share(w.ap, demand) < mine))
             if j >= 0:
                 release(m, t)
                 take(m, j, t, t)
-    return {name: seqs[m] for m, name in enumerate(names)}
+    return {name: _whole(seqs[m], cut[m].window) for m, name in enumerate(names)}
+
+
+class _Cut(NamedTuple):
+    """One mobile's windows cut into pieces for :func:`least_load`: per piece its
+    ``windows`` entry (the window's access point, the piece's start and end), the
+    ``window`` it is part of, whether its path is ``live``, whether it ``ends`` its window
+    and when a SET_PRIMARY into it is first clean (``ready_s``)."""
+
+    windows: list
+    window: list
+    live: list
+    ends: list
+    ready_s: list
+
+
+def _pieces(windows: Sequence[Window], spans, setup_s: float, rtt_bound_s: float) -> _Cut:
+    """Cut each window at the edges of its path ``spans`` (None: one piece with a path per
+    window, the window itself). A piece is ready once its window's new address is set up
+    and acknowledged (AOS + setup + RTT bound) and not before its path is up."""
+    if spans is None:
+        n = len(windows)
+        return _Cut(list(windows), list(range(n)), [True] * n, [True] * n,
+                    [w.aos_s + setup_s + rtt_bound_s for w in windows])
+    out = _Cut([], [], [], [], [])
+    for j, w in enumerate(windows):
+        edges, t = [], w.aos_s
+        for a, b in spans[j]:
+            a, b = max(a, w.aos_s), min(b, w.los_s)
+            if b <= a:
+                continue
+            if a > t:
+                edges.append((t, a, False))
+            edges.append((a, b, True))
+            t = b
+        if t < w.los_s:
+            edges.append((t, w.los_s, False))
+        for a, b, has in edges:
+            out.windows.append(w._replace(aos_s=a, los_s=b))
+            out.window.append(j)
+            out.live.append(has)
+            out.ends.append(b >= w.los_s)
+            out.ready_s.append(max(w.aos_s + setup_s + rtt_bound_s, a))
+    return out
+
+
+def _whole(sequence: list[Serve], window: list[int]) -> list[Serve]:
+    """A sequence of pieces as one of windows: the piece's window, and a piece that goes
+    on from the one before on the same window is no change at all."""
+    out: list[Serve] = []
+    for s in sequence:
+        j = window[s.index]
+        if out and out[-1].index == j:
+            continue
+        out.append(s._replace(index=j))
+    return out
