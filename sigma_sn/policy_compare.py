@@ -198,7 +198,8 @@ def format_table(rows: list[dict]) -> str:
                        for i, (v, w) in enumerate(zip(x, widths))) for x in [head, *body]]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join([*lines, *textwrap.wrap(HANDOVERS_NOTE, 88, initial_indent="note: ",
-                                             subsequent_indent="      ")]) + "\n"
+                                             subsequent_indent="      ",
+                                             break_on_hyphens=False)]) + "\n"
 
 
 def rtt_figure(extra: dict, mobile: str | None = None):
