@@ -164,6 +164,10 @@ def read_sites_csv(path) -> tuple[Site, ...]:
     """Read ``name,lat_deg,lon_deg[,alt_m][,min_elev_deg][,capacity]`` rows from a CSV file.
 
     Other columns (such as ``source``) are ignored. Errors name the file, line and column.
+    A name the file repeats (Hypatia's 1,000 cities hold two Hyderabads) keeps it on its
+    first row and becomes ``NAME #2``, ``NAME #3`` ... on the later ones, in file order,
+    so results keyed by name never merge two places; a suffixed name the file already
+    uses is an error.
     """
     path = Path(path)
     try:
@@ -187,6 +191,8 @@ def read_sites_csv(path) -> tuple[Site, ...]:
                          f"got {','.join(header)}", path=str(path), line=1)
     col = {name: i for i, name in enumerate(header)}
     sites = []
+    rows_of: dict[str, int] = {}          # name as written -> its rows so far
+    lines: dict[str, int] = {}            # name given out -> its line
     for line_no, row in enumerate(rows, start=2):
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
@@ -213,6 +219,7 @@ def read_sites_csv(path) -> tuple[Site, ...]:
         name = row[col["name"]].strip()
         if not name:
             raise InputError("name: empty", path=str(path), line=line_no)
+        name = _unique_name(name, rows_of, lines, str(path), line_no)
         try:
             sites.append(Site(name=name, lat_deg=number("lat_deg"), lon_deg=number("lon_deg"),
                               alt_m=number("alt_m", default=0.0),
@@ -225,3 +232,18 @@ def read_sites_csv(path) -> tuple[Site, ...]:
     if not sites:
         raise InputError("no sites in file", path=str(path))
     return tuple(sites)
+
+
+def _unique_name(name: str, rows: dict[str, int], lines: dict[str, int], path: str,
+                 line_no: int) -> str:
+    """``name`` on its first row in the file, ``name #k`` on its k-th (``rows`` counts each
+    name's rows so far; ``lines`` maps each name given out to its line)."""
+    k = rows[name] = rows.get(name, 0) + 1
+    taken = name if k == 1 else f"{name} #{k}"
+    if taken in lines:
+        said = (f"a repeated {name!r} (first on line {lines[name]}) would be {taken!r}, "
+                "which" if k > 1 else repr(name))
+        raise InputError(f"{said} is already the name on line {lines[taken]}; rename one",
+                         path=path, line=line_no)
+    lines[taken] = line_no
+    return taken

@@ -136,3 +136,59 @@ def test_a_returning_address_is_usable_at_once_when_the_mobile_adds_it_again():
     assert events[0][0] == "failed" and events[0][1] < 400.0
     assert events[1][0] == "recovered" and 400.1 < events[1][1] < 400.2
     assert rep["packets"]["lost"] == 0
+
+
+class _Clock:
+    """Just enough of an association to drive one destination's T3-rtx timer by hand."""
+
+    def __init__(self, cfg: SimConfig):
+        from types import SimpleNamespace
+
+        self.env = SimpleNamespace(now=0.0)
+        self.dests: dict = {}
+        self.listeners: list = []
+        self.pending: list = []                  # (time, callback, args) as scheduled
+        self.stats = SimpleNamespace(aborted_s=None)
+        self.errors = 0
+        self.cfg = cfg
+
+    def at(self, t, fn, *args):
+        self.pending.append((t, fn, args))
+
+    def path_error(self, d):
+        self.errors += 1
+
+    def cn_destination(self):
+        return None                              # nothing to retransmit to
+
+
+def test_a_stale_t3_timer_of_a_deleted_address_does_not_fire_on_its_re_added_state():
+    # RFC 4960 §6.3.2: the T3-rtx timer belongs to one destination. The address is
+    # deleted while its timer is pending and added again (a new Destination, a fresh
+    # PathState): the old wake-up must not touch the new timer.
+    from sigma_sn.sim.bulk import BulkTransfer
+    from sigma_sn.sim.model import Destination
+
+    cfg = bulk()
+    assoc = _Clock(cfg)
+    transfer = BulkTransfer(assoc, cfg, log=None, end_s=100.0)
+    assoc.dests[A_ADDR] = Destination(A_ADDR, "A", cfg, 0.0)
+    transfer.start_timer(A_ADDR)                      # deadline RTO.Initial = 3 s
+    (stale_t, stale_fn, stale_args), = assoc.pending
+    assoc.env.now = 1.0
+    del assoc.dests[A_ADDR]                           # DELETE_IP at 1 s ...
+    assoc.env.now = 2.0
+    assoc.dests[A_ADDR] = Destination(A_ADDR, "A", cfg, 2.0)   # ... ADD_IP at 2 s
+    transfer.start_timer(A_ADDR)                      # the new state's deadline: 5 s
+    new = transfer.path(A_ADDR)
+    before = (new.armed_at, new.wake_token, new.timer_token, len(assoc.pending))
+    assoc.env.now = stale_t
+    stale_fn(*stale_args)                             # the old timer's wake-up, at 3 s
+    assert (new.armed_at, new.wake_token, new.timer_token, len(assoc.pending)) == before
+    assert new.timer_running and assoc.errors == 0
+    # the new state's own wake-up still expires it on time
+    t, fn, args = assoc.pending[-1]
+    assert t == pytest.approx(5.0)
+    assoc.env.now = t
+    fn(*args)
+    assert assoc.errors == 1

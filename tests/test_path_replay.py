@@ -114,6 +114,25 @@ def test_isl_beats_the_bent_pipe_for_madrid_to_new_york(runs):
         runs["starlink-bent-pipe"][-1]["latency_ms"]["p50"]
 
 
+def test_a_report_on_a_path_validates_against_the_shipped_schema(runs):
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                        .read_text())
+    assert "path_rtt_ms" in schema["properties"]
+    for *_, report in runs.values():
+        plain = json.loads(json.dumps({k: v for k, v in report.items()
+                                       if not k.startswith("_")}))
+        assert set(plain["path_rtt_ms"]) == {"mean", "p95"}
+        jsonschema.validate(plain, schema)
+        for bad in ({"mean": plain["path_rtt_ms"]["mean"]}, {**plain["path_rtt_ms"], "p95": -1},
+                    {**plain["path_rtt_ms"], "median": 1.0}):
+            with pytest.raises(jsonschema.ValidationError, match="path_rtt_ms|p95|median"):
+                jsonschema.validate({**plain, "path_rtt_ms": bad}, schema)
+
+
 def test_every_protocol_replays_the_same_paths(runs):
     sc, plan, cfg, mip, replays, _ = runs["starlink-isl"]
     doc = compare_plan(plan, dataclasses.replace(cfg, keep_trace=False), mip,

@@ -102,3 +102,24 @@ def test_a_path_scenarios_strongest_signal_plan_is_planned_on_the_snr(madrid):
     on_power = plan_windows(*args, **kw)
     assert len(plan["handovers"]) > 5
     assert plan["handovers"] == on_snr["handovers"] != on_power["handovers"]
+
+
+def test_the_plan_records_what_ranked_strongest_signal(madrid):
+    # with a [path] the link budget's SNR decides: the plan names it and its budget, not
+    # the selection's received-power terms, which decided nothing
+    sc, sw, _, _ = madrid
+    sc = dataclasses.replace(sc, policy=Policy.STRONGEST_SIGNAL)
+    recorded = plan_scenario(sc, windows=sw)["inputs"]["parameters"]["selection"]
+    assert recorded["ranked_by"] == "snr_db"
+    assert recorded["link_budget"] == dataclasses.asdict(LinkBudget())
+    assert not {"frequency_hz", "eirp_dbw", "atmospheric_zenith_db"} & set(recorded)
+    assert recorded["signal_margin_db"] == sc.selection.signal_margin_db
+    # without one the received power decides, from the selection's own terms
+    args = (sw.windows, list(sw.satellites), list(sw.sites), sc.mode, sc.policy, sc.timing)
+    kw = dict(selection=sc.selection, prefix=sc.address_prefix, min_elev_deg=sc.min_elev_deg)
+    recorded = plan_windows(*args, **kw)["inputs"]["parameters"]["selection"]
+    assert recorded["ranked_by"] == "received_power_dbw"
+    assert recorded["eirp_dbw"] == sc.selection.eirp_dbw and "link_budget" not in recorded
+    # the other policies' records keep their bytes
+    other = plan_windows(*args[:4], Policy.MAX_ELEVATION, sc.timing, **kw)
+    assert "ranked_by" not in other["inputs"]["parameters"]["selection"]

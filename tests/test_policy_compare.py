@@ -84,6 +84,14 @@ def test_compare_policies_reports_each_policy_and_protocol(isl, tmp_path, capsys
         assert r["rtt_mean"] > 0 and r["rtt_p95"] >= r["rtt_mean"]
     html = (out / "compare-policies.html").read_text()
     assert "path RTT over time" in html and "plotly" in html.lower()
+    # each handover count says what it counts: Mobile IP moves only at loss of signal
+    made = {r["protocol"]: r["handovers_per_hour"] for r in doc["table"]
+            if r["policy"] == "max-elevation"}
+    assert made["mip"] < made["sigma"]
+    flat = " ".join(printed.split())
+    for text in (flat, " ".join(html.split())):
+        assert "handovers_per_hour: the handovers each protocol made" in text
+        assert "leave a satellite only when it sets" in text
 
 
 def test_sweep_policies_adds_the_policy_column_and_path_metrics(isl, tmp_path):

@@ -95,3 +95,41 @@ def test_simulate_given_a_scenario_says_it_wants_a_plan(project, capsys):
     err = capsys.readouterr().err
     assert "moved.toml" in err and "this is TOML (a scenario?), not a plan" in err
     assert "sigma-sn plan SCENARIO.toml --out PLAN.json" in err
+
+
+def test_messages_name_the_files_relative_as_the_plan_was_given(project, monkeypatch, capsys):
+    # the user gave a relative plan path: no message turns it into this machine's path
+    monkeypatch.chdir(project)
+    tle = project / "tle_data" / "iridium_like.tle"
+    shutil.move(tle, project / "kept.tle")
+    assert main(["simulate", "results/plan.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sigma-sn simulate: error: results/plan.json: ")
+    assert "(looked in results/../tle_data/iridium_like.tle, ../tle_data/iridium_like.tle)" \
+        in err
+    assert str(project) not in err
+    (project / "kept.tle").write_text(
+        (project / "kept.tle").read_text().replace("IRIDIUM-LIKE-P1-S01", "IRIDIUM-RENAMED"))
+    shutil.move(project / "kept.tle", tle)
+    assert main(["simulate", "results/plan.json"]) == 2
+    err = capsys.readouterr().err
+    assert "results/../tle_data/iridium_like.tle differs from the element file" in err
+    assert str(project) not in err
+
+
+def test_scenario_messages_keep_a_relative_scenario_path_relative(project, monkeypatch):
+    import dataclasses
+
+    from sigma_sn.errors import InputError
+    from sigma_sn.planner.kinds import Policy
+    from sigma_sn.planner.plan import scenario_paths
+    from sigma_sn.scenario import load_scenario
+
+    monkeypatch.chdir(project)
+    sc = load_scenario("scenarios/moved.toml")
+    with pytest.raises(InputError) as err:      # a path policy swapped in, no [path]
+        scenario_paths(dataclasses.replace(sc, policy=Policy.MIN_PATH_DELAY), windows=None)
+    assert str(err.value).startswith("scenarios/moved.toml: path: policy min-path-delay")
+    (project / "scenarios" / "moved.toml").write_text(SCENARIO.replace("1800", "-1"))
+    with pytest.raises(InputError, match=r"^scenarios/moved\.toml: window\.duration_s: "):
+        load_scenario("scenarios/moved.toml")

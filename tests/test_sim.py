@@ -257,3 +257,32 @@ def test_trace_csv_of_a_bare_log_has_one_row_per_packet(tmp_path):
     r = next(r for r in rows if not r["cause"])
     assert float(r["latency_ms"]) == pytest.approx(
         (float(r["arrival_s"]) - float(r["sent_s"])) * 1e3, abs=2e-3)
+
+
+def test_a_coverage_gap_belongs_to_the_hard_handover_after_it_not_the_soft_one_before():
+    # gpm-host's pattern: a soft handover A -> B early in B's pass, B sets at 300 s, and
+    # nothing is up until C rises at 700 s (a hard handover). The gap's loss and the
+    # interruption after it are the hard handover's; the soft one lost nothing.
+    c_addr = "2001:db8:c::1"
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 100.0)])
+    b = LinkGeometry.constant("B", RANGE_B_KM, [(50.0, 300.0)])
+    c = LinkGeometry.constant("C", RANGE_A_KM, [(700.0, 900.0)])
+    steps = (Step(50.1, "ADDRESS_READY", B_ADDR, "B", 0), Step(50.1, "ADD_IP", B_ADDR, "B", 0),
+             Step(60.0, "SET_PRIMARY", B_ADDR, "B", 0), Step(60.1, "LM_UPDATE", B_ADDR, "B", 0),
+             Step(98.0, "DELETE_IP", A_ADDR, "A", 0),
+             Step(700.1, "ADDRESS_READY", c_addr, "C", 1), Step(700.1, "ADD_IP", c_addr, "C", 1),
+             Step(700.2, "SET_PRIMARY", c_addr, "C", 1),
+             Step(700.3, "LM_UPDATE", c_addr, "C", 1), Step(700.3, "DELETE_IP", B_ADDR, "B", 1))
+    replay = Replay("T", "2026-08-22T00:00:00Z", 900.0, (a, b, c), "A", A_ADDR, steps,
+                    (Handover(0, "A", "B", 60.0, True), Handover(1, "B", "C", 700.2, False)),
+                    address_setup_s=SETUP_S)
+    rep = simulate(replay, SimConfig(rate_pps=10.0, terrestrial_s=TERRESTRIAL_S,
+                                     lm_query_rate_per_s=0.0))
+    soft, hard = rep["handovers"]
+    assert (soft["interruption_ms"], soft["lost"], soft["coverage_gap_s"]) == (0.0, 0, 0)
+    assert soft["handover_latency_ms"] is not None
+    assert hard["break_s"] == 300.0                    # B's LOS, as Mobile IP's break
+    assert hard["coverage_gap_s"] == 400.0
+    assert hard["lost"] == rep["packets"]["lost"] >= 400.0 * 10
+    # after the gap: C's address is ready 0.1 s after it rises, then the ASCONFs
+    assert 100.0 <= hard["interruption_ms"] <= 300.0

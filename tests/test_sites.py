@@ -62,3 +62,27 @@ def test_horizon_mask_interpolates_and_wraps():
 def test_bad_horizon_mask_is_refused():
     with pytest.raises(ValueError, match="increase strictly"):
         HorizonMask(az_deg=(10.0, 5.0), elev_deg=(1.0, 2.0))
+
+
+def test_a_name_repeated_in_a_file_gets_a_numbered_suffix(shared_data, tmp_path):
+    # Hypatia's 1,000 cities hold two Hyderabads (India, Pakistan), two Santiagos, two
+    # Valencias and two Anyangs: results keyed by name must not merge them
+    cities = read_sites_csv(shared_data / "stations" / "hypatia_cities_top1000.csv")
+    names = [c.name for c in cities]
+    assert len(set(names)) == 1000
+    by_name = {c.name: c for c in cities}
+    assert by_name["Hyderabad"].lon_deg == pytest.approx(78.47444)      # the first row
+    assert by_name["Hyderabad #2"].lon_deg == pytest.approx(68.3666667)
+    assert by_name["Santiago #2"].lat_deg == pytest.approx(19.460205)
+    assert {"Valencia #2", "Anyang #2"} <= set(names)
+    p = tmp_path / "s.csv"
+    p.write_text("name,lat_deg,lon_deg\nA,1,2\nA,3,4\nB,5,6\nA,7,8\n", encoding="utf-8")
+    assert [(s.name, s.lat_deg) for s in read_sites_csv(p)] == [
+        ("A", 1.0), ("A #2", 3.0), ("B", 5.0), ("A #3", 7.0)]
+
+
+def test_a_suffixed_name_that_is_taken_is_refused_naming_file_and_line(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("name,lat_deg,lon_deg\nA,1,2\nA #2,3,4\nA,5,6\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"s\.csv:4: .*'A'.*line 2.*'A #2'.*line 3"):
+        read_sites_csv(p)

@@ -76,7 +76,7 @@ def run(args) -> int:
         replay = replay_interruptions(
             plan, mobile=schedules[0].mobile, protocols=protocols, rate_pps=rate_pps,
             payload_bytes=payload_bytes, timing=timing_of(plan, args.plan),
-            plan_dir=os.path.dirname(os.path.abspath(args.plan)), source=args.plan)
+            plan_dir=os.path.dirname(args.plan) or ".", source=args.plan)
     rows = table_rows(runs, replay)
     out = {"schema": "sigma-sn/emulation/1", "runs": runs, "handovers": rows}
     if args.out:

@@ -87,7 +87,8 @@ def run(args) -> int:
                          path=args.plan)
     report = simulate_plan(plan, cfg, protocol=args.protocol, mip=mip,
                            truth_elements=args.truth_tle, mobiles=args.mobile,
-                           plan_dir=os.path.dirname(os.path.abspath(args.plan)),
+                           # as given, so messages name files as the user would
+                           plan_dir=os.path.dirname(args.plan) or ".",
                            progress=Progress, source=args.plan)
     if args.trace:
         write_trace_csv(args.trace, report)

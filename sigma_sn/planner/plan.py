@@ -250,7 +250,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
                 "mobiles": None if mobiles is None else list(mobiles),
                 "rtt_bound_s": _r(bound_s),
                 "timing": dataclasses.asdict(timing),
-                "selection": _selection_parameters(selection, path_policy),
+                "selection": _selection_parameters(selection, path_policy, policy,
+                                                   link_budget),
                 "addresses": {"prefix": prefix},
                 "link": {k: getattr(sim, k) for k in LINK_KEYS},
                 "traffic": {k: getattr(sim, k) for k in TRAFFIC_KEYS},
@@ -309,15 +310,24 @@ def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list
     return out
 
 
-def _selection_parameters(selection: Selection, path_policy: bool) -> dict:
+def _selection_parameters(selection: Selection, path_policy: bool, policy: Policy,
+                          link_budget=None) -> dict:
     """The selection a plan records: the path policies' own keys only in their plans, so
-    other plans keep their bytes."""
+    other plans keep their bytes. Strongest-signal's says what ranked it: the link
+    budget's SNR (the budget, not the selection's power terms, which decided nothing) or
+    the received power (:func:`~sigma_sn.planner.core.metric_of`)."""
     out = dataclasses.asdict(selection)
     if out["handover_weight_ms_s"] == float("inf"):  # JSON has no infinity: None stands in
         out["handover_weight_ms_s"] = None
     if not path_policy:
         for k in PATH_SELECTION_KEYS:
             del out[k]
+    if policy is Policy.STRONGEST_SIGNAL and link_budget is not None:
+        for k in ("frequency_hz", "eirp_dbw", "atmospheric_zenith_db"):
+            del out[k]
+        out.update(ranked_by="snr_db", link_budget=dataclasses.asdict(link_budget))
+    elif policy is Policy.STRONGEST_SIGNAL:
+        out["ranked_by"] = "received_power_dbw"
     return out
 
 

@@ -12,6 +12,7 @@ every second packet or after the delayed-SACK timer, at once when it sees a gap.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from sigma_sn.sim.model import (DATA_HEADER_BYTES, SACK_BYTES, Association, Destination,
@@ -32,7 +33,9 @@ class Chunk:
 
 
 class PathState:
-    """Congestion and retransmission state for one destination address ``d``."""
+    """Congestion and retransmission state for one destination address ``d``. Its timer
+    tokens come from the transfer's one counter (0: none issued yet), so a wake-up left
+    pending by a deleted address's state never matches the state of the address re-added."""
 
     def __init__(self, cfg: SimConfig, d: Destination):
         mtu = cfg.mtu_bytes
@@ -61,6 +64,7 @@ class BulkTransfer:
         self.end_s = end_s
         self.size = cfg.payload_bytes + DATA_HEADER_BYTES
         self.paths: dict[str, PathState] = {}
+        self.tokens = itertools.count(1)   # T3-rtx tokens, unique across all PathStates
         self.chunks: dict[int, Chunk] = {}     # by TSN, in TSN order (sent in that order)
         self.next_tsn = 1
         self.cum_ack = 0                   # sender's view: highest TSN acked in order
@@ -182,7 +186,7 @@ class BulkTransfer:
         restart it: that moves the deadline and schedules nothing, unless the deadline
         comes before the pending wake-up (a shorter RTO)."""
         p = self.path(dest)
-        p.timer_token += 1
+        p.timer_token = next(self.tokens)
         p.timer_running = True
         p.deadline_s = self.a.env.now + p.d.rto.rto
         if p.armed_at is None or p.deadline_s < p.armed_at:
@@ -190,7 +194,7 @@ class BulkTransfer:
 
     def _arm(self, dest: str, p: PathState) -> None:
         p.armed_at = p.deadline_s
-        p.wake_token += 1
+        p.wake_token = next(self.tokens)
         self.a.at(p.deadline_s, self._t3_wake, dest, p.wake_token)
 
     def _t3_wake(self, dest: str, token: int) -> None:

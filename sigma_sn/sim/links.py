@@ -146,6 +146,12 @@ class Link:
         k = bisect.bisect_right(self._starts, t) - 1
         return self._starts[k] if k >= 0 and t <= self._ends[k] else math.inf
 
+    def set_before(self, t: float) -> float:
+        """Return when the access point last set before ``t`` (``inf`` if it is up at
+        ``t`` or was never up before it)."""
+        k = bisect.bisect_right(self._starts, t) - 1
+        return self._ends[k] if k >= 0 and t > self._ends[k] else math.inf
+
     def next_up(self, t: float) -> float:
         """Return when the access point next rises after ``t`` (``inf`` if never)."""
         k = bisect.bisect_right(self._starts, t)

@@ -679,12 +679,18 @@ class Association:
         """Per handover of the replay: ``(t_first_s, t_switch_s, old_ap, new_ap)``, where
         ``t_switch_s`` is when new data starts to take the new access point in send-time
         terms (the CN's switch for the downlink, the MH's routing change for the uplink;
-        None if it never did) and ``t_first_s`` the same, or the planned switch."""
+        None if it never did) and ``t_first_s`` the same, or the planned switch, or the
+        old access point's LOS where it set before that (a hard handover: the packets
+        lost from then on are this handover's, as Mobile IP's break)."""
         switched = self.cn_switch if self.cfg.direction == "down" else self.mh_switch
         out = []
         for h in self.replay.handovers:
             t = switched.get(h.index)
-            out.append((h.t_s if t is None else t, t, h.from_ap, h.to_ap))
+            first = h.t_s if t is None else t
+            old = self.links.get(h.from_ap)
+            if old is not None:
+                first = min(first, old.set_before(first))
+            out.append((first, t, h.from_ap, h.to_ap))
         return out
 
     def lm_summary(self) -> tuple[list, int]:
