@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from sigma_sn.forked import ForkedMap, can_fork, shared_array
 from sigma_sn.path.config import SharedCapacity
 from sigma_sn.path.flows import path_flow_rates
 from sigma_sn.path.serving import serving_windows
@@ -179,52 +181,81 @@ def _r(x) -> float:
 
 
 def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacity, *,
-               mobiles, sat_names, chunk_steps: int = CHUNK_STEPS) -> SharedLoad:
+               mobiles, sat_names, chunk_steps: int = CHUNK_STEPS,
+               workers: int | None = None) -> SharedLoad:
     """Return the :class:`SharedLoad` of flows over ``paths``
     (:class:`~sigma_sn.path.route.PathDelays`). ``served``: (mobile, step) the window
     (row of ``paths.windows``) serving each mobile at each routing step, -1 for none
     (:func:`sigma_sn.path.serving.serving_windows`); ``sat_of_window``: each window's
     satellite, an index into ``sat_names``. Every mobile offers
-    ``capacity.offered_load_mbps``."""
+    ``capacity.offered_load_mbps``. ``workers`` processes (default: one per core) take
+    the chunks of ``chunk_steps`` steps in turn and write into shared memory; the chunks
+    are the same whatever their number, so the result is too."""
     n_mob, n_step = served.shape
     n_sat, n_gw = len(sat_names), len(paths.gateway_names)
-    sat_of_window = np.asarray(sat_of_window, np.int64)
-    sat = np.full((n_mob, n_step), -1, np.int32)
-    gw = np.full((n_mob, n_step), -1, np.int16 if n_gw < 2**15 else np.int32)
-    rate = np.zeros((n_mob, n_step), np.float32)
-    sat_load = np.zeros((n_sat, n_step), np.float32)
-    sat_flows = np.zeros((n_sat, n_step), np.int32)
-    gw_load = np.zeros((n_gw, n_step), np.float32)
-    gw_flows = np.zeros((n_gw, n_step), np.int32)
-    for k0 in range(0, n_step, chunk_steps):
-        m, j = np.nonzero(served[:, k0:k0 + chunk_steps] >= 0)   # by mobile, then step
-        window, step = served[m, k0 + j], k0 + j
-        # a step the path stage did not sample (the window's edges) carries no flow
-        i = step - paths.first_step[window]
-        inside = (i >= 0) & (i < paths.offset[window + 1] - paths.offset[window])
-        m, window, step, i = m[inside], window[inside], step[inside], i[inside]
-        if not len(m):
-            continue
-        g = paths.gateway[paths.offset[window] + i].astype(np.int64)
-        state, links = path_flow_rates(dataclasses.replace(
-            paths, windows=dataclasses.replace(paths.windows, sat=sat_of_window)),
-            window, step, capacity.sat_capacity_mbps * 1e6,
-            capacity.gateway_capacity_mbps * 1e6,
-            np.full(len(m), capacity.offered_load_mbps * 1e6))
-        reach = g >= 0
-        s = sat_of_window[window]
-        sat[m[reach], step[reach]] = s[reach]
-        gw[m[reach], step[reach]] = g[reach]
-        rate[m, step] = state.rate_bps
-        k1 = min(k0 + chunk_steps, n_step)
-        sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
-        gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
-        on_sat = links[:, 1] == 0
-        sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
-        gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
+    starts = list(range(0, n_step, chunk_steps))
+    workers = min(os.cpu_count() or 1 if workers is None else workers, len(starts))
+    parallel = can_fork(workers)
+    out = (shared_array((n_mob, n_step), np.int32, parallel, fill=-1),      # sat
+           shared_array((n_mob, n_step), np.int16 if n_gw < 2**15 else np.int32, parallel,
+                        fill=-1),                                          # gateway
+           shared_array((n_mob, n_step), np.float32, parallel),            # rate
+           shared_array((n_sat, n_step), np.float32, parallel),            # sat load
+           shared_array((n_sat, n_step), np.int32, parallel),              # sat flows
+           shared_array((n_gw, n_step), np.float32, parallel),             # gw load
+           shared_array((n_gw, n_step), np.int32, parallel))               # gw flows
+    local = dataclasses.replace(paths, windows=dataclasses.replace(
+        paths.windows, sat=np.asarray(sat_of_window, np.int64)))
+    job = (local, served, capacity, chunk_steps, out)
+    if parallel:
+        global _JOB
+        _JOB = job
+        try:
+            with ForkedMap(_solve_chunk, starts, workers) as results:
+                for _ in results:
+                    pass
+        finally:
+            _JOB = None
+    else:
+        for k0 in starts:
+            _solve_chunk(k0, job)
     return SharedLoad(capacity, float(paths.step_s), tuple(mobiles), tuple(sat_names),
-                      tuple(paths.gateway_names), sat, gw, rate, sat_load, sat_flows,
-                      gw_load, gw_flows)
+                      tuple(paths.gateway_names), *out)
+
+
+#: a forked worker's inputs (set just before the fork: inherited, not pickled)
+_JOB = None
+
+
+def _solve_chunk(k0: int, job=None) -> None:
+    """Solve the flows of routing steps ``k0 …`` (one chunk) into the job's arrays."""
+    paths, served, capacity, chunk_steps, out = job or _JOB
+    sat, gw, rate, sat_load, sat_flows, gw_load, gw_flows = out
+    n_sat, n_gw = sat_load.shape[0], gw_load.shape[0]
+    sat_of_window = paths.windows.sat
+    k1 = min(k0 + chunk_steps, served.shape[1])
+    m, j = np.nonzero(served[:, k0:k1] >= 0)   # by mobile, then step
+    window, step = served[m, k0 + j], k0 + j
+    # a step the path stage did not sample (the window's edges) carries no flow
+    i = step - paths.first_step[window]
+    inside = (i >= 0) & (i < paths.offset[window + 1] - paths.offset[window])
+    m, window, step, i = m[inside], window[inside], step[inside], i[inside]
+    if not len(m):
+        return
+    g = paths.gateway[paths.offset[window] + i].astype(np.int64)
+    state, links = path_flow_rates(paths, window, step, capacity.sat_capacity_mbps * 1e6,
+                                   capacity.gateway_capacity_mbps * 1e6,
+                                   np.full(len(m), capacity.offered_load_mbps * 1e6))
+    reach = g >= 0
+    s = sat_of_window[window]
+    sat[m[reach], step[reach]] = s[reach]
+    gw[m[reach], step[reach]] = g[reach]
+    rate[m, step] = state.rate_bps
+    sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
+    gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
+    on_sat = links[:, 1] == 0
+    sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
+    gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
 
 
 def load_for_plan(plan: dict, paths, windows, sat_names, site_names,
@@ -282,10 +313,13 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
     share = load._left_at(load._mobile_index[mobile], sat, gw, k)
     share /= capacity_bps
     np.clip(share, MIN_SHARE, 1.0, out=share)
+    if not share.min() >= MIN_SHARE:   # NaN passes the clip: checked here, once per mobile
+        raise ValueError(f"mobile {mobile}: a share is not a number (capacity_bps "
+                         f"{capacity_bps!r})")
     out = dict(links)
     ends = np.cumsum(n).tolist()
     for ap, a, b in zip(aps, [0] + ends[:-1], ends):
-        out[ap] = links[ap].with_share(share[a:b])
+        out[ap] = links[ap].with_share(share[a:b], checked=True)   # one per sample
     return out
 
 
