@@ -181,14 +181,16 @@ def _r(x) -> float:
 
 
 def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacity, *,
-               mobiles, sat_names, chunk_steps: int = CHUNK_STEPS,
-               workers: int | None = None) -> SharedLoad:
+               mobiles, sat_names, gateway: np.ndarray | None = None,
+               chunk_steps: int = CHUNK_STEPS, workers: int | None = None) -> SharedLoad:
     """Return the :class:`SharedLoad` of flows over ``paths``
     (:class:`~sigma_sn.path.route.PathDelays`). ``served``: (mobile, step) the window
     (row of ``paths.windows``) serving each mobile at each routing step, -1 for none
     (:func:`sigma_sn.path.serving.serving_windows`); ``sat_of_window``: each window's
     satellite, an index into ``sat_names``. Every mobile offers
-    ``capacity.offered_load_mbps``. ``workers`` processes (default: one per core) take
+    ``capacity.offered_load_mbps``, over the gateway its path lands at, or under a
+    gateway anchor over ``gateway`` (mobile, step: the anchor's, an index into
+    ``paths.gateway_names``; -1 for none). ``workers`` processes (default: one per core) take
     the chunks of ``chunk_steps`` steps in turn and write into shared memory; the chunks
     are the same whatever their number, so the result is too."""
     n_mob, n_step = served.shape
@@ -206,7 +208,7 @@ def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacit
            shared_array((n_gw, n_step), np.int32, parallel))               # gw flows
     local = dataclasses.replace(paths, windows=dataclasses.replace(
         paths.windows, sat=np.asarray(sat_of_window, np.int64)))
-    job = (local, served, capacity, chunk_steps, out)
+    job = (local, served, gateway, capacity, chunk_steps, out)
     if parallel:
         global _JOB
         _JOB = job
@@ -229,7 +231,7 @@ _JOB = None
 
 def _solve_chunk(k0: int, job=None) -> None:
     """Solve the flows of routing steps ``k0 …`` (one chunk) into the job's arrays."""
-    paths, served, capacity, chunk_steps, out = job or _JOB
+    paths, served, anchor, capacity, chunk_steps, out = job or _JOB
     sat, gw, rate, sat_load, sat_flows, gw_load, gw_flows = out
     n_sat, n_gw = sat_load.shape[0], gw_load.shape[0]
     sat_of_window = paths.windows.sat
@@ -242,10 +244,11 @@ def _solve_chunk(k0: int, job=None) -> None:
     m, window, step, i = m[inside], window[inside], step[inside], i[inside]
     if not len(m):
         return
-    g = paths.gateway[paths.offset[window] + i].astype(np.int64)
+    g = (paths.gateway[paths.offset[window] + i] if anchor is None
+         else anchor[m, step]).astype(np.int64)
     state, links = path_flow_rates(paths, window, step, capacity.sat_capacity_mbps * 1e6,
                                    capacity.gateway_capacity_mbps * 1e6,
-                                   np.full(len(m), capacity.offered_load_mbps * 1e6))
+                                   np.full(len(m), capacity.offered_load_mbps * 1e6), g)
     reach = g >= 0
     s = sat_of_window[window]
     sat[m[reach], step[reach]] = s[reach]
@@ -258,19 +261,61 @@ def _solve_chunk(k0: int, job=None) -> None:
     gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
 
 
-def load_for_plan(plan: dict, paths, windows, sat_names, site_names,
-                  shared: dict) -> SharedLoad:
+def load_for_plan(plan: dict, paths, windows, sat_names, site_names, shared: dict,
+                  anchors=None) -> SharedLoad:
     """Return the :class:`SharedLoad` of every mobile of ``plan`` along its serving
     intervals. ``windows``: the replay's windows (the rows of ``paths.windows``) over
     the plan's satellites ``sat_names`` and sites ``site_names``; ``shared``: the plan's
-    ``inputs.parameters.path.shared_capacity``."""
+    ``inputs.parameters.path.shared_capacity``. Under a gateway anchor ``paths`` is one
+    :class:`~sigma_sn.path.route.PathDelays` per gateway and ``anchors`` their
+    :class:`~sigma_sn.planner.anchor.AnchorWindows`: the plan serves each mobile by an
+    anchor gateway, and its flow runs over the satellite the anchor's path takes at each
+    step (the anchor window's ``via``) to that gateway."""
     local = dataclasses.replace(windows, sat_names=tuple(sat_names),
                                 site_names=tuple(site_names))
-    served = serving_windows(plan, dataclasses.replace(paths, windows=local))
+    if anchors is None:
+        served = serving_windows(plan, dataclasses.replace(paths, windows=local))
+    else:
+        paths = paths[0]    # the same windows in all: the gateways come from the anchors
+        served = serving_windows(plan, dataclasses.replace(anchors, windows=dataclasses.replace(
+            anchors.windows, site_names=tuple(site_names))))
     mobiles = list(served)
     grid = np.stack([served[m] for m in mobiles]) if mobiles else np.zeros((0, 1), np.int64)
+    gateway = None
+    if anchors is not None:
+        grid, gateway = _via_anchors(anchors, grid)
     return solve_load(paths, local.sat, grid, SharedCapacity(**shared), mobiles=mobiles,
-                      sat_names=sat_names)
+                      sat_names=sat_names, gateway=gateway)
+
+
+def _via_anchors(anchors, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The path stage's window each mobile's flow takes at each step and its gateway,
+    from the anchor window ``served`` (mobile, step; -1 none) serving it: the anchor's
+    satellite window at that step and the anchor's gateway (-1 off the anchor's steps)."""
+    window = np.full(served.shape, -1, np.int64)
+    gateway = np.full(served.shape, -1, np.int64)
+    m, k = np.nonzero(served >= 0)
+    a = served[m, k]
+    i = k - anchors.first_step[a]
+    inside = (i >= 0) & (i < anchors.offset[a + 1] - anchors.offset[a])
+    m, k, a, i = m[inside], k[inside], a[inside], i[inside]
+    window[m, k] = anchors.via[anchors.offset[a] + i]
+    gateway[m, k] = anchors.windows.sat[a]
+    return window, gateway
+
+
+def link_shares(load: SharedLoad, mobile: str, sat, gateway, k, capacity_bps: float):
+    """Per sample (satellite ``sat``, gateway ``gateway``, routing step ``k``) the share of
+    a replay link of ``capacity_bps`` that the other mobiles leave ``mobile``
+    (:meth:`SharedLoad.left_bps` over the capacity), within [:data:`MIN_SHARE`, 1]."""
+    share = load._left_at(load._mobile_index[mobile], np.asarray(sat, np.int64),
+                          np.asarray(gateway, np.int64), np.asarray(k, np.int64))
+    share /= capacity_bps
+    np.clip(share, MIN_SHARE, 1.0, out=share)
+    if not share.min(initial=MIN_SHARE) >= MIN_SHARE:  # NaN passes the clip: checked here
+        raise ValueError(f"mobile {mobile}: a share is not a number (capacity_bps "
+                         f"{capacity_bps!r})")
+    return share
 
 
 def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, rows: dict,
@@ -310,12 +355,7 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
         inside = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(at))
         gw[inside] = paths.gateway[at + k[inside]]
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = load._left_at(load._mobile_index[mobile], sat, gw, k)
-    share /= capacity_bps
-    np.clip(share, MIN_SHARE, 1.0, out=share)
-    if not share.min() >= MIN_SHARE:   # NaN passes the clip: checked here, once per mobile
-        raise ValueError(f"mobile {mobile}: a share is not a number (capacity_bps "
-                         f"{capacity_bps!r})")
+    share = link_shares(load, mobile, sat, gw, k, capacity_bps)   # checked once for all
     out = dict(links)
     ends = np.cumsum(n).tolist()
     for ap, a, b in zip(aps, [0] + ends[:-1], ends):
