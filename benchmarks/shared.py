@@ -8,14 +8,17 @@ London. In order: the terminals' visibility windows (the baseline), the path sta
 1 s step (longest remaining visibility, greedy), then
 
 * the load stage (:func:`sigma_sn.path.load.solve_load`): every terminal's flow on its
-  satellite and gateway, max-min fair per step, chunked over steps;
+  satellite and gateway, max-min fair per step, its chunks of steps in forked workers;
 * the replay's shares for all 1,000 terminals (:func:`sigma_sn.path.load.shared_links`
-  on every window of every terminal);
+  on every window of every terminal), groups of terminals in forked workers as a plan's
+  replays are built (:func:`sigma_sn.sim.planned.build_replays`);
 * the packet replay (SIGMA-SN, CBR 10 pkt/s) of a sample of terminals with their full
   link geometry on the path, per terminal.
 
 Prints wall and CPU time, peak RSS and the ratios to the visibility step, with the load
-average. Goal: load stage + shares <= 2x the visibility step (issue 16's speed budget).
+average. Goal: load stage + shares <= 2x the visibility step in wall and in CPU (issue
+16's speed budget); ``--workers`` sets the processes of every stage (default: one per
+core).
 
     python benchmarks/shared.py [--hours 1] [--terminals 1000] [--sample 5]
 """
@@ -160,8 +163,9 @@ def main() -> int:
     print(f"ratio (load stage + shares) / visibility: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x "
           f"(goal <= {GOAL_RATIO:g}); packet replay {replay_s:.2f} s per terminal-hour; "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("goal met" if ratio <= GOAL_RATIO else "GOAL MISSED")
-    return 0 if ratio <= GOAL_RATIO else 1
+    met = ratio <= GOAL_RATIO and cpu_ratio <= GOAL_RATIO     # in wall and in CPU
+    print("goal met" if met else "GOAL MISSED")
+    return 0 if met else 1
 
 
 def all_shares(built, load, cities, paths, workers):
@@ -174,6 +178,8 @@ def all_shares(built, load, cities, paths, workers):
     groups = chunks(list(range(len(built))), max(1, workers))
     parallel = can_fork(workers)
     shares = shared_array(ends[-1] if ends else 0, float, parallel)
+    # the load's tables and its compiled kernel made once here, for every worker to inherit
+    load.left_bps(0, [0], [-1], [0.0])
 
     def fill(group: list[int]) -> int:
         n_links = 0
@@ -181,11 +187,8 @@ def all_shares(built, load, cities, paths, workers):
             links, rows, index = built[j]
             out = shared_links(links, load, cities[j].name, index, rows, paths,
                                CAPACITY.offered_load_mbps * 1e6)
-            a = ends[j] - sizes[j]
-            for ap in sorted(out):
-                b = a + len(out[ap].t_s)
-                shares[a:b] = out[ap].share
-                a = b
+            shares[ends[j] - sizes[j]:ends[j]] = np.concatenate(
+                [out[ap].share for ap in sorted(out)])
             n_links += len(out)
         return n_links
 

@@ -61,7 +61,7 @@ def shared_array(shape, dtype, shared: bool, fill=0) -> np.ndarray:
     """An array of ``fill``, in memory the caller's forked workers write into too (an
     anonymous shared mmap) if ``shared``: their results then need no pickling back."""
     if not shared:
-        return np.full(shape, fill, dtype)
+        return np.full(shape, fill, dtype) if fill else np.zeros(shape, dtype)
     n = int(np.prod(shape))
     out = np.frombuffer(mmap.mmap(-1, max(1, n * np.dtype(dtype).itemsize)), dtype=dtype,
                         count=n).reshape(shape)

@@ -19,6 +19,7 @@ import numpy as np
 from sigma_sn.forked import ForkedMap, can_fork, shared_array
 from sigma_sn.path.config import SharedCapacity
 from sigma_sn.path.flows import path_flow_rates
+from sigma_sn.path.kernel import _njit
 from sigma_sn.path.serving import serving_windows
 
 #: routing steps solved in one call: 600 steps of 1,000 terminals is 1.2 M incidences
@@ -70,26 +71,14 @@ class SharedLoad:
 
     def _left_at(self, mobile: int, sat, gateway, k) -> np.ndarray:
         """:meth:`left_bps` at routing steps ``k`` (int64; held at the first and last)."""
-        n_step = self.rate_bps.shape[1]
-        k = np.clip(k, 0, n_step - 1)
-        # what each (link, step) leaves a mobile not on it, gathered by flat index; the
-        # samples on the mobile's own satellite or gateway are redone without its flow
-        sat_left = self._sat_free.take(sat * n_step + k)
-        own_sat = self.sat[mobile].take(k) == sat
-        gw_left = self._gw_free.take(np.maximum(gateway, 0) * n_step + k)
-        own_gw = self.gateway[mobile].take(k) == gateway
-        for left, own, cap, load, flows, link in (
-                (sat_left, own_sat, self.capacity.sat_capacity_mbps, self.sat_load_bps,
-                 self.sat_flows, sat),
-                (gw_left, own_gw, self.capacity.gateway_capacity_mbps, self.gw_load_bps,
-                 self.gw_flows, gateway)):
-            at = np.flatnonzero(own)
-            if at.size:
-                ka, la = k[at], link[at]
-                left[at] = _left(cap * 1e6, load[la, ka], flows[la, ka],
-                                 self.rate_bps[mobile].take(ka).astype(float))
-        gw_left[gateway < 0] = np.inf
-        return np.minimum(sat_left, gw_left, out=sat_left)
+        out = np.empty(len(k))
+        _left_samples(np.ascontiguousarray(sat, np.int64),
+                      np.ascontiguousarray(gateway, np.int64), np.ascontiguousarray(k, np.int64),
+                      self._sat_free, self._gw_free, self.sat[mobile], self.gateway[mobile],
+                      self.rate_bps[mobile], self.sat_load_bps, self.sat_flows,
+                      self.gw_load_bps, self.gw_flows, self.capacity.sat_capacity_mbps * 1e6,
+                      self.capacity.gateway_capacity_mbps * 1e6, out)
+        return out
 
     @functools.cached_property
     def _sat_free(self) -> np.ndarray:
@@ -174,6 +163,39 @@ def _left(cap_bps: float, load_bps, flows, own_bps):
     fair += 1.0
     np.divide(cap_bps, fair, out=fair)
     return np.maximum(left, fair, out=left)
+
+
+@_njit
+def _left_samples(sat, gateway, k, sat_free, gw_free, own_sat, own_gw, own_rate, sat_load,
+                  sat_flows, gw_load, gw_flows, sat_cap_bps, gw_cap_bps, out):
+    """:meth:`SharedLoad._left_at` sample by sample into ``out``, in one pass: what each
+    (link, step) leaves a mobile not on it, read from the tables ``sat_free`` and
+    ``gw_free``; on the mobile's own satellite or gateway, redone without its flow. The
+    arithmetic is :func:`_left`'s, in its order (the numpy form was ten passes)."""
+    n_step = len(own_sat)
+    for i in range(len(k)):
+        j = min(max(k[i], 0), n_step - 1)
+        s, g = sat[i], gateway[i]
+        if own_sat[j] == s:
+            a = _left_one(sat_cap_bps, sat_load[s, j], sat_flows[s, j], own_rate[j])
+        else:
+            a = sat_free[s * n_step + j]
+        if g < 0:
+            b = np.inf
+        elif own_gw[j] == g:
+            b = _left_one(gw_cap_bps, gw_load[g, j], gw_flows[g, j], own_rate[j])
+        else:
+            b = gw_free[g * n_step + j]
+        out[i] = a if a <= b or a != a else b          # np.minimum: NaN wins
+
+
+@_njit(inline="always")
+def _left_one(cap_bps, load_bps, flows, own_bps):
+    """:func:`_left` of one (link, step) with the mobile's own flow ``own_bps`` on it."""
+    own = np.float64(own_bps)
+    left = cap_bps - (np.float64(load_bps) - own)
+    fair = cap_bps / ((np.float64(flows) - np.float64(own > 0)) + 1.0)
+    return left if left >= fair or left != left else fair     # np.maximum: NaN wins
 
 
 def _r(x) -> float:
