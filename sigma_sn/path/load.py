@@ -233,30 +233,22 @@ def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacit
            shared_array((n_gw, n_step), np.int32, parallel))               # gw flows
     local = dataclasses.replace(paths, windows=dataclasses.replace(
         paths.windows, sat=np.asarray(sat_of_window, np.int64)))
-    job = (local, served, gateway, capacity, chunk_steps, out)
-    if parallel:
-        global _JOB
-        _JOB = job
-        try:
-            with ForkedMap(_solve_chunk, starts, workers) as results:
-                for _ in results:
-                    pass
-        finally:
-            _JOB = None
+    solve = functools.partial(_solve_chunk, job=(local, served, gateway, capacity,
+                                                 chunk_steps, out))
+    if parallel:   # the workers inherit the job by the fork: nothing large is pickled
+        with ForkedMap(solve, starts, workers) as results:
+            for _ in results:
+                pass
     else:
         for k0 in starts:
-            _solve_chunk(k0, job)
+            solve(k0)
     return SharedLoad(capacity, float(paths.step_s), tuple(mobiles), tuple(sat_names),
                       tuple(paths.gateway_names), *out)
 
 
-#: a forked worker's inputs (set just before the fork: inherited, not pickled)
-_JOB = None
-
-
-def _solve_chunk(k0: int, job=None) -> None:
+def _solve_chunk(k0: int, job) -> None:
     """Solve the flows of routing steps ``k0 …`` (one chunk) into the job's arrays."""
-    paths, served, anchor, capacity, chunk_steps, out = job or _JOB
+    paths, served, anchor, capacity, chunk_steps, out = job
     sat, gw, rate, sat_load, sat_flows, gw_load, gw_flows = out
     n_sat, n_gw = sat_load.shape[0], gw_load.shape[0]
     sat_of_window = paths.windows.sat
