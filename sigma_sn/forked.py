@@ -14,12 +14,15 @@ just before) without pickling them.
 from __future__ import annotations
 
 import io
+import mmap
 import multiprocessing
 import os
 import pickle
 import signal
 import threading
 import traceback
+
+import numpy as np
 
 
 def platform_forks() -> bool:
@@ -52,6 +55,19 @@ def _on_dask() -> bool:
     from sigma_sn import compute
 
     return compute.current().dask
+
+
+def shared_array(shape, dtype, shared: bool, fill=0) -> np.ndarray:
+    """An array of ``fill``, in memory the caller's forked workers write into too (an
+    anonymous shared mmap) if ``shared``: their results then need no pickling back."""
+    if not shared:
+        return np.full(shape, fill, dtype) if fill else np.zeros(shape, dtype)
+    n = int(np.prod(shape))
+    out = np.frombuffer(mmap.mmap(-1, max(1, n * np.dtype(dtype).itemsize)), dtype=dtype,
+                        count=n).reshape(shape)
+    if fill:
+        out[...] = fill     # a new mapping reads as zeros
+    return out
 
 
 class WorkerDied(RuntimeError):

@@ -384,10 +384,6 @@ def _path(data: dict, where: str, base: Path, sites, mode: Mode, policy: Policy)
                                         minimum=0, maximum=90),
               plane_tol_deg=r.number("isl_plane_tol_deg", Isl.plane_tol_deg, minimum=0.001))
     shared = _shared_capacity(r)
-    if shared is not None and anchor is Anchor.GATEWAY:
-        # the load stage routes each mobile's flow through its satellite's best gateway;
-        # a gateway anchor's fixed gateway per address is not modelled there yet
-        raise r.fail("shared_capacity", "is not supported with anchor = \"gateway\" yet")
     return PathConfig(mode=mode, gateways_file=gateways_file, correspondent=correspondent,
                       step_s=r.number("step_s", 1.0, minimum=0.001), fibre=fibre, isl=isl,
                       shared=shared, anchor=anchor)

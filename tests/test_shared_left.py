@@ -126,3 +126,20 @@ def test_shared_links_takes_each_samples_gateway_from_its_own_window():
         want = np.clip(load.left_bps(2, np.full(len(t), sat), g, t) / 3e9, MIN_SHARE, 1.0)
         assert got[name].share.tobytes() == want.tobytes()
     assert gw_of(0.5, (0, 2)) == -1 and gw_of(15.0, (0, 2)) == -1    # the gaps are hit
+
+
+def test_link_shares_are_checked_once_and_name_the_mobile():
+    """The shares are checked where they are made (LinkGeometry.with_share trusts them):
+    within [MIN_SHARE, 1], and a share that is not a number is refused by mobile."""
+    import pytest
+
+    from sigma_sn.path.load import MIN_SHARE, link_shares
+
+    load = _load()
+    share = link_shares(load, "m1", [0, 1, 2], [0, -1, 2], [0, 5, 39], 3e9)
+    assert np.all((share >= MIN_SHARE) & (share <= 1.0))
+    want = np.clip(load.left_bps(1, [0, 1, 2], [0, -1, 2], [0.0, 5.0, 39.0]) / 3e9,
+                   MIN_SHARE, 1.0)
+    assert share.tobytes() == want.tobytes()
+    with pytest.raises(ValueError, match="mobile m1"):
+        link_shares(load, "m1", [0], [0], [0], float("nan"))

@@ -111,15 +111,15 @@ def queueing_delay_s(utilisation, capacity_bps, packet_bytes: int = 1500,
 
 
 def path_flow_rates(paths, window, step, sat_capacity_bps: float,
-                    gateway_capacity_bps: float, demand_bps=None):
+                    gateway_capacity_bps: float, demand_bps=None, gateway=None):
     """Max–min rates of flows over the paths of :class:`~sigma_sn.path.route.PathDelays`.
 
     Flow ``i`` runs over terminal window ``window[i]`` (its serving satellite) at routing
     step ``step[i]``; it crosses that satellite's user link and the feeder link of the
-    gateway its path lands at, each step a link of its own (inter-satellite links are
-    taken not to bind). A flow without a path gets rate 0. Returns the
-    :class:`FlowState` and per link its ``(step, kind, index)`` (kind 0: satellite,
-    1: gateway).
+    gateway its path lands at (``gateway[i]`` if given: a gateway anchor's), each step a
+    link of its own (inter-satellite links are taken not to bind). A flow without a path
+    (gateway -1) gets rate 0. Returns the :class:`FlowState` and per link its
+    ``(step, kind, index)`` (kind 0: satellite, 1: gateway).
     """
     window = np.asarray(window, np.int64)
     step = np.asarray(step, np.int64)
@@ -127,7 +127,8 @@ def path_flow_rates(paths, window, step, sat_capacity_bps: float,
     n = paths.offset[window + 1] - paths.offset[window]
     if np.any((j < 0) | (j >= n)):
         raise ValueError("a flow's step lies outside its window")
-    gw = paths.gateway[paths.offset[window] + j].astype(np.int64)
+    gw = (paths.gateway[paths.offset[window] + j] if gateway is None
+          else np.asarray(gateway)).astype(np.int64)
     sat = paths.windows.sat[window]
     ok = gw >= 0
     flow = np.flatnonzero(ok)

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from sigma_sn.forked import ForkedMap, can_fork, shared_array
 from sigma_sn.path.config import SharedCapacity
 from sigma_sn.path.flows import path_flow_rates
+from sigma_sn.path.kernel import _njit
 from sigma_sn.path.serving import serving_windows
 
-#: routing steps solved in one call: 600 steps of 1,000 terminals is 1.2 M incidences
-CHUNK_STEPS = 600
+#: routing steps solved in one call: 300 steps of 1,000 terminals is 0.6 M incidences.
+#: Any size gives the same bytes (each step is its own problem); a smaller chunk keeps a
+#: forked worker's temporaries small (on the 1,000-terminal benchmark 300 cost less CPU
+#: than 600 with two workers, within the machine's noise)
+CHUNK_STEPS = 300
 #: the least share a replay link is given (LinkGeometry needs > 0): a link the others
 #: fill still serves a packet now and then, as a max–min newcomer would be
 MIN_SHARE = 1e-3
@@ -68,26 +74,14 @@ class SharedLoad:
 
     def _left_at(self, mobile: int, sat, gateway, k) -> np.ndarray:
         """:meth:`left_bps` at routing steps ``k`` (int64; held at the first and last)."""
-        n_step = self.rate_bps.shape[1]
-        k = np.clip(k, 0, n_step - 1)
-        # what each (link, step) leaves a mobile not on it, gathered by flat index; the
-        # samples on the mobile's own satellite or gateway are redone without its flow
-        sat_left = self._sat_free.take(sat * n_step + k)
-        own_sat = self.sat[mobile].take(k) == sat
-        gw_left = self._gw_free.take(np.maximum(gateway, 0) * n_step + k)
-        own_gw = self.gateway[mobile].take(k) == gateway
-        for left, own, cap, load, flows, link in (
-                (sat_left, own_sat, self.capacity.sat_capacity_mbps, self.sat_load_bps,
-                 self.sat_flows, sat),
-                (gw_left, own_gw, self.capacity.gateway_capacity_mbps, self.gw_load_bps,
-                 self.gw_flows, gateway)):
-            at = np.flatnonzero(own)
-            if at.size:
-                ka, la = k[at], link[at]
-                left[at] = _left(cap * 1e6, load[la, ka], flows[la, ka],
-                                 self.rate_bps[mobile].take(ka).astype(float))
-        gw_left[gateway < 0] = np.inf
-        return np.minimum(sat_left, gw_left, out=sat_left)
+        out = np.empty(len(k))
+        _left_samples(np.ascontiguousarray(sat, np.int64),
+                      np.ascontiguousarray(gateway, np.int64), np.ascontiguousarray(k, np.int64),
+                      self._sat_free, self._gw_free, self.sat[mobile], self.gateway[mobile],
+                      self.rate_bps[mobile], self.sat_load_bps, self.sat_flows,
+                      self.gw_load_bps, self.gw_flows, self.capacity.sat_capacity_mbps * 1e6,
+                      self.capacity.gateway_capacity_mbps * 1e6, out)
+        return out
 
     @functools.cached_property
     def _sat_free(self) -> np.ndarray:
@@ -174,72 +168,171 @@ def _left(cap_bps: float, load_bps, flows, own_bps):
     return np.maximum(left, fair, out=left)
 
 
+@_njit
+def _left_samples(sat, gateway, k, sat_free, gw_free, own_sat, own_gw, own_rate, sat_load,
+                  sat_flows, gw_load, gw_flows, sat_cap_bps, gw_cap_bps, out):
+    """:meth:`SharedLoad._left_at` sample by sample into ``out``, in one pass: what each
+    (link, step) leaves a mobile not on it, read from the tables ``sat_free`` and
+    ``gw_free``; on the mobile's own satellite or gateway, redone without its flow. The
+    arithmetic is :func:`_left`'s, in its order (the numpy form was ten passes)."""
+    n_step = len(own_sat)
+    for i in range(len(k)):
+        j = min(max(k[i], 0), n_step - 1)
+        s, g = sat[i], gateway[i]
+        if own_sat[j] == s:
+            a = _left_one(sat_cap_bps, sat_load[s, j], sat_flows[s, j], own_rate[j])
+        else:
+            a = sat_free[s * n_step + j]
+        if g < 0:
+            b = np.inf
+        elif own_gw[j] == g:
+            b = _left_one(gw_cap_bps, gw_load[g, j], gw_flows[g, j], own_rate[j])
+        else:
+            b = gw_free[g * n_step + j]
+        out[i] = a if a <= b or a != a else b          # np.minimum: NaN wins
+
+
+@_njit(inline="always")
+def _left_one(cap_bps, load_bps, flows, own_bps):
+    """:func:`_left` of one (link, step) with the mobile's own flow ``own_bps`` on it."""
+    own = np.float64(own_bps)
+    left = cap_bps - (np.float64(load_bps) - own)
+    fair = cap_bps / ((np.float64(flows) - np.float64(own > 0)) + 1.0)
+    return left if left >= fair or left != left else fair     # np.maximum: NaN wins
+
+
 def _r(x) -> float:
     return round(float(x), 6)
 
 
 def solve_load(paths, sat_of_window, served: np.ndarray, capacity: SharedCapacity, *,
-               mobiles, sat_names, chunk_steps: int = CHUNK_STEPS) -> SharedLoad:
+               mobiles, sat_names, gateway: np.ndarray | None = None,
+               chunk_steps: int = CHUNK_STEPS, workers: int | None = None) -> SharedLoad:
     """Return the :class:`SharedLoad` of flows over ``paths``
     (:class:`~sigma_sn.path.route.PathDelays`). ``served``: (mobile, step) the window
     (row of ``paths.windows``) serving each mobile at each routing step, -1 for none
     (:func:`sigma_sn.path.serving.serving_windows`); ``sat_of_window``: each window's
     satellite, an index into ``sat_names``. Every mobile offers
-    ``capacity.offered_load_mbps``."""
+    ``capacity.offered_load_mbps``, over the gateway its path lands at, or under a
+    gateway anchor over ``gateway`` (mobile, step: the anchor's, an index into
+    ``paths.gateway_names``; -1 for none). ``workers`` processes (default: one per core) take
+    the chunks of ``chunk_steps`` steps in turn and write into shared memory; the chunks
+    are the same whatever their number, so the result is too."""
     n_mob, n_step = served.shape
     n_sat, n_gw = len(sat_names), len(paths.gateway_names)
-    sat_of_window = np.asarray(sat_of_window, np.int64)
-    sat = np.full((n_mob, n_step), -1, np.int32)
-    gw = np.full((n_mob, n_step), -1, np.int16 if n_gw < 2**15 else np.int32)
-    rate = np.zeros((n_mob, n_step), np.float32)
-    sat_load = np.zeros((n_sat, n_step), np.float32)
-    sat_flows = np.zeros((n_sat, n_step), np.int32)
-    gw_load = np.zeros((n_gw, n_step), np.float32)
-    gw_flows = np.zeros((n_gw, n_step), np.int32)
-    for k0 in range(0, n_step, chunk_steps):
-        m, j = np.nonzero(served[:, k0:k0 + chunk_steps] >= 0)   # by mobile, then step
-        window, step = served[m, k0 + j], k0 + j
-        # a step the path stage did not sample (the window's edges) carries no flow
-        i = step - paths.first_step[window]
-        inside = (i >= 0) & (i < paths.offset[window + 1] - paths.offset[window])
-        m, window, step, i = m[inside], window[inside], step[inside], i[inside]
-        if not len(m):
-            continue
-        g = paths.gateway[paths.offset[window] + i].astype(np.int64)
-        state, links = path_flow_rates(dataclasses.replace(
-            paths, windows=dataclasses.replace(paths.windows, sat=sat_of_window)),
-            window, step, capacity.sat_capacity_mbps * 1e6,
-            capacity.gateway_capacity_mbps * 1e6,
-            np.full(len(m), capacity.offered_load_mbps * 1e6))
-        reach = g >= 0
-        s = sat_of_window[window]
-        sat[m[reach], step[reach]] = s[reach]
-        gw[m[reach], step[reach]] = g[reach]
-        rate[m, step] = state.rate_bps
-        k1 = min(k0 + chunk_steps, n_step)
-        sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
-        gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
-        on_sat = links[:, 1] == 0
-        sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
-        gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
+    starts = list(range(0, n_step, chunk_steps))
+    workers = min(os.cpu_count() or 1 if workers is None else workers, len(starts))
+    parallel = can_fork(workers)
+    out = (shared_array((n_mob, n_step), np.int32, parallel, fill=-1),      # sat
+           shared_array((n_mob, n_step), np.int16 if n_gw < 2**15 else np.int32, parallel,
+                        fill=-1),                                          # gateway
+           shared_array((n_mob, n_step), np.float32, parallel),            # rate
+           shared_array((n_sat, n_step), np.float32, parallel),            # sat load
+           shared_array((n_sat, n_step), np.int32, parallel),              # sat flows
+           shared_array((n_gw, n_step), np.float32, parallel),             # gw load
+           shared_array((n_gw, n_step), np.int32, parallel))               # gw flows
+    local = dataclasses.replace(paths, windows=dataclasses.replace(
+        paths.windows, sat=np.asarray(sat_of_window, np.int64)))
+    solve = functools.partial(_solve_chunk, job=(local, served, gateway, capacity,
+                                                 chunk_steps, out))
+    if parallel:   # the workers inherit the job by the fork: nothing large is pickled
+        with ForkedMap(solve, starts, workers) as results:
+            for _ in results:
+                pass
+    else:
+        for k0 in starts:
+            solve(k0)
     return SharedLoad(capacity, float(paths.step_s), tuple(mobiles), tuple(sat_names),
-                      tuple(paths.gateway_names), sat, gw, rate, sat_load, sat_flows,
-                      gw_load, gw_flows)
+                      tuple(paths.gateway_names), *out)
 
 
-def load_for_plan(plan: dict, paths, windows, sat_names, site_names,
-                  shared: dict) -> SharedLoad:
+def _solve_chunk(k0: int, job) -> None:
+    """Solve the flows of routing steps ``k0 …`` (one chunk) into the job's arrays."""
+    paths, served, anchor, capacity, chunk_steps, out = job
+    sat, gw, rate, sat_load, sat_flows, gw_load, gw_flows = out
+    n_sat, n_gw = sat_load.shape[0], gw_load.shape[0]
+    sat_of_window = paths.windows.sat
+    k1 = min(k0 + chunk_steps, served.shape[1])
+    m, j = np.nonzero(served[:, k0:k1] >= 0)   # by mobile, then step
+    window, step = served[m, k0 + j], k0 + j
+    # a step the path stage did not sample (the window's edges) carries no flow
+    i = step - paths.first_step[window]
+    inside = (i >= 0) & (i < paths.offset[window + 1] - paths.offset[window])
+    m, window, step, i = m[inside], window[inside], step[inside], i[inside]
+    if not len(m):
+        return
+    g = (paths.gateway[paths.offset[window] + i] if anchor is None
+         else anchor[m, step]).astype(np.int64)
+    state, links = path_flow_rates(paths, window, step, capacity.sat_capacity_mbps * 1e6,
+                                   capacity.gateway_capacity_mbps * 1e6,
+                                   np.full(len(m), capacity.offered_load_mbps * 1e6), g)
+    reach = g >= 0
+    s = sat_of_window[window]
+    sat[m[reach], step[reach]] = s[reach]
+    gw[m[reach], step[reach]] = g[reach]
+    rate[m, step] = state.rate_bps
+    sat_flows[:, k0:k1] = _count(s[reach], step[reach] - k0, n_sat, k1 - k0)
+    gw_flows[:, k0:k1] = _count(g[reach], step[reach] - k0, n_gw, k1 - k0)
+    on_sat = links[:, 1] == 0
+    sat_load[links[on_sat, 2], links[on_sat, 0]] = state.load_bps[on_sat]
+    gw_load[links[~on_sat, 2], links[~on_sat, 0]] = state.load_bps[~on_sat]
+
+
+def load_for_plan(plan: dict, paths, windows, sat_names, site_names, shared: dict,
+                  anchors=None) -> SharedLoad:
     """Return the :class:`SharedLoad` of every mobile of ``plan`` along its serving
     intervals. ``windows``: the replay's windows (the rows of ``paths.windows``) over
     the plan's satellites ``sat_names`` and sites ``site_names``; ``shared``: the plan's
-    ``inputs.parameters.path.shared_capacity``."""
+    ``inputs.parameters.path.shared_capacity``. Under a gateway anchor ``paths`` is one
+    :class:`~sigma_sn.path.route.PathDelays` per gateway and ``anchors`` their
+    :class:`~sigma_sn.planner.anchor.AnchorWindows`: the plan serves each mobile by an
+    anchor gateway, and its flow runs over the satellite the anchor's path takes at each
+    step (the anchor window's ``via``) to that gateway."""
     local = dataclasses.replace(windows, sat_names=tuple(sat_names),
                                 site_names=tuple(site_names))
-    served = serving_windows(plan, dataclasses.replace(paths, windows=local))
+    if anchors is None:
+        served = serving_windows(plan, dataclasses.replace(paths, windows=local))
+    else:
+        paths = paths[0]    # the same windows in all: the gateways come from the anchors
+        served = serving_windows(plan, dataclasses.replace(anchors, windows=dataclasses.replace(
+            anchors.windows, site_names=tuple(site_names))))
     mobiles = list(served)
     grid = np.stack([served[m] for m in mobiles]) if mobiles else np.zeros((0, 1), np.int64)
+    gateway = None
+    if anchors is not None:
+        grid, gateway = _via_anchors(anchors, grid)
     return solve_load(paths, local.sat, grid, SharedCapacity(**shared), mobiles=mobiles,
-                      sat_names=sat_names)
+                      sat_names=sat_names, gateway=gateway)
+
+
+def _via_anchors(anchors, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The path stage's window each mobile's flow takes at each step and its gateway,
+    from the anchor window ``served`` (mobile, step; -1 none) serving it: the anchor's
+    satellite window at that step and the anchor's gateway (-1 off the anchor's steps)."""
+    window = np.full(served.shape, -1, np.int64)
+    gateway = np.full(served.shape, -1, np.int64)
+    m, k = np.nonzero(served >= 0)
+    a = served[m, k]
+    i = k - anchors.first_step[a]
+    inside = (i >= 0) & (i < anchors.offset[a + 1] - anchors.offset[a])
+    m, k, a, i = m[inside], k[inside], a[inside], i[inside]
+    window[m, k] = anchors.via[anchors.offset[a] + i]
+    gateway[m, k] = anchors.windows.sat[a]
+    return window, gateway
+
+
+def link_shares(load: SharedLoad, mobile: str, sat, gateway, k, capacity_bps: float):
+    """Per sample (satellite ``sat``, gateway ``gateway``, routing step ``k``) the share of
+    a replay link of ``capacity_bps`` that the other mobiles leave ``mobile``
+    (:meth:`SharedLoad.left_bps` over the capacity), within [:data:`MIN_SHARE`, 1]."""
+    share = load._left_at(load._mobile_index[mobile], np.asarray(sat, np.int64),
+                          np.asarray(gateway, np.int64), np.asarray(k, np.int64))
+    share /= capacity_bps
+    np.clip(share, MIN_SHARE, 1.0, out=share)
+    if not share.min(initial=MIN_SHARE) >= MIN_SHARE:  # NaN passes the clip: checked here
+        raise ValueError(f"mobile {mobile}: a share is not a number (capacity_bps "
+                         f"{capacity_bps!r})")
+    return share
 
 
 def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, rows: dict,
@@ -279,13 +372,11 @@ def shared_links(links: dict, load: SharedLoad, mobile: str, sat_index: dict, ro
         inside = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(len(at))
         gw[inside] = paths.gateway[at + k[inside]]
     sat = np.repeat([sat_index[ap] for ap in aps], n)
-    share = load._left_at(load._mobile_index[mobile], sat, gw, k)
-    share /= capacity_bps
-    np.clip(share, MIN_SHARE, 1.0, out=share)
+    share = link_shares(load, mobile, sat, gw, k, capacity_bps)   # checked once for all
     out = dict(links)
     ends = np.cumsum(n).tolist()
     for ap, a, b in zip(aps, [0] + ends[:-1], ends):
-        out[ap] = links[ap].with_share(share[a:b])
+        out[ap] = links[ap].with_share(share[a:b], checked=True)   # one per sample
     return out
 
 

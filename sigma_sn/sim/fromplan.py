@@ -310,17 +310,18 @@ def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
                                      start_utc=start_utc, duration_s=duration_s,
                                      min_elev_deg=min_elev_deg, source=source)
             bar.advance(1)
+    anchors = None
+    if at_gateway:
+        from sigma_sn.planner.anchor import anchor_windows
+
+        anchors = anchor_windows(paths)
     load = None
     if shared:
         from sigma_sn.path.load import load_for_plan
 
         with _stage(progress, "load", 1) as bar:
-            load = load_for_plan(plan, paths, windows, sat_list, site_list, shared)
+            load = load_for_plan(plan, paths, windows, sat_list, site_list, shared, anchors)
             bar.advance(1)
-    if at_gateway:
-        from sigma_sn.planner.anchor import anchor_windows
-
-        anchors = anchor_windows(paths)
 
     # how long after its access point rises a new address is ready (the plan's step 1)
     timing = params.get("timing") or {}
@@ -362,7 +363,7 @@ def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
                                                         SimConfig.capacity_bps))
     return PlannedReplays(ReplayInputs(start_utc, duration_s, windows, tuple(sat_objs),
                                        tuple(site_objs), paths, step_s, setup_s,
-                                       anchors=anchors if at_gateway else None, load=load,
+                                       anchors=anchors, load=load,
                                        sat_index=sat_index, capacity_bps=capacity_bps),
                           tuple(parts))
 

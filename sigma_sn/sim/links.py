@@ -64,13 +64,15 @@ class LinkGeometry:
             if not a <= b <= c:
                 raise ValueError(f"link {self.ap}: up intervals must be sorted and disjoint")
 
-    def with_share(self, share) -> "LinkGeometry":
+    def with_share(self, share, *, checked: bool = False) -> "LinkGeometry":
         """Return this geometry with ``share`` (one value in (0, 1] per sample). Only the
-        share is checked: the rest was when this one was made, and a shared replay sets
-        it on every link of every terminal (dataclasses.replace re-checking all of it
-        was half the cost of the shares)."""
+        share is checked, and not at all when ``checked``: a shared replay sets it on
+        every link of every terminal, and its caller checks them all at once
+        (:func:`sigma_sn.path.load.shared_links`; re-checking each link here was a third
+        of the shares' cost, dataclasses.replace re-checking all of it half)."""
         share = np.asarray(share, float)
-        if len(share) != len(self.t_s) or not (share.min() > 0 and share.max() <= 1):
+        if not checked and (len(share) != len(self.t_s)
+                            or not (share.min() > 0 and share.max() <= 1)):
             raise ValueError(f"link {self.ap}: share needs one value in (0, 1] per time")
         out = object.__new__(LinkGeometry)
         out.__dict__.update(self.__dict__, share=share)     # frozen: as __init__ would

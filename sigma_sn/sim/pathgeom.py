@@ -145,12 +145,15 @@ def path_rtt_summary_ms(rtt_s: np.ndarray) -> dict | None:
             "p95": round(float(np.percentile(rtt_s, 95)) * 1e3, 3)}
 
 
-def anchor_links(aw, sat_windows, sat_objs, site_objs, terminal: int) -> dict[str, LinkGeometry]:
+def anchor_links(aw, sat_windows, sat_objs, site_objs, terminal: int,
+                 share_of=None) -> dict[str, LinkGeometry]:
     """Return the links of one terminal under a gateway anchor (``[path] anchor =
     "gateway"``, :mod:`sigma_sn.planner.anchor`): one per gateway, up inside its anchor
     windows, its delay per routing step the quickest path under that gateway, and its
     link budget that satellite's at that step (``sat_windows``: the path stage's
-    windows over ``sat_objs`` and ``site_objs``; ``terminal``: a site index).
+    windows over ``sat_objs`` and ``site_objs``; ``terminal``: a site index). With
+    shared capacity, ``share_of(sat, gateway, step)`` gives each sample's share
+    (:func:`sigma_sn.path.load.link_shares`): that satellite's and gateway's.
 
     A path change is a step of this link's delay, nothing more: each packet takes the
     delay of the path at the moment it leaves the queue (:meth:`Link.send
@@ -178,11 +181,16 @@ def anchor_links(aw, sat_windows, sat_objs, site_objs, terminal: int) -> dict[st
                                              if w.los_truncated[k] else w.los_s[k]))
                    for k in mine)
         range_km, elev_deg = look.range_km, look.elev_deg
+        share = None
+        if share_of is not None:   # the samples are the routing steps themselves
+            share = share_of(sat_windows.sat[via], np.full(len(via), g),
+                             np.rint(t_s / aw.step_s).astype(np.int64))
         if len(t_s) == 1:
             t_s, delay_s = np.append(t_s, t_s[0] + aw.step_s), np.repeat(delay_s, 2)
             range_km, elev_deg = np.repeat(range_km, 2), np.repeat(elev_deg, 2)
+            share = None if share is None else np.repeat(share, 2)
         loss = loss_probability(snr_db(range_km, elev_deg, LinkBudget()))
         name = w.sat_names[g]
         out[name] = LinkGeometry(name, t_s, range_km, elev_deg, up, delay_s=delay_s,
-                                 loss_prob=loss)
+                                 loss_prob=loss, share=share)
     return out

@@ -12,6 +12,7 @@ run and every task call the same function, so the bytes are the same wherever it
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +78,14 @@ def replay_geometry(inputs: ReplayInputs, mobile: MobileReplay) -> Replay:
     if inputs.anchors is not None:
         from sigma_sn.sim.pathgeom import anchor_links
 
+        share_of = None
+        if inputs.load is not None:
+            from sigma_sn.path.load import link_shares
+
+            share_of = functools.partial(link_shares, inputs.load, mobile.name,
+                                         capacity_bps=inputs.capacity_bps)
         links = anchor_links(inputs.anchors, inputs.windows, inputs.satellites, inputs.sites,
-                             mobile.site)
+                             mobile.site, share_of)
     else:
         # only this mobile's rows: selecting each link's windows among all of them would
         # cost (mobiles x links x windows), quadratic in the terminals
