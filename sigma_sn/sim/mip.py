@@ -54,7 +54,7 @@ class MipConfig:
     defaults (L2 50 ms, RA interval 50 ms, optimistic DAD, RFC 4429), so every protocol
     meets the same network; a scenario sets them in ``[timing]`` only. The rest exist
     because the protocols define them: where the home agent is, FMIPv6's
-    PAR-NAR leg, mode and NAR buffer, HMIPv6's MAP placement.
+    PAR-NAR leg, mode and NAR buffer (packets and holding time), HMIPv6's MAP placement.
     """
 
     t_l2_s: float = 0.050             # link-layer handover
@@ -71,12 +71,17 @@ class MipConfig:
     par_nar_s: float = 0.010          # FMIPv6: previous <-> new access router, one way
     fmip_mode: str = "predictive"     # FMIPv6 (RFC 5568 §3.1): predictive or reactive
     fmip_buffer_pkts: int = 1000      # FMIPv6: NAR buffer for the MH until its UNA
+    # FMIPv6: how long NAR holds a packet for the MH before dropping it. RFC 5568 leaves
+    # the buffer's size and time to the router (HI's U flag, §6.2.1, only asks NAR to
+    # buffer); 1 s covers the handover NAR buffers for (L2 + UNA, ~0.1 s here; ~273 ms
+    # measured, DESIGN.md) several times over and no coverage gap of minutes
+    fmip_buffer_s: float = 1.0
     map_ap_s: float = 0.005           # HMIPv6: MAP <-> access points, one way (MAP at the
     #                                   gateway; = ha_ap_s puts it as far as the home network)
 
     def __post_init__(self):
         for name in ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s", "ha_cn_s", "ha_ap_s",
-                     "par_nar_s", "map_ap_s"):
+                     "par_nar_s", "map_ap_s", "fmip_buffer_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.ra_max_s < self.ra_min_s:
