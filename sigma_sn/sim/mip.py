@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sigma_sn.sim.model import DATA_HEADER_BYTES, Replay, SimConfig, Stats, call_at
+from sigma_sn.sim.model import (DATA_HEADER_BYTES, RISE_TOLERANCE_S, Replay, SimConfig, Stats,
+                                call_at)
 
 BU_BYTES = 40 + 8 + 16 + 24          # IPv6 + mobility header + BU + home-address option
 BA_BYTES = 40 + 8 + 12 + 24
@@ -122,6 +123,14 @@ class MobileIpHost:
         self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
         self.anchor_cn_s, self.anchor_ap_s = self._anchor()
         self.stats = Stats()
+        # per handover, when the plan starts the new access point's address (its
+        # ADDRESS_READY less the setup): the MH attaches no earlier, as SIGMA-SN's steps
+        # wait for it (Association.step_times). A station whose antennas all serve other
+        # mobiles (least-load, site capacity) is visible but not granted until then.
+        self._granted_s: dict[int, float] = {}
+        for s in replay.steps:
+            if s.action == "ADDRESS_READY":
+                self._granted_s.setdefault(s.handover, s.t_s - replay.address_setup_s)
         self.moves = self._timeline(rng)
         # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
         self.att_start = [0.0] + [m.t_attach_s for m in self.moves]
@@ -199,8 +208,8 @@ class MobileIpHost:
         to when it breaks at ``t_break``, and when that access point is up.
 
         The candidates are handover ``k`` and every later one due by ``t_break``. The MH
-        takes the latest of them (the plan's current choice) whose access point is up
-        and stays up long enough to form a care-of address (L2 + RA + DAD); failing
+        takes the latest of them (the plan's current choice) whose access point is up,
+        granted by the plan (:meth:`_up_from`) and stays up long enough to form a care-of address (L2 + RA + DAD); failing
         that, the latest one up at all; failing that, it waits for the first to rise.
         Taking the earliest candidate instead once sent the MH to an access point that
         set during its L2 handover, to wait there for that satellite's next pass.
@@ -214,11 +223,22 @@ class MobileIpHost:
         need_s = self.mip.t_l2_s + self.mip.ra_max_s + self.mip.t_dad_s
         for enough in (need_s, 0.0):
             for i in reversed(due):
-                if self.links[hos[i].to_ap].up_until(t_break) > t_break + enough:
+                if (self._granted_s.get(i, -math.inf) <= t_break
+                        and self.links[hos[i].to_ap].up_until(t_break) > t_break + enough):
                     return i, t_break
-        rises = [(self.links[hos[i].to_ap].next_up(t_break), i) for i in due]
+        rises = [(self._up_from(i, t_break), i) for i in due]
         t_up, i = min(rises)
         return i, t_up
+
+    def _up_from(self, i: int, t: float) -> float:
+        """The first time from ``t`` that handover ``i``'s access point is up and the plan
+        lets the MH use it (:attr:`_granted_s`)."""
+        link = self.links[self.replay.handovers[i].to_ap]
+        granted = self._granted_s.get(i, -math.inf)
+        if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
+            granted = link.up_since(granted)        # the rise itself, rounded apart
+        t = max(t, granted)
+        return t if link.is_up(t) else link.next_up(t)
 
     def attached(self, t: float) -> str | None:
         """The AP the MH listens on at ``t`` (None between break and attach)."""
