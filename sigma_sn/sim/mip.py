@@ -211,8 +211,9 @@ class MobileIpHost:
         takes the latest of them (the plan's current choice) whose access point is up,
         granted by the plan (:meth:`_up_from`) and stays up long enough to form a
         care-of address (L2 + RA + DAD); failing that, the latest one up at all; failing
-        that, it waits for the first to rise (and be granted). Taking the earliest candidate instead once sent the MH to an access point that
-        set during its L2 handover, to wait there for that satellite's next pass.
+        that, it waits for the first to rise (and be granted). Taking the earliest
+        candidate instead once sent the MH to an access point that set during its L2
+        handover, to wait there for that satellite's next pass.
         """
         hos = self.replay.handovers
         due = [k]
