@@ -239,7 +239,7 @@ class MobileIpHost:
         if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
             granted = link.up_since(granted)        # the rise itself, rounded apart
         t = max(t, granted)
-        return t if link.is_up(t) else link.next_up(t)
+        return t if link.up_until(t) > t else link.next_up(t)     # not at a pass's very end
 
     def attached(self, t: float) -> str | None:
         """The AP the MH listens on at ``t`` (None between break and attach)."""
