@@ -129,8 +129,11 @@ class MobileIpHost:
         # mobiles (least-load, site capacity) is visible but not granted until then.
         self._granted_s: dict[int, float] = {}
         for s in replay.steps:
-            if s.action == "ADDRESS_READY":
-                self._granted_s.setdefault(s.handover, s.t_s - replay.address_setup_s)
+            if s.action == "ADDRESS_READY" and s.handover not in self._granted_s:
+                granted, link = s.t_s - replay.address_setup_s, links[s.ap]
+                if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
+                    granted = link.up_since(granted)    # the rise itself, rounded apart
+                self._granted_s[s.handover] = granted
         self.moves = self._timeline(rng)
         # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
         self.att_start = [0.0] + [m.t_attach_s for m in self.moves]
@@ -235,10 +238,7 @@ class MobileIpHost:
         """The first time from ``t`` that handover ``i``'s access point is up and the plan
         lets the MH use it (:attr:`_granted_s`)."""
         link = self.links[self.replay.handovers[i].to_ap]
-        granted = self._granted_s.get(i, -math.inf)
-        if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
-            granted = link.up_since(granted)        # the rise itself, rounded apart
-        t = max(t, granted)
+        t = max(t, self._granted_s.get(i, -math.inf))
         return t if link.up_until(t) > t else link.next_up(t)     # not at a pass's very end
 
     def attached(self, t: float) -> str | None:
