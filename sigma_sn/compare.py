@@ -135,7 +135,7 @@ def assumptions(cfg, mip) -> dict:
         "sigma": {"make_before_break": "the plan's ADD_IP / SET_PRIMARY / DELETE_IP"},
         "mip": {"break_before_make": "L2 + RA + DAD + BU to the HA", **home},
         "fmip": {**home, "fmip_mode": mip.fmip_mode, "par_nar_s": mip.par_nar_s,
-                 "fmip_buffer_pkts": mip.fmip_buffer_pkts,
+                 "fmip_buffer_pkts": mip.fmip_buffer_pkts, "fmip_buffer_s": mip.fmip_buffer_s,
                  "next_ap": "from the plan (the planner's prediction)"},
         "hmip": {**home, "map_ap_s": mip.map_ap_s,
                  "local_binding": "BU to the MAP (one MAP domain)"},

@@ -7,7 +7,8 @@ import pytest
 
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.sim import MipConfig, simulate
-from tests.test_sim import RANGE_A_KM, RANGE_B_KM, RATE_PPS, cbr, two_path_replay
+from tests.test_sim import (RANGE_A_KM, RANGE_B_KM, RATE_PPS, TERRESTRIAL_S, cbr,
+                            two_path_replay)
 
 LOS_A_S = 60.0
 D_A_S, D_B_S = RANGE_A_KM / C_KM_S, RANGE_B_KM / C_KM_S
@@ -69,3 +70,35 @@ def test_hmip_with_the_map_at_the_home_network_is_mobile_ipv6():
     for key in ("packets", "latency_ms"):
         assert hmip[key] == mip[key], key
     assert hmip["handovers"][0]["cn_switch_s"] == mip["handovers"][0]["cn_switch_s"]
+
+
+GAP_FROM_S, GAP_TO_S = 60.0, 300.0          # A sets at 60 s, B rises 4 min later
+
+
+@pytest.mark.parametrize("protocol", ["sigma", "mip", "fmip", "hmip"])
+def test_no_protocol_carries_packets_across_a_coverage_gap_past_its_buffer(protocol):
+    # a hard handover over a 240 s gap: what is sent into it is lost, except what FMIPv6's
+    # NAR may hold for fmip_buffer_s; nothing arrives later than that plus the path
+    replay = two_path_replay(los_a_s=GAP_FROM_S, aos_b_s=GAP_TO_S, sp_s=GAP_TO_S + 0.5,
+                             duration_s=400.0)
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol=protocol, mip=mip)
+    # the slowest path: CN -> HA -> (PAR -> NAR) -> B, or the terrestrial leg
+    path_s = max(mip.ha_cn_s + mip.ha_ap_s + mip.par_nar_s, TERRESTRIAL_S) + D_B_S + 0.001
+    held_s = mip.fmip_buffer_s if protocol == "fmip" else 0.0
+    assert rep["latency_ms"]["max"] <= 1e3 * (held_s + path_s)
+    gap_pkts = (GAP_TO_S - GAP_FROM_S) * RATE_PPS
+    assert rep["packets"]["lost"] >= gap_pkts - (held_s + mip.t_l2_s + 1.0) * RATE_PPS
+
+
+def test_nar_drops_what_it_held_past_its_lifetime_and_a_bad_lifetime_is_refused():
+    replay = two_path_replay(los_a_s=GAP_FROM_S, aos_b_s=GAP_TO_S, sp_s=GAP_TO_S + 0.5,
+                             duration_s=400.0)
+    short = simulate(replay, cbr(), protocol="fmip", mip=MipConfig(fmip_buffer_s=0.5))
+    long = simulate(replay, cbr(), protocol="fmip", mip=MipConfig(fmip_buffer_s=2.0))
+    # 1.5 s more of holding delivers 1.5 s more of the gap's packets, late
+    assert short["packets"]["lost"] - long["packets"]["lost"] == pytest.approx(
+        1.5 * RATE_PPS, abs=2)
+    assert long["latency_ms"]["max"] > 1e3 * 1.5
+    with pytest.raises(ValueError, match="fmip_buffer_s"):
+        MipConfig(fmip_buffer_s=-1.0)

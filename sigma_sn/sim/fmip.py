@@ -9,7 +9,8 @@ binding moves to the new CoA (NCoA).
   access point (RtSolPr / PrRtAdv), forms its NCoA and sends a Fast Binding Update
   (FBU); PAR checks the NCoA with NAR (HI / HAck, so no DAD on the new link), answers
   with FBack and tunnels to NAR from the moment the MH leaves. NAR buffers what
-  arrives before the MH announces itself with UNA (up to ``fmip_buffer_pkts``). Like
+  arrives before the MH announces itself with UNA (up to ``fmip_buffer_pkts``, each
+  for at most ``fmip_buffer_s``: a coverage gap is not bridged by the buffer). Like
   SIGMA-SN, the MH knows the next access point from the plan (the planner's
   prediction), and the exchange is done before the break.
 * **reactive** (§3.2): the MH leaves without an FBack; once on NAR's link it sends UNA
@@ -25,6 +26,7 @@ them the whole pass to succeed); the tunnel ends when the HA's binding moves.
 from __future__ import annotations
 
 import bisect
+from collections import deque
 
 from sigma_sn.sim.mip import BU_BYTES, TUNNEL_BYTES, MobileIpHost
 
@@ -44,7 +46,7 @@ class FastHost(MobileIpHost):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._breaks = [m.t_break_s for m in self.moves]
-        self._buffered = [0] * len(self.moves)
+        self._held = [deque() for _ in self.moves]    # NAR's buffer: when each arrived
         predictive = self.mip.fmip_mode == "predictive"
         self.tunnel_from, self.una_at = [], []
         for m in self.moves:
@@ -75,9 +77,18 @@ class FastHost(MobileIpHost):
         m = self.moves[k]
         t_nar = t_par + self.mip.par_nar_s
         if t_nar < self.una_at[k]:
-            self._buffered[k] += 1
-            if self._buffered[k] > self.mip.fmip_buffer_pkts:
+            # RFC 5568 §6.2.1: HI's U flag asks NAR to buffer for the MH until its UNA;
+            # the RFC bounds neither the buffer's size nor its holding time, so both are
+            # parameters. Held past fmip_buffer_s a packet is dropped, as the other
+            # protocols lose what is sent into a coverage gap
+            held, life_s = self._held[k], self.mip.fmip_buffer_s
+            while held and held[0] + life_s <= t_nar:
+                held.popleft()                        # expired: no longer takes space
+            if len(held) >= self.mip.fmip_buffer_pkts:
                 return m.to_ap, t_nar, "queue_overflow"   # NAR's buffer for the MH is full
+            held.append(t_nar)
+            if self.una_at[k] - t_nar > life_s:
+                return m.to_ap, t_nar + life_s, "no_route"    # the MH did not come in time
         arrival, cause = self.links[m.to_ap].send(max(t_nar, self.una_at[k]),
                                                   size + 2 * TUNNEL_BYTES, "down")
         if cause is None and self.attached(arrival) != m.to_ap:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sigma_sn.sim.model import DATA_HEADER_BYTES, Replay, SimConfig, Stats, call_at
+from sigma_sn.sim.model import (DATA_HEADER_BYTES, RISE_TOLERANCE_S, Replay, SimConfig, Stats,
+                                call_at)
 
 BU_BYTES = 40 + 8 + 16 + 24          # IPv6 + mobility header + BU + home-address option
 BA_BYTES = 40 + 8 + 12 + 24
@@ -54,7 +55,7 @@ class MipConfig:
     defaults (L2 50 ms, RA interval 50 ms, optimistic DAD, RFC 4429), so every protocol
     meets the same network; a scenario sets them in ``[timing]`` only. The rest exist
     because the protocols define them: where the home agent is, FMIPv6's
-    PAR-NAR leg, mode and NAR buffer, HMIPv6's MAP placement.
+    PAR-NAR leg, mode and NAR buffer (packets and holding time), HMIPv6's MAP placement.
     """
 
     t_l2_s: float = 0.050             # link-layer handover
@@ -71,12 +72,17 @@ class MipConfig:
     par_nar_s: float = 0.010          # FMIPv6: previous <-> new access router, one way
     fmip_mode: str = "predictive"     # FMIPv6 (RFC 5568 §3.1): predictive or reactive
     fmip_buffer_pkts: int = 1000      # FMIPv6: NAR buffer for the MH until its UNA
+    # FMIPv6: how long NAR holds a packet for the MH before dropping it. RFC 5568 leaves
+    # the buffer's size and time to the router (HI's U flag, §6.2.1, only asks NAR to
+    # buffer); 1 s covers the handover NAR buffers for (L2 + UNA, ~0.1 s here; ~273 ms
+    # measured, DESIGN.md) several times over and no coverage gap of minutes
+    fmip_buffer_s: float = 1.0
     map_ap_s: float = 0.005           # HMIPv6: MAP <-> access points, one way (MAP at the
     #                                   gateway; = ha_ap_s puts it as far as the home network)
 
     def __post_init__(self):
         for name in ("t_l2_s", "ra_min_s", "ra_max_s", "t_dad_s", "ha_cn_s", "ha_ap_s",
-                     "par_nar_s", "map_ap_s"):
+                     "par_nar_s", "map_ap_s", "fmip_buffer_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.ra_max_s < self.ra_min_s:
@@ -117,6 +123,17 @@ class MobileIpHost:
         self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
         self.anchor_cn_s, self.anchor_ap_s = self._anchor()
         self.stats = Stats()
+        # per handover, when the plan starts the new access point's address (its
+        # ADDRESS_READY less the setup): the MH attaches no earlier, as SIGMA-SN's steps
+        # wait for it (Association.step_times). A station whose antennas all serve other
+        # mobiles (least-load, site capacity) is visible but not granted until then.
+        self._granted_s: dict[int, float] = {}
+        for s in replay.steps:
+            if s.action == "ADDRESS_READY" and s.handover not in self._granted_s:
+                granted, link = s.t_s - replay.address_setup_s, links[s.ap]
+                if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
+                    granted = link.up_since(granted)    # the rise itself, rounded apart
+                self._granted_s[s.handover] = granted
         self.moves = self._timeline(rng)
         # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
         self.att_start = [0.0] + [m.t_attach_s for m in self.moves]
@@ -194,11 +211,12 @@ class MobileIpHost:
         to when it breaks at ``t_break``, and when that access point is up.
 
         The candidates are handover ``k`` and every later one due by ``t_break``. The MH
-        takes the latest of them (the plan's current choice) whose access point is up
-        and stays up long enough to form a care-of address (L2 + RA + DAD); failing
-        that, the latest one up at all; failing that, it waits for the first to rise.
-        Taking the earliest candidate instead once sent the MH to an access point that
-        set during its L2 handover, to wait there for that satellite's next pass.
+        takes the latest of them (the plan's current choice) whose access point is up,
+        granted by the plan (:meth:`_up_from`) and stays up long enough to form a
+        care-of address (L2 + RA + DAD); failing that, the latest one up at all; failing
+        that, it waits for the first to rise (and be granted). Taking the earliest
+        candidate instead once sent the MH to an access point that set during its L2
+        handover, to wait there for that satellite's next pass.
         """
         hos = self.replay.handovers
         due = [k]
@@ -209,11 +227,19 @@ class MobileIpHost:
         need_s = self.mip.t_l2_s + self.mip.ra_max_s + self.mip.t_dad_s
         for enough in (need_s, 0.0):
             for i in reversed(due):
-                if self.links[hos[i].to_ap].up_until(t_break) > t_break + enough:
+                if (self._granted_s.get(i, -math.inf) <= t_break
+                        and self.links[hos[i].to_ap].up_until(t_break) > t_break + enough):
                     return i, t_break
-        rises = [(self.links[hos[i].to_ap].next_up(t_break), i) for i in due]
+        rises = [(self._up_from(i, t_break), i) for i in due]
         t_up, i = min(rises)
         return i, t_up
+
+    def _up_from(self, i: int, t: float) -> float:
+        """The first time from ``t`` that handover ``i``'s access point is up and the plan
+        lets the MH use it (:attr:`_granted_s`)."""
+        link = self.links[self.replay.handovers[i].to_ap]
+        t = max(t, self._granted_s.get(i, -math.inf))
+        return t if link.up_until(t) > t else link.next_up(t)     # not at a pass's very end
 
     def attached(self, t: float) -> str | None:
         """The AP the MH listens on at ``t`` (None between break and attach)."""
