@@ -109,8 +109,11 @@ class _Session:
     def __init__(self, compute: Compute, given: tuple[bool, bool]):
         self.compute, self.given, self.client, self.cluster = compute, given, None, None
         # the shared parts scattered so far, by their bytes' digest: the most recent few
-        # (their futures keep them on the workers, unpickled, until the session ends)
+        # (their futures keep them on the workers, unpickled, until the session ends);
+        # and the digests of the last objects packed, so the same object is not pickled
+        # again to find its digest (held here: their ids stay theirs)
         self.scattered: collections.OrderedDict = collections.OrderedDict()
+        self.digests: collections.OrderedDict = collections.OrderedDict()
 
 
 _SESSION: _Session | None = None
@@ -309,21 +312,29 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
 
 
 def _scattered(client, part):
-    """``part`` packed, as a task argument: small, the blob itself; else the future of
-    its copy on every worker, scattered now unless the session scattered the same bytes
-    before."""
+    """``part`` as a task argument: packed, if small; else the future of its packed copy
+    on every worker, scattered now unless the session scattered the same bytes before (a
+    part must not change while a session runs: the same object is not packed again)."""
+    s = _SESSION
+    seen = s.digests.get(id(part))
+    if seen is not None and seen[0] is part and seen[1] in s.scattered:
+        s.scattered.move_to_end(seen[1])
+        return s.scattered[seen[1]]
     packed = _Packed.of(part)
     if len(packed.blob) < INLINE_BYTES:
         return packed
-    kept = _SESSION.scattered
     digest = hashlib.blake2b(packed.blob, digest_size=20).hexdigest()
-    if digest in kept:
-        kept.move_to_end(digest)
+    s.digests[id(part)] = part, digest
+    if digest in s.scattered:
+        s.scattered.move_to_end(digest)
     else:
-        [kept[digest]] = client.scatter([packed], broadcast=True, hash=False)
+        [s.scattered[digest]] = client.scatter([packed], broadcast=True, hash=False)
+    for kept in (s.scattered, s.digests):
         while len(kept) > KEEP_SCATTERED:
-            kept.popitem(last=False)[1].release()
-    return kept[digest]
+            last = kept.popitem(last=False)[1]
+            if kept is s.scattered:
+                last.release()
+    return s.scattered[digest]
 
 
 class _Packed:
