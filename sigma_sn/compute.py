@@ -179,10 +179,11 @@ def _client():
 
             # loopback only (the dashboard too, on a free port): nothing listens beyond
             # this machine. Every task goes to a worker as soon as it is submitted
-            # (WORKER_SATURATION, docs/scale-out.md): with the scheduler's default queue
-            # each worker is sent its next task only when one finishes, a round trip
-            # (about 5 ms here) per task
-            with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}):
+            # (docs/scale-out.md): with the scheduler's default queue each worker is sent
+            # its next task only when one finishes, a round trip (about 5 ms here) per
+            # task. And no sampling profiler in the workers: it took 8-10 % of their CPU
+            with dask.config.set({"distributed.scheduler.worker-saturation": "inf",
+                                  "distributed.worker.profile.enabled": False}):
                 s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
                                          threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address="127.0.0.1:0")
@@ -331,9 +332,8 @@ def _scattered(client, part):
         [s.scattered[digest]] = client.scatter([packed], broadcast=True, hash=False)
     for kept in (s.scattered, s.digests):
         while len(kept) > KEEP_SCATTERED:
-            last = kept.popitem(last=False)[1]
-            if kept is s.scattered:
-                last.release()
+            # a future forgotten here is released once no task of this call holds it
+            kept.popitem(last=False)
     return s.scattered[digest]
 
 

@@ -253,6 +253,24 @@ def test_a_failed_task_names_its_input_and_keeps_its_error(cluster):
     assert "in point 3 of 4: value 2" in got.value.__notes__
 
 
+def _plus_sum(task, shared):
+    return task + int(shared[1].sum())
+
+
+def test_shared_inputs_are_reused_only_for_the_same_bytes(cluster):
+    """A session keeps the last few scattered inputs for reuse, by their bytes: another
+    value is scattered anew, past the few the oldest is dropped, and results follow."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        for k in [0, 1, 2, 3, 4, 5, 0, 5]:   # 160 KB each: scattered, not inline
+            big = np.full(20_000, k, dtype=np.int64)
+            assert list(compute.ordered_map(_plus_sum, [0, 1], ("small", big))) == \
+                [20_000 * k, 20_000 * k + 1]
+        assert len(compute._SESSION.scattered) == compute.KEEP_SCATTERED
+
+
 @pytest.mark.parametrize("table, key", [
     ('scheduler = "yarn"', "compute.scheduler"),
     ("workers = 0", "compute.workers"),
