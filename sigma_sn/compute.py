@@ -101,6 +101,21 @@ def add_options(parser) -> None:
                              "workers); default one per core")
 
 
+#: how ``dask-local`` runs its cluster (docs/scale-out.md has the measurements): every task
+#: sent to a worker as soon as it is submitted (the scheduler's default queue sends a
+#: worker its next task only when one finishes, a round trip of about 5 ms a task here);
+#: no sampling profiler in the workers (8-10 % of their CPU); and the event loops' watchdog
+#: tick and the memory and system monitors woken once a second or less, not 10-50 times
+#: (an idle 2-worker cluster took 0.077 CPU s a second, 0.014 s with these)
+DASK_LOCAL_CONFIG = {
+    "distributed.scheduler.worker-saturation": "inf",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 class WorkLost(RuntimeError):
     """Work that could not be finished because the workers running it were lost."""
 
@@ -178,12 +193,8 @@ def _client():
             import dask
 
             # loopback only (the dashboard too, on a free port): nothing listens beyond
-            # this machine. Every task goes to a worker as soon as it is submitted
-            # (docs/scale-out.md): with the scheduler's default queue each worker is sent
-            # its next task only when one finishes, a round trip (about 5 ms here) per
-            # task. And no sampling profiler in the workers: it took 8-10 % of their CPU
-            with dask.config.set({"distributed.scheduler.worker-saturation": "inf",
-                                  "distributed.worker.profile.enabled": False}):
+            # this machine. With DASK_LOCAL_CONFIG (docs/scale-out.md, measured there)
+            with dask.config.set(DASK_LOCAL_CONFIG):
                 s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
                                          threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address="127.0.0.1:0")
