@@ -1,6 +1,6 @@
 """Benchmark: the same work here (fork pool) and on Dask (``dask-local``), in one run.
 
-Three workloads, each run with ``--scheduler local --workers W`` and with
+Four workloads, each run with ``--scheduler local --workers W`` and with
 ``--scheduler dask-local --workers W`` (W = 2 by default):
 
 * plan N terminals (router mode, Starlink shell 1 at 25°, max-elevation with
@@ -9,15 +9,18 @@ Three workloads, each run with ``--scheduler local --workers W`` and with
 * replay that plan, one association per terminal, as ``sigma-sn simulate`` does (windows
   recomputed here, each mobile's link geometry built in its task) — tasks: groups of
   mobiles;
-* a P-point sweep (link.loss_prob) of a one-terminal scenario — tasks: one point each.
+* a P-point sweep (link.loss_prob) of a one-terminal scenario — tasks: one point each
+  (its one plan is made here);
+* plan + replay as one job (the plan, its JSON text read back, the replay).
 
-Prints each workload's wall time both ways (each side run twice, the faster kept; the
-local side first, before the Dask cluster's threads run here, as nothing forks beside
-them) and the ratio Dask/local (goal: <= 1.3 on a
-2-core machine), checks that both ways give the same bytes, and says how the work
-splits: the serial part (what the caller does: windows, checks, rows, the
+Prints each workload's wall and CPU time both ways (the plan and the sweep run twice on
+each side, the faster kept; the replays once; the local side first, before the Dask
+cluster's threads run here, as nothing forks beside them) and the ratios Dask/local
+(goal: <= 1.3 on a 2-core machine), checks that both ways give the same bytes, and says
+how the work splits: the serial part (what the caller does: windows, checks, rows, the
 report) and the sum of the Dask task times, so that the time on M machines of W workers
-can be estimated as  serial + tasks / (M·W) + Dask's per-task overhead.
+can be estimated as  serial + tasks / (M·W) + Dask's per-task overhead. Every Dask run
+starts with nothing scattered, as a command does (a session keeps what it scattered).
 
 Run: python benchmarks/scale.py [N_TERMINALS] [POINTS] [WORKERS] [DURATION_S]
 (defaults: 1000 terminals, 32 points, 2 workers, 600 s). The Dask cluster's start-up is
@@ -38,6 +41,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_RATIO = 1.3
+#: runs of each workload on each side (the faster kept): the replays are long enough once
+REPEAT = {"plan": 2, "replay": 1, "sweep": 2, "plan+replay": 1}
 ELEMENTS, MIN_ELEV_DEG = "starlink_shell1.tle", 25.0   # 1,584 satellites, as shell 1
 
 
@@ -107,20 +112,29 @@ def main() -> int:
             # link geometry and replay in the tasks
             return lambda: simulate_plan(plan, cfg)
 
+        def plan_replay_job(where):
+            def job():
+                plan = json.loads(dumps(plan_job()))
+                return simulate_plan(plan, config_from_plan(plan)[0])
+            return job
+
         def keep(name, where, got):
             if (name, where) not in results or got[1] < results[name, where][1]:
                 results[name, where] = got
 
         results = {}
+        JOBS = (("plan", plan_job), ("replay", None), ("sweep", sweep_job),
+                ("plan+replay", None))
+        make = {"replay": replay_job, "plan+replay": plan_replay_job}
         # the fork pool first, while no Dask thread runs in this process: beside Dask's
         # threads nothing forks (sigma_sn/forked.py), and the local side would be serial.
         # Each side twice, the faster kept: others' load on a shared machine comes and goes
         with compute.session(compute.Compute("local", workers)):
-            for name, job in (("plan", plan_job), ("replay", None), ("sweep", sweep_job)):
-                for _ in range(2):
+            for name, job in JOBS:
+                for _ in range(REPEAT[name]):
                     cpu0 = _cpu_s(None)
                     t1 = time.perf_counter()
-                    value = (job or replay_job("local"))()
+                    value = (job or make[name]("local"))()
                     wall_s = time.perf_counter() - t1
                     # CPU seconds of this process and its forked workers
                     keep(name, "local", (value, wall_s, _cpu_s(None) - cpu0))
@@ -134,12 +148,15 @@ def main() -> int:
             on_dask_client.run(_warm, one, param[0])
             warm_s = time.perf_counter() - t0
             # one cluster for every Dask run: its start-up is paid once per command
-            for name, job in (("plan", plan_job), ("replay", None), ("sweep", sweep_job)):
-                for _ in range(2):
+            for name, job in JOBS:
+                for _ in range(REPEAT[name]):
+                    # cold, as a command: nothing scattered by an earlier run
+                    compute._SESSION.scattered.clear()
+                    compute._SESSION.digests.clear()
                     cpu0 = _cpu_s(on_dask_client)
                     t1 = time.perf_counter()
                     with get_task_stream(on_dask_client) as ts:
-                        value = (job or replay_job("dask-local"))()
+                        value = (job or make[name]("dask-local"))()
                     wall_s = time.perf_counter() - t1
                     # CPU seconds of every process of the run: this one (Dask's scheduler
                     # and client threads included) and the Dask workers
@@ -154,14 +171,17 @@ def main() -> int:
         "replay": json.dumps(results["replay", "local"][0], sort_keys=True, default=str)
         == json.dumps(results["replay", "dask-local"][0], sort_keys=True, default=str),
         "sweep": results["sweep", "local"][0] == results["sweep", "dask-local"][0],
+        "plan+replay": json.dumps(results["plan+replay", "local"][0], sort_keys=True,
+                                  default=str)
+        == json.dumps(results["plan+replay", "dask-local"][0], sort_keys=True, default=str),
     }
     worst = 0.0
-    for name in ("plan", "replay", "sweep"):
+    for name, _ in JOBS:
         local, dask = results[name, "local"], results[name, "dask-local"]
         ratio = dask[1] / local[1]
-        worst = max(worst, ratio)
+        worst = max(worst, ratio, dask[-1] / local[-1])
         serial = max(0.0, dask[1] - dask[2] / workers)
-        print(f"{name:6s}: local fork {local[1]:7.2f} s | dask-local {dask[1]:7.2f} s | "
+        print(f"{name:11s}: local fork {local[1]:7.2f} s | dask-local {dask[1]:7.2f} s | "
               f"ratio {ratio:.2f} (goal <= {GOAL_RATIO}) | same bytes: {same[name]}")
         print(f"        CPU: local {local[-1]:7.2f} s | dask-local {dask[-1]:7.2f} s | "
               f"ratio {dask[-1] / local[-1]:.2f}")
@@ -171,7 +191,7 @@ def main() -> int:
         for m in (1, 4, 16):
             print(f"        estimate on {m:2d} machine(s) x {workers} workers: "
                   f"{serial + dask[2] / (m * workers):.2f} s")
-    print(f"worst Dask/local ratio {worst:.2f} (goal <= {GOAL_RATIO}); peak RSS: this "
+    print(f"worst Dask/local ratio {worst:.2f}, wall or CPU (goal <= {GOAL_RATIO}); peak RSS: this "
           f"process {_peak_mb(resource.RUSAGE_SELF):.0f} MB, its forked workers "
           f"{_peak_mb(resource.RUSAGE_CHILDREN):.0f} MB (the largest), Dask workers "
           f"{max(peaks):.0f} MB (the largest); load average "

@@ -189,6 +189,9 @@ def compare_plan(plan: dict, cfg, mip_cfg=None, *, plan_dir=".", truth_elements=
     if replays is None:
         replays = replays_from_plan(plan, truth_elements=truth_elements, plan_dir=plan_dir,
                                     progress=progress)
+    # one tuple for every protocol: on Dask it is scattered once, for all of them
+    # (sigma_sn.sim.run.simulate_many)
+    replays = tuple(replays)
     reports = {p: simulate_plan(plan, cfg, protocol=p, mip=mip_cfg, progress=progress,
                                 replays=replays) for p in protocols}
     return add_load(comparison(reports, plan.get("name"), cfg=cfg, mip=mip_cfg), replays)

@@ -9,16 +9,21 @@ fork: a ``dask-local`` cluster then stands in for the fork pool). Whatever runs 
 come back in task order, so every output is byte-identical.
 
 On Dask the large input every task reads (``shared``: the planner's job, a replay's
-inputs and config) is scattered to every worker once, not shipped with each task; it,
-each task and each result cross as one pickled blob (:class:`_Packed`). A worker that dies
-is retried by Dask (``distributed.scheduler.allowed-failures``); past that, the command
-fails naming the task, and writes nothing.
+inputs and config) is scattered to every worker once, not shipped with each task; a
+tuple's large parts each on their own, and a part with the bytes of one scattered earlier
+in the session is not sent again (the replay inputs every protocol of a comparison
+reads). It, each task and each result cross as one pickled blob (:class:`_Packed`). A
+single task runs here: Dask would only add its round trips. A worker that dies is retried
+by Dask (``distributed.scheduler.allowed-failures``); past that, the command fails naming
+the task, and writes nothing.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import os
 import pickle
@@ -96,6 +101,21 @@ def add_options(parser) -> None:
                              "workers); default one per core")
 
 
+#: how ``dask-local`` runs its cluster (docs/scale-out.md has the measurements): every task
+#: sent to a worker as soon as it is submitted (the scheduler's default queue sends a
+#: worker its next task only when one finishes, a round trip of about 5 ms a task here);
+#: no sampling profiler in the workers (8-10 % of their CPU); and the event loops' watchdog
+#: tick and the memory and system monitors woken once a second or less, not 10-50 times
+#: (an idle 2-worker cluster took 0.077 CPU s a second, 0.014 s with these)
+DASK_LOCAL_CONFIG = {
+    "distributed.scheduler.worker-saturation": "inf",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 class WorkLost(RuntimeError):
     """Work that could not be finished because the workers running it were lost."""
 
@@ -103,6 +123,12 @@ class WorkLost(RuntimeError):
 class _Session:
     def __init__(self, compute: Compute, given: tuple[bool, bool]):
         self.compute, self.given, self.client, self.cluster = compute, given, None, None
+        # the shared parts scattered so far, by their bytes' digest: the most recent few
+        # (their futures keep them on the workers, unpickled, until the session ends);
+        # and the digests of the last objects packed, so the same object is not pickled
+        # again to find its digest (held here: their ids stay theirs)
+        self.scattered: collections.OrderedDict = collections.OrderedDict()
+        self.digests: collections.OrderedDict = collections.OrderedDict()
 
 
 _SESSION: _Session | None = None
@@ -164,11 +190,14 @@ def _client():
         from distributed import Client, LocalCluster
 
         if s.compute.scheduler == "dask-local":
+            import dask
+
             # loopback only (the dashboard too, on a free port): nothing listens beyond
-            # this machine
-            s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
-                                     threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", dashboard_address="127.0.0.1:0")
+            # this machine. With DASK_LOCAL_CONFIG (docs/scale-out.md, measured there)
+            with dask.config.set(DASK_LOCAL_CONFIG):
+                s.cluster = LocalCluster(n_workers=s.compute.workers or os.cpu_count() or 1,
+                                         threads_per_worker=1, processes=True,
+                                         host="127.0.0.1", dashboard_address="127.0.0.1:0")
             s.client = Client(s.cluster)
         else:
             try:
@@ -196,16 +225,17 @@ def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: i
                 label: str = "task", describe: Callable[[Any], str] = repr,
                 nice: int = 0, progress: Callable[[int], None] | None = None) -> Iterator:
     """Yield ``fn(task, shared)`` for every task, in task order: as Dask tasks when the
-    session says so (``shared`` scattered once to every worker), else in ``workers``
-    forked processes where forking is safe (:func:`sigma_sn.forked.can_fork`; ``shared``
-    inherited by the fork), else here. ``label`` and ``describe(task)`` name a task that
-    failed; ``progress(1)`` is called per result."""
+    session says so and there are several (``shared`` scattered once to every worker), else
+    in ``workers`` forked processes where forking is safe
+    (:func:`sigma_sn.forked.can_fork`; ``shared`` inherited by the fork), else here.
+    ``label`` and ``describe(task)`` name a task that failed; ``progress(1)`` is called
+    per result."""
     tasks = list(tasks)
     if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
             and not platform_forks() and importlib.util.find_spec("distributed")):
         # no fork here (macOS, Windows): Dask's own worker processes instead
         _SESSION.compute = Compute("dask-local", workers)
-    if current().dask:
+    if current().dask and len(tasks) > 1:
         yield from _dask_map(fn, tasks, shared, label, describe, progress)
         return
     global _CALL
@@ -239,8 +269,15 @@ def _tick(progress) -> None:
         progress(1)
 
 
+#: a shared part smaller than this (pickled) goes inside the tasks' arguments: scattering
+#: it would cost a round trip to the scheduler and a copy to each worker
+INLINE_BYTES = 64 * 1024
+#: how many scattered parts a session keeps for reuse (the most recent)
+KEEP_SCATTERED = 4
+
+
 def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
-    from distributed import KilledWorker
+    from distributed import KilledWorker, as_completed
 
     client = _client()
     if not client.scheduler_info()["workers"]:
@@ -249,12 +286,25 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
                        f"some with 'dask worker {current().scheduler}' (docs/scale-out.md)")
     futures = []
     try:
-        [shared_f] = client.scatter([_Packed.of(shared)], broadcast=True, hash=False)
-        futures = client.map(functools.partial(_dask_call, fn), [_Packed.of(t) for t in tasks],
-                             [shared_f] * len(tasks), pure=False)
+        parts = shared if isinstance(shared, tuple) else (shared,)
+        args = [_scattered(client, part) for part in parts]
+        # one graph for every task, and their results fetched by Dask's event loop as
+        # each finishes (not one round trip from here per result); taken in task order
+        futures = client.map(functools.partial(_dask_call, fn, isinstance(shared, tuple)),
+                             [_Packed.of(t) for t in tasks], *([a] * len(tasks) for a in args),
+                             pure=False)
+        order = {f.key: i for i, f in enumerate(futures)}
+        arrived = {}
+        done = as_completed(futures, with_results=True, raise_errors=False)
         for i, fut in enumerate(futures):
+            while i not in arrived:
+                got, value = next(done)
+                arrived[order[got.key]] = value
+            value = arrived.pop(i)
             try:
-                value = fut.result().value()
+                if fut.status != "finished":
+                    fut.result()   # raises the task's error (or KilledWorker)
+                value = value.value()
             except KilledWorker:
                 raise WorkLost(
                     f"{label} {i + 1} of {len(tasks)} ({describe(tasks[i])}) lost its Dask "
@@ -267,9 +317,35 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
             fut.release()
             _tick(progress)
             yield value
+        futures = []
     finally:
         if futures:
             client.cancel(futures)
+
+
+def _scattered(client, part):
+    """``part`` as a task argument: packed, if small; else the future of its packed copy
+    on every worker, scattered now unless the session scattered the same bytes before (a
+    part must not change while a session runs: the same object is not packed again)."""
+    s = _SESSION
+    seen = s.digests.get(id(part))
+    if seen is not None and seen[0] is part and seen[1] in s.scattered:
+        s.scattered.move_to_end(seen[1])
+        return s.scattered[seen[1]]
+    packed = _Packed.of(part)
+    if len(packed.blob) < INLINE_BYTES:
+        return packed
+    digest = hashlib.blake2b(packed.blob, digest_size=20).hexdigest()
+    s.digests[id(part)] = part, digest
+    if digest in s.scattered:
+        s.scattered.move_to_end(digest)
+    else:
+        [s.scattered[digest]] = client.scatter([packed], broadcast=True, hash=False)
+    for kept in (s.scattered, s.digests):
+        while len(kept) > KEEP_SCATTERED:
+            # a future forgotten here is released once no task of this call holds it
+            kept.popitem(last=False)
+    return s.scattered[digest]
 
 
 class _Packed:
@@ -300,9 +376,11 @@ class _Packed:
         return _Packed, (self.blob,)
 
 
-def _dask_call(fn, task: _Packed, shared: _Packed) -> _Packed:
-    """``fn(task, shared)`` on a Dask worker, its result packed for the way back."""
-    return _Packed.of(fn(task.value(), shared.value()))
+def _dask_call(fn, as_tuple: bool, task: _Packed, *parts: _Packed) -> _Packed:
+    """``fn(task, shared)`` on a Dask worker (``shared``: the parts as a tuple, or the one
+    part), its result packed for the way back."""
+    shared = tuple(p.value() for p in parts) if as_tuple else parts[0].value()
+    return _Packed.of(fn(task.value(), shared))
 
 
 __all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "chunks", "current",

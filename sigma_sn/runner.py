@@ -224,8 +224,9 @@ def _run_stages(sc, scenario_path: Path, tmp: Path, stages: _Stages, verbose: bo
 
     cfg, mip_cfg = config_from_plan(plan)
     stages.start("link geometry")
-    # one geometry for every replay
-    replays = replays_from_plan(plan, plan_dir=".", progress=progress)
+    # one geometry for every replay, in one tuple: on Dask it is scattered once, for every
+    # protocol (sigma_sn.sim.run.simulate_many)
+    replays = tuple(replays_from_plan(plan, plan_dir=".", progress=progress))
     stages.end(f"{sum(len(r.links) for r in replays)} links")
     reports = {}
     for protocol in cmp.PROTOCOLS:

@@ -89,6 +89,49 @@ def test_200_terminal_plan_and_replay_on_dask_are_byte_identical(cluster, tmp_pa
     assert out["local"][0].count(b'"mobile": "T') >= 200   # every terminal is planned
 
 
+def test_compare_and_run_on_dask_are_byte_identical_to_local(cluster, tmp_path):
+    sc = _terminals_scenario(tmp_path, 12)
+    out = {}
+    for name, where in (("local", "local"), ("dask", cluster.scheduler_address)):
+        cmp_dir, run_dir = tmp_path / f"{name}-compare", tmp_path / f"{name}-run"
+        assert main(["compare", str(sc), "--rate", "2", "--out-dir", str(cmp_dir),
+                     "--scheduler", where]) == 0
+        assert main(["run", str(sc), "--quiet", "--no-exports", "--out-dir", str(run_dir),
+                     "--scheduler", where]) == 0
+        out[name] = [(cmp_dir / f).read_bytes() for f in ("compare.json", "compare.csv",
+                                                         "plan.json")]
+        out[name] += [(run_dir / f).read_bytes() for f in ("report.json", "plan.json")]
+    assert out["dask"] == out["local"]
+    assert out["local"][0].count(b'"mobile": "T') >= 12 * 4   # every mobile, each protocol
+
+
+def test_the_protocols_of_a_comparison_send_the_replays_to_dask_once(cluster, tmp_path,
+                                                                      monkeypatch):
+    """compare and run replay one geometry under four protocols: it is scattered once
+    (by its bytes' digest), not shipped again with every protocol's tasks."""
+    import json
+
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
+
+    # 40 terminals: a geometry too large to go inside the tasks' arguments
+    plan = json.loads(json.dumps(plan_scenario(load_scenario(_terminals_scenario(tmp_path,
+                                                                                   40)))))
+    cfg, mip = config_from_plan(plan, rate_pps=2.0)
+    replays = replays_from_plan(plan, plan_dir=tmp_path)
+    here = compare_plan(plan, cfg, mip, replays=replays)
+    sent = []
+    scatter = distributed.Client.scatter
+    monkeypatch.setattr(distributed.Client, "scatter",
+                        lambda self, data, **kw: sent.append(data) or scatter(self, data, **kw))
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        there = compare_plan(plan, cfg, mip, replays=replays)
+    assert json.dumps(there, sort_keys=True) == json.dumps(here, sort_keys=True)
+    assert len(sent) == 1 and len(sent[0][0].blob) > compute.INLINE_BYTES
+
+
 def test_a_replay_on_a_path_builds_the_same_geometry_in_its_dask_task(cluster):
     """The path stage's routes are scattered with the windows; each task builds its
     mobile's links on the path (sigma_sn/sim/planned.py) as the local run does."""
@@ -208,6 +251,24 @@ def test_a_failed_task_names_its_input_and_keeps_its_error(cluster):
             list(compute.ordered_map(_fails_on_two, [0, 1, 2, 3], 10, label="point",
                                      describe=lambda t: f"value {t}"))
     assert "in point 3 of 4: value 2" in got.value.__notes__
+
+
+def _plus_sum(task, shared):
+    return task + int(shared[1].sum())
+
+
+def test_shared_inputs_are_reused_only_for_the_same_bytes(cluster):
+    """A session keeps the last few scattered inputs for reuse, by their bytes: another
+    value is scattered anew, past the few the oldest is dropped, and results follow."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        for k in [0, 1, 2, 3, 4, 5, 0, 5]:   # 160 KB each: scattered, not inline
+            big = np.full(20_000, k, dtype=np.int64)
+            assert list(compute.ordered_map(_plus_sum, [0, 1], ("small", big))) == \
+                [20_000 * k, 20_000 * k + 1]
+        assert len(compute._SESSION.scattered) == compute.KEEP_SCATTERED
 
 
 @pytest.mark.parametrize("table, key", [

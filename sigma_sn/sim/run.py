@@ -57,63 +57,73 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
     loss patterns. ``progress``
     (a :class:`~sigma_sn.progress.Progress`-like object) is advanced in simulated time.
     """
-    planned = replays if isinstance(replays, PlannedReplays) else None
-    if planned is not None:
+    if isinstance(replays, PlannedReplays):
         # geometry built in each task from the inputs every task shares (scattered once
         # on Dask), so only each mobile's small part of the plan is shipped
-        replays, inputs = list(planned.mobiles), planned.inputs
+        mobiles, inputs = list(replays.mobiles), replays.inputs
+        items = mobiles
         start_utc, end_s = inputs.start_utc, inputs.duration_s
     else:
-        replays, inputs = list(replays), None
-        if not replays:
+        # built replays are the tasks' shared input and a task names its mobiles by
+        # number: inherited by a fork, scattered once per session on Dask (every protocol
+        # of a comparison given the same tuple reuses them)
+        mobiles = inputs = tuple(replays)
+        items = range(len(inputs))
+        if not inputs:
             raise ValueError("nothing to simulate: no replays")
-        if (len({r.duration_s for r in replays}) != 1
-                or len({r.start_utc for r in replays}) != 1):
+        if (len({r.duration_s for r in inputs}) != 1
+                or len({r.start_utc for r in inputs}) != 1):
             raise ValueError("replays of one report must share start and duration")
-        start_utc, end_s = replays[0].start_utc, replays[0].duration_s
+        start_utc, end_s = inputs[0].start_utc, inputs[0].duration_s
     workers = compute.workers(1)
-    if compute.current().dask or (workers > 1 and len(replays) > 1):
+    if compute.current().dask or (workers > 1 and len(mobiles) > 1):
         # groups of mobiles, elsewhere (sigma_sn.compute); each mobile keeps its own random
         # stream, and the groups come back in order: the same bytes
         if compute.current().dask:
             workers = compute.dask_workers()
-        groups = compute.chunks(list(enumerate(replays)), workers)
+        groups = compute.chunks(list(enumerate(items)), workers)
         sizes = iter([len(g) for g in groups])
         tick = None if progress is None else (
             lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
         parts = [part for got in compute.ordered_map(
                      _replay_parts, groups, (cfg, protocol, mip, inputs), workers=workers,
                      label="group of replays", progress=tick,
-                     describe=lambda g: f"mobiles {_name(g[0][1])} .. {_name(g[-1][1])}")
+                     describe=lambda g: f"mobiles {_name(mobiles[g[0][0]])} .. "
+                                        f"{_name(mobiles[g[-1][0]])}")
                  for part in got]
     else:
-        parts = [_summarise(run_replay(_built(r, inputs), cfg, protocol=protocol, mip=mip,
-                                       stream=k, progress=progress), cfg)
-                 for k, r in enumerate(replays)]
+        parts = [_summarise(run_replay(_built(item, inputs), cfg, protocol=protocol,
+                                       mip=mip, stream=k, progress=progress), cfg)
+                 for k, item in enumerate(items)]
     return _report(parts, start_utc, end_s, cfg, protocol)
 
 
 def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     """The mobiles' shares of the report (``group``: ``(k, replay)`` pairs, mobile ``k``
     drawing from stream ``k``, a replay being a :class:`MobileReplay` to build from
-    ``inputs`` when they are given; ``shared``: the config, protocol, Mobile IP config
-    and the replay inputs every mobile runs under)."""
+    ``inputs`` when they are :class:`ReplayInputs`, or its number among ``inputs`` when
+    they are the built replays; ``shared``: the config, protocol, Mobile IP config and
+    the replay inputs every mobile runs under)."""
     cfg, protocol, mip, inputs = shared
-    parts = [_summarise(run_replay(_built(replay, inputs), cfg, protocol=protocol, mip=mip,
-                                   stream=k), cfg)
-             for k, replay in group]
+    replays = [_built(replay, inputs) for _, replay in group]
+    parts = [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
+             for (k, _), replay in zip(group, replays)]
     if not cfg.keep_trace:
         # the parent needs only the latencies of each log (for the percentiles over all
         # mobiles): send those, not the whole log
-        end_s = inputs.duration_s if inputs is not None else group[0][1].duration_s
+        end_s = replays[0].duration_s
         for p in parts:
             log, p.log = p.log, InTimeLatencies(p.log, end_s)
             log.close()
     return parts
 
 
-def _built(replay, inputs: ReplayInputs | None) -> Replay:
-    return replay if inputs is None else replay_geometry(inputs, replay)
+def _built(replay, inputs: ReplayInputs | tuple | None) -> Replay:
+    if inputs is None:
+        return replay
+    if isinstance(inputs, tuple):   # the built replays; ``replay`` is a number
+        return inputs[replay]
+    return replay_geometry(inputs, replay)
 
 
 def _name(replay) -> str:
