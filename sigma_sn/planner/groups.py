@@ -51,9 +51,14 @@ def _select_group(names: list, job: dict) -> dict:
             sat, site = (ap[lo:hi], mobile) if router else (mobile, ap[lo:hi])
             look = sky.grid_look(sat, site, aos[lo:hi], los[lo:hi], step_s,
                                  timing.guard_s + bound_s)
+
+            def exact(k, look=look, sat=sat, site=site):  # SGP4's own, where it matters
+                w = look.win[k]
+                return sky.exact_look(sat[w], site[w], look.g[k] * step_s)
+
             out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
                                          timing, bound_s, look, selection=selection,
-                                         link_budget=job["link_budget"])
+                                         link_budget=job["link_budget"], exact=exact)
     elif policy in PATH_POLICIES:
         delay_of = job["path_delay"]
         for m in names:
@@ -180,7 +185,7 @@ def load_kernels(policy: Policy) -> None:
     if policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
         load(_grid_look, types.float64[:, :, ::1], types.float64[:, ::1],
              types.float64[:, ::1], I8, I8, F8, F8, types.int64, f8, f8)
-        load(policies._hysteresis_walk, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
+        load(policies._hysteresis_walk, F8, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
              f8, f8, f8, f8, f8)
     elif policy is Policy.LONGEST_VISIBILITY:
         load(policies._longest_visibility, F8, F8, I8, f8, f8)
