@@ -172,38 +172,34 @@ class Sky:
         theta = np.interp(t_s, self.t_grid, self.theta)
         c, s = np.cos(theta), np.sin(theta)
         for k in sats:
-            r, err_km[k] = self._hermite_teme_km(k, table.shape[2], step_s)
-            if r is None:
-                r = self._teme_km(k, t_s)
+            nodes = self._hermite_nodes(k, table.shape[2], step_s)
+            if nodes is not None:
+                r, v, per, err_km[k] = nodes
+                _hermite_itrs(r, v, per, per * step_s, c, s, table[k])
+                continue
+            err_km[k] = 0.0
+            r = self._teme_km(k, t_s)
             table[k, 0] = c * r[:, 0] + s * r[:, 1]
             table[k, 1] = c * r[:, 1] - s * r[:, 0]
             table[k, 2] = r[:, 2]
 
-    def _hermite_teme_km(self, sat: int, n: int, step_s: float):
-        """TEME positions of one satellite at ``g·step_s`` (g < n) by cubic Hermite
-        interpolation between SGP4 positions and velocities every HERMITE_NODE_S, exact
-        (SGP4's own bits) at the nodes, and the bound on their error (km); (None, 0.0)
-        where only SGP4 itself will do (hermite_error_km)."""
+    def _hermite_nodes(self, sat: int, n: int, step_s: float):
+        """SGP4's TEME positions and velocities of one satellite every HERMITE_NODE_S from
+        0 until at or after sample ``n - 1`` of the grid, how many samples apart they
+        are, and the bound on the interpolation's error (km); None where only SGP4 at
+        every sample will do (hermite_error_km, or a node SGP4 fails at)."""
         per = HERMITE_NODE_S / step_s if HERMITE_NODE_S else 0.0
         bound_km = hermite_error_km(self.satrecs[sat], HERMITE_NODE_S) if per else math.inf
         if not (per == round(per) and per >= 2 and bound_km < math.inf):
-            return None, 0.0
+            return None
         per = int(per)
         m = -(-(n - 1) // per) + 1            # nodes, the last at or after the last sample
         t_node = np.arange(m) * per * step_s  # g·step_s at g = i·per: the grid's own times
         jd = np.full(m, self.epoch.jd_utc)
         err, r, v = self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_node / DAY_S)
-        if err.any():  # a failed node: SGP4 at every sample, so the NaNs are its own
-            return None, 0.0
-        h_s = per * step_s
-        u = np.arange(per) / per
-        h00, h10 = 2 * u**3 - 3 * u**2 + 1, (u**3 - 2 * u**2 + u) * h_s
-        h01, h11 = -2 * u**3 + 3 * u**2, (u**3 - u**2) * h_s
-        out = (h00[None, :, None] * r[:-1, None] + h10[None, :, None] * v[:-1, None]
-               + h01[None, :, None] * r[1:, None] + h11[None, :, None] * v[1:, None])
-        out = np.concatenate((out.reshape(-1, 3), r[-1:]))[:n]
-        out[::per] = r[:len(out[::per])]
-        return out, bound_km
+        if err.any():  # so the NaNs are SGP4's own
+            return None
+        return r, v, per, bound_km
 
     def forget_grid(self) -> None:
         """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
@@ -218,7 +214,9 @@ class Sky:
         with their elevations and ranges, bit for bit what :meth:`elev_range` gives at
         ``g·step_s``. Samples are laid out window after window (policies.walk)."""
         sat = np.ascontiguousarray(sat, dtype=np.int64)
-        table, err_km = self.grid_for(np.unique(sat).tolist(), step_s)
+        table, err_km, done, _ = self._grid.get(step_s, (None, None, None, None))
+        if done is None or not done.all():   # (the planner fills it all before the fork)
+            table, err_km = self.grid_for(np.unique(sat).tolist(), step_s)
         g_last = self.g_last(step_s)
         g_lo, g_hi, off, win, g, up, range_km = _grid_look(
             table, self.site_pos_km, self._site_up, sat,
@@ -276,6 +274,27 @@ def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, le
             win[k], g[k], range_km[k], up[k] = j, gi, r, 1.0 if u > 1.0 else u
             k += 1
     return g_lo, g_hi, off, win, g, up, range_km
+
+
+@njit
+def _hermite_itrs(r, v, per, h_s, c, s, out):
+    """Fill ``out`` (x/y/z, grid index) with ITRS positions: cubic Hermite between the
+    TEME nodes ``r``, ``v`` (``per`` samples, ``h_s`` seconds apart; a node itself
+    exactly), rotated by the grid's cos/sin of GMST as Sky._fill rotates SGP4's."""
+    for g in range(out.shape[1]):
+        i, j = g // per, g % per
+        if j == 0:
+            x, y, z = r[i, 0], r[i, 1], r[i, 2]
+        else:
+            u = j / per
+            h00, h01 = 2.0 * u**3 - 3.0 * u**2 + 1.0, -2.0 * u**3 + 3.0 * u**2
+            h10, h11 = (u**3 - 2.0 * u**2 + u) * h_s, (u**3 - u**2) * h_s
+            x = h00 * r[i, 0] + h10 * v[i, 0] + h01 * r[i + 1, 0] + h11 * v[i + 1, 0]
+            y = h00 * r[i, 1] + h10 * v[i, 1] + h01 * r[i + 1, 1] + h11 * v[i + 1, 1]
+            z = h00 * r[i, 2] + h10 * v[i, 2] + h01 * r[i + 1, 2] + h11 * v[i + 1, 2]
+        out[0, g] = c[g] * x + s[g] * y
+        out[1, g] = c[g] * y - s[g] * x
+        out[2, g] = z
 
 
 _FILL: tuple | None = None   # (sky, shared table and errors, step) the grid fillers read
