@@ -12,11 +12,12 @@ import mmap
 from typing import NamedTuple, Sequence
 
 import numpy as np
+from numba import types
 
 from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.jit import njit
+from sigma_sn.planner.jit import F8, load, njit
 from sigma_sn.planner.kinds import Mode
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
@@ -150,6 +151,9 @@ class Sky:
             self._grid[step_s] = (table, err_km, done, shared)
         todo = [k for k in sats if not done[k]]
         if parallel and shared and len(todo) >= 2 * workers:
+            # loaded here once, not in each forked filler (jit.load)
+            f2 = types.float64[:, ::1]
+            load(_hermite_itrs, f2, f2, types.int64, types.float64, F8, F8, f2)
             global _FILL
             _FILL = (self, table, err_km, step_s)
             try:
