@@ -16,6 +16,7 @@ from numba import types
 
 from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
+from sigma_sn.path.kernel import hermite_positions
 from sigma_sn.planner.core import Timing
 from sigma_sn.planner.jit import F8, load, njit
 from sigma_sn.planner.kinds import Mode
@@ -152,8 +153,8 @@ class Sky:
         todo = [k for k in sats if not done[k]]
         if parallel and shared and len(todo) >= 2 * workers:
             # loaded here once, not in each forked filler (jit.load)
-            f2 = types.float64[:, ::1]
-            load(_hermite_itrs, f2, f2, types.int64, types.float64, F8, F8, f2)
+            f3 = types.float64[:, :, ::1]
+            load(hermite_positions, f3, f3, F8, F8, f3)
             global _FILL
             _FILL = (self, table, err_km, step_s)
             try:
@@ -176,34 +177,36 @@ class Sky:
         theta = np.interp(t_s, self.t_grid, self.theta)
         c, s = np.cos(theta), np.sin(theta)
         for k in sats:
-            nodes = self._hermite_nodes(k, table.shape[2], step_s)
-            if nodes is not None:
-                r, v, per, err_km[k] = nodes
-                _hermite_itrs(r, v, per, per * step_s, c, s, table[k])
-                continue
-            err_km[k] = 0.0
-            r = self._teme_km(k, t_s)
+            nodes = self._hermite_nodes(k, step_s)
+            if nodes is None:
+                err_km[k] = 0.0
+                r = self._teme_km(k, t_s)
+            else:  # a node's own sample gets the node exactly (1·p + 0·v + 0·p' + 0·v')
+                t_node, p, v, err_km[k] = nodes
+                r = np.empty((len(t_s), 1, 3))
+                hermite_positions(p.reshape(-1, 1, 3), v.reshape(-1, 1, 3), t_node, t_s, r)
+                r = r.reshape(-1, 3)
             table[k, 0] = c * r[:, 0] + s * r[:, 1]
             table[k, 1] = c * r[:, 1] - s * r[:, 0]
             table[k, 2] = r[:, 2]
 
-    def _hermite_nodes(self, sat: int, n: int, step_s: float):
-        """SGP4's TEME positions and velocities of one satellite every HERMITE_NODE_S from
-        0 until at or after sample ``n - 1`` of the grid, how many samples apart they
-        are, and the bound on the interpolation's error (km); None where only SGP4 at
-        every sample will do (hermite_error_km, or a node SGP4 fails at)."""
+    def _hermite_nodes(self, sat: int, step_s: float):
+        """SGP4's TEME positions and velocities of one satellite every HERMITE_NODE_S, from
+        0 until at or after the grid's last sample, their times, and the bound on the
+        interpolation's error (km); None where only SGP4 at every sample will do
+        (hermite_error_km, a node SGP4 fails at, or nodes off the grid)."""
         per = HERMITE_NODE_S / step_s if HERMITE_NODE_S else 0.0
         bound_km = hermite_error_km(self.satrecs[sat], HERMITE_NODE_S) if per else math.inf
         if not (per == round(per) and per >= 2 and bound_km < math.inf):
             return None
         per = int(per)
-        m = -(-(n - 1) // per) + 1            # nodes, the last at or after the last sample
-        t_node = np.arange(m) * per * step_s  # g·step_s at g = i·per: the grid's own times
+        m = -(-self.g_last(step_s) // per) + 1   # the last node at or after the last sample
+        t_node = np.arange(m) * per * step_s     # g·step_s at g = i·per: the grid's times
         jd = np.full(m, self.epoch.jd_utc)
         err, r, v = self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_node / DAY_S)
         if err.any():  # so the NaNs are SGP4's own
             return None
-        return r, v, per, bound_km
+        return t_node, r, v, bound_km
 
     def forget_grid(self) -> None:
         """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
@@ -278,27 +281,6 @@ def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, le
             win[k], g[k], range_km[k], up[k] = j, gi, r, 1.0 if u > 1.0 else u
             k += 1
     return g_lo, g_hi, off, win, g, up, range_km
-
-
-@njit
-def _hermite_itrs(r, v, per, h_s, c, s, out):
-    """Fill ``out`` (x/y/z, grid index) with ITRS positions: cubic Hermite between the
-    TEME nodes ``r``, ``v`` (``per`` samples, ``h_s`` seconds apart; a node itself
-    exactly), rotated by the grid's cos/sin of GMST as Sky._fill rotates SGP4's."""
-    for g in range(out.shape[1]):
-        i, j = g // per, g % per
-        if j == 0:
-            x, y, z = r[i, 0], r[i, 1], r[i, 2]
-        else:
-            u = j / per
-            h00, h01 = 2.0 * u**3 - 3.0 * u**2 + 1.0, -2.0 * u**3 + 3.0 * u**2
-            h10, h11 = (u**3 - 2.0 * u**2 + u) * h_s, (u**3 - u**2) * h_s
-            x = h00 * r[i, 0] + h10 * v[i, 0] + h01 * r[i + 1, 0] + h11 * v[i + 1, 0]
-            y = h00 * r[i, 1] + h10 * v[i, 1] + h01 * r[i + 1, 1] + h11 * v[i + 1, 1]
-            z = h00 * r[i, 2] + h10 * v[i, 2] + h01 * r[i + 1, 2] + h11 * v[i + 1, 2]
-        out[0, g] = c[g] * x + s[g] * y
-        out[1, g] = c[g] * y - s[g] * x
-        out[2, g] = z
 
 
 _FILL: tuple | None = None   # (sky, shared table and errors, step) the grid fillers read
