@@ -1,7 +1,9 @@
 """The geometry of one plan: exact look angles of its satellites from its sites, batched.
 
 Max-elevation and strongest-signal get their look angles from each satellite propagated
-once on the decision grid for all mobiles (:meth:`Sky.grid_look`); the timing model's
+once on the decision grid for all mobiles (:meth:`Sky.grid_look`: SGP4 every
+HERMITE_NODE_S, cubic Hermite between, with the error bound the walk allows for, and SGP4's
+own where a decision lies within it, :meth:`Sky.exact_look`); the timing model's
 round trips come from one vectorised SGP4 call per batch (:meth:`Sky.range_and_rate`).
 """
 
@@ -36,10 +38,11 @@ def hermite_error_km(satrec, node_s: float) -> float:
     near-circular near-Earth orbits are interpolated).
 
     The error of cubic Hermite interpolation is at most h⁴/384 · max|x⁗| per component
-    (h the node spacing). On a circular orbit of radius a and rate ω, |x⁗| = ω⁴a; the
-    eccentricity (below 0.01) and SGP4's periodic terms add harmonics of 2ω a hundredth
-    as large, so twice that is a bound, which tests/test_plan_workers.py checks against
-    SGP4 itself (Starlink shell 1 over a day: 0.34 m at 60 s, bound 0.67 m)."""
+    (h the node spacing). On a circular orbit of radius a and rate ω, |x⁗| = ω⁴a; an
+    eccentricity e below 0.01 adds a harmonic of 2ω and amplitude about e·a (16ω⁴ea: at
+    most 16 % more), SGP4's short-period terms about 2 %; twice ω⁴a is a bound, which
+    tests/test_plan_workers.py checks against SGP4 itself (Starlink shell 1 over a day:
+    0.34 m at 60 s, bound 0.67 m)."""
     if satrec.ecco >= 0.01 or satrec.method != "n" or satrec.no_kozai <= 0.0:
         return math.inf   # eccentric or deep-space (SDP4: lunar-solar terms): exact
     omega_rad_s = satrec.no_kozai / 60.0
@@ -143,7 +146,7 @@ class Sky:
             if parallel:
                 # anonymous shared pages: what a forked worker writes, the parent sees
                 size = math.prod(shape) + n_sat
-                buf = mmap.mmap(-1, 8 * size)
+                buf = mmap.mmap(-1, max(8, 8 * size))
                 flat = np.frombuffer(buf, np.float64, count=size)
                 table, err_km = flat[n_sat:].reshape(shape), flat[:n_sat]
             else:  # np.empty: pages of satellites never asked about are never touched
