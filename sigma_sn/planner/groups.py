@@ -26,12 +26,13 @@ _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this 
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
 
 
-def _select_group(names: list, job: dict) -> dict:
+def _select_group(names: list, job: dict, stats: dict) -> dict:
     """Serving sequences of the mobiles ``names``, as columns (policies.columns). All but
     least-load read the window columns: the geometry policies' look angles come from each
     satellite propagated once on the decision grid for all mobiles
     (:meth:`~sigma_sn.planner.sky.Sky.grid_look`), not one call per mobile and access
-    point. Least-load gets each mobile's Window list."""
+    point (interpolated; ``stats["exact_looks"]`` counts the samples where a decision
+    needed SGP4's own). Least-load gets each mobile's Window list."""
     policy, duration_s, timing, bound_s, selection = (
         job["policy"], job["duration_s"], job["timing"], job["bound_s"], job["selection"])
     ap, aos, los = job["window_arrays"]
@@ -53,6 +54,7 @@ def _select_group(names: list, job: dict) -> dict:
                                  timing.guard_s + bound_s)
 
             def exact(k, look=look, sat=sat, site=site):  # SGP4's own, where it matters
+                stats["exact_looks"] = stats.get("exact_looks", 0) + len(k)
                 w = look.win[k]
                 return sky.exact_look(sat[w], site[w], look.g[k] * step_s)
 
@@ -90,7 +92,7 @@ def _plan_group(names: list, job: dict) -> tuple[rows.Planned, dict]:
     stats = {"select_s": 0.0}
     t0 = time.perf_counter()
     if job["sequences"] is None:
-        seqs = _select_group(names, job)
+        seqs = _select_group(names, job, stats)
         stats["select_s"] = time.perf_counter() - t0
     else:
         seqs = {m: policies.columns(job["sequences"][m]) for m in names}
