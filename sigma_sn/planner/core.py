@@ -136,17 +136,23 @@ def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timi
 def _slack(metric, value, elev_deg, range_km, err_km) -> np.ndarray:
     """A bound on how far ``metric`` at each sample can be from its value at SGP4's
     positions, given each position's error bound ``err_km``: the range moves by at most
-    that, the direction (so the elevation) by at most its angle at the range less it;
-    twice the largest change over those corners (the metric is smooth there)."""
+    that, the direction (so the elevation) by at most its angle at the range less it.
+    One bound for all: the metrics of metric_of are a function of the range plus one of
+    the elevation, each changing fastest at the least range and the lowest elevation, so
+    twice the largest change over the corners there bounds every sample's."""
+    on = err_km > 0.0
+    slack = np.zeros(len(value))
+    if not on.any():
+        return slack
+    e_km = float(err_km.max())
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        d_elev = np.degrees(err_km / np.maximum(range_km - err_km, 1e-3)) * 1.01
-        worst = np.zeros(len(value))
-        for se in (-1.0, 1.0):
-            for sr in (-1.0, 1.0):
-                moved = metric(elev_deg + se * d_elev, range_km + sr * err_km)
-                worst = np.maximum(worst, np.abs(moved - value))
-        slack = np.where(err_km > 0.0, 2.0 * worst, 0.0)
-    slack[(err_km > 0.0) & ~(slack < np.inf)] = np.inf   # NaN or inf: unknown
+        r0, e0 = float(np.min(range_km[on])), float(np.min(elev_deg[on]))
+        d_elev = float(np.degrees(e_km / max(r0 - e_km, 1e-3))) * 1.01
+        v0 = metric(np.array([e0]), np.array([r0]))[0]
+        worst = max(abs(metric(np.array([e0 + se * d_elev]), np.array([r0 + sr * e_km]))[0]
+                        - v0) for se in (-1.0, 1.0) for sr in (-1.0, 1.0))
+    bound = 2.0 * worst if 2.0 * worst < np.inf else np.inf   # NaN: unknown
+    slack[on] = bound
     return slack
 
 
