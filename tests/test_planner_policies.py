@@ -504,3 +504,34 @@ def test_hysteresis_walk_is_the_numpy_version(rows, seed, nan_every, duration_s,
     geo = _CoarseLooks(seed, nan_every)
     args = (windows, duration_s, geo, elevation, margin, dwell_s, 10.0, lead_s)
     assert hysteresis(*args) == readable(*args)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-50, 600), st.integers(0, 200)),
+                max_size=8),
+       st.integers(0, 2**32 - 1), st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 20.0]),
+       st.sampled_from([0.0, 15.0]))
+def test_walk_within_slack_is_the_walk_of_any_values_within_it(rows, seed, margin, dwell_s,
+                                                               lead_s):
+    """walk_within's promise: where it reports no open decision, every set of values
+    within the slacks walks to the same sequence; with no slack it reports none. Values
+    on a coarse lattice make ties and near-margin comparisons common."""
+    from sigma_sn.planner.policies import Samples, walk, walk_within
+
+    windows = [Window(f"S{ap}", float(aos), float(aos + dur)) for ap, aos, dur in rows]
+    lay = Samples(windows, 600.0, 10.0, lead_s)
+    rng = np.random.default_rng(seed)
+    n = len(lay.g)
+    value = rng.integers(0, 6, n) * 0.5
+    slack = np.where(rng.random(n) < 0.5, 0.0, rng.choice([1e-3, 0.3], n))
+    aos, los = [w.aos_s for w in windows], [w.los_s for w in windows]
+    args = (lay, aos, los, 600.0, margin, dwell_s, 10.0, lead_s)
+    index, switch_s, fragile = walk_within(value, slack, *args)
+    assert not len(walk_within(value, np.zeros(n), *args)[2])
+    if len(fragile):
+        return
+    for _ in range(5):
+        moved = value + slack * rng.uniform(-1.0, 1.0, n)
+        other = walk(moved, *args)
+        assert np.array_equal(other[0], index)
+        assert np.array_equal(other[1], switch_s, equal_nan=True)

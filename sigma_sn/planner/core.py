@@ -17,7 +17,7 @@ from sigma_sn.planner.kinds import (PATH_POLICIES, Action, Geometry, Policy, Sel
 from sigma_sn.planner.policies import (hysteresis, least_load, longest_visibility,
                                        longest_visibility_arrays, min_handovers,
                                        min_handovers_arrays, received_power_dbw, serves,
-                                       walk)
+                                       walk, walk_within)
 
 __all__ = ["Event", "Geometry", "Handover", "Selection", "Serve", "Timing", "Window",
            "changes", "handovers", "longest_visibility", "min_handovers",
@@ -103,17 +103,57 @@ def select(policy: Policy, windows: Sequence[Window], duration_s: float, timing:
 
 def select_on_grid(policy: Policy, aos_s, los_s, duration_s: float, timing: Timing,
                    rtt_bound_s: float, look, *, selection: Selection = Selection(),
-                   link_budget=None) -> tuple[np.ndarray, np.ndarray]:
+                   link_budget=None, exact=None) -> tuple[np.ndarray, np.ndarray]:
     """``select`` for max-elevation or strongest-signal on a mobile's window columns (AOS,
     LOS) with the look angles at its decision-grid samples computed beforehand: ``look``
     has the layout :func:`~sigma_sn.planner.policies.walk` reads and ``elev_deg``,
     ``range_km`` per sample (the planner's :meth:`~sigma_sn.planner.sky.Sky.grid_look`).
     Returns the sequence as columns (:func:`~sigma_sn.planner.policies.serves` makes it
-    Serves). ``link_budget``: as :func:`select`."""
+    Serves). ``link_budget``: as :func:`select`. Where ``look`` was interpolated
+    (``pos_err_km``), ``exact(samples)`` gives SGP4's own elevations and ranges at those
+    samples, and the sequence is the one they give everywhere."""
     metric, margin = metric_of(policy, selection, link_budget)
-    return walk(metric(look.elev_deg, look.range_km), look, aos_s, los_s, duration_s,
-                margin, selection.min_dwell_s, selection.decision_step_s,
-                timing.guard_s + rtt_bound_s)
+    args = (look, aos_s, los_s, duration_s, margin, selection.min_dwell_s,
+            selection.decision_step_s, timing.guard_s + rtt_bound_s)
+    err_km = look.pos_err_km
+    if exact is None or not err_km.any():
+        return walk(metric(look.elev_deg, look.range_km), *args)
+    # interpolated look angles: walk with each value's slack; where a decision could go
+    # the other way within it, take SGP4's own look angles at that grid index and walk
+    # again, so the sequence is the one exact look angles give
+    elev_deg, range_km, err_km = look.elev_deg.copy(), look.range_km.copy(), err_km.copy()
+    while True:
+        value = metric(elev_deg, range_km)
+        index, switch_s, fragile = walk_within(
+            value, _slack(metric, value, elev_deg, range_km, err_km), *args)
+        if not len(fragile):
+            return index, switch_s
+        k = np.flatnonzero(np.isin(look.g, fragile) & (err_km > 0.0))
+        elev_deg[k], range_km[k] = exact(k)
+        err_km[k] = 0.0
+
+
+def _slack(metric, value, elev_deg, range_km, err_km) -> np.ndarray:
+    """A bound on how far ``metric`` at each sample can be from its value at SGP4's
+    positions, given each position's error bound ``err_km``: the range moves by at most
+    that, the direction (so the elevation) by at most its angle at the range less it.
+    One bound for all: the metrics of metric_of are a function of the range plus one of
+    the elevation, each changing fastest at the least range and the lowest elevation, so
+    twice the largest change over the corners there bounds every sample's."""
+    on = err_km > 0.0
+    slack = np.zeros(len(value))
+    if not on.any():
+        return slack
+    e_km = float(err_km.max())
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        r0, e0 = float(np.min(range_km[on])), float(np.min(elev_deg[on]))
+        d_elev = float(np.degrees(e_km / max(r0 - e_km, 1e-3))) * 1.01
+        v0 = metric(np.array([e0]), np.array([r0]))[0]
+        worst = max(abs(metric(np.array([e0 + se * d_elev]), np.array([r0 + sr * e_km]))[0]
+                        - v0) for se in (-1.0, 1.0) for sr in (-1.0, 1.0))
+    bound = 2.0 * worst if 2.0 * worst < np.inf else np.inf   # NaN: unknown
+    slack[on] = bound
+    return slack
 
 
 def select_path(policy: Policy, aos_s, los_s, ap, duration_s: float, timing: Timing,

@@ -26,12 +26,13 @@ _TAYLOR_S = 1.0       # use range + rate·dt from a pass-1 instant at most this 
 _SLIVER_S = 1e-6      # coverage or gaps shorter than this are rounding, not events
 
 
-def _select_group(names: list, job: dict) -> dict:
+def _select_group(names: list, job: dict, stats: dict) -> dict:
     """Serving sequences of the mobiles ``names``, as columns (policies.columns). All but
     least-load read the window columns: the geometry policies' look angles come from each
     satellite propagated once on the decision grid for all mobiles
     (:meth:`~sigma_sn.planner.sky.Sky.grid_look`), not one call per mobile and access
-    point. Least-load gets each mobile's Window list."""
+    point (interpolated; ``stats["exact_looks"]`` counts the samples where a decision
+    needed SGP4's own). Least-load gets each mobile's Window list."""
     policy, duration_s, timing, bound_s, selection = (
         job["policy"], job["duration_s"], job["timing"], job["bound_s"], job["selection"])
     ap, aos, los = job["window_arrays"]
@@ -51,9 +52,15 @@ def _select_group(names: list, job: dict) -> dict:
             sat, site = (ap[lo:hi], mobile) if router else (mobile, ap[lo:hi])
             look = sky.grid_look(sat, site, aos[lo:hi], los[lo:hi], step_s,
                                  timing.guard_s + bound_s)
+
+            def exact(k, look=look, sat=sat, site=site):  # SGP4's own, where it matters
+                stats["exact_looks"] = stats.get("exact_looks", 0) + len(k)
+                w = look.win[k]
+                return sky.exact_look(sat[w], site[w], look.g[k] * step_s)
+
             out[m] = core.select_on_grid(policy, aos[lo:hi], los[lo:hi], duration_s,
                                          timing, bound_s, look, selection=selection,
-                                         link_budget=job["link_budget"])
+                                         link_budget=job["link_budget"], exact=exact)
     elif policy in PATH_POLICIES:
         delay_of = job["path_delay"]
         for m in names:
@@ -85,7 +92,7 @@ def _plan_group(names: list, job: dict) -> tuple[rows.Planned, dict]:
     stats = {"select_s": 0.0}
     t0 = time.perf_counter()
     if job["sequences"] is None:
-        seqs = _select_group(names, job)
+        seqs = _select_group(names, job, stats)
         stats["select_s"] = time.perf_counter() - t0
     else:
         seqs = {m: policies.columns(job["sequences"][m]) for m in names}
@@ -180,7 +187,7 @@ def load_kernels(policy: Policy) -> None:
     if policy in (Policy.MAX_ELEVATION, Policy.STRONGEST_SIGNAL):
         load(_grid_look, types.float64[:, :, ::1], types.float64[:, ::1],
              types.float64[:, ::1], I8, I8, F8, F8, types.int64, f8, f8)
-        load(policies._hysteresis_walk, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
+        load(policies._hysteresis_walk, F8, F8, I8, I8, I8, I8, I8, types.int64, F8, F8,
              f8, f8, f8, f8, f8)
     elif policy is Policy.LONGEST_VISIBILITY:
         load(policies._longest_visibility, F8, F8, I8, f8, f8)

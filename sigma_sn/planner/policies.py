@@ -229,11 +229,25 @@ def walk(value, lay, aos_s, los_s, duration_s: float, margin: float, min_dwell_s
     planner's own layout: sample k is window ``win[k]`` at grid index ``g[k]``, window j's
     samples ``off[j]`` on for grid indices ``g_lo[j]``..``g_hi[j]``), as columns: the
     window indices and switch times (NaN: None), which :func:`serves` makes Serves."""
-    return _hysteresis_walk(
-        np.ascontiguousarray(value, dtype=np.float64), lay.g, lay.win, lay.off, lay.g_lo,
+    index, switch_s, _ = walk_within(value, np.zeros(len(value)), lay, aos_s, los_s,
+                                     duration_s, margin, min_dwell_s, step_s, forced_lead_s)
+    return index, switch_s
+
+
+def walk_within(value, slack, lay, aos_s, los_s, duration_s: float, margin: float,
+                min_dwell_s: float, step_s: float, forced_lead_s: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`walk` over values known to within ``slack`` (per sample; 0: exact), and the
+    grid indices where a comparison the walk made could go the other way for values
+    within their slacks. With none, any values within the slacks give this sequence."""
+    value = np.ascontiguousarray(value, dtype=np.float64)
+    slack = np.ascontiguousarray(slack, dtype=np.float64)
+    index, switch_s, fragile = _hysteresis_walk(
+        value, slack, lay.g, lay.win, lay.off, lay.g_lo,
         lay.g_hi, lay.g_last, np.asarray(aos_s, dtype=np.float64),
         np.asarray(los_s, dtype=np.float64), float(duration_s), float(margin),
         float(min_dwell_s), float(step_s), float(forced_lead_s))
+    return index, switch_s, np.flatnonzero(fragile)
 
 
 def serves(index: np.ndarray, switch_s: np.ndarray) -> list[Serve]:
@@ -251,11 +265,12 @@ def columns(sequence: Sequence[Serve]) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit
-def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_s, margin,
-                     min_dwell_s, step_s, forced_lead_s):
+def _hysteresis_walk(value, slack, g, win, off, g_lo, g_hi, g_last, aos, los, duration_s,
+                     margin, min_dwell_s, step_s, forced_lead_s):
     """The walk of :func:`hysteresis` over the sampled ``value``s (compiled: a day of a
-    thousand terminals samples seventy million). Returns the chosen window indices and
-    their switch times (NaN: none)."""
+    thousand terminals samples seventy million). Returns the chosen window indices,
+    their switch times (NaN: none) and, per grid index, whether a comparison made there
+    could go the other way for values within their ``slack`` (walk_within)."""
     # the best window at each grid index: the highest value, the lowest index on a tie.
     # A NaN (a failed propagation) makes its grid index have no best (as np.maximum)
     best_val = np.full(g_last + 1, -np.inf)
@@ -271,6 +286,11 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
         if value[k] == best_val[g[k]] and win[k] < best_win[g[k]]:
             best_win[g[k]] = win[k]
     best_win[best_win == n] = -1
+    fragile = np.zeros(g_last + 1, np.bool_)
+    sure, sure_top, sure_lo, sure_hi = _sure_bounds(value, slack, g, win, best_val,
+                                                    best_win, g_last)
+    if sure and g_last >= 0 and best_win[0] >= 0 and not sure_top[0]:
+        fragile[0] = True
     out_i = np.empty(16, np.int64)
     out_t = np.empty(16)
     if g_last >= 0 and best_win[0] >= 0:
@@ -278,7 +298,7 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
     else:
         c = _first_up(aos, los, 0.0, 0.0)
     if c < 0 or aos[c] >= duration_s:
-        return out_i[:0], out_t[:0]
+        return out_i[:0], out_t[:0], fragile
     out_i[0], out_t[0], m = c, np.nan, 1
     since = pymax(aos[c], 0.0)
     while True:
@@ -295,11 +315,16 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
         b = off[c] + min(g_forced, g_hi[c] + 1) - g_lo[c]
         beaten = -1
         for k in range(a, b):
+            if sure and not _sure_beaten(sure_top, sure_lo, sure_hi, value, slack, win,
+                                         best_val, best_win, k, g[k], margin):
+                fragile[g[k]] = True
             if best_val[g[k]] - value[k] > margin:
                 beaten = k
                 break
         if beaten >= 0:
             gi = g[beaten]
+            if sure and not sure_top[gi]:
+                fragile[gi] = True
             c, since = best_win[gi], gi * step_s
             out_i[m], out_t[m], m = c, since, m + 1
             continue
@@ -315,6 +340,9 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
                     v = value[off[j] + g_forced - g_lo[j]]
                     if v > top:
                         nxt, top = j, v
+            if sure and not _sure_forced(value, slack, off, g_lo, g_hi, los, c,
+                                            g_forced, nxt):
+                fragile[g_forced] = True
         if nxt < 0:  # nothing sampled there: whatever is up then, or rises next
             nxt = _first_up(aos, los, t_dec, los[c])
             if nxt < 0 or aos[nxt] >= duration_s:
@@ -326,7 +354,81 @@ def _hysteresis_walk(value, g, win, off, g_lo, g_hi, g_last, aos, los, duration_
             out_i[m], out_t[m], m = nxt, np.nan, m + 1
             since = aos[nxt]
         c = nxt
-    return out_i[:m], out_t[:m]
+    return out_i[:m], out_t[:m], fragile
+
+
+_EPS = 1e-9   # far above the rounding of a difference of values, far below any slack
+
+
+@njit
+def _sure_bounds(value, slack, g, win, best_val, best_win, g_last):
+    """Per grid index, what :func:`_hysteresis_walk` needs to tell a comparison whose
+    outcome values within their slacks cannot change: whether the best there is the best
+    for any such values (``top``), and the least and the most the best can be (``lo``,
+    ``hi``). ``on``: some slack is not 0 (else every comparison is sure)."""
+    on = False
+    for k in range(len(slack)):
+        if slack[k] != 0.0:
+            on = True
+            break
+    n = g_last + 1 if on else 0
+    top = np.ones(n, np.bool_)
+    lo, hi = np.full(n, -np.inf), np.full(n, -np.inf)
+    top_slack = np.zeros(n)
+    if on:
+        for k in range(len(value)):
+            gk, v, s = g[k], value[k], slack[k]
+            if np.isnan(v):
+                if s != 0.0:  # NaN within a slack: the exact value may be a number
+                    top[gk] = False
+                    lo[gk], hi[gk] = -np.inf, np.inf
+                continue
+            lo[gk] = pymax(lo[gk], v - s)
+            hi[gk] = pymax(hi[gk], v + s)
+            if win[k] == best_win[gk]:
+                top_slack[gk] = s
+        for k in range(len(value)):
+            gk, v = g[k], value[k]
+            if win[k] != best_win[gk] and not np.isnan(v) and not np.isnan(best_val[gk]):
+                s = top_slack[gk] + slack[k]
+                if s != 0.0 and best_val[gk] - v <= s + _EPS:
+                    top[gk] = False
+    return on, top, lo, hi
+
+
+@njit
+def _sure_beaten(top, lo, hi, value, slack, win, best_val, best_win, k, gk, margin):
+    """True when ``best_val[gk] - value[k] > margin`` holds, or fails, for any values
+    within their slacks (``top``, ``lo``, ``hi``: _sure_bounds)."""
+    v, s = value[k], slack[k]
+    if np.isnan(v) and s != 0.0:
+        return False
+    if np.isnan(best_val[gk]) or np.isnan(v):
+        return top[gk]  # NaN: false whatever the numbers, unless a NaN is itself unsure
+    if win[k] == best_win[gk] and top[gk]:
+        return True     # the best against itself: 0 > margin either way
+    if s == 0.0 and hi[gk] == lo[gk]:
+        return True
+    return lo[gk] - v - s > margin + _EPS or hi[gk] - v + s < margin - _EPS
+
+
+@njit
+def _sure_forced(value, slack, off, g_lo, g_hi, los, c, gf, nxt):
+    """True when the forced decision at grid index ``gf`` picks ``nxt`` (-1: none sampled)
+    for any values within their slacks."""
+    top = value[off[nxt] + gf - g_lo[nxt]] if nxt >= 0 else np.nan
+    top_s = slack[off[nxt] + gf - g_lo[nxt]] if nxt >= 0 else 0.0
+    for j in range(len(g_lo)):
+        if g_lo[j] <= gf <= g_hi[j] and j != c and j != nxt and los[j] > los[c]:
+            k = off[j] + gf - g_lo[j]
+            v, s = value[k], slack[k]
+            if np.isnan(v):
+                if s != 0.0:
+                    return False
+                continue
+            if s + top_s != 0.0 and top - v <= s + top_s + _EPS:
+                return False
+    return True
 
 
 @njit

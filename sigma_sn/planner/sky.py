@@ -1,7 +1,9 @@
 """The geometry of one plan: exact look angles of its satellites from its sites, batched.
 
 Max-elevation and strongest-signal get their look angles from each satellite propagated
-once on the decision grid for all mobiles (:meth:`Sky.grid_look`); the timing model's
+once on the decision grid for all mobiles (:meth:`Sky.grid_look`: SGP4 every
+HERMITE_NODE_S, cubic Hermite between, with the error bound the walk allows for, and SGP4's
+own where a decision lies within it, :meth:`Sky.exact_look`); the timing model's
 round trips come from one vectorised SGP4 call per batch (:meth:`Sky.range_and_rate`).
 """
 
@@ -12,17 +14,40 @@ import mmap
 from typing import NamedTuple, Sequence
 
 import numpy as np
+from numba import types
 
 from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
+from sigma_sn.path.kernel import hermite_positions
 from sigma_sn.planner.core import Timing
-from sigma_sn.planner.jit import njit
+from sigma_sn.planner.jit import F8, load, njit
 from sigma_sn.planner.kinds import Mode
 from sigma_sn.propagate import DAY_S, Epoch, propagate_pairs
 from sigma_sn.sites import enu_basis, itrs_km
 
 _MU_KM3_S2 = 398600.4418
 _POLAR_RADIUS_KM = 6356.752   # WGS84 b
+#: the decision grid propagates SGP4 this often (s) and interpolates between: a sixth of
+#: the SGP4 calls at 10 s steps. None: SGP4 at every sample
+HERMITE_NODE_S: float | None = 60.0
+
+
+def hermite_error_km(satrec, node_s: float) -> float:
+    """Return a bound on the position error (km) of cubic Hermite interpolation between
+    SGP4 positions and velocities ``node_s`` apart, or inf where none is known (only
+    near-circular near-Earth orbits are interpolated).
+
+    The error of cubic Hermite interpolation is at most h⁴/384 · max|x⁗| per component
+    (h the node spacing). On a circular orbit of radius a and rate ω, |x⁗| = ω⁴a; an
+    eccentricity e below 0.01 adds a harmonic of 2ω and amplitude about e·a (16ω⁴ea: at
+    most 16 % more), SGP4's short-period terms about 2 %; twice ω⁴a is a bound, which
+    tests/test_plan_workers.py checks against SGP4 itself (Starlink shell 1 over a day:
+    0.34 m at 60 s, bound 0.67 m)."""
+    if satrec.ecco >= 0.01 or satrec.method != "n" or satrec.no_kozai <= 0.0:
+        return math.inf   # eccentric or deep-space (SDP4: lunar-solar terms): exact
+    omega_rad_s = satrec.no_kozai / 60.0
+    a_km = (_MU_KM3_S2 / omega_rad_s**2) ** (1.0 / 3.0)
+    return 2.0 * (omega_rad_s * node_s) ** 4 / 384.0 * a_km * (1.0 + satrec.ecco)
 
 
 class Sky:
@@ -41,7 +66,7 @@ class Sky:
         self.t_grid = np.arange(-pad_s, duration_s + pad_s + 60.0, 60.0)
         self.theta, self.theta_dot = epoch.gmst_rad(self.t_grid)
         self.duration_s = duration_s
-        self._grid: dict[float, tuple[np.ndarray, np.ndarray, bool]] = {}
+        self._grid: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
 
     def theta_of(self, t_s):
         return (np.interp(t_s, self.t_grid, self.theta),
@@ -88,30 +113,53 @@ class Sky:
         return self._elev_range(self._teme_km(sat, t_s), t_s, self.site_pos_km[site],
                                 self.site_enu[site][2])
 
-    def grid_for(self, sats, step_s: float, workers: int = 1, meanwhile=None) -> np.ndarray:
+    def exact_look(self, sat, site, t_s) -> tuple[np.ndarray, np.ndarray]:
+        """Return :meth:`elev_range` of satellite ``sat[j]`` from site ``site[j]`` at
+        ``t_s[j]``: what the decision grid would hold there with SGP4 at every sample, bit
+        for bit (one SGP4 call per link)."""
+        sat, site = np.asarray(sat, np.int64), np.asarray(site, np.int64)
+        t_s = np.asarray(t_s, float)
+        elev, rng = np.empty(len(t_s)), np.empty(len(t_s))
+        order = np.lexsort((site, sat))
+        cut = np.flatnonzero(np.diff(sat[order]) | np.diff(site[order])) + 1
+        for part in np.split(order, cut):
+            if len(part):
+                elev[part], rng[part] = self.elev_range(int(sat[part[0]]),
+                                                        int(site[part[0]]), t_s[part])
+        return elev, rng
+
+    def grid_for(self, sats, step_s: float, workers: int = 1, meanwhile=None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Return the (satellite, x/y/z, grid index) table of ITRS positions (x and y not
-        yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``:
-        each satellite is propagated once on the decision grid every mobile samples.
-        ``workers`` > 1 on the first call: the table lives in shared memory and forked
-        processes fill their share of ``sats`` in place, while the caller's
-        ``meanwhile()``, if given, runs here."""
-        table, done, shared = self._grid.get(step_s, (None, None, False))
+        yet relative to a site) at every ``g·step_s`` of the plan, filled for ``sats``,
+        and per satellite the bound on its positions' error (km; 0: SGP4's own): each
+        satellite is propagated once on the decision grid every mobile samples (SGP4
+        every HERMITE_NODE_S, interpolated between). ``workers`` > 1 on the first call:
+        the table lives in shared memory and forked processes fill their share of
+        ``sats`` in place, while the caller's ``meanwhile()``, if given, runs here."""
+        table, err_km, done, shared = self._grid.get(step_s, (None, None, None, False))
         parallel = can_fork(workers)
         if table is None:
             shared = parallel
-            shape = (len(self.satrecs), 3, self.g_last(step_s) + 1)
+            n_sat = len(self.satrecs)
+            shape = (n_sat, 3, self.g_last(step_s) + 1)
             if parallel:
                 # anonymous shared pages: what a forked worker writes, the parent sees
-                buf = mmap.mmap(-1, max(8, 8 * math.prod(shape)))
-                table = np.frombuffer(buf, np.float64, count=math.prod(shape)).reshape(shape)
+                size = math.prod(shape) + n_sat
+                buf = mmap.mmap(-1, max(8, 8 * size))
+                flat = np.frombuffer(buf, np.float64, count=size)
+                table, err_km = flat[n_sat:].reshape(shape), flat[:n_sat]
             else:  # np.empty: pages of satellites never asked about are never touched
-                table = np.empty(shape)
-            done = np.zeros(len(self.satrecs), bool)
-            self._grid[step_s] = (table, done, shared)
+                table, err_km = np.empty(shape), np.zeros(n_sat)
+            done = np.zeros(n_sat, bool)
+            self._grid[step_s] = (table, err_km, done, shared)
         todo = [k for k in sats if not done[k]]
         if parallel and shared and len(todo) >= 2 * workers:
+            # loaded here once, not in each forked filler (jit.load)
+            f3 = types.float64[:, :, ::1]
+            load(hermite_positions, f3, f3, F8, F8, f3)
             global _FILL
-            _FILL = (self, table, step_s)
+            _FILL = (self, table, err_km, step_s)
             try:
                 with ForkedMap(_fill_grid, [todo[k::workers] for k in range(workers)],
                                workers) as filled:
@@ -122,19 +170,46 @@ class Sky:
             finally:
                 _FILL = None
         elif todo:
-            self._fill(table, todo, step_s)
+            self._fill(table, err_km, todo, step_s)
         done[todo] = True
-        return table
+        return table, err_km
 
-    def _fill(self, table: np.ndarray, sats: list[int], step_s: float) -> None:
+    def _fill(self, table: np.ndarray, err_km: np.ndarray, sats: list[int],
+              step_s: float) -> None:
         t_s = np.arange(table.shape[2]) * step_s
         theta = np.interp(t_s, self.t_grid, self.theta)
         c, s = np.cos(theta), np.sin(theta)
         for k in sats:
-            r = self._teme_km(k, t_s)
+            nodes = self._hermite_nodes(k, step_s)
+            if nodes is None:
+                err_km[k] = 0.0
+                r = self._teme_km(k, t_s)
+            else:  # a node's own sample gets the node exactly (1·p + 0·v + 0·p' + 0·v')
+                t_node, p, v, err_km[k] = nodes
+                r = np.empty((len(t_s), 1, 3))
+                hermite_positions(p.reshape(-1, 1, 3), v.reshape(-1, 1, 3), t_node, t_s, r)
+                r = r.reshape(-1, 3)
             table[k, 0] = c * r[:, 0] + s * r[:, 1]
             table[k, 1] = c * r[:, 1] - s * r[:, 0]
             table[k, 2] = r[:, 2]
+
+    def _hermite_nodes(self, sat: int, step_s: float):
+        """SGP4's TEME positions and velocities of one satellite every HERMITE_NODE_S, from
+        0 until at or after the grid's last sample, their times, and the bound on the
+        interpolation's error (km); None where only SGP4 at every sample will do
+        (hermite_error_km, a node SGP4 fails at, or nodes off the grid)."""
+        per = HERMITE_NODE_S / step_s if HERMITE_NODE_S else 0.0
+        bound_km = hermite_error_km(self.satrecs[sat], HERMITE_NODE_S) if per else math.inf
+        if not (per == round(per) and per >= 2 and bound_km < math.inf):
+            return None
+        per = int(per)
+        m = -(-self.g_last(step_s) // per) + 1   # the last node at or after the last sample
+        t_node = np.arange(m) * per * step_s     # g·step_s at g = i·per: the grid's times
+        jd = np.full(m, self.epoch.jd_utc)
+        err, r, v = self.satrecs[sat].sgp4_array(jd, self.epoch.fr_utc + t_node / DAY_S)
+        if err.any():  # so the NaNs are SGP4's own
+            return None
+        return t_node, r, v, bound_km
 
     def forget_grid(self) -> None:
         """Free the grid tables (~0.3 GB for Starlink's shell 1 over a day)."""
@@ -149,7 +224,9 @@ class Sky:
         with their elevations and ranges, bit for bit what :meth:`elev_range` gives at
         ``g·step_s``. Samples are laid out window after window (policies.walk)."""
         sat = np.ascontiguousarray(sat, dtype=np.int64)
-        table = self.grid_for(np.unique(sat).tolist(), step_s)
+        table, err_km, done, _ = self._grid.get(step_s, (None, None, None, None))
+        if done is None or not done.all():   # (the planner fills it all before the fork)
+            table, err_km = self.grid_for(np.unique(sat).tolist(), step_s)
         g_last = self.g_last(step_s)
         g_lo, g_hi, off, win, g, up, range_km = _grid_look(
             table, self.site_pos_km, self._site_up, sat,
@@ -159,7 +236,8 @@ class Sky:
             float(lead_s))
         # the transcendental steps stay numpy's, as in _elev_range: the same bits
         np.arcsin(up, out=up)
-        return GridLook(g_last, g_lo, g_hi, off, win, g, np.degrees(up, out=up), range_km)
+        return GridLook(g_last, g_lo, g_hi, off, win, g, np.degrees(up, out=up), range_km,
+                        err_km[sat][win])
 
 
 class GridLook(NamedTuple):
@@ -174,6 +252,7 @@ class GridLook(NamedTuple):
     g: np.ndarray
     elev_deg: np.ndarray
     range_km: np.ndarray
+    pos_err_km: np.ndarray   # per sample, the bound on the satellite's position error
 
 
 @njit
@@ -207,12 +286,12 @@ def _grid_look(table, site_pos, site_up, sat, site, aos, los, g_last, step_s, le
     return g_lo, g_hi, off, win, g, up, range_km
 
 
-_FILL: tuple | None = None   # (sky, shared table, step) the forked grid fillers read
+_FILL: tuple | None = None   # (sky, shared table and errors, step) the grid fillers read
 
 
 def _fill_grid(sats: list[int]) -> None:
-    sky, table, step_s = _FILL
-    sky._fill(table, sats, step_s)
+    sky, table, err_km, step_s = _FILL
+    sky._fill(table, err_km, sats, step_s)
 
 
 class LinkLook:
