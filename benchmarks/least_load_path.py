@@ -27,14 +27,12 @@ import sys
 
 import numpy as np
 
-from path import DATA, LONDON, MASK_DEG, REPO, START, Clock, _load  # benchmarks/path.py
-from sigma_sn.elements import read_tle
+from path import LONDON, MASK_DEG, START, Clock, _load, shell1_inputs  # benchmarks/path.py
 from sigma_sn.path.config import PathMode, SharedCapacity
 from sigma_sn.path.route import PathModel, compute_paths
 from sigma_sn.path.serving import serving_windows
 from sigma_sn.planner.kinds import Mode, Policy, Selection
 from sigma_sn.planner.plan import plan_windows
-from sigma_sn.sites import read_sites_csv
 from sigma_sn.visibility import find_windows
 
 #: each terminal stands for the users behind it (as scenarios/starlink-shared.toml)
@@ -77,9 +75,7 @@ def main() -> int:
     ap.add_argument("--hours", type=float, default=1.0)
     args = ap.parse_args()
     duration_s = args.hours * 3600.0
-    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
-    cities = read_sites_csv(DATA / "stations" / "hypatia_cities_top1000.csv")[:args.terminals]
-    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    sats, cities, gateways = shell1_inputs("hypatia_cities_top1000.csv", args.terminals)
     print(f"load average before: {_load()} on {os.cpu_count()} cores")
     windows = find_windows(sats, cities, START, duration_s, min_elev_deg=MASK_DEG)
     with Clock() as path:

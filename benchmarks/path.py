@@ -38,6 +38,15 @@ LONDON = Correspondent("London", 51.5074, -0.1278)
 GOAL_RATIO = 2.0
 
 
+def shell1_inputs(cities_csv: str, n_terminals: int | None = None):
+    """Starlink shell 1's satellites, the first ``n_terminals`` cities of ``cities_csv``
+    (a file in the shared data's stations) and the shipped world gateways."""
+    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
+    cities = read_sites_csv(DATA / "stations" / cities_csv)[:n_terminals]
+    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    return sats, cities, gateways
+
+
 def _reset_peak() -> None:
     """Reset this process's peak RSS (Linux: clear_refs 5), so each stage gets its own."""
     try:
@@ -98,9 +107,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     duration_s = args.hours * 3600.0
-    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
-    cities = read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")
-    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    sats, cities, gateways = shell1_inputs("hypatia_cities_top100.csv")
     # load the compiled kernels before timing (a first run compiles them once)
     warm = PathModel(sats[:44], gateways[:1], LONDON, START, 600.0, mode=PathMode.ISL,
                      min_elev_deg=MASK_DEG, workers=1)

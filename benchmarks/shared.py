@@ -29,23 +29,18 @@ import argparse
 import hashlib
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 
-from path import Clock  # noqa: E402  (benchmarks/path.py)
+from path import Clock, shell1_inputs  # noqa: E402  (benchmarks/path.py)
 from sigma_sn.compute import chunks  # noqa: E402
-from sigma_sn.elements import read_tle  # noqa: E402
 from sigma_sn.forked import ForkedMap, can_fork, shared_array  # noqa: E402
 from sigma_sn.path.config import PathMode, SharedCapacity  # noqa: E402
 from sigma_sn.path.ground import Correspondent  # noqa: E402
 from sigma_sn.path.load import shared_links, solve_load  # noqa: E402
 from sigma_sn.path.route import PathModel, compute_paths  # noqa: E402
 from sigma_sn.sim.links import LinkGeometry  # noqa: E402
-from sigma_sn.sites import read_sites_csv  # noqa: E402
 from sigma_sn.visibility import find_windows  # noqa: E402
 
 START = "2026-08-22T00:00:00Z"
@@ -90,9 +85,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     duration_s = args.hours * 3600.0
-    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
-    cities = read_sites_csv(DATA / "stations" / "hypatia_cities_top1000.csv")[:args.terminals]
-    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    sats, cities, gateways = shell1_inputs("hypatia_cities_top1000.csv", args.terminals)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     # compile the path kernels before timing (a first run compiles them once)
     PathModel(sats[:44], gateways[:1], LONDON, START, 60.0, mode=PathMode.ISL,
