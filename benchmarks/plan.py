@@ -84,9 +84,9 @@ def main(args: list[str]) -> None:
     for policy in policies:
         stats: dict = {}
         plan, planning_s, planning_cpu_s = planned(w, sats, sites, policy, stats)
-        hs = plan["handovers"]
+        hs = plan["handovers"]   # a rows.Table: its rows are not made, the write reads columns
         print(f"planning ({policy.value}): {len(hs)} handovers "
-              f"({sum(not h['feasible'] for h in hs)} infeasible), {len(plan['outages'])} "
+              f"({hs.column('feasible').count(False)} infeasible), {len(plan['outages'])} "
               f"outages: {planning_s:.1f} s = {planning_s / visibility_s:.2f} x visibility "
               f"wall, {planning_cpu_s:.1f} s = {planning_cpu_s / visibility_cpu_s:.2f} x CPU "
               f"(in the parent: window columns {stats['candidates_s']:.1f} s, decision grid "
