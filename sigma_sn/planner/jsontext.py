@@ -271,13 +271,36 @@ def _lists(counts: np.ndarray, text: Text, level: int) -> Text:
         out[:, :, :pre.shape[1]] = pre
         out[:, :, pre.shape[1]:] = text.reshape(len(counts), c, width)
         return _joined_matrix([out.reshape(len(counts), -1), close], len(counts))
-    rows = text if isinstance(text, list) else _row_bytes(text)
     sep = b",\n" + item
+    if isinstance(text, np.ndarray):
+        return _cut_lists(counts, text, b"[\n" + item, sep, close)
+    rows = text
     out, k = [], 0
     for n in counts.tolist():
         out.append(b"[\n" + item + sep.join(rows[k:k + n]) + close if n else b"[]")
         k += n
     return out
+
+
+def _cut_lists(counts: np.ndarray, text: np.ndarray, first: bytes, sep: bytes,
+               close: bytes) -> list:
+    """Lists of ``counts`` rows each (rows of the cell matrix ``text``, in order): every row
+    led by ``first`` or ``sep`` (the same length), the matrix's bytes taken at once (NULs
+    dropped) and cut per list, not per row."""
+    lead = np.empty((len(text), len(sep)), np.uint8)
+    lead[:] = np.frombuffer(sep, np.uint8)
+    starts = np.cumsum(counts) - counts
+    full = counts > 0
+    lead[starts[full]] = np.frombuffer(first, np.uint8)
+    matrix = np.hstack([lead, text])
+    keep = matrix != 0
+    flat = matrix[keep].tobytes()
+    row_ends = np.cumsum(keep.sum(axis=1))
+    a = np.zeros(len(counts), np.int64)
+    b = np.zeros(len(counts), np.int64)
+    a[full] = (row_ends - keep.sum(axis=1))[starts[full]]
+    b[full] = row_ends[starts[full] + counts[full] - 1]
+    return [flat[i:j] + close if i != j else b"[]" for i, j in zip(a.tolist(), b.tolist())]
 
 
 __all__ = ["blocks"]
