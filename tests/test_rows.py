@@ -72,6 +72,8 @@ _ROWS = [{"mobile": "M1", "index": 0, "events": [{"action": "a", "t_s": 1.0},
 def test_a_table_is_the_list_of_its_rows_to_every_caller():
     assert len(_table()) == 2 and _table() and isinstance(_table(), list)
     assert _table() == _ROWS and list(_table()) == _ROWS and _table()[1] == _ROWS[1]
+    assert _table() == _table() and not _table() != _table() and _table() != _ROWS[:1]
+    assert _table() + _table() == _ROWS * 2 and _ROWS[1] in _table()
     assert _table()[::-1] == _ROWS[::-1] and [0] + _table() == [0, *_ROWS]
     assert json.dumps(_table()) == json.dumps(_ROWS)
     assert json.dumps(_table(), indent=1) == json.dumps(_ROWS, indent=1)

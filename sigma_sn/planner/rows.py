@@ -90,7 +90,8 @@ class Table(list):
 def _made_first(name: str):
     method = getattr(list, name)
 
-    def call(self, *args, **kwargs):
+    def call(self, *args, **kwargs):   # another table's items too (==, +, extend)
+        args = [a.made() if isinstance(a, Table) else a for a in args]
         return method(self.made(), *args, **kwargs)
     call.__name__ = name
     return call
