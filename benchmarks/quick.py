@@ -15,12 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import plan  # noqa: E402
 import replay  # noqa: E402
 import windows_cli  # noqa: E402
 
 EVERY = 10     # every 10th Starlink satellite: 1,075 over 100 cities for a day
 PAIRS = 40
 REPLAY_HOURS = 0.25   # iridium-router: 45 k CBR packets, about 210 k bulk ones
+PLAN_TERMINALS, PLAN_HOURS = 200, 3.0   # plan.py's inputs, a fifth of the terminals, 3 h
 
 
 def main() -> int:
@@ -40,6 +42,7 @@ def main() -> int:
     for row in replay.run([REPLAY_HOURS], ["cbr", "bulk"], capacity_mbps=2.0):
         checks.append((f"{row['traffic']} replay / bare SimPy", row["ratio"], replay.GOAL_RATIO,
                        False))
+    checks += planning_checks()
     failed = 0
     for name, value, goal, higher in checks:
         limit = goal / 2 if higher else goal * 2
@@ -49,6 +52,25 @@ def main() -> int:
         print(f"{'FAIL' if bad else 'ok  '} {name}: {value:.3g} (goal {sign} {goal:g}, "
               f"fails {'<' if higher else '>'} {limit:g})")
     return 1 if failed else 0
+
+
+def planning_checks() -> list[tuple[str, float, float, bool]]:
+    """max-elevation planning against the visibility step of the same inputs (plan.py's,
+    smaller), wall and CPU. A small plan first loads the planner's compiled kernels, as
+    the visibility step's were by the windows check: compiling is not planning."""
+    sats = plan.load_elements(plan.SHELL1).satellites
+    policy = plan.Policy.MAX_ELEVATION
+    w, _, _ = plan.visibility(sats, plan.terminals(10), 0.5)
+    plan.planned(w, sats, plan.terminals(10), policy, {})
+    sites = plan.terminals(PLAN_TERMINALS)
+    w, vis_s, vis_cpu_s = plan.visibility(sats, sites, PLAN_HOURS)
+    _, plan_s, plan_cpu_s = plan.planned(w, sats, sites, policy, {})
+    print(f"planning {PLAN_TERMINALS} terminals x {PLAN_HOURS:g} h ({policy.value}): "
+          f"{plan_s:.1f} s wall, {plan_cpu_s:.1f} s CPU; visibility {vis_s:.1f} s wall, "
+          f"{vis_cpu_s:.1f} s CPU")
+    name = f"{policy.value} planning / visibility step"
+    return [(f"{name} (wall)", plan_s / vis_s, plan.GOAL_RATIO, False),
+            (f"{name} (CPU)", plan_cpu_s / vis_cpu_s, plan.GOAL_RATIO, False)]
 
 
 if __name__ == "__main__":

@@ -71,11 +71,21 @@ def starlink_plan():
 
 
 def test_a_big_plan_is_written_as_dumps_writes_it(starlink_plan, monkeypatch, tmp_path):
-    assert len(starlink_plan["handovers"]) > 2000
+    handovers = starlink_plan["handovers"]
+    assert len(handovers) > 2000
     assert sum(len(m["candidates"]) for m in starlink_plan["mobiles"]) > 10_000
-    reference = dumps(starlink_plan)
-    assert_same_text(b"".join(blocks(starlink_plan)), reference)
+    # the handovers' columns first (the planner keeps them so), then the rows they make
+    assert handovers.columns() is not None
+    from_columns = [b"".join(blocks(starlink_plan))]
     monkeypatch.setattr(columnar, "CHUNK_ROWS", 999)
+    from_columns.append(b"".join(blocks(starlink_plan)))
+    assert handovers.columns() is not None   # written without making a row
+    reference = dumps(starlink_plan)
+    assert handovers.columns() is None and isinstance(handovers[0], dict)
+    for text in from_columns:
+        assert_same_text(text, reference)
+    assert_same_text(b"".join(blocks(starlink_plan)), reference)
+    monkeypatch.setattr(columnar, "CHUNK_ROWS", 5000)
     assert_same_text(b"".join(blocks(starlink_plan)), reference)
     # the file: the same text, input paths made relative to it, and it reads back equal
     path = tmp_path / "plan.json"

@@ -3,13 +3,16 @@ does, whichever way the rows are made."""
 
 from __future__ import annotations
 
+import copy
+import json
 import math
+import pickle
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigma_sn.planner.rows import rounded
+from sigma_sn.planner.rows import Table, rounded
 
 
 def _same(a: float, b: float) -> bool:
@@ -51,3 +54,39 @@ def test_utc_texts_are_each_time_as_epoch_iso_writes_it(times, shape):
     t = t.reshape(-1, shape[-1]) if len(shape) == 2 and len(t) else t
     want = [str(epoch.iso(float(x))) for x in t.ravel()]
     assert utc_texts(epoch.iso_ascii(t)) == want
+
+
+def _table() -> Table:
+    events = Table(("action", "t_s"), {"action": ["a", "b", "c", "d"], "t_s": [1.0, 2.0, 3.0,
+                                                                            4.5]})
+    return Table(("mobile", "index", "events"), {"mobile": ["M1", "M2"], "index": [0, 1]},
+                 {"events": (events, 2)})
+
+
+_ROWS = [{"mobile": "M1", "index": 0, "events": [{"action": "a", "t_s": 1.0},
+                                                 {"action": "b", "t_s": 2.0}]},
+         {"mobile": "M2", "index": 1, "events": [{"action": "c", "t_s": 3.0},
+                                                 {"action": "d", "t_s": 4.5}]}]
+
+
+def test_a_table_is_the_list_of_its_rows_to_every_caller():
+    assert len(_table()) == 2 and _table() and isinstance(_table(), list)
+    assert _table() == _ROWS and list(_table()) == _ROWS and _table()[1] == _ROWS[1]
+    assert _table() == _table() and not _table() != _table() and _table() != _ROWS[:1]
+    assert _table() + _table() == _ROWS * 2 and _ROWS[1] in _table()
+    assert _table()[::-1] == _ROWS[::-1] and [0] + _table() == [0, *_ROWS]
+    assert json.dumps(_table()) == json.dumps(_ROWS)
+    assert json.dumps(_table(), indent=1) == json.dumps(_ROWS, indent=1)
+    copied = pickle.loads(pickle.dumps(_table()))
+    assert type(copied) is list and copied == _ROWS
+    assert copy.deepcopy(_table()) == _ROWS
+    assert not Table(("a",), {"a": []}) and json.dumps(Table(("a",), {"a": []})) == "[]"
+
+
+def test_edits_to_a_tables_rows_stick_and_its_columns_are_then_gone():
+    t = _table()
+    assert t.columns() is not None and t.column("index") == [0, 1]
+    t[1]["events"][0]["t_s"] = 9.0
+    t.append({"mobile": "M3"})
+    assert t.columns() is None and t[1]["events"][0]["t_s"] == 9.0 and len(t) == 3
+    assert t.column("mobile") == ["M1", "M2", "M3"]

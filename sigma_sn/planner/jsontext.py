@@ -10,8 +10,9 @@ in each chunk every key's values become one column of cells (:mod:`sigma_sn.colu
 and the rows' text is the cells laid side by side. Rows of one shape (the same keys; a
 nested list of the same length in each, as a handover's five events) make one cell
 matrix; nested lists of other lengths (a mobile's candidates) are joined from their rows'
-text. Whatever has no fast path (numbers outside it, other types, rows of other keys) is
-left to :mod:`json`, value by value.
+text. A :class:`~sigma_sn.planner.rows.Table` whose rows were not made is written from
+its columns, without making them. Whatever has no fast path (numbers outside it, other
+types, rows of other keys) is left to :mod:`json`, value by value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Iterator, Union
 import numpy as np
 
 from sigma_sn import columnar
+from sigma_sn.planner.rows import Table
 
 #: a chunk's text: one cell matrix (rows of one shape) or each row's bytes
 Text = Union[np.ndarray, list]
@@ -49,6 +51,8 @@ def blocks(plan: dict) -> Iterator[bytes]:
 
 
 def _is_rows(value) -> bool:
+    if isinstance(value, Table) and value.columns() is not None:
+        return len(value) > 0
     return isinstance(value, list) and bool(value) and set(map(type, value)) == {dict}
 
 
@@ -63,16 +67,17 @@ def _indent(level: int) -> bytes:
 def _dump(value, level: int) -> str:
     """``value`` as json.dumps writes it nested ``level`` deep (each line's indent grows
     by the level)."""
-    return json.dumps(value, sort_keys=True, indent=1).replace("\n", "\n" + " " * level)
+    text = json.dumps(value, sort_keys=True, indent=1)
+    return text.replace("\n", "\n" + " " * level)
 
 
-def _list_blocks(rows: list, level: int) -> Iterator[bytes]:
+def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes]:
     """The list ``rows`` (dicts) nested ``level`` deep, a chunk of rows at a time."""
     yield b"["
     item = _indent(level + 1)
     first = b"\n" + item
     for part in _chunks(rows):
-        text = _rows(rows[part], level + 1)
+        text = _rows(_part(rows, part), level + 1)
         sep = b",\n" + item
         if isinstance(text, np.ndarray):
             n = len(text)
@@ -88,17 +93,19 @@ def _list_blocks(rows: list, level: int) -> Iterator[bytes]:
     yield b"\n" + _indent(level) + b"]"
 
 
-def _chunks(rows: list) -> Iterator[slice]:
+def _part(rows: list | Table, part: slice) -> list | Table:
+    columns = rows.columns() if isinstance(rows, Table) else None
+    return rows[part] if columns is None else rows.slice(part.start, part.stop)
+
+
+def _chunks(rows: list | Table) -> Iterator[slice]:
     """Slices of ``rows`` of about CHUNK_ROWS rows each, a row's nested rows counted."""
     size = np.ones(len(rows), np.int64)
-    try:   # the first row's nested lists, looked up in C
-        for key, value in rows[0].items():
-            if type(value) is list:
-                size += np.fromiter(map(len, map(itemgetter(key), rows)), np.int64,
-                                    len(rows))
-    except (KeyError, TypeError):   # rows of other shapes: each its own
-        size = np.fromiter((1 + sum(len(v) for v in r.values() if type(v) is list)
-                            for r in rows), np.int64, len(rows))
+    columns = rows.columns() if isinstance(rows, Table) else None
+    if columns is not None:   # a fixed number of nested rows per row
+        size += sum(n for _, n in columns[1].values())
+    else:
+        size = _sizes(rows, size)
     ends = np.cumsum(size)
     a = 0
     while a < len(rows):
@@ -108,9 +115,24 @@ def _chunks(rows: list) -> Iterator[slice]:
         a = b
 
 
+def _sizes(rows: list, size: np.ndarray) -> np.ndarray:
+    """Each row's size: one, and its nested rows."""
+    try:   # the first row's nested lists, looked up in C
+        for key, value in rows[0].items():
+            if type(value) is list:
+                size += np.fromiter(map(len, map(itemgetter(key), rows)), np.int64,
+                                    len(rows))
+    except (KeyError, TypeError):   # rows of other shapes: each its own
+        size = np.fromiter((1 + sum(len(v) for v in r.values() if type(v) is list)
+                            for r in rows), np.int64, len(rows))
+    return size
+
+
 def _rows(rows: list, level: int) -> Text:
     """The text of dicts ``rows``, each as an item of a list nested ``level - 1`` deep
     (its braces at indent ``level``)."""
+    if isinstance(rows, Table) and rows.columns() is not None:
+        return _table(rows, level)
     keys = sorted(rows[0])
     if not keys or set(map(len, rows)) != {len(keys)}:
         return _each(rows, level)
@@ -118,16 +140,35 @@ def _rows(rows: list, level: int) -> Text:
         cols = [list(map(itemgetter(k), rows)) for k in keys]
     except KeyError:   # other keys
         return _each(rows, level)
+    return _laid_out(keys, [_values(col, level + 1) for col in cols], len(rows), level)
+
+
+def _table(rows: Table, level: int) -> Text:
+    """:func:`_rows` of a table's columns."""
+    columns, nested = rows.columns()
+    keys = sorted(rows.keys)
+    cells = []
+    for key in keys:
+        if key in nested:
+            child, n = nested[key]
+            cells.append(_fixed_lists(len(rows), n, child, level + 1))
+        else:
+            cells.append(_values(columns[key], level + 1))
+    return _laid_out(keys, cells, len(rows), level)
+
+
+def _laid_out(keys: list, cells: list, n: int, level: int) -> Text:
+    """Rows of ``keys`` from each key's cells (a matrix, a list of bytes or a constant)."""
     inner = b"\n" + _indent(level + 1)
     parts: list = []
-    for k, (key, col) in enumerate(zip(keys, cols)):
-        parts += [(b"," if k else b"{") + inner + _key(key), _values(col, level + 1)]
+    for k, (key, cell) in enumerate(zip(keys, cells)):
+        parts += [(b"," if k else b"{") + inner + _key(key), cell]
     parts.append(b"\n" + _indent(level) + b"}")
     if all(not isinstance(p, list) for p in parts):
-        return _joined_matrix(parts, len(rows))
+        return _joined_matrix(parts, n)
     texts = [p if isinstance(p, (bytes, list)) else _row_bytes(p) for p in parts]
     return [b"".join(t if isinstance(t, bytes) else t[i] for t in texts)
-            for i in range(len(rows))]
+            for i in range(n)]
 
 
 def _each(rows: list, level: int) -> list:
@@ -204,9 +245,20 @@ def _nested(col: list, children: list, level: int) -> Text:
     counts = np.fromiter(map(len, col), np.int64, len(col))
     if not children:
         return b"[]"
+    return _lists(counts, _rows(children, level + 1), level)
+
+
+def _fixed_lists(n: int, per_row: int, children: Table, level: int) -> Text:
+    """``n`` lists of ``per_row`` rows each of the table ``children``."""
+    if not per_row or not n:
+        return b"[]"
+    return _lists(np.full(n, per_row, np.int64), _rows(children, level + 1), level)
+
+
+def _lists(counts: np.ndarray, text: Text, level: int) -> Text:
+    """Lists of ``counts`` rows each, their rows' text ``text``, nested ``level`` deep."""
     item = _indent(level + 1)
     close = b"\n" + _indent(level) + b"]"
-    text = _rows(children, level + 1)
     c = int(counts[0])
     if isinstance(text, np.ndarray) and (counts == c).all():
         # the same number in every list: one matrix, row by row
@@ -215,17 +267,40 @@ def _nested(col: list, children: list, level: int) -> Text:
         for k in range(c):
             lead = (b",\n" if k else b"[\n") + item
             pre[k, :len(lead)] = np.frombuffer(lead, np.uint8)
-        out = np.zeros((len(col), c, pre.shape[1] + width), np.uint8)
+        out = np.zeros((len(counts), c, pre.shape[1] + width), np.uint8)
         out[:, :, :pre.shape[1]] = pre
-        out[:, :, pre.shape[1]:] = text.reshape(len(col), c, width)
-        return _joined_matrix([out.reshape(len(col), -1), close], len(col))
-    rows = text if isinstance(text, list) else _row_bytes(text)
+        out[:, :, pre.shape[1]:] = text.reshape(len(counts), c, width)
+        return _joined_matrix([out.reshape(len(counts), -1), close], len(counts))
     sep = b",\n" + item
+    if isinstance(text, np.ndarray):
+        return _cut_lists(counts, text, b"[\n" + item, sep, close)
+    rows = text
     out, k = [], 0
     for n in counts.tolist():
         out.append(b"[\n" + item + sep.join(rows[k:k + n]) + close if n else b"[]")
         k += n
     return out
+
+
+def _cut_lists(counts: np.ndarray, text: np.ndarray, first: bytes, sep: bytes,
+               close: bytes) -> list:
+    """Lists of ``counts`` rows each (rows of the cell matrix ``text``, in order): every row
+    led by ``first`` or ``sep`` (the same length), the matrix's bytes taken at once (NULs
+    dropped) and cut per list, not per row."""
+    lead = np.empty((len(text), len(sep)), np.uint8)
+    lead[:] = np.frombuffer(sep, np.uint8)
+    starts = np.cumsum(counts) - counts
+    full = counts > 0
+    lead[starts[full]] = np.frombuffer(first, np.uint8)
+    matrix = np.hstack([lead, text])
+    keep = matrix != 0
+    flat = matrix[keep].tobytes()
+    row_ends = np.cumsum(keep.sum(axis=1))
+    a = np.zeros(len(counts), np.int64)
+    b = np.zeros(len(counts), np.int64)
+    a[full] = (row_ends - keep.sum(axis=1))[starts[full]]
+    b[full] = row_ends[starts[full] + counts[full] - 1]
+    return [flat[i:j] + close if i != j else b"[]" for i, j in zip(a.tolist(), b.tolist())]
 
 
 __all__ = ["blocks"]

@@ -206,19 +206,20 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers,
                      meanwhile=make_candidate_rows)
         stats["grid_s"] = time.perf_counter() - t0
-    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
+    out_mobiles, out_outages, out_updates = [], [], []
+    handovers = rows.Handovers()   # kept as columns: a day's million rows are made on use
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
     with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats)) as done:
         for names, part in done:
             t0 = time.perf_counter()
             got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
-                            candidate_rows=candidate_rows)
+                            candidate_rows=candidate_rows, handovers=handovers)
             out_mobiles += got[0]
-            out_handovers += got[1]
-            out_outages += got[2]
-            out_updates += got[3]
+            out_outages += got[1]
+            out_updates += got[2]
             rows_s += time.perf_counter() - t0
+    out_handovers = handovers.table()
     sky.forget_grid()
     stats["select_s"] = stats.get("select_s", 0.0) + select_s
     stats["rows_s"] = rows_s

@@ -3,8 +3,9 @@
 Workers send back flat arrays (:class:`Planned`), not rows: a day of Starlink for a
 thousand terminals has millions of rows, and pickling a dict costs three times what
 making it does. The workers also round the times to the microsecond and write their UTC
-text (:func:`packed`); the parent only turns columns into lists and makes the
-dicts (:func:`rows`), addresses from the book.
+text (:func:`packed`); the parent only turns columns into lists (:func:`rows`), addresses
+from the book. The handovers, a million for that day, stay columns (:class:`Table`) until
+a row is asked for; the plan JSON is written from the columns.
 """
 
 from __future__ import annotations
@@ -25,6 +26,97 @@ _STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.va
 _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
 _T_S, _FROM_S = itemgetter("t_s"), itemgetter("from_s")   # sort keys, looked up in C
 _RETIRE = {False: Action.DELETE_IP.value, True: Action.DEACTIVATE.value}
+#: a handover row's keys, and its events', in the order of docs/plan-format.md
+HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "overlap_s", "outage_s",
+                 "margin_s", "events")
+EVENT_KEYS = ("action", "t_s", "t_utc", "address")
+
+
+class Table(list):
+    """Rows of one shape (dicts of ``keys``) kept as columns: a list per key, or for a key
+    holding a list of rows, a child table with a fixed number of rows per row.
+
+    A list to every caller (``isinstance``, ``json``, jsonschema, pickling as a plain
+    list): the first use of it as one makes the dicts, all at once, into the list itself,
+    and from then on it is that list (edits stick). The plan JSON writer reads the
+    columns instead while no row was made."""
+
+    def __init__(self, keys: tuple, columns: dict, nested: dict | None = None):
+        super().__init__()
+        self.keys = tuple(keys)
+        self._columns = columns                  # key -> list
+        self._nested = nested or {}              # key -> (Table, rows per row)
+        self._n = len(columns[next(k for k in keys if k in columns)])
+        self._made = False
+
+    def columns(self) -> tuple[dict, dict] | None:
+        """The columns and nested tables, or None once the rows were made."""
+        return None if self._made else (self._columns, self._nested)
+
+    def column(self, key: str) -> list:
+        """Every row's value of the (not nested) ``key``, without making the rows."""
+        return [r[key] for r in self] if self._made else self._columns[key]
+
+    def slice(self, start: int, stop: int) -> Table:
+        """Rows ``start:stop`` as a table over the same columns (before rows are made)."""
+        return Table(self.keys, {k: c[start:stop] for k, c in self._columns.items()},
+                     {k: (t.slice(start * n, stop * n), n)
+                      for k, (t, n) in self._nested.items()})
+
+    def made(self) -> Table:
+        """This table with its rows made (once) as dicts."""
+        if not self._made:
+            cols = []
+            for k in self.keys:
+                if k in self._nested:
+                    child, n = self._nested[k]
+                    cols.append(list(map(list, zip(*[iter(child.made())] * n))))
+                else:
+                    cols.append(self._columns[k])
+            list.extend(self, [dict(zip(self.keys, vals)) for vals in zip(*cols)])
+            self._made, self._columns, self._nested = True, None, None
+        return self
+
+    def __len__(self) -> int:
+        return list.__len__(self) if self._made else self._n
+
+    def __reduce_ex__(self, protocol):   # pickled (and copied) as the plain list
+        return list, (list(self.made()),)
+
+    def __radd__(self, other):
+        return other + list(self.made())
+
+
+def _made_first(name: str):
+    method = getattr(list, name)
+
+    def call(self, *args, **kwargs):   # another table's items too (==, +, extend)
+        args = [a.made() if isinstance(a, Table) else a for a in args]
+        return method(self.made(), *args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+# every other list method reads the list's own items: they are made first
+for _name in ("__getitem__", "__setitem__", "__delitem__", "__iter__", "__reversed__",
+              "__contains__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+              "__add__", "__iadd__", "__mul__", "__rmul__", "__imul__", "__repr__",
+              "append", "extend", "insert", "pop", "remove", "index", "count", "sort",
+              "reverse", "clear", "copy"):
+    setattr(Table, _name, _made_first(_name))
+del _name
+
+
+class Handovers:
+    """The plan's handover columns, a group's rows appended at a time."""
+
+    def __init__(self):
+        self.columns: dict[str, list] = {k: [] for k in HANDOVER_KEYS[:-1]}
+        self.events: dict[str, list] = {k: [] for k in EVENT_KEYS}
+
+    def table(self) -> Table:
+        events = Table(EVENT_KEYS, self.events)
+        return Table(HANDOVER_KEYS, self.columns, {"events": (events, _N_EVENTS)})
 
 
 def packed(serve_counts, serve_ap, serve_from_s, serve_to_s, outage_counts, outage_from_s,
@@ -142,17 +234,33 @@ class _Text:
 
 
 def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
-         iid: dict[str, int], candidate_rows) -> tuple[list, list, list, list]:
-    """Return the ``mobiles``, ``handovers``, ``outages`` and ``location_updates`` rows of
-    the mobiles ``names`` that ``part`` plans, in their order and each mobile's rows
-    sorted as docs/plan-format.md says (by index or time). ``candidate_rows(mobile)``
-    gives a mobile's candidate rows."""
+         iid: dict[str, int], candidate_rows, handovers: Handovers) -> tuple[list, list, list]:
+    """Return the ``mobiles``, ``outages`` and ``location_updates`` rows of the mobiles
+    ``names`` that ``part`` plans, in their order and each mobile's rows sorted as
+    docs/plan-format.md says (by index or time), and append their handovers' columns to
+    ``handovers``. ``candidate_rows(mobile)`` gives a mobile's candidate rows."""
     x = _Text(part)
     # each mobile's rows are the next slice of each kind's columns
     ends = np.cumsum(part.counts, axis=0).tolist()
     starts = [[0, 0, 0]] + ends[:-1]
-    out_mobiles, out_handovers, out_outages, out_updates = [], [], [], []
-    ready, add, primary, lm_update = _STEPS
+    out_mobiles, out_outages, out_updates = [], [], []
+    ho, ev = handovers.columns, handovers.events
+    n_ho = part.counts[:, 1]
+    ho["mobile"] += [names[k] for k in np.repeat(np.arange(len(names)), n_ho).tolist()]
+    ho["index"] += (np.arange(int(n_ho.sum())) - np.repeat(np.cumsum(n_ho) - n_ho, n_ho)
+                    ).tolist()
+    ho["from"] += [ap_names[a] for a in x.ho_from]
+    ho["to"] += [ap_names[b] for b in x.ho_to]
+    ho["feasible"] += x.ho_feasible
+    ho["overlap_s"] += x.ho_overlap
+    ho["outage_s"] += x.ho_outage
+    ho["margin_s"] += x.ho_margin
+    ev["t_s"] += x.ev_t
+    ev["t_utc"] += x.ev_utc
+    # each handover's events in action order: four steps to the new address, the retire
+    actions = [*_STEPS, None] * len(x.ho_retire)
+    actions[_N_EVENTS - 1::_N_EVENTS] = x.ho_retire
+    ev["action"] += actions
     for m, (s0, h0, o0), (s1, h1, o1) in zip(names, starts, ends):
         serve_ap, ho_from, ho_to = x.serve_ap[s0:s1], x.ho_from[h0:h1], x.ho_to[h0:h1]
         codes = list(set(serve_ap) | set(ho_from) | set(ho_to))
@@ -168,27 +276,16 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
             first = serving[0]
             updates.append({"mobile": m, "t_s": first["from_s"], "t_utc": first["from_utc"],
                             "address": first["address"], "ap": first["ap"]})
-        # each handover's five times and texts are the next five of the flat columns:
-        # zip over one iterator five times hands them out without indexing
-        t = iter(x.ev_t[_N_EVENTS * h0:_N_EVENTS * h1])
-        u = iter(x.ev_utc[_N_EVENTS * h0:_N_EVENTS * h1])
-        for k, (a, b, retire, feasible, overlap, outage, margin, t0, t1, t2, t3, t4, u0, u1,
-                u2, u3, u4) in enumerate(zip(ho_from, ho_to, x.ho_retire[h0:h1],
-                                             x.ho_feasible[h0:h1], x.ho_overlap[h0:h1],
-                                             x.ho_outage[h0:h1], x.ho_margin[h0:h1],
-                                             t, t, t, t, t, u, u, u, u, u)):
-            new, to = address[b], ap_names[b]
-            # written out, not a loop: a million handovers make five million of these
-            events = [{"action": ready, "t_s": t0, "t_utc": u0, "address": new},
-                      {"action": add, "t_s": t1, "t_utc": u1, "address": new},
-                      {"action": primary, "t_s": t2, "t_utc": u2, "address": new},
-                      {"action": lm_update, "t_s": t3, "t_utc": u3, "address": new},
-                      {"action": retire, "t_s": t4, "t_utc": u4, "address": address[a]}]
-            updates.append({"mobile": m, "t_s": t3, "t_utc": u3, "address": new, "ap": to})
-            out_handovers.append({
-                "mobile": m, "index": k, "from": ap_names[a], "to": to,
-                "feasible": feasible, "overlap_s": overlap, "outage_s": outage,
-                "margin_s": margin, "events": events})
+        new = [address[b] for b in ho_to]
+        addresses = [None] * (_N_EVENTS * len(new))
+        for k in range(_N_EVENTS - 1):   # the steps' address is the new one
+            addresses[k::_N_EVENTS] = new
+        addresses[_N_EVENTS - 1::_N_EVENTS] = [address[a] for a in ho_from]
+        ev["address"] += addresses
+        lm = _N_EVENTS * h0 + _STEPS.index(Action.LM_UPDATE.value)   # its LM_UPDATE event
+        updates += [{"mobile": m, "t_s": t, "t_utc": u, "address": a, "ap": ap_names[b]}
+                    for t, u, a, b in zip(x.ev_t[lm:_N_EVENTS * h1:_N_EVENTS],
+                                          x.ev_utc[lm:_N_EVENTS * h1:_N_EVENTS], new, ho_to)]
         updates.sort(key=_T_S)  # stable: what sorting all of them by (mobile, t_s) gives
         out_updates += updates
         outages = [{"mobile": m, "from_s": f, "to_s": t, "duration_s": d, "cause": c,
@@ -198,4 +295,4 @@ def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
                                                  x.out_from_utc[o0:o1], x.out_to_utc[o0:o1])]
         outages.sort(key=_FROM_S)
         out_outages += outages
-    return out_mobiles, out_handovers, out_outages, out_updates
+    return out_mobiles, out_outages, out_updates
