@@ -223,32 +223,36 @@ def chunks(items: list, workers: int) -> list[list]:
 
 def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: int = 1,
                 label: str = "task", describe: Callable[[Any], str] = repr,
-                nice: int = 0, progress: Callable[[int], None] | None = None) -> Iterator:
+                nice: int = 0, progress: Callable[[int], None] | None = None,
+                meanwhile: Callable[[], None] | None = None) -> Iterator:
     """Yield ``fn(task, shared)`` for every task, in task order: as Dask tasks when the
     session says so and there are several (``shared`` scattered once to every worker), else
     in ``workers`` forked processes where forking is safe
     (:func:`sigma_sn.forked.can_fork`; ``shared`` inherited by the fork), else here.
     ``label`` and ``describe(task)`` name a task that failed; ``progress(1)`` is called
-    per result."""
+    per result. ``meanwhile()``, if given, runs here once, before the first result is
+    awaited: while the workers run the tasks (or first, when they run here)."""
     tasks = list(tasks)
     if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
             and not platform_forks() and importlib.util.find_spec("distributed")):
         # no fork here (macOS, Windows): Dask's own worker processes instead
         _SESSION.compute = Compute("dask-local", workers)
     if current().dask and len(tasks) > 1:
-        yield from _dask_map(fn, tasks, shared, label, describe, progress)
+        yield from _dask_map(fn, tasks, shared, label, describe, progress, meanwhile)
         return
     global _CALL
     if can_fork(min(workers, len(tasks))):
         _CALL = fn, shared
         try:
             with ForkedMap(_forked_call, tasks, workers, nice=nice) as results:
+                _call(meanwhile)
                 for value in results:
                     _tick(progress)
                     yield value
         finally:
             _CALL = None
         return
+    _call(meanwhile)
     for task in tasks:
         yield fn(task, shared)
         _tick(progress)
@@ -264,6 +268,11 @@ def _forked_call(task):
     return fn(task, shared)
 
 
+def _call(meanwhile) -> None:
+    if meanwhile is not None:
+        meanwhile()
+
+
 def _tick(progress) -> None:
     if progress is not None:
         progress(1)
@@ -276,7 +285,7 @@ INLINE_BYTES = 64 * 1024
 KEEP_SCATTERED = 4
 
 
-def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
+def _dask_map(fn, tasks, shared, label, describe, progress, meanwhile) -> Iterator:
     from distributed import KilledWorker, as_completed
 
     client = _client()
@@ -293,6 +302,7 @@ def _dask_map(fn, tasks, shared, label, describe, progress) -> Iterator:
         futures = client.map(functools.partial(_dask_call, fn, isinstance(shared, tuple)),
                              [_Packed.of(t) for t in tasks], *([a] * len(tasks) for a in args),
                              pure=False)
+        _call(meanwhile)   # here, while the workers run the tasks
         order = {f.key: i for i, f in enumerate(futures)}
         arrived = {}
         done = as_completed(futures, with_results=True, raise_errors=False)

@@ -331,6 +331,28 @@ def test_where_fork_is_unavailable_dask_stands_in_for_the_pool(monkeypatch):
         assert compute.current() == compute.Compute("dask-local", 2)
 
 
+def test_meanwhile_runs_once_here_while_the_tasks_are_out(cluster):
+    """The caller's own share (the planner's candidate rows) overlaps the workers': on
+    Dask it runs after every task is submitted, before the first result is awaited;
+    where the tasks run here, first. Results follow in task order either way."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    for where in ("local", cluster.scheduler_address):
+        seen = []
+
+        def meanwhile():
+            out = len(compute._client().futures) if compute.current().dask else None
+            seen.append(("meanwhile", os.getpid(), out))
+
+        with compute.session(compute.Compute(where)):
+            for value in compute.ordered_map(_double, range(5), 1, workers=2,
+                                             meanwhile=meanwhile):
+                seen.append(value)
+        assert seen == [("meanwhile", os.getpid(), None if where == "local" else 5),
+                        1, 3, 5, 7, 9]
+
+
 def test_an_unreachable_scheduler_is_named_with_exit_2(scenario, capsys):
     import socket
 

@@ -150,12 +150,13 @@ class _Into(NamedTuple):
     primary_s: float    # SET_PRIMARY
 
 
-def run_groups(names: list, job: dict, workers: int, stats: dict):
+def run_groups(names: list, job: dict, workers: int, stats: dict, meanwhile=None):
     """Yield ``(group, result)`` for groups of ``names`` in order, planned by
     :func:`_plan_group` in ``workers`` forked processes when there is more than one (the
     caller makes the rows of one group while the workers plan the next), or as Dask tasks
     when the session says so (:mod:`sigma_sn.compute`: the job scattered once); add the
-    groups' stage seconds to ``stats``."""
+    groups' stage seconds to ``stats``. ``meanwhile()`` runs here while the workers plan
+    the first groups (:func:`sigma_sn.compute.ordered_map`)."""
     if compute.current().dask:
         workers = compute.dask_workers()
     workers = min(workers, max(1, len(names) // 8))
@@ -171,7 +172,8 @@ def run_groups(names: list, job: dict, workers: int, stats: dict):
         load_kernels(job["policy"])
     results = compute.ordered_map(_plan_group, groups, job, workers=workers, nice=5,
                                   label="group of mobiles",
-                                  describe=lambda g: f"mobiles {g[0]} .. {g[-1]}")
+                                  describe=lambda g: f"mobiles {g[0]} .. {g[-1]}",
+                                  meanwhile=meanwhile)
     with contextlib.closing(results):
         for group, (got, st) in zip(groups, results):
             _add(stats, st)

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sigma_sn import compute
 from sigma_sn.path.config import Anchor, path_parameters
 from sigma_sn.planner import addresses, core, rows
 from sigma_sn.planner.core import Timing
@@ -200,17 +201,24 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     rows_s = time.perf_counter() - t0
     if sequences is None and workers > 1 and policy in (Policy.MAX_ELEVATION,
                                                         Policy.STRONGEST_SIGNAL):
-        # every satellite on the decision grid once, before the fork shares it; the
-        # parent, which would only wait, makes the candidate rows meanwhile
+        # every satellite on the decision grid once, before the fork shares it (or the
+        # job carries it to Dask's workers: filling it in each of them took more CPU in
+        # all than this and shipping it); the parent, which would only wait for forked
+        # fillers, makes the candidate rows meanwhile
         t0 = time.perf_counter()
         sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers,
                      meanwhile=make_candidate_rows)
         stats["grid_s"] = time.perf_counter() - t0
+    # else (on Dask, or no grid) the parent makes them while the workers plan the first
+    # groups, not group by group after each arrives
+    meanwhile = (make_candidate_rows if (workers > 1 or compute.current().dask)
+                 and not made else None)
     out_mobiles, out_outages, out_updates = [], [], []
     handovers = rows.Handovers()   # kept as columns: a day's million rows are made on use
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
-    with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats)) as done:
+    with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats,
+                                       meanwhile=meanwhile)) as done:
         for names, part in done:
             t0 = time.perf_counter()
             got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
