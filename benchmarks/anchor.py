@@ -19,24 +19,14 @@ import argparse
 import os
 import resource
 import sys
-from pathlib import Path
 
-from path import Clock
-from plan_path import LONDON, MASK_DEG, START
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-
-from sigma_sn.elements import read_tle  # noqa: E402
-from sigma_sn.path.config import Anchor, PathMode  # noqa: E402
-from sigma_sn.path.route import PathModel, compute_paths  # noqa: E402
-from sigma_sn.planner.anchor import paths_to_each_gateway  # noqa: E402
-from sigma_sn.planner.kinds import Mode, Policy  # noqa: E402
-from sigma_sn.planner.plan import plan_windows  # noqa: E402
-from sigma_sn.sites import read_sites_csv  # noqa: E402
-from sigma_sn.visibility import find_windows  # noqa: E402
-
-GOAL_RATIO = 2.0
+from path import GOAL_RATIO, LONDON, MASK_DEG, START, Clock, shell1_inputs
+from sigma_sn.path.config import Anchor, PathMode
+from sigma_sn.path.route import PathModel, compute_paths
+from sigma_sn.planner.anchor import paths_to_each_gateway
+from sigma_sn.planner.kinds import Mode, Policy
+from sigma_sn.planner.plan import plan_windows
+from sigma_sn.visibility import find_windows
 
 
 def main() -> int:
@@ -46,9 +36,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     args = ap.parse_args()
     duration_s = args.hours * 3600.0
-    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
-    cities = read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")[:args.cities]
-    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    sats, cities, gateways = shell1_inputs("hypatia_cities_top100.csv", args.cities)
     policy = Policy.MIN_PATH_DELAY
     # load the compiled kernels before timing (a first run compiles them once)
     warm = PathModel(sats[:44], gateways[:2], LONDON, START, 600.0, mode=PathMode.ISL,

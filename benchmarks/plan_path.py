@@ -15,24 +15,13 @@ import argparse
 import dataclasses
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
-
-from sigma_sn.elements import read_tle  # noqa: E402
-from sigma_sn.path.config import PathMode  # noqa: E402
-from sigma_sn.path.ground import Correspondent  # noqa: E402
-from sigma_sn.path.route import PathModel, compute_paths  # noqa: E402
-from sigma_sn.planner.kinds import Mode, Policy, Selection  # noqa: E402
-from sigma_sn.planner.plan import plan_windows  # noqa: E402
-from sigma_sn.sites import read_sites_csv  # noqa: E402
-from sigma_sn.visibility import find_windows  # noqa: E402
-
-START = "2026-08-22T00:00:00Z"
-MASK_DEG = 25.0
-LONDON = Correspondent("London", 51.5074, -0.1278)
-GOAL_RATIO = 2.0
+from path import GOAL_RATIO, LONDON, MASK_DEG, START, shell1_inputs  # benchmarks/path.py
+from sigma_sn.path.config import PathMode
+from sigma_sn.path.route import PathModel, compute_paths
+from sigma_sn.planner.kinds import Mode, Policy, Selection
+from sigma_sn.planner.plan import plan_windows
+from sigma_sn.visibility import find_windows
 
 
 def main() -> int:
@@ -43,9 +32,7 @@ def main() -> int:
     ap.add_argument("--policy", default=Policy.MIN_PATH_DELAY.value)
     args = ap.parse_args()
     duration_s = args.hours * 3600.0
-    sats = read_tle(REPO / "tle_data" / "starlink_shell1.tle")
-    cities = read_sites_csv(DATA / "stations" / "hypatia_cities_top100.csv")
-    gateways = read_sites_csv(REPO / "scenarios" / "sites" / "gateways_world.csv")
+    sats, cities, gateways = shell1_inputs("hypatia_cities_top100.csv")
     policy = Policy(args.policy)
     selection = dataclasses.replace(Selection(), decision_step_s=args.decision_step_s)
     # load the compiled kernels before timing (a first run compiles them once)
