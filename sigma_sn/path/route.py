@@ -15,13 +15,12 @@ on a coarse grid (as :mod:`sigma_sn.visibility` does): at 120 s it stays within 
 from __future__ import annotations
 
 import copy
-import mmap
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from sigma_sn.forked import ForkedMap, can_fork
+from sigma_sn.forked import ForkedMap, can_fork, shared_array
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.path.config import Isl, PathMode
 from sigma_sn.path.ground import Correspondent, Fibre, gateway_fibre_s
@@ -249,9 +248,9 @@ def compute_paths(model: PathModel, terminals, terminal_windows: Windows, *,
     starts = list(range(0, model.n_steps, chunk_steps))
     workers = min(os.cpu_count() or 1 if workers is None else workers, len(starts))
     parallel = can_fork(workers)
-    delay_ms = _shared_array(n, np.float32, parallel)
-    hops = _shared_array(n, np.int16, parallel)
-    gateway = _shared_array(n, np.int16, parallel)
+    delay_ms = shared_array(n, np.float32, parallel)
+    hops = shared_array(n, np.int16, parallel)
+    gateway = shared_array(n, np.int16, parallel)
     job = (model, itrs_km(terminals), terminal_windows.sat, terminal_windows.site, span,
            offset, chunk_steps, delay_ms, hops, gateway)
     if parallel:
@@ -275,14 +274,6 @@ def compute_paths(model: PathModel, terminals, terminal_windows: Windows, *,
 
 
 _JOB = None
-
-
-def _shared_array(n: int, dtype, shared: bool) -> np.ndarray:
-    """An empty array, in memory forked workers share (anonymous shared mmap) if asked."""
-    if not shared:
-        return np.empty(n, dtype)
-    nbytes = max(1, n * np.dtype(dtype).itemsize)
-    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=n)
 
 
 def _chunk_job(k0: int, job=None) -> int:
