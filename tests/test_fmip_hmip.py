@@ -3,10 +3,15 @@ test_sim: A up until 60 s, B from 20 s; every baseline breaks at A's LOS."""
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+
+import jsonschema
 import pytest
 
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.sim import MipConfig, simulate
+from sigma_sn.sim.model import CAUSES
 from tests.test_sim import (RANGE_A_KM, RANGE_B_KM, RATE_PPS, TERRESTRIAL_S, cbr,
                             two_path_replay)
 
@@ -102,3 +107,26 @@ def test_nar_drops_what_it_held_past_its_lifetime_and_a_bad_lifetime_is_refused(
     assert long["latency_ms"]["max"] > 1e3 * 1.5
     with pytest.raises(ValueError, match="fmip_buffer_s"):
         MipConfig(fmip_buffer_s=-1.0)
+
+
+def test_what_nar_held_too_long_is_booked_as_buffer_expired_not_no_route():
+    # the MH comes 240 s after the break: NAR holds each packet fmip_buffer_s, then drops
+    # it; that is its own cause, apart from no_route (nothing could carry the packet)
+    replay = two_path_replay(los_a_s=GAP_FROM_S, aos_b_s=GAP_TO_S, sp_s=GAP_TO_S + 0.5,
+                             duration_s=400.0)
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol="fmip", mip=mip)
+    causes = rep["loss_causes"]
+    assert causes["no_route"] == 0, causes
+    # sent from the break (PAR tunnels from there) until fmip_buffer_s before the MH is
+    # back on B (its UNA: L2 and one way up B); the last second's packets NAR delivers
+    una_s = GAP_TO_S + mip.t_l2_s + D_B_S
+    expired = (una_s - mip.fmip_buffer_s - GAP_FROM_S) * RATE_PPS
+    assert causes["buffer_expired"] == pytest.approx(expired, abs=3), causes
+    assert sum(causes.values()) == rep["packets"]["lost"]
+    # the report schema names every cause a report can hold, this one too
+    schema = json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                        .read_text())
+    named = schema["properties"]["loss_causes"]["propertyNames"]["enum"]
+    assert set(named) == set(CAUSES) | {"to_attacker"}
+    jsonschema.validate(rep, schema)

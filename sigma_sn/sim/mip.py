@@ -73,7 +73,7 @@ class MipConfig:
     fmip_mode: str = "predictive"     # FMIPv6 (RFC 5568 §3.1): predictive or reactive
     fmip_buffer_pkts: int = 1000      # FMIPv6: NAR buffer for the MH until its UNA
     # FMIPv6: how long NAR holds a packet for the MH before dropping it. RFC 5568 leaves
-    # the buffer's size and time to the router (HI's U flag, §6.2.1, only asks NAR to
+    # the buffer's size and time to the router (HI's U flag, §6.2.1.1, only asks NAR to
     # buffer); 1 s covers the handover NAR buffers for (L2 + UNA, ~0.1 s here; ~273 ms
     # measured, DESIGN.md) several times over and no coverage gap of minutes
     fmip_buffer_s: float = 1.0
