@@ -169,6 +169,29 @@ def read_sites_csv(path) -> tuple[Site, ...]:
     so results keyed by name never merge two places; a suffixed name the file already
     uses is an error.
     """
+    return tuple(site for site, _ in _read_sites_lines(path))
+
+
+def read_site_files(paths) -> tuple[Site, ...]:
+    """The sites of several CSV files (:func:`read_sites_csv`), in order. A name that two
+    files both give is refused naming both files and lines: a repeat within one file is
+    numbered (``NAME #2``), but across files nothing says which place the name means."""
+    sites: list[Site] = []
+    where: dict[str, tuple[str, int]] = {}      # name -> (file, line) that gave it
+    for path in paths:
+        for site, line_no in _read_sites_lines(path):
+            if site.name in where:
+                first_path, first_line = where[site.name]
+                raise InputError(f"site {site.name!r} is also on {first_path}:{first_line}; "
+                                 "names must be unique across site files: rename one",
+                                 path=str(path), line=line_no)
+            where[site.name] = (str(path), line_no)
+            sites.append(site)
+    return tuple(sites)
+
+
+def _read_sites_lines(path) -> list[tuple[Site, int]]:
+    """Each site of the CSV file ``path`` with the line it is on (:func:`read_sites_csv`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -221,17 +244,17 @@ def read_sites_csv(path) -> tuple[Site, ...]:
             raise InputError("name: empty", path=str(path), line=line_no)
         name = _unique_name(name, rows_of, lines, str(path), line_no)
         try:
-            sites.append(Site(name=name, lat_deg=number("lat_deg"), lon_deg=number("lon_deg"),
-                              alt_m=number("alt_m", default=0.0),
-                              min_elev_deg=number("min_elev_deg"),
-                              capacity=number("capacity", int)))
+            sites.append((Site(name=name, lat_deg=number("lat_deg"), lon_deg=number("lon_deg"),
+                               alt_m=number("alt_m", default=0.0),
+                               min_elev_deg=number("min_elev_deg"),
+                               capacity=number("capacity", int)), line_no))
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(str(exc), path=str(path), line=line_no) from None
     if not sites:
         raise InputError("no sites in file", path=str(path))
-    return tuple(sites)
+    return sites
 
 
 def _unique_name(name: str, rows: dict[str, int], lines: dict[str, int], path: str,
