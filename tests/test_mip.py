@@ -255,3 +255,29 @@ def test_no_protocol_uses_an_access_point_before_the_plan_grants_it(protocol):
     assert h["coverage_gap_s"] == 0
     assert 1e3 * (140.0 - held_s) <= h["interruption_ms"] <= 141.5e3, h
     assert rep["packets"]["lost"] >= (140.0 - held_s) * RATE_PPS
+
+
+@pytest.mark.parametrize("protocol", ["mip", "fmip", "hmip"])
+def test_mobile_ip_goes_on_to_the_next_handover_when_the_planned_one_never_comes(protocol):
+    # against other truth the plan's C is gone by the time the plan grants it (40 s):
+    # SIGMA-SN drops those steps and takes B at 121 s; Mobile IP used to wait for C to
+    # the run's end, losing the 80 s B could carry
+    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0)])
+    c = LinkGeometry.constant("C", RANGE_A_KM, [(10.0, 25.0)])
+    b = LinkGeometry.constant("B", RANGE_A_KM, [(120.0, 300.0)])
+    steps = (Step(40.1, "ADDRESS_READY", "2001:db8:c::1", "C", 0),
+             Step(41.0, "SET_PRIMARY", "2001:db8:c::1", "C", 0),
+             Step(120.1, "ADDRESS_READY", "2001:db8:b::1", "B", 1),
+             Step(121.0, "SET_PRIMARY", "2001:db8:b::1", "B", 1))
+    replay = Replay("T", "2026-08-22T00:00:00Z", 200.0, (a, c, b), "A", "2001:db8:a::1",
+                    steps, (Handover(0, "A", "C", 41.0, False),
+                            Handover(1, "C", "B", 121.0, False)), address_setup_s=0.1)
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol=protocol, mip=mip)
+    skipped, made = rep["handovers"]
+    assert not skipped["made"] and made["made"] and made["to"] == "B"
+    assert made["break_s"] == 30.0 and made["coverage_gap_s"] == pytest.approx(90.0)
+    # B carries from its rise (granted at 120 s) plus the handover sequence to the end
+    assert rep["packets"]["delivered"] >= RATE_PPS * (30.0 + 80.0 - 1.0)
+    assert made["interruption_ms"] < 1e3 * (mip.t_l2_s + mip.ra_max_s + 2 * mip.ha_ap_s
+                                            + mip.ha_cn_s + 0.1)

@@ -232,6 +232,14 @@ class MobileIpHost:
                     return i, t_break
         rises = [(self._up_from(i, t_break), i) for i in due]
         t_up, i = min(rises)
+        # none of them is up again by the plan's grant (against other truth the plan's
+        # access point may be gone by then): wait for the first later handover whose
+        # access point is, as SIGMA-SN's replay drops the steps that cannot happen and
+        # goes on to the next handover, instead of waiting out the run
+        for j in range(due[-1] + 1, len(hos)):
+            if t_up < math.inf:
+                break
+            t_up, i = self._up_from(j, t_break), j
         return i, t_up
 
     def _up_from(self, i: int, t: float) -> float:
