@@ -258,21 +258,30 @@ def test_no_protocol_uses_an_access_point_before_the_plan_grants_it(protocol):
     assert rep["packets"]["lost"] >= (140.0 - held_s) * RATE_PPS
 
 
+def handed_on(ups: dict, hops: list, duration_s: float = 200.0) -> Replay:
+    """A terminal on the first access point of ``ups`` (name -> up spans), handed on by
+    ``hops``: ``(access point, ready_s, switch_s)``, its new address ready and added at
+    ``ready_s`` (0.1 s of setup after a rise), primary at ``switch_s``; no overlap."""
+    links = tuple(LinkGeometry.constant(ap, RANGE_A_KM, spans) for ap, spans in ups.items())
+    steps, hos, prev = [], [], links[0].ap
+    for k, (ap, ready_s, switch_s) in enumerate(hops):
+        address = f"2001:db8:{k + 1}::1"
+        steps += [Step(ready_s, "ADDRESS_READY", address, ap, k),
+                  Step(ready_s, "ADD_IP", address, ap, k),
+                  Step(switch_s, "SET_PRIMARY", address, ap, k)]
+        hos.append(Handover(k, prev, ap, switch_s, False))
+        prev = ap
+    return Replay("T", "2026-08-22T00:00:00Z", duration_s, links, links[0].ap,
+                  "2001:db8::1", tuple(steps), tuple(hos), address_setup_s=0.1)
+
+
 @pytest.mark.parametrize("protocol", ["mip", "fmip", "hmip"])
 def test_mobile_ip_goes_on_to_the_next_handover_when_the_planned_one_never_comes(protocol):
     # against other truth the plan's C is gone by the time the plan grants it (40 s):
     # SIGMA-SN drops those steps and takes B at 121 s; Mobile IP used to wait for C to
     # the run's end, losing the 80 s B could carry
-    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0)])
-    c = LinkGeometry.constant("C", RANGE_A_KM, [(10.0, 25.0)])
-    b = LinkGeometry.constant("B", RANGE_A_KM, [(120.0, 300.0)])
-    steps = (Step(40.1, "ADDRESS_READY", "2001:db8:c::1", "C", 0),
-             Step(41.0, "SET_PRIMARY", "2001:db8:c::1", "C", 0),
-             Step(120.1, "ADDRESS_READY", "2001:db8:b::1", "B", 1),
-             Step(121.0, "SET_PRIMARY", "2001:db8:b::1", "B", 1))
-    replay = Replay("T", "2026-08-22T00:00:00Z", 200.0, (a, c, b), "A", "2001:db8:a::1",
-                    steps, (Handover(0, "A", "C", 41.0, False),
-                            Handover(1, "C", "B", 121.0, False)), address_setup_s=0.1)
+    replay = handed_on({"A": [(0.0, 30.0)], "C": [(10.0, 25.0)], "B": [(120.0, 300.0)]},
+                       [("C", 40.1, 41.0), ("B", 120.1, 121.0)])
     mip = MipConfig()
     rep = simulate(replay, cbr(), protocol=protocol, mip=mip)
     skipped, made = rep["handovers"]
@@ -289,17 +298,8 @@ def test_an_access_point_held_and_risen_again_is_retaken_alike_by_every_protocol
     # (a new address then) and hands over to B at 121 s. Neither SIGMA-SN (old address,
     # still primary) nor Mobile IP (old CoA, still bound) checks that grant for an access
     # point it holds: both carry from the rise, under one assumption (docs/model.md)
-    a = LinkGeometry.constant("A", RANGE_A_KM, [(0.0, 30.0), (60.0, 100.0)])
-    b = LinkGeometry.constant("B", RANGE_A_KM, [(120.0, 300.0)])
-    steps = (Step(80.1, "ADDRESS_READY", "2001:db8:a::2", "A", 0),
-             Step(80.1, "ADD_IP", "2001:db8:a::2", "A", 0),
-             Step(81.0, "SET_PRIMARY", "2001:db8:a::2", "A", 0),
-             Step(120.1, "ADDRESS_READY", "2001:db8:b::1", "B", 1),
-             Step(120.1, "ADD_IP", "2001:db8:b::1", "B", 1),
-             Step(121.0, "SET_PRIMARY", "2001:db8:b::1", "B", 1))
-    replay = Replay("T", "2026-08-22T00:00:00Z", 200.0, (a, b), "A", "2001:db8:a::1", steps,
-                    (Handover(0, "A", "A", 81.0, False), Handover(1, "A", "B", 121.0, False)),
-                    address_setup_s=0.1)
+    replay = handed_on({"A": [(0.0, 30.0), (60.0, 100.0)], "B": [(120.0, 300.0)]},
+                       [("A", 80.1, 81.0), ("B", 120.1, 121.0)])
     first = {}
     for protocol in ("sigma", "mip", "fmip", "hmip"):
         log = simulate(replay, cbr(keep_trace=True), protocol=protocol,
