@@ -130,3 +130,35 @@ def test_what_nar_held_too_long_is_booked_as_buffer_expired_not_no_route():
     named = schema["properties"]["loss_causes"]["propertyNames"]["enum"]
     assert set(named) == set(CAUSES) | {"to_attacker"}
     jsonschema.validate(rep, schema)
+
+
+def test_on_gpm_core_over_nen_nar_drops_each_crossed_gap_but_its_buffers_worth(
+        shared_data, tmp_path):
+    # 6 h of the real GPM-CORE handed between NASA's NEN stations (host mode): every
+    # move after the first crosses a coverage gap of minutes. PAR tunnels from the break,
+    # NAR holds each packet fmip_buffer_s and delivers the last second's at the UNA: what
+    # it drops is each crossed gap's sends less that second, booked as buffer_expired
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan
+    from tests.test_real_scenarios import _toml_path, _write_scenario
+
+    nen = _toml_path(shared_data / "stations" / "nen_core_stations.csv")
+    path = _write_scenario(
+        tmp_path, "gpm-core-6h", elements=shared_data / "tle" / "gpm_core_2026-08-22.tle",
+        mode="host", policy="longest-visibility", duration_s=21600, mask_deg=5.0,
+        sites=f'site_files = ["{nen}"]\n')
+    plan = plan_scenario(load_scenario(path))
+    rate_pps = 2.0
+    cfg, mip = config_from_plan(plan, rate_pps=rate_pps)
+    fmip = compare_plan(plan, cfg, mip, protocols=("fmip",))["reports"]["fmip"]
+    causes = fmip["loss_causes"]
+    assert causes["no_route"] == 0, causes
+    # the gaps between passes (not the one from the last set to the run's end), each
+    # crossed by one move: the MH breaks as it starts and attaches L2 after it ends
+    gaps = [g for g in fmip["coverage_gaps"] if 0.0 < g["start_s"] and g["end_s"] < 21600.0]
+    breaks = sorted(h["break_s"] for h in fmip["handovers"] if h["made"])
+    assert len(gaps) >= 10 and all(g["start_s"] in breaks for g in gaps), (gaps, breaks)
+    expected = sum((g["duration_s"] + mip.t_l2_s - mip.fmip_buffer_s) * rate_pps for g in gaps)
+    assert causes["buffer_expired"] == pytest.approx(expected, abs=len(gaps)), causes
