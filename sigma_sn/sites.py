@@ -147,16 +147,18 @@ def parse_site(text: str, option: str = "--site") -> Site:
 
 def command_line_sites(stations=None, site_texts=None) -> tuple[Site, ...]:
     """Return the sites of ``--stations FILE`` (if given) followed by each ``--site``;
-    neither, or a name given twice, is an error."""
-    sites = list(read_sites_csv(stations)) if stations else []
-    sites += [parse_site(t) for t in site_texts or ()]
+    neither, or a name given twice, is an error (naming the file's line if it is there)."""
+    in_file = _read_sites_lines(stations) if stations else []
+    sites = [s for s, _ in in_file] + [parse_site(t) for t in site_texts or ()]
     if not sites:
         raise InputError("no sites: give --stations FILE or --site NAME=LAT,LON[,ALT_M]",
                          key="--site")
     names = [s.name for s in sites]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InputError(f"site {twice[0]!r} is given twice", key="--site")
+        line = {s.name: n for s, n in in_file}.get(twice[0])
+        where = "" if line is None else f" (on {stations}:{line} and by --site)"
+        raise InputError(f"site {twice[0]!r} is given twice{where}", key="--site")
     return tuple(sites)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from sigma_sn.errors import InputError
-from sigma_sn.sites import HorizonMask, Site, read_site_files, read_sites_csv
+from sigma_sn.sites import (HorizonMask, Site, command_line_sites, read_site_files,
+                            read_sites_csv)
 
 
 def test_reads_the_shared_station_lists(shared_data):
@@ -103,3 +106,11 @@ def test_a_name_two_site_files_both_give_is_refused_naming_both_files_and_lines(
     mine.write_text("name,lat_deg,lon_deg\nKiruna,67.86,20.96\n", encoding="utf-8")
     both = read_site_files([nen, mine])
     assert [s.name for s in both] == [s.name for s in read_sites_csv(nen)] + ["Kiruna"]
+
+
+def test_a_command_line_site_the_stations_file_has_is_refused_naming_its_line(shared_data):
+    nen = shared_data / "stations" / "nen_core_stations.csv"
+    with pytest.raises(InputError, match=r"--site: site 'Svalbard SG1 \(SG1S 11m\)' is given "
+                       rf"twice \(on {re.escape(str(nen))}:5 and by --site\)"):
+        command_line_sites(nen, ["Svalbard SG1 (SG1S 11m)=78.23,15.40"])
+    assert command_line_sites(nen, ["Kiruna=67.86,20.96"])[-1].name == "Kiruna"
