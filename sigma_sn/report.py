@@ -499,7 +499,9 @@ def simulation_section(results, *, max_rows: int = 5000) -> Section:
     title = " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " \
         + labels[-1]
     assumed = results.get("assumptions") if isinstance(results, dict) else None
+    causes = _loss_cause_rows(reports, labels)
     tables = [(f"Simulation: {title}", metrics),
+              *([("Packets lost, by cause", causes)] if causes else []),
               *([("Assumptions each protocol ran under (one timing block for all)",
                   [{"protocol": plot.PROTOCOL_LABEL.get(k, "every protocol"),
                     "assumptions": ", ".join(f"{n}={v}" for n, v in d.items())}
@@ -520,6 +522,19 @@ def simulation_section(results, *, max_rows: int = 5000) -> Section:
                        f"{len(load['satellites'])})", load["satellites"][:SERIES_SATELLITES]))
         figures.append(("per-satellite load over time", load_figure(load)))
     return Section(tuple(tables), tuple(figures))
+
+
+def _loss_cause_rows(reports: dict, labels: list) -> list[dict]:
+    """One row per loss cause that any report has (in the order of
+    :data:`sigma_sn.sim.model.CAUSES`, then others such as ``to_attacker``), one column
+    per protocol, so that FMIPv6's expired NAR buffer (``buffer_expired``) reads apart
+    from a missing route (``no_route``)."""
+    from sigma_sn.sim.model import CAUSES
+
+    named = {c for r in reports.values() for c, n in r.get("loss_causes", {}).items() if n}
+    order = [c for c in CAUSES if c in named] + sorted(named - set(CAUSES))
+    return [{"cause": c, **{label: r.get("loss_causes", {}).get(c, 0)
+                            for label, r in zip(labels, reports.values())}} for c in order]
 
 
 #: the columns every sweep CSV has (``param2, value2`` are optional)

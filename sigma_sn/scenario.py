@@ -22,7 +22,7 @@ from sigma_sn.planner.kinds import (LINK_KEYS, PATH_POLICIES, POLICIES_BY_MODE,
 from sigma_sn.propagate import as_utc
 from sigma_sn.sim.mip import ACCESS_FIELDS, MipConfig, access_from_timing
 from sigma_sn.sim.model import SimConfig
-from sigma_sn.sites import HorizonMask, Site, read_sites_csv
+from sigma_sn.sites import HorizonMask, Site, read_site_files, read_sites_csv
 
 _TOP = {"name", "mode", "policy", "elements", "site_files", "sites", "mobiles", "window",
         "timing", "selection", "addresses", "link", "traffic", "mip", "security", "failures",
@@ -422,9 +422,7 @@ def _horizon(r: _Reader) -> HorizonMask:
 
 
 def _sites(top: _Reader, site_files, where: str) -> list[Site]:
-    sites: list[Site] = []
-    for p in site_files:
-        sites.extend(read_sites_csv(p))
+    sites: list[Site] = list(read_site_files(site_files))
     rows = top.table.get("sites", [])
     if not isinstance(rows, list):
         raise top.fail("sites", "must be an array of tables ([[sites]])")

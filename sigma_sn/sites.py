@@ -147,16 +147,18 @@ def parse_site(text: str, option: str = "--site") -> Site:
 
 def command_line_sites(stations=None, site_texts=None) -> tuple[Site, ...]:
     """Return the sites of ``--stations FILE`` (if given) followed by each ``--site``;
-    neither, or a name given twice, is an error."""
-    sites = list(read_sites_csv(stations)) if stations else []
-    sites += [parse_site(t) for t in site_texts or ()]
+    neither, or a name given twice, is an error (naming the file's line if it is there)."""
+    in_file = _read_sites_lines(stations) if stations else []
+    sites = [s for s, _ in in_file] + [parse_site(t) for t in site_texts or ()]
     if not sites:
         raise InputError("no sites: give --stations FILE or --site NAME=LAT,LON[,ALT_M]",
                          key="--site")
     names = [s.name for s in sites]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InputError(f"site {twice[0]!r} is given twice", key="--site")
+        line = {s.name: n for s, n in in_file}.get(twice[0])
+        where = "" if line is None else f" (on {stations}:{line} and by --site)"
+        raise InputError(f"site {twice[0]!r} is given twice{where}", key="--site")
     return tuple(sites)
 
 
@@ -169,6 +171,29 @@ def read_sites_csv(path) -> tuple[Site, ...]:
     so results keyed by name never merge two places; a suffixed name the file already
     uses is an error.
     """
+    return tuple(site for site, _ in _read_sites_lines(path))
+
+
+def read_site_files(paths) -> tuple[Site, ...]:
+    """The sites of several CSV files (:func:`read_sites_csv`), in order. A name that two
+    files both give is refused naming both files and lines: a repeat within one file is
+    numbered (``NAME #2``), but across files nothing says which place the name means."""
+    sites: list[Site] = []
+    where: dict[str, tuple[str, int]] = {}      # name -> (file, line) that gave it
+    for path in paths:
+        for site, line_no in _read_sites_lines(path):
+            if site.name in where:
+                first_path, first_line = where[site.name]
+                raise InputError(f"site {site.name!r} is also on {first_path}:{first_line}; "
+                                 "names must be unique across site files: rename one",
+                                 path=str(path), line=line_no)
+            where[site.name] = (str(path), line_no)
+            sites.append(site)
+    return tuple(sites)
+
+
+def _read_sites_lines(path) -> list[tuple[Site, int]]:
+    """Each site of the CSV file ``path`` with the line it is on (:func:`read_sites_csv`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -221,17 +246,17 @@ def read_sites_csv(path) -> tuple[Site, ...]:
             raise InputError("name: empty", path=str(path), line=line_no)
         name = _unique_name(name, rows_of, lines, str(path), line_no)
         try:
-            sites.append(Site(name=name, lat_deg=number("lat_deg"), lon_deg=number("lon_deg"),
-                              alt_m=number("alt_m", default=0.0),
-                              min_elev_deg=number("min_elev_deg"),
-                              capacity=number("capacity", int)))
+            sites.append((Site(name=name, lat_deg=number("lat_deg"), lon_deg=number("lon_deg"),
+                               alt_m=number("alt_m", default=0.0),
+                               min_elev_deg=number("min_elev_deg"),
+                               capacity=number("capacity", int)), line_no))
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(str(exc), path=str(path), line=line_no) from None
     if not sites:
         raise InputError("no sites in file", path=str(path))
-    return tuple(sites)
+    return sites
 
 
 def _unique_name(name: str, rows: dict[str, int], lines: dict[str, int], path: str,

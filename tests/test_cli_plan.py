@@ -80,6 +80,18 @@ def test_bad_scenario_exits_2_naming_file_and_key(tmp_path, capsys, body, says):
     assert "Traceback" not in err
 
 
+def test_a_site_name_repeated_across_site_files_exits_2_naming_both(tmp_path, capsys):
+    body = GOOD.split("[[sites]]")[0] + 'site_files = ["one.csv", "two.csv"]\n' + \
+        GOOD[GOOD.index("[window]"):] + "duration_s = 60\n"
+    (tmp_path / "one.csv").write_text("name,lat_deg,lon_deg\nT,1,2\nU,3,4\n")
+    (tmp_path / "two.csv").write_text("name,lat_deg,lon_deg\nV,5,6\nU,7,8\n")
+    path = _scenario(tmp_path, body)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sigma-sn plan: error: {tmp_path / 'two.csv'}:3: site 'U' is also "
+                          f"on {tmp_path / 'one.csv'}:3"), err
+
+
 def test_bad_override_exits_2_naming_the_option(capsys):
     assert main(["plan", SCENARIO, "--min-elev", "95"]) == 2
     assert "sigma-sn plan: error: --min-elev: must be in [-90, 90)" in capsys.readouterr().err

@@ -179,3 +179,22 @@ def test_a_comparison_report_states_what_each_protocol_ran_under(tmp_path):
     assert [r["protocol"] for r in rows] == ["every protocol", "SIGMA-SN", "MIPv6", "FMIPv6",
                                              "HMIPv6"]
     assert "dad_s=0.0" in rows[0]["assumptions"]
+
+
+def test_a_comparison_report_lists_the_packets_lost_by_cause():
+    from sigma_sn.compare import compare_replay
+    from sigma_sn.report import simulation_section
+    from tests.test_sim import cbr, two_path_replay
+
+    # a hard handover over a 240 s gap: FMIPv6's NAR holds each packet 1 s, then drops it
+    replay = two_path_replay(los_a_s=60.0, aos_b_s=300.0, sp_s=300.5, duration_s=400.0)
+    results = compare_replay(replay, cbr())
+    section = simulation_section(results)
+    caption, rows = next(t for t in section.tables if t[0] == "Packets lost, by cause")
+    by_cause = {r["cause"]: r for r in rows}
+    assert by_cause["buffer_expired"]["FMIPv6"] == \
+        results["reports"]["fmip"]["loss_causes"]["buffer_expired"] > 0
+    assert by_cause["buffer_expired"]["SIGMA-SN"] == 0
+    assert "no_route" not in by_cause            # nobody lost a packet for want of a route
+    for label, key in (("SIGMA-SN", "sigma"), ("MIPv6", "mip"), ("FMIPv6", "fmip")):
+        assert sum(r[label] for r in rows) == results["reports"][key]["packets"]["lost"]

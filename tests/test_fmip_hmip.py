@@ -3,10 +3,15 @@ test_sim: A up until 60 s, B from 20 s; every baseline breaks at A's LOS."""
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+
+import jsonschema
 import pytest
 
 from sigma_sn.geometry import C_KM_S
 from sigma_sn.sim import MipConfig, simulate
+from sigma_sn.sim.model import CAUSES
 from tests.test_sim import (RANGE_A_KM, RANGE_B_KM, RATE_PPS, TERRESTRIAL_S, cbr,
                             two_path_replay)
 
@@ -102,3 +107,58 @@ def test_nar_drops_what_it_held_past_its_lifetime_and_a_bad_lifetime_is_refused(
     assert long["latency_ms"]["max"] > 1e3 * 1.5
     with pytest.raises(ValueError, match="fmip_buffer_s"):
         MipConfig(fmip_buffer_s=-1.0)
+
+
+def test_what_nar_held_too_long_is_booked_as_buffer_expired_not_no_route():
+    # the MH comes 240 s after the break: NAR holds each packet fmip_buffer_s, then drops
+    # it; that is its own cause, apart from no_route (nothing could carry the packet)
+    replay = two_path_replay(los_a_s=GAP_FROM_S, aos_b_s=GAP_TO_S, sp_s=GAP_TO_S + 0.5,
+                             duration_s=400.0)
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol="fmip", mip=mip)
+    causes = rep["loss_causes"]
+    assert causes["no_route"] == 0, causes
+    # sent from the break (PAR tunnels from there) until fmip_buffer_s before the MH is
+    # back on B (its UNA: L2 and one way up B); the last second's packets NAR delivers
+    una_s = GAP_TO_S + mip.t_l2_s + D_B_S
+    expired = (una_s - mip.fmip_buffer_s - GAP_FROM_S) * RATE_PPS
+    assert causes["buffer_expired"] == pytest.approx(expired, abs=3), causes
+    assert sum(causes.values()) == rep["packets"]["lost"]
+    # the report schema names every cause a report can hold, this one too
+    schema = json.loads((importlib.resources.files("sigma_sn") / "schemas" / "report-1.json")
+                        .read_text())
+    named = schema["properties"]["loss_causes"]["propertyNames"]["enum"]
+    assert set(named) == set(CAUSES) | {"to_attacker"}
+    jsonschema.validate(rep, schema)
+
+
+def test_on_gpm_core_over_nen_nar_drops_each_crossed_gap_but_its_buffers_worth(
+        shared_data, tmp_path):
+    # 6 h of the real GPM-CORE handed between NASA's NEN stations (host mode): every
+    # move after the first crosses a coverage gap of minutes. PAR tunnels from the break,
+    # NAR holds each packet fmip_buffer_s and delivers the last second's at the UNA: what
+    # it drops is each crossed gap's sends less that second, booked as buffer_expired
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan
+    from tests.test_real_scenarios import _toml_path, _write_scenario
+
+    nen = _toml_path(shared_data / "stations" / "nen_core_stations.csv")
+    path = _write_scenario(
+        tmp_path, "gpm-core-6h", elements=shared_data / "tle" / "gpm_core_2026-08-22.tle",
+        mode="host", policy="longest-visibility", duration_s=21600, mask_deg=5.0,
+        sites=f'site_files = ["{nen}"]\n')
+    plan = plan_scenario(load_scenario(path))
+    rate_pps = 2.0
+    cfg, mip = config_from_plan(plan, rate_pps=rate_pps)
+    fmip = compare_plan(plan, cfg, mip, protocols=("fmip",))["reports"]["fmip"]
+    causes = fmip["loss_causes"]
+    assert causes["no_route"] == 0, causes
+    # the gaps between passes (not the one from the last set to the run's end), each
+    # crossed by one move: the MH breaks as it starts and attaches L2 after it ends
+    gaps = [g for g in fmip["coverage_gaps"] if 0.0 < g["start_s"] and g["end_s"] < 21600.0]
+    breaks = sorted(h["break_s"] for h in fmip["handovers"] if h["made"])
+    assert len(gaps) >= 10 and all(g["start_s"] in breaks for g in gaps), (gaps, breaks)
+    expected = sum((g["duration_s"] + mip.t_l2_s - mip.fmip_buffer_s) * rate_pps for g in gaps)
+    assert causes["buffer_expired"] == pytest.approx(expected, abs=len(gaps)), causes

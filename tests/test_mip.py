@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sigma_sn.geometry import C_KM_S
@@ -255,3 +256,58 @@ def test_no_protocol_uses_an_access_point_before_the_plan_grants_it(protocol):
     assert h["coverage_gap_s"] == 0
     assert 1e3 * (140.0 - held_s) <= h["interruption_ms"] <= 141.5e3, h
     assert rep["packets"]["lost"] >= (140.0 - held_s) * RATE_PPS
+
+
+def handed_on(ups: dict, hops: list, duration_s: float = 200.0) -> Replay:
+    """A terminal on the first access point of ``ups`` (name -> up spans), handed on by
+    ``hops``: ``(access point, ready_s, switch_s)``, its new address ready and added at
+    ``ready_s`` (0.1 s of setup after a rise), primary at ``switch_s``; no overlap."""
+    links = tuple(LinkGeometry.constant(ap, RANGE_A_KM, spans) for ap, spans in ups.items())
+    steps, hos, prev = [], [], links[0].ap
+    for k, (ap, ready_s, switch_s) in enumerate(hops):
+        address = f"2001:db8:{k + 1}::1"
+        steps += [Step(ready_s, "ADDRESS_READY", address, ap, k),
+                  Step(ready_s, "ADD_IP", address, ap, k),
+                  Step(switch_s, "SET_PRIMARY", address, ap, k)]
+        hos.append(Handover(k, prev, ap, switch_s, False))
+        prev = ap
+    return Replay("T", "2026-08-22T00:00:00Z", duration_s, links, links[0].ap,
+                  "2001:db8::1", tuple(steps), tuple(hos), address_setup_s=0.1)
+
+
+@pytest.mark.parametrize("protocol", ["mip", "fmip", "hmip"])
+def test_mobile_ip_goes_on_to_the_next_handover_when_the_planned_one_never_comes(protocol):
+    # against other truth the plan's C is gone by the time the plan grants it (40 s):
+    # SIGMA-SN drops those steps and takes B at 121 s; Mobile IP used to wait for C to
+    # the run's end, losing the 80 s B could carry
+    replay = handed_on({"A": [(0.0, 30.0)], "C": [(10.0, 25.0)], "B": [(120.0, 300.0)]},
+                       [("C", 40.1, 41.0), ("B", 120.1, 121.0)])
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol=protocol, mip=mip)
+    skipped, made = rep["handovers"]
+    assert not skipped["made"] and made["made"] and made["to"] == "B"
+    assert made["break_s"] == 30.0 and made["coverage_gap_s"] == pytest.approx(90.0)
+    # B carries from its rise (granted at 120 s) plus the handover sequence to the end
+    assert rep["packets"]["delivered"] >= RATE_PPS * (30.0 + 80.0 - 1.0)
+    assert made["interruption_ms"] < 1e3 * (mip.t_l2_s + mip.ra_max_s + 2 * mip.ha_ap_s
+                                            + mip.ha_cn_s + 0.1)
+
+
+def test_an_access_point_held_and_risen_again_is_retaken_alike_by_every_protocol():
+    # A sets at 30 s and rises again at 60 s; the plan grants its next pass only at 80 s
+    # (a new address then) and hands over to B at 121 s. Neither SIGMA-SN (old address,
+    # still primary) nor Mobile IP (old CoA, still bound) checks that grant for an access
+    # point it holds: both carry from the rise, under one assumption (docs/model.md)
+    replay = handed_on({"A": [(0.0, 30.0), (60.0, 100.0)], "B": [(120.0, 300.0)]},
+                       [("A", 80.1, 81.0), ("B", 120.1, 121.0)])
+    first = {}
+    for protocol in ("sigma", "mip", "fmip", "hmip"):
+        log = simulate(replay, cbr(keep_trace=True), protocol=protocol,
+                       mip=MipConfig())["_trace"]
+        arrival = log.arrival_s[~np.isnan(log.arrival_s)]
+        first[protocol] = arrival[(arrival > 30.0) & (arrival < 100.0)].min()
+        assert arrival[arrival > 100.0].min() < 122.0, protocol     # and all go on to B
+    # the first packet over A's second pass lands within a packet interval of its rise
+    # (plus the link's delay), in every protocol
+    assert all(60.0 < t <= 60.0 + RANGE_A_KM / C_KM_S + 1.0 / RATE_PPS
+               for t in first.values()), first

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from sigma_sn.errors import InputError
-from sigma_sn.sites import HorizonMask, Site, read_sites_csv
+from sigma_sn.sites import (HorizonMask, Site, command_line_sites, read_site_files,
+                            read_sites_csv)
 
 
 def test_reads_the_shared_station_lists(shared_data):
@@ -86,3 +89,28 @@ def test_a_suffixed_name_that_is_taken_is_refused_naming_file_and_line(tmp_path)
     p.write_text("name,lat_deg,lon_deg\nA,1,2\nA #2,3,4\nA,5,6\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"s\.csv:4: .*'A'.*line 2.*'A #2'.*line 3"):
         read_sites_csv(p)
+
+
+def test_a_name_two_site_files_both_give_is_refused_naming_both_files_and_lines(
+        shared_data, tmp_path):
+    # NEN's Svalbard (line 5 of the shared list) again in a user's own file, on line 3
+    nen = shared_data / "stations" / "nen_core_stations.csv"
+    mine = tmp_path / "mine.csv"
+    mine.write_text("name,lat_deg,lon_deg\nKiruna,67.86,20.96\n"
+                    "Svalbard SG1 (SG1S 11m),78.23,15.40\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_site_files([nen, mine])
+    assert (err.value.path, err.value.line) == (str(mine), 3)
+    assert f"{nen}:5" in str(err.value) and "'Svalbard SG1 (SG1S 11m)'" in str(err.value)
+    # apart, each file reads; together without the repeat, in order
+    mine.write_text("name,lat_deg,lon_deg\nKiruna,67.86,20.96\n", encoding="utf-8")
+    both = read_site_files([nen, mine])
+    assert [s.name for s in both] == [s.name for s in read_sites_csv(nen)] + ["Kiruna"]
+
+
+def test_a_command_line_site_the_stations_file_has_is_refused_naming_its_line(shared_data):
+    nen = shared_data / "stations" / "nen_core_stations.csv"
+    with pytest.raises(InputError, match=r"--site: site 'Svalbard SG1 \(SG1S 11m\)' is given "
+                       rf"twice \(on {re.escape(str(nen))}:5 and by --site\)"):
+        command_line_sites(nen, ["Svalbard SG1 (SG1S 11m)=78.23,15.40"])
+    assert command_line_sites(nen, ["Kiruna=67.86,20.96"])[-1].name == "Kiruna"

@@ -31,7 +31,8 @@ from collections import deque
 from sigma_sn.sim.mip import BU_BYTES, TUNNEL_BYTES, MobileIpHost
 
 # Wire sizes (bytes), IPv6 header included: ICMPv6 (RFC 5568 §6.1) with a link-layer
-# or prefix option, and mobility-header messages (§6.2) sized as the BU
+# or prefix option, and mobility-header messages (§6.2: HI and HAck §6.2.1.1-2, FBU
+# §6.2.2, FBack §6.2.3) sized as the BU
 RTSOLPR_BYTES = 40 + 8 + 8
 PRRTADV_BYTES = 40 + 8 + 8 + 32
 UNA_BYTES = 40 + 8 + 16 + 8
@@ -77,10 +78,10 @@ class FastHost(MobileIpHost):
         m = self.moves[k]
         t_nar = t_par + self.mip.par_nar_s
         if t_nar < self.una_at[k]:
-            # RFC 5568 §6.2.1: HI's U flag asks NAR to buffer for the MH until its UNA;
-            # the RFC bounds neither the buffer's size nor its holding time, so both are
-            # parameters. Held past fmip_buffer_s a packet is dropped, as the other
-            # protocols lose what is sent into a coverage gap
+            # RFC 5568 §6.2.1.1: HI's U (buffer) flag asks NAR to buffer for the MH until
+            # its UNA; the RFC bounds neither the buffer's size nor its holding time, so
+            # both are parameters. Held past fmip_buffer_s a packet is dropped, as the
+            # other protocols lose what is sent into a coverage gap
             held, life_s = self._held[k], self.mip.fmip_buffer_s
             while held and held[0] + life_s <= t_nar:
                 held.popleft()                        # expired: no longer takes space
@@ -88,7 +89,7 @@ class FastHost(MobileIpHost):
                 return m.to_ap, t_nar, "queue_overflow"   # NAR's buffer for the MH is full
             held.append(t_nar)
             if self.una_at[k] - t_nar > life_s:
-                return m.to_ap, t_nar + life_s, "no_route"    # the MH did not come in time
+                return m.to_ap, t_nar + life_s, "buffer_expired"   # the MH came too late
         arrival, cause = self.links[m.to_ap].send(max(t_nar, self.una_at[k]),
                                                   size + 2 * TUNNEL_BYTES, "down")
         if cause is None and self.attached(arrival) != m.to_ap:

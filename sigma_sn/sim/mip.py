@@ -73,7 +73,7 @@ class MipConfig:
     fmip_mode: str = "predictive"     # FMIPv6 (RFC 5568 §3.1): predictive or reactive
     fmip_buffer_pkts: int = 1000      # FMIPv6: NAR buffer for the MH until its UNA
     # FMIPv6: how long NAR holds a packet for the MH before dropping it. RFC 5568 leaves
-    # the buffer's size and time to the router (HI's U flag, §6.2.1, only asks NAR to
+    # the buffer's size and time to the router (HI's U flag, §6.2.1.1, only asks NAR to
     # buffer); 1 s covers the handover NAR buffers for (L2 + UNA, ~0.1 s here; ~273 ms
     # measured, DESIGN.md) several times over and no coverage gap of minutes
     fmip_buffer_s: float = 1.0
@@ -232,6 +232,14 @@ class MobileIpHost:
                     return i, t_break
         rises = [(self._up_from(i, t_break), i) for i in due]
         t_up, i = min(rises)
+        # none of them is up again by the plan's grant (against other truth the plan's
+        # access point may be gone by then): wait for the first later handover whose
+        # access point is, as SIGMA-SN's replay drops the steps that cannot happen and
+        # goes on to the next handover, instead of waiting out the run
+        for j in range(due[-1] + 1, len(hos)):
+            if t_up < math.inf:
+                break
+            t_up, i = self._up_from(j, t_break), j
         return i, t_up
 
     def _up_from(self, i: int, t: float) -> float:

@@ -64,9 +64,11 @@ HB_STREAM = 0x4842
 #: a real rise within this of the plan's is the plan's (the same windows, rounded apart)
 RISE_TOLERANCE_S = 1e-6
 
-# new causes go at the end: a packet log stores the index
+# new causes go at the end: a packet log stores the index. ``buffer_expired``: FMIPv6's
+# NAR held the packet for the MH past ``fmip_buffer_s`` (a route existed, the MH did not
+# come in time), apart from ``no_route`` so a reader can tell the two apart
 CAUSES = ("link_down", "queue_overflow", "random_loss", "no_route", "coa_gone",
-          "ingress_filtered", "out_of_the_blue", "association_aborted")
+          "ingress_filtered", "out_of_the_blue", "association_aborted", "buffer_expired")
 
 
 @dataclass(frozen=True)
