@@ -25,7 +25,7 @@ from typing import Iterator, Union
 import numpy as np
 
 from sigma_sn import columnar
-from sigma_sn.planner.rows import Table
+from sigma_sn.planner.rows import Coded, Table, utc_texts
 
 #: a chunk's text: one cell matrix (rows of one shape) or each row's bytes
 Text = Union[np.ndarray, list]
@@ -102,8 +102,9 @@ def _chunks(rows: list | Table) -> Iterator[slice]:
     """Slices of ``rows`` of about CHUNK_ROWS rows each, a row's nested rows counted."""
     size = np.ones(len(rows), np.int64)
     columns = rows.columns() if isinstance(rows, Table) else None
-    if columns is not None:   # a fixed number of nested rows per row
-        size += sum(n for _, n in columns[1].values())
+    if columns is not None:   # a number of nested rows per row, or offsets
+        for _, per in columns[1].values():
+            size += per if isinstance(per, int) else np.diff(per)
     else:
         size = _sizes(rows, size)
     ends = np.cumsum(size)
@@ -150,8 +151,8 @@ def _table(rows: Table, level: int) -> Text:
     cells = []
     for key in keys:
         if key in nested:
-            child, n = nested[key]
-            cells.append(_fixed_lists(len(rows), n, child, level + 1))
+            child, per = nested[key]
+            cells.append(_nested_lists(len(rows), per, child, level + 1))
         else:
             cells.append(_values(columns[key], level + 1))
     return _laid_out(keys, cells, len(rows), level)
@@ -193,8 +194,13 @@ def _row_bytes(matrix: np.ndarray) -> list:
     return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
-def _values(col: list, level: int) -> Text:
-    """The cells of one key's values, each nested ``level`` deep."""
+def _values(col, level: int) -> Text:
+    """The cells of one key's values (a list, an array or :class:`Coded`), each nested
+    ``level`` deep."""
+    if isinstance(col, Coded):
+        return _coded(col)
+    if isinstance(col, np.ndarray):
+        return _array(col, level)
     kinds = set(map(type, col))
     if kinds == {str}:
         return _strings(col)
@@ -216,6 +222,45 @@ def _values(col: list, level: int) -> Text:
     return _texts([_dump(v, level) for v in col])
 
 
+def _array(x: np.ndarray, level: int) -> Text:
+    """:func:`_values` of an array: numbers (repr's text, as json writes a float), or
+    ASCII text (``S``) that needs no escaping; anything else as the list of its values."""
+    kind = x.dtype.kind
+    if kind == "f" and np.isfinite(x).all():
+        return columnar.exact(x)
+    if kind == "i":
+        return columnar.cells(x.astype(np.int64).astype(bytes))
+    if kind == "b":
+        return columnar.booleans(x)
+    if kind == "S":
+        raw = columnar.cells(x)
+        if not _unsafe(raw).any():
+            return columnar.quoted(raw)
+        return _strings(utc_texts(x))
+    return _values(x.tolist(), level)
+
+
+def _coded(col: Coded) -> np.ndarray:
+    """:func:`_values` of coded strings: each distinct text made once, a part's cells
+    taken by code and the parts laid side by side (their NUL padding drops out)."""
+    plain = all(t.isascii() and t.isprintable() and '"' not in t and "\\" not in t
+                for texts in col.texts for t in texts)
+    if plain:
+        return columnar.quoted(np.hstack([columnar.Lookup(t)[c]
+                                          for c, t in zip(col.codes, col.texts)]))
+    if len(col.codes) == 1:
+        return columnar.Lookup(columnar.json_texts(col.texts[0]))[col.codes[0]]
+    return _strings(col.tolist())
+
+
+def _unsafe(raw: np.ndarray) -> np.ndarray:
+    """Where a cell matrix holds a byte json would escape (NUL is padding)."""
+    bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
+    for byte in _MUST_ESCAPE:
+        bad |= raw == byte
+    return bad
+
+
 def _strings(col: list) -> np.ndarray:
     """JSON strings: as they are in quotes when printable ASCII with nothing to escape
     (names, times, addresses), else through :func:`json.dumps`."""
@@ -224,12 +269,8 @@ def _strings(col: list) -> np.ndarray:
     except UnicodeEncodeError:
         raw = None
     # a NUL inside a string would pass for padding: such strings go to json
-    if raw is not None and "\x00" not in "".join(col):
-        bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
-        for byte in _MUST_ESCAPE:
-            bad |= raw == byte
-        if not bad.any():
-            return columnar.quoted(raw)
+    if raw is not None and "\x00" not in "".join(col) and not _unsafe(raw).any():
+        return columnar.quoted(raw)
     distinct, codes = columnar.factorized(col)
     return columnar.Lookup(columnar.json_texts(distinct))[codes]
 
@@ -248,11 +289,13 @@ def _nested(col: list, children: list, level: int) -> Text:
     return _lists(counts, _rows(children, level + 1), level)
 
 
-def _fixed_lists(n: int, per_row: int, children: Table, level: int) -> Text:
-    """``n`` lists of ``per_row`` rows each of the table ``children``."""
-    if not per_row or not n:
+def _nested_lists(n: int, per, children: Table, level: int) -> Text:
+    """``n`` lists of rows of the table ``children``: ``per`` rows each, or as the
+    offsets ``per`` cut them."""
+    if not n or not len(children):
         return b"[]"
-    return _lists(np.full(n, per_row, np.int64), _rows(children, level + 1), level)
+    counts = np.full(n, per, np.int64) if isinstance(per, int) else np.diff(per)
+    return _lists(counts, _rows(children, level + 1), level)
 
 
 def _lists(counts: np.ndarray, text: Text, level: int) -> Text:

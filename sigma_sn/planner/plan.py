@@ -178,23 +178,13 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         job["path_delay"] = lambda i, t_s: aw.delay_ms_at(order[i], t_s)
         job["anchor_rtt"] = aw.rtt_s
     t0 = time.perf_counter()
-    cols: dict = {}
-    made: dict[str, list[dict]] = {}
-
-    def candidate_rows(mobile: str) -> list[dict]:
-        if mobile in made:
-            return made.pop(mobile)
-        if not cols:  # rounded on first use: once workers are forked, not before
-            cols.update((k, rows.rounded(getattr(windows, k)[order]))
-                        for k in ("aos_s", "tca_s", "los_s", "max_elev_deg"))
-        lo, hi = spans[mobile]
-        return [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
-                for w, a, c, b, x in zip(ap_col[lo:hi], cols["aos_s"][lo:hi],
-                                         cols["tca_s"][lo:hi], cols["los_s"][lo:hi],
-                                         cols["max_elev_deg"][lo:hi])]
+    made: dict = {}   # the candidate rows' columns, rounded
 
     def make_candidate_rows() -> None:
-        made.update((m, candidate_rows(m)) for m in mobile_names)
+        # rounded on first use: once workers are forked, not before
+        if not made:
+            made.update((k, rows.rounded_array(getattr(windows, k)[order]))
+                        for k in rows.CANDIDATE_KEYS[1:])
 
     iid = {m: k for k, m in enumerate(mobile_names, start=1)}
     book = addresses.AddressBook(subnets)
@@ -213,21 +203,21 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     # groups, not group by group after each arrives
     meanwhile = (make_candidate_rows if (workers > 1 or compute.current().dask)
                  and not made else None)
-    out_mobiles, out_outages, out_updates = [], [], []
-    handovers = rows.Handovers()   # kept as columns: a day's million rows are made on use
+    built = rows.PlanRows(ap_names, book, iid)   # columns: a day's millions of rows are
+    # made on use, if ever
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
     with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats,
                                        meanwhile=meanwhile)) as done:
         for names, part in done:
             t0 = time.perf_counter()
-            got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
-                            candidate_rows=candidate_rows, handovers=handovers)
-            out_mobiles += got[0]
-            out_outages += got[1]
-            out_updates += got[2]
+            built.add(names, part)
             rows_s += time.perf_counter() - t0
-    out_handovers = handovers.table()
+    t0 = time.perf_counter()
+    make_candidate_rows()
+    tables = built.tables(rows.candidates(built.names, spans, ap_of[order], ap_names, made))
+    out_mobiles = tables["mobiles"]
+    rows_s += time.perf_counter() - t0
     sky.forget_grid()
     stats["select_s"] = stats.get("select_s", 0.0) + select_s
     stats["rows_s"] = rows_s
@@ -271,10 +261,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "sites": sorted(sites_out, key=lambda r: r["name"]),
         "access_points": [{"name": n, "prefix": str(subnets[n])}
                           for n in sorted(mentioned_aps)],
-        "mobiles": out_mobiles,          # by name: the groups were made in name order
-        "handovers": out_handovers,
-        "outages": out_outages,
-        "location_updates": out_updates,
+        **tables,   # mobiles by name (the groups were made in name order), handovers,
+        # outages and location updates by mobile
     }
     if path_policy:
         plan["inputs"]["parameters"]["path"] = {
