@@ -23,12 +23,13 @@ from operator import itemgetter
 from typing import Iterator, Union
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from sigma_sn import columnar
 from sigma_sn.planner.rows import Coded, Table, utc_texts
 
-#: a chunk's text: one cell matrix (rows of one shape) or each row's bytes
-Text = Union[np.ndarray, list]
+#: text: a cell matrix, a constant, rows laid out (:class:`_Laid`) or each row's bytes
+Text = Union[np.ndarray, bytes, list, "_Laid"]
 
 _PRINTABLE_LO, _PRINTABLE_HI = 0x20, 0x7E   # json escapes anything else (ensure_ascii)
 _MUST_ESCAPE = b'"\\'
@@ -75,20 +76,19 @@ def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes]:
     """The list ``rows`` (dicts) nested ``level`` deep, a chunk of rows at a time."""
     yield b"["
     item = _indent(level + 1)
-    first = b"\n" + item
+    first, sep = b"\n" + item, b",\n" + item
     for part in _chunks(rows):
-        text = _rows(_part(rows, part), level + 1)
-        sep = b",\n" + item
-        if isinstance(text, np.ndarray):
-            n = len(text)
-            lead = np.zeros((n, len(sep)), np.uint8)
-            lead[:] = np.frombuffer(sep, np.uint8)
+        # each row led by the separator; the list's first by ``first`` (a byte shorter)
+        text = _rows(_part(rows, part), level + 1, sep)
+        if isinstance(text, _Laid):
+            matrix = text.matrix()
             if first:
-                lead[0] = 0
-                lead[0, :len(first)] = np.frombuffer(first, np.uint8)
-            yield columnar.join([lead, text], n)
+                matrix[0, :len(sep)] = 0
+                matrix[0, :len(first)] = np.frombuffer(first, np.uint8)
+            yield _dropped(matrix)
         else:
-            yield (first or sep) + sep.join(text)
+            data = b"".join(text)
+            yield first + data[len(sep):] if first else data
         first = b""
     yield b"\n" + _indent(level) + b"]"
 
@@ -129,22 +129,84 @@ def _sizes(rows: list, size: np.ndarray) -> np.ndarray:
     return size
 
 
-def _rows(rows: list, level: int) -> Text:
+class _Laid:
+    """``n`` rows' text not yet laid out: parts side by side, each a constant (bytes), a
+    cell matrix (``n`` rows), another :class:`_Laid` of ``n`` rows, or a :class:`_Block`.
+    :meth:`matrix` writes them once into one matrix: no part is copied twice."""
+
+    def __init__(self, parts: list, n: int):
+        self.parts, self.n = parts, n
+        self.width = sum(_width(p) for p in parts)
+
+    def matrix(self) -> np.ndarray:
+        out = np.empty((self.n, self.width), np.uint8)
+        _fill(out, self.parts)
+        return out
+
+
+class _Block:
+    """Lists of ``per`` rows each of ``rows`` (``n · per`` rows, each led by the list's
+    separator), one list per row: the first of each led by ``first`` instead."""
+
+    def __init__(self, per: int, rows: _Laid, first: bytes):
+        self.per, self.rows, self.first = per, rows, np.frombuffer(first, np.uint8)
+
+
+def _width(part) -> int:
+    if isinstance(part, bytes):
+        return len(part)
+    if isinstance(part, np.ndarray):
+        return part.shape[1]
+    if isinstance(part, _Block):
+        return part.per * part.rows.width
+    return part.width
+
+
+def _fill(out: np.ndarray, parts: list) -> None:
+    """Write ``parts`` side by side into ``out`` (``(..., width)``: rows, or rows of
+    lists of rows)."""
+    col, rows = 0, out.shape[:-1]
+    for p in parts:
+        w = _width(p)
+        if isinstance(p, bytes):
+            out[..., col:col + w] = np.frombuffer(p, np.uint8)
+        elif isinstance(p, np.ndarray):
+            out[..., col:col + w] = p.reshape(rows + (w,))
+        elif isinstance(p, _Block):   # each row's lists: the rows' last axis split
+            inner = p.rows.width
+            step = out.strides[-1]
+            view = as_strided(out[..., col:], rows + (p.per, inner),
+                              out.strides[:-1] + (inner * step, step))
+            _fill(view, p.rows.parts)
+            view[..., 0, :len(p.first)] = p.first
+        else:
+            _fill(out[..., col:col + w], p.parts)
+        col += w
+
+
+def _dropped(matrix: np.ndarray) -> bytes:
+    """A cell matrix's bytes, row after row, NUL padding dropped."""
+    flat = matrix.reshape(-1)
+    return flat[flat != 0].tobytes()
+
+
+def _rows(rows: list, level: int, lead: bytes = b"") -> Text:
     """The text of dicts ``rows``, each as an item of a list nested ``level - 1`` deep
-    (its braces at indent ``level``)."""
+    (its braces at indent ``level``), led by ``lead``."""
     if isinstance(rows, Table) and rows.columns() is not None:
-        return _table(rows, level)
+        return _table(rows, level, lead)
     keys = sorted(rows[0])
     if not keys or set(map(len, rows)) != {len(keys)}:
-        return _each(rows, level)
+        return _each(rows, level, lead)
     try:
         cols = [list(map(itemgetter(k), rows)) for k in keys]
     except KeyError:   # other keys
-        return _each(rows, level)
-    return _laid_out(keys, [_values(col, level + 1) for col in cols], len(rows), level)
+        return _each(rows, level, lead)
+    return _laid_out(keys, [_values(col, level + 1) for col in cols], len(rows), level,
+                     lead)
 
 
-def _table(rows: Table, level: int) -> Text:
+def _table(rows: Table, level: int, lead: bytes) -> Text:
     """:func:`_rows` of a table's columns."""
     columns, nested = rows.columns()
     keys = sorted(rows.keys)
@@ -155,35 +217,26 @@ def _table(rows: Table, level: int) -> Text:
             cells.append(_nested_lists(len(rows), per, child, level + 1))
         else:
             cells.append(_values(columns[key], level + 1))
-    return _laid_out(keys, cells, len(rows), level)
+    return _laid_out(keys, cells, len(rows), level, lead)
 
 
-def _laid_out(keys: list, cells: list, n: int, level: int) -> Text:
+def _laid_out(keys: list, cells: list, n: int, level: int, lead: bytes) -> Text:
     """Rows of ``keys`` from each key's cells (a matrix, a list of bytes or a constant)."""
     inner = b"\n" + _indent(level + 1)
     parts: list = []
     for k, (key, cell) in enumerate(zip(keys, cells)):
-        parts += [(b"," if k else b"{") + inner + _key(key), cell]
+        parts += [(b"," if k else lead + b"{") + inner + _key(key), cell]
     parts.append(b"\n" + _indent(level) + b"}")
     if all(not isinstance(p, list) for p in parts):
-        return _joined_matrix(parts, n)
-    texts = [p if isinstance(p, (bytes, list)) else _row_bytes(p) for p in parts]
+        return _Laid(parts, n)
+    texts = [p if isinstance(p, (bytes, list)) else _row_bytes(_Laid([p], n).matrix())
+             for p in parts]
     return [b"".join(t if isinstance(t, bytes) else t[i] for t in texts)
             for i in range(n)]
 
 
-def _each(rows: list, level: int) -> list:
-    return [_dump(r, level).encode() for r in rows]
-
-
-def _joined_matrix(parts: list, n: int) -> np.ndarray:
-    """One cell matrix of ``parts`` (matrices and constants) side by side."""
-    cols = []
-    for p in parts:
-        if isinstance(p, bytes):
-            p = np.broadcast_to(np.frombuffer(p, np.uint8), (n, len(p)))
-        cols.append(p)
-    return np.hstack(cols) if cols else np.zeros((n, 0), np.uint8)
+def _each(rows: list, level: int, lead: bytes) -> list:
+    return [lead + _dump(r, level).encode() for r in rows]
 
 
 def _row_bytes(matrix: np.ndarray) -> list:
@@ -286,7 +339,7 @@ def _nested(col: list, children: list, level: int) -> Text:
     counts = np.fromiter(map(len, col), np.int64, len(col))
     if not children:
         return b"[]"
-    return _lists(counts, _rows(children, level + 1), level)
+    return _lists(counts, children, level)
 
 
 def _nested_lists(n: int, per, children: Table, level: int) -> Text:
@@ -295,55 +348,38 @@ def _nested_lists(n: int, per, children: Table, level: int) -> Text:
     if not n or not len(children):
         return b"[]"
     counts = np.full(n, per, np.int64) if isinstance(per, int) else np.diff(per)
-    return _lists(counts, _rows(children, level + 1), level)
+    return _lists(counts, children, level)
 
 
-def _lists(counts: np.ndarray, text: Text, level: int) -> Text:
-    """Lists of ``counts`` rows each, their rows' text ``text``, nested ``level`` deep."""
+def _lists(counts: np.ndarray, children, level: int) -> Text:
+    """Lists of ``counts`` rows each of ``children`` (dicts or a table, in order), nested
+    ``level`` deep."""
     item = _indent(level + 1)
+    first, sep = b"[\n" + item, b",\n" + item   # the same length
     close = b"\n" + _indent(level) + b"]"
+    text = _rows(children, level + 1, sep)
     c = int(counts[0])
-    if isinstance(text, np.ndarray) and (counts == c).all():
-        # the same number in every list: one matrix, row by row
-        width = text.shape[1]
-        pre = np.zeros((c, len(item) + 2), np.uint8)
-        for k in range(c):
-            lead = (b",\n" if k else b"[\n") + item
-            pre[k, :len(lead)] = np.frombuffer(lead, np.uint8)
-        out = np.zeros((len(counts), c, pre.shape[1] + width), np.uint8)
-        out[:, :, :pre.shape[1]] = pre
-        out[:, :, pre.shape[1]:] = text.reshape(len(counts), c, width)
-        return _joined_matrix([out.reshape(len(counts), -1), close], len(counts))
-    sep = b",\n" + item
-    if isinstance(text, np.ndarray):
-        return _cut_lists(counts, text, b"[\n" + item, sep, close)
-    rows = text
-    out, k = [], 0
-    for n in counts.tolist():
-        out.append(b"[\n" + item + sep.join(rows[k:k + n]) + close if n else b"[]")
-        k += n
-    return out
-
-
-def _cut_lists(counts: np.ndarray, text: np.ndarray, first: bytes, sep: bytes,
-               close: bytes) -> list:
-    """Lists of ``counts`` rows each (rows of the cell matrix ``text``, in order): every row
-    led by ``first`` or ``sep`` (the same length), the matrix's bytes taken at once (NULs
-    dropped) and cut per list, not per row."""
-    lead = np.empty((len(text), len(sep)), np.uint8)
-    lead[:] = np.frombuffer(sep, np.uint8)
-    starts = np.cumsum(counts) - counts
+    if isinstance(text, _Laid) and (counts == c).all():
+        # the same number in every list: laid out in the rows' own matrix
+        return _Laid([_Block(c, text, first), close], len(counts))
     full = counts > 0
-    lead[starts[full]] = np.frombuffer(first, np.uint8)
-    matrix = np.hstack([lead, text])
-    keep = matrix != 0
-    flat = matrix[keep].tobytes()
-    row_ends = np.cumsum(keep.sum(axis=1))
-    a = np.zeros(len(counts), np.int64)
-    b = np.zeros(len(counts), np.int64)
-    a[full] = (row_ends - keep.sum(axis=1))[starts[full]]
-    b[full] = row_ends[starts[full] + counts[full] - 1]
-    return [flat[i:j] + close if i != j else b"[]" for i, j in zip(a.tolist(), b.tolist())]
+    starts = (np.cumsum(counts) - counts)[full]
+    if isinstance(text, _Laid):   # each list's rows in one piece of the matrix's bytes
+        matrix = text.matrix()
+        matrix[starts, :len(first)] = np.frombuffer(first, np.uint8)
+        keep = matrix != 0
+        flat = matrix[keep].tobytes()
+        size = np.add.reduceat(keep.view(np.uint8).reshape(-1), starts * matrix.shape[1],
+                               dtype=np.int64)
+        ends = np.cumsum(size).tolist()
+        pieces = [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    else:
+        pieces = [first + b"".join(text[a:a + k])[len(sep):]
+                  for a, k in zip(starts.tolist(), counts[full].tolist())]
+    out = [b"[]"] * len(counts)
+    for i, piece in zip(np.flatnonzero(full).tolist(), pieces):
+        out[i] = piece + close
+    return out
 
 
 __all__ = ["blocks"]
