@@ -60,7 +60,7 @@ class Coded:
         return parts[0] if len(parts) == 1 else list(map("".join, zip(*parts)))
 
 
-def _listed(column) -> list:
+def as_list(column) -> list:
     """A column's values as a list: lists as they are, arrays and codes made into Python
     values, ASCII text arrays (``*_utc``) into str."""
     if isinstance(column, list):
@@ -96,7 +96,7 @@ class Table(list):
 
     def column(self, key: str) -> list:
         """Every row's value of the (not nested) ``key``, without making the rows."""
-        return [r[key] for r in self] if self._made else _listed(self._columns[key])
+        return [r[key] for r in self] if self._made else as_list(self._columns[key])
 
     def slice(self, start: int, stop: int) -> Table:
         """Rows ``start:stop`` as a table over the same columns (before rows are made)."""
@@ -125,7 +125,7 @@ class Table(list):
                         ends = per.tolist()
                         cols.append([items[a:b] for a, b in zip(ends[:-1], ends[1:])])
                 else:
-                    cols.append(_listed(self._columns[k]))
+                    cols.append(as_list(self._columns[k]))
             list.extend(self, [dict(zip(self.keys, vals)) for vals in zip(*cols)])
             self._made, self._columns, self._nested = True, None, None
         return self
