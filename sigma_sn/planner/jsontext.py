@@ -87,8 +87,9 @@ def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes]:
                 matrix[0, :len(first)] = np.frombuffer(first, np.uint8)
             yield _dropped(matrix)
         else:
-            data = b"".join(text)
-            yield first + data[len(sep):] if first else data
+            if first:
+                text[0] = first + text[0][len(sep):]
+            yield b"".join(text)
         first = b""
     yield b"\n" + _indent(level) + b"]"
 
@@ -368,17 +369,16 @@ def _lists(counts: np.ndarray, children, level: int) -> Text:
         matrix = text.matrix()
         matrix[starts, :len(first)] = np.frombuffer(first, np.uint8)
         keep = matrix != 0
-        flat = matrix[keep].tobytes()
-        size = np.add.reduceat(keep.view(np.uint8).reshape(-1), starts * matrix.shape[1],
-                               dtype=np.int64)
-        ends = np.cumsum(size).tolist()
+        flat = memoryview(matrix[keep])
+        ends = np.cumsum([np.count_nonzero(keep[a:b]) for a, b in
+                          zip(starts.tolist(), (starts + counts[full]).tolist())]).tolist()
         pieces = [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
     else:
         pieces = [first + b"".join(text[a:a + k])[len(sep):]
                   for a, k in zip(starts.tolist(), counts[full].tolist())]
     out = [b"[]"] * len(counts)
     for i, piece in zip(np.flatnonzero(full).tolist(), pieces):
-        out[i] = piece + close
+        out[i] = b"".join((piece, close))
     return out
 
 
