@@ -17,6 +17,7 @@ types, rows of other keys) is left to :mod:`json`, value by value.
 
 from __future__ import annotations
 
+import functools
 import json
 from itertools import chain
 from operator import itemgetter
@@ -261,7 +262,7 @@ def _values(col, level: int) -> Text:
     if kinds == {float}:
         x = np.array(col, float)
         if np.isfinite(x).all():    # NaN and infinities: json's own words, below
-            return columnar.exact(x)
+            return _floats(x)
     elif kinds == {int}:
         try:
             return columnar.cells(np.array(col, np.int64).astype(bytes))
@@ -281,7 +282,7 @@ def _array(x: np.ndarray, level: int) -> Text:
     ASCII text (``S``) that needs no escaping; anything else as the list of its values."""
     kind = x.dtype.kind
     if kind == "f" and np.isfinite(x).all():
-        return columnar.exact(x)
+        return _floats(x)
     if kind == "i":
         return columnar.cells(x.astype(np.int64).astype(bytes))
     if kind == "b":
@@ -297,14 +298,43 @@ def _array(x: np.ndarray, level: int) -> Text:
 def _coded(col: Coded) -> np.ndarray:
     """:func:`_values` of coded strings: each distinct text made once, a part's cells
     taken by code and the parts laid side by side (their NUL padding drops out)."""
-    plain = all(t.isascii() and t.isprintable() and '"' not in t and "\\" not in t
-                for texts in col.texts for t in texts)
-    if plain:
-        return columnar.quoted(np.hstack([columnar.Lookup(t)[c]
-                                          for c, t in zip(col.codes, col.texts)]))
+    tables = [_text_cells(t) for t in col.texts]
+    if all(plain for plain, _ in tables):
+        return columnar.quoted(np.hstack([table[codes] for (_, table), codes
+                                          in zip(tables, col.codes)]))
     if len(col.codes) == 1:
         return columnar.Lookup(columnar.json_texts(col.texts[0]))[col.codes[0]]
     return _strings(col.tolist())
+
+
+@functools.lru_cache(maxsize=16)
+def _text_cells(texts: tuple) -> tuple[bool, columnar.Lookup]:
+    """Whether ``texts`` are JSON strings as they are in quotes (printable ASCII, nothing
+    to escape), and their cells: made once for every chunk of a plan (the names of the
+    access points, the mobiles, the actions)."""
+    joined = "".join(texts)
+    plain = joined.isascii() and joined.isprintable() and not {'"', "\\"} & set(joined)
+    return plain, columnar.Lookup(texts)
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    """``repr`` of finite floats (:func:`~sigma_sn.columnar.exact`), zeros taken from a
+    table: exact writes them with Python's repr, one at a time (every handover's outage
+    of a plan without one)."""
+    zero = x == 0
+    if not zero.any():
+        return columnar.exact(x)
+    zeros = _ZEROS[np.signbit(x[zero]).astype(np.int64)]
+    if zero.all():
+        return zeros
+    rest = columnar.exact(x[~zero])
+    out = np.zeros((len(x), max(rest.shape[1], zeros.shape[1])), np.uint8)
+    out[~zero, :rest.shape[1]] = rest
+    out[zero, :zeros.shape[1]] = zeros
+    return out
+
+
+_ZEROS = columnar.Lookup(("0.0", "-0.0"))
 
 
 def _unsafe(raw: np.ndarray) -> np.ndarray:
