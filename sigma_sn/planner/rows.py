@@ -368,7 +368,7 @@ class PlanRows:
         subnet's head and the identifier in hex where the book writes them so, else
         (another prefix's shape, a big identifier) each distinct one from the book."""
         iid = [self.iid[m] for m in self.names]
-        used = np.unique(ap).tolist()
+        used = np.flatnonzero(np.bincount(ap, minlength=len(self.ap_names))).tolist()
         heads = dict(zip(used, (self.book.head(self.ap_names[a]) for a in used)))
         if all(h is not None for h in heads.values()) and all(1 <= i < 0x10000 for i in iid):
             return Coded([ap, mob], [[heads.get(a, "") for a in range(len(self.ap_names))],
