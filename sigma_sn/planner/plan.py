@@ -276,7 +276,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     return plan
 
 
-def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list[dict]:
+def _path_changes(aw, sat_windows, mobile_rows: rows.Table, mobile_names,
+                  sat_names) -> list[dict]:
     """The ``path_changes`` of a gateway-anchored plan (docs/plan-format.md): inside each
     serving interval, every routing step where the quickest path under the gateway moves
     to another satellite; by mobile, then time."""
@@ -289,16 +290,20 @@ def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list
     by_pair: dict[tuple[int, int], list[int]] = {}
     for k in np.lexsort((w.aos_s, w.sat, w.site)).tolist():
         by_pair.setdefault((int(w.site[k]), int(w.sat[k])), []).append(k)
+    # the serving intervals from the mobiles' columns (no candidate row is made)
+    serving, offsets = mobile_rows.columns()[1]["serving"]
+    ap, from_s, to_s = (serving.column(k) for k in ("ap", "from_s", "to_s"))
     out = []
-    for m in mobile_rows:
-        term = term_index[m["name"]]
-        for s in m["serving"]:
-            mine = by_pair[(term, gw_index[s["ap"]])]
+    for name, lo, hi in zip(mobile_rows.column("name"), offsets[:-1].tolist(),
+                            offsets[1:].tolist()):
+        term = term_index[name]
+        for gateway, start_s, end_s in zip(ap[lo:hi], from_s[lo:hi], to_s[lo:hi]):
+            mine = by_pair[(term, gw_index[gateway])]
             # the anchor window the interval lies in: the last to rise at or before it
-            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], s["from_s"] + 1e-6,
+            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], start_s + 1e-6,
                                                 side="right")) - 1)]
-            for t, a, b, da, db in path_changes(aw, k, s["from_s"], s["to_s"]):
-                out.append({"mobile": m["name"], "gateway": s["ap"], "t_s": _r(t),
+            for t, a, b, da, db in path_changes(aw, k, start_s, end_s):
+                out.append({"mobile": name, "gateway": gateway, "t_s": _r(t),
                             "from": sat_names[int(sat_windows.sat[a])],
                             "to": sat_names[int(sat_windows.sat[b])],
                             "from_delay_ms": _r(da), "to_delay_ms": _r(db)})
