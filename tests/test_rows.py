@@ -143,3 +143,40 @@ def test_edits_to_ragged_nested_rows_stick():
     table[1]["rows"].append({"ap": "C"})
     assert table[2]["rows"][0]["t_s"] == -1.0 and table[1]["rows"] == [{"ap": "C"}]
     assert table.columns() is None and table[0] == rows[0]
+
+
+class _NoHeads:
+    """An address book that writes every address whole (as for a prefix whose addresses
+    are not its subnet's text and the identifier in hex)."""
+
+    def __init__(self, book):
+        self.book = book
+
+    def head(self, ap):
+        return None
+
+    def address(self, ap, interface_id):
+        return self.book.address(ap, interface_id)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=30),
+       st.sampled_from(["2001:db8::/32", "fd00:1:2::/48", "2001:db8:0:8::/61"]),
+       st.booleans())
+def test_coded_addresses_are_the_address_books(pairs, prefix, whole):
+    """Every event's address, coded as the subnet's head and the identifier (or, where
+    the book writes no head, each distinct address whole), is the book's own."""
+    from sigma_sn.planner.addresses import AddressBook, ap_subnets
+    from sigma_sn.planner.rows import PlanRows
+
+    aps = ["S-1", "S-2", "S-3", "S-4"]
+    book = AddressBook(ap_subnets(aps, prefix))
+    built = PlanRows(aps, _NoHeads(book) if whole else book,
+                     {"B": 1, "A": 2, "C": 0xFFFF})
+    built.names = ["A", "B", "C"]
+    ap = np.array([a for a, _ in pairs], np.int64)
+    mob = np.array([m for _, m in pairs], np.int64)
+    got = built._addresses(ap, mob)
+    assert len(got.codes) == (1 if whole and pairs else 2)
+    assert got.tolist() == [book.address(aps[a], built.iid[built.names[m]])
+                            for a, m in pairs]
