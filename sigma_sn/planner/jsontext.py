@@ -36,9 +36,10 @@ _PRINTABLE_LO, _PRINTABLE_HI = 0x20, 0x7E   # json escapes anything else (ensure
 _MUST_ESCAPE = b'"\\'
 
 
-def blocks(plan: dict) -> Iterator[bytes]:
+def blocks(plan: dict) -> Iterator[bytes | memoryview]:
     """Yield the UTF-8 bytes of ``dumps(plan)`` (``json.dumps(plan, sort_keys=True,
-    indent=1) + "\\n"``) in chunks: its lists of rows a chunk at a time."""
+    indent=1) + "\\n"``) in chunks (bytes-like: ``bytes`` or a ``memoryview``): its lists
+    of rows a chunk at a time."""
     if not plan:
         yield b"{}\n"
         return
@@ -73,7 +74,7 @@ def _dump(value, level: int) -> str:
     return text.replace("\n", "\n" + " " * level)
 
 
-def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes]:
+def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes | memoryview]:
     """The list ``rows`` (dicts) nested ``level`` deep, a chunk of rows at a time."""
     yield b"["
     item = _indent(level + 1)
@@ -186,10 +187,11 @@ def _fill(out: np.ndarray, parts: list) -> None:
         col += w
 
 
-def _dropped(matrix: np.ndarray) -> bytes:
-    """A cell matrix's bytes, row after row, NUL padding dropped."""
+def _dropped(matrix: np.ndarray) -> memoryview:
+    """A cell matrix's bytes, row after row, NUL padding dropped (a view: not copied
+    again before the file gets them)."""
     flat = matrix.reshape(-1)
-    return flat[flat != 0].tobytes()
+    return memoryview(flat[flat != 0])
 
 
 def _rows(rows: list, level: int, lead: bytes = b"") -> Text:
