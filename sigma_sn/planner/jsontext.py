@@ -7,12 +7,14 @@ handovers, their events). :func:`json.dumps` with an indent runs Python's pure-P
 encoder over every one and returns the whole text at once. Here each list of rows is cut
 into chunks of about :data:`~sigma_sn.columnar.CHUNK_ROWS` rows (nested rows counted);
 in each chunk every key's values become one column of cells (:mod:`sigma_sn.columnar`),
-and the rows' text is the cells laid side by side. Rows of one shape (the same keys; a
-nested list of the same length in each, as a handover's five events) make one cell
-matrix; nested lists of other lengths (a mobile's candidates) are joined from their rows'
+and the rows' text is the cells laid side by side, written once into one matrix
+(:class:`_Laid`) whose NUL padding is dropped once. Rows of one shape (the same keys; a
+nested list of the same length in each, as a handover's five events) lie in that one
+matrix; nested lists of other lengths (a mobile's candidates) are cut from their rows'
 text. A :class:`~sigma_sn.planner.rows.Table` whose rows were not made is written from
-its columns, without making them. Whatever has no fast path (numbers outside it, other
-types, rows of other keys) is left to :mod:`json`, value by value.
+its columns (lists, numpy arrays, coded strings: each distinct text made once), without
+making them. Whatever has no fast path (numbers outside it, other types, rows of other
+keys) is left to :mod:`json`, value by value.
 """
 
 from __future__ import annotations
