@@ -74,7 +74,7 @@ class Table(list):
     """Rows of one shape (dicts of ``keys``) kept as columns: for each key a list, a
     numpy array (numbers, or ASCII text as ``S`` bytes) or :class:`Coded` strings, or for
     a key holding a list of rows, a child table and how many of its rows each row has:
-    a number (the same for every row) or offsets (``n + 1`` of them, from 0: row ``i``
+    a number (the same for every row) or offsets (an array of ``n + 1``, from 0: row ``i``
     has the child's rows ``offsets[i]:offsets[i + 1]``).
 
     A list to every caller (``isinstance``, ``json``, jsontext, pickling as a plain
