@@ -66,3 +66,18 @@ def test_exact_is_repr_for_any_value():
                   np.nan, np.inf, -2.5, 5e-5, 0.0001])
     assert columnar.csv_rows([columnar.exact(x)], len(x)).decode().split("\n")[:-1] == \
         [repr(float(v)) for v in x]
+
+
+@pytest.mark.parametrize("name", ["zigzag", "gpm-host", "starlink-router",
+                                  "isl-lisbon-newyork"])
+def test_a_planned_table_is_written_from_its_columns(name, tmp_path, monkeypatch):
+    """Before any row is made (the planner's tables), in one chunk and in many: the
+    same bytes as the row writer, and still no row made."""
+    plan = plan_scenario(load_scenario(REPO / "scenarios" / f"{name}.toml"))
+    write_plan_csv(tmp_path / "one.csv", plan)
+    monkeypatch.setattr(columnar, "CHUNK_ROWS", 7)
+    write_plan_csv(tmp_path / "many.csv", plan)
+    assert plan["handovers"].columns() is not None
+    reference = reference_csv(plan)
+    assert (tmp_path / "one.csv").read_text() == reference
+    assert (tmp_path / "many.csv").read_text() == reference

@@ -26,6 +26,7 @@ from sigma_sn.scenario import load_scenario
 from sigma_sn.sites import Site
 from sigma_sn.visibility import find_windows
 from tests.conftest import REPO
+from tests.test_rows import _ragged
 
 
 def assert_same_text(ours: bytes, reference: str) -> None:
@@ -58,11 +59,14 @@ def test_plans_of_shipped_scenarios_are_written_as_dumps_writes_them(name, monke
 @pytest.fixture(scope="module")
 def starlink_plan():
     """Thirty terminals under Starlink shell 1 for 3 h, max-elevation: tens of thousands
-    of candidate windows, thousands of handovers."""
+    of candidate windows, thousands of handovers; and a terminal that sees nothing."""
     rng = np.random.default_rng(7)
     sites = [Site(f"T{i:02d}", float(a), float(b))
              for i, (a, b) in enumerate(zip(rng.uniform(-50, 50, 30),
                                             rng.uniform(-180, 180, 30)))]
+    # and one at the pole, which a 53° shell never covers above 25°: no candidates, no
+    # serving interval, no location update, one outage as long as the plan
+    sites.append(Site("T99 pole", 89.9, 0.0))
     sats = load_elements(REPO / "tle_data" / "starlink_shell1.tle").satellites
     w = find_windows(sats, sites, "2026-08-22T00:00:00Z", 3 * 3600.0, min_elev_deg=25.0,
                      workers=1)
@@ -70,18 +74,23 @@ def starlink_plan():
                         min_elev_deg=25.0)
 
 
+_TABLES = ("mobiles", "handovers", "outages", "location_updates")
+
+
 def test_a_big_plan_is_written_as_dumps_writes_it(starlink_plan, monkeypatch, tmp_path):
     handovers = starlink_plan["handovers"]
     assert len(handovers) > 2000
-    assert sum(len(m["candidates"]) for m in starlink_plan["mobiles"]) > 10_000
-    # the handovers' columns first (the planner keeps them so), then the rows they make
-    assert handovers.columns() is not None
+    _, candidate_offsets = starlink_plan["mobiles"].columns()[1]["candidates"]
+    assert candidate_offsets[-1] > 10_000
+    # the tables' columns first (the planner keeps them so), then the rows they make
+    assert all(starlink_plan[k].columns() is not None for k in _TABLES)
     from_columns = [b"".join(blocks(starlink_plan))]
     monkeypatch.setattr(columnar, "CHUNK_ROWS", 999)
     from_columns.append(b"".join(blocks(starlink_plan)))
-    assert handovers.columns() is not None   # written without making a row
+    assert all(starlink_plan[k].columns() is not None for k in _TABLES)   # no row made
     reference = dumps(starlink_plan)
     assert handovers.columns() is None and isinstance(handovers[0], dict)
+    assert starlink_plan["mobiles"].columns() is None
     for text in from_columns:
         assert_same_text(text, reference)
     assert_same_text(b"".join(blocks(starlink_plan)), reference)
@@ -92,6 +101,31 @@ def test_a_big_plan_is_written_as_dumps_writes_it(starlink_plan, monkeypatch, tm
     write_plan_json(path, starlink_plan)
     assert path.read_text() == dumps(relative_to_plan(starlink_plan, path))
     assert read_plan_json(path) == json.loads(reference)
+
+
+def test_a_mobile_that_sees_nothing_has_empty_lists_and_one_outage(starlink_plan):
+    pole = [m for m in starlink_plan["mobiles"] if m["name"] == "T99 pole"]
+    assert pole == [{"name": "T99 pole", "candidates": [], "serving": []}]
+    assert [(o["from_s"], o["to_s"], o["cause"]) for o in starlink_plan["outages"]
+            if o["mobile"] == "T99 pole"] == [(0.0, 3 * 3600.0, "no_coverage")]
+    assert not [u for u in starlink_plan["location_updates"] if u["mobile"] == "T99 pole"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=8), st.integers(1, 9))
+def test_ragged_tables_are_written_as_json_writes_their_rows(counts, chunk_rows):
+    """Nested rows by offsets (none for some rows), arrays and coded strings: the text
+    of the rows they stand for, in any chunks."""
+    columnar.CHUNK_ROWS, before = chunk_rows, columnar.CHUNK_ROWS
+    try:
+        # plain names, non-ASCII, and characters json escapes
+        for texts in (("S-1", "S-2"), ("A", "Bé"), ("S-1", 'q"\\')):
+            table, rows = _ragged(counts, texts)
+            assert_same_text(b"".join(blocks({"mobiles": table})),
+                             dumps({"mobiles": rows}))
+            assert table.columns() is not None
+    finally:
+        columnar.CHUNK_ROWS = before
 
 
 # values the fast paths must leave to json: escapes, non-ASCII, NUL, non-finite numbers,

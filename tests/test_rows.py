@@ -90,3 +90,93 @@ def test_edits_to_a_tables_rows_stick_and_its_columns_are_then_gone():
     t.append({"mobile": "M3"})
     assert t.columns() is None and t[1]["events"][0]["t_s"] == 9.0 and len(t) == 3
     assert t.column("mobile") == ["M1", "M2", "M3"]
+
+
+def _ragged(counts: list[int], texts=("A", "Bé")) -> tuple[Table, list[dict]]:
+    """A table of mobiles, each with ``counts[i]`` nested rows, built from numpy columns,
+    coded strings (one part, and two joined) and offsets, and the rows it stands for."""
+    from sigma_sn.planner.rows import Coded
+
+    n = sum(counts)
+    t = np.arange(n) * 1.5
+    sat = np.arange(n) % len(texts)
+    child = Table(("ap", "t_s", "n", "ok", "utc", "addr"),
+                  {"ap": Coded([sat], [texts]), "t_s": t, "n": np.arange(n) * 7,
+                   "ok": np.arange(n) % 3 == 0, "utc": np.array([b"2026-%d" % k for k in
+                                                                  range(n)], "S"),
+                   "addr": Coded([sat, np.arange(n) % 2], [[f"{x}:" for x in texts],
+                                                              ("1", "ff")])})
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    table = Table(("name", "rows"), {"name": [f"M{i}" for i in range(len(counts))]},
+                  {"rows": (child, offsets)})
+    flat = [{"ap": texts[s], "t_s": float(v), "n": 7 * k, "ok": k % 3 == 0,
+             "utc": f"2026-{k}", "addr": f"{texts[s]}:" + ("1", "ff")[k % 2]}
+            for k, (s, v) in enumerate(zip(sat.tolist(), t.tolist()))]
+    rows = [{"name": f"M{i}", "rows": flat[offsets[i]:offsets[i + 1]]}
+            for i in range(len(counts))]
+    return table, rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=6), st.integers(0, 6), st.integers(0, 6))
+def test_a_table_with_ragged_nested_rows_and_array_columns_is_its_rows(counts, a, b):
+    """Offsets (rows with no nested rows among them), numpy numbers, booleans, ASCII
+    text and coded strings: the same rows as plain lists, whole and sliced, and as json,
+    pickle and the column reader see them."""
+    table, rows = _ragged(counts)
+    assert len(table) == len(rows) and table.column("name") == [r["name"] for r in rows]
+    lo, hi = sorted((min(a, len(rows)), min(b, len(rows))))
+    assert table.slice(lo, hi) == rows[lo:hi]
+    child = table.columns()[1]["rows"][0]
+    assert child.column("ap") == [r["ap"] for m in rows for r in m["rows"]]
+    assert child.column("utc") == [r["utc"] for m in rows for r in m["rows"]]
+    assert json.dumps(table, indent=1) == json.dumps(rows, indent=1)
+    copied = pickle.loads(pickle.dumps(_ragged(counts)[0]))
+    assert type(copied) is list and copied == rows
+    assert all(type(r["t_s"]) is float and type(r["n"]) is int and type(r["ok"]) is bool
+               for m in table for r in m["rows"])
+
+
+def test_edits_to_ragged_nested_rows_stick():
+    table, rows = _ragged([2, 0, 1])
+    table[2]["rows"][0]["t_s"] = -1.0
+    table[1]["rows"].append({"ap": "C"})
+    assert table[2]["rows"][0]["t_s"] == -1.0 and table[1]["rows"] == [{"ap": "C"}]
+    assert table.columns() is None and table[0] == rows[0]
+
+
+class _NoHeads:
+    """An address book that writes every address whole (as for a prefix whose addresses
+    are not its subnet's text and the identifier in hex)."""
+
+    def __init__(self, book):
+        self.book = book
+
+    def head(self, ap):
+        return None
+
+    def address(self, ap, interface_id):
+        return self.book.address(ap, interface_id)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=30),
+       st.sampled_from(["2001:db8::/32", "fd00:1:2::/48", "2001:db8:0:8::/61"]),
+       st.booleans())
+def test_coded_addresses_are_the_address_books(pairs, prefix, whole):
+    """Every event's address, coded as the subnet's head and the identifier (or, where
+    the book writes no head, each distinct address whole), is the book's own."""
+    from sigma_sn.planner.addresses import AddressBook, ap_subnets
+    from sigma_sn.planner.rows import PlanRows
+
+    aps = ["S-1", "S-2", "S-3", "S-4"]
+    book = AddressBook(ap_subnets(aps, prefix))
+    built = PlanRows(aps, _NoHeads(book) if whole else book,
+                     {"B": 1, "A": 2, "C": 0xFFFF})
+    built.names = ["A", "B", "C"]
+    ap = np.array([a for a, _ in pairs], np.int64)
+    mob = np.array([m for _, m in pairs], np.int64)
+    got = built._addresses(ap, mob)
+    assert len(got.codes) == (1 if whole and pairs else 2)
+    assert got.tolist() == [book.address(aps[a], built.iid[built.names[m]])
+                            for a, m in pairs]

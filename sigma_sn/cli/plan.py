@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import compress
+
 from sigma_sn import compute
 
 POLICIES = ("max-elevation", "longest-visibility", "strongest-signal", "least-load",
@@ -88,25 +91,34 @@ def apply_overrides(sc, args):
     return dataclasses.replace(sc, **changes)
 
 
+def _column(rows: list, key: str) -> list:
+    """Every row's ``key``: read from the columns of a planned table (no row is made)."""
+    from sigma_sn.planner.rows import Table
+
+    return rows.column(key) if isinstance(rows, Table) else [r[key] for r in rows]
+
+
 def summary(plan: dict) -> list[str]:
     """Return the summary lines ``sigma-sn plan`` prints."""
     hs = plan["handovers"]
-    bad = [h for h in hs if not h["feasible"]]
-    good = [h for h in hs if h["feasible"]]
+    feasible = _column(hs, "feasible")
+    n_bad = feasible.count(False)
     lines = [f"{plan['name']}: {plan['mode']} mode, {plan['policy']}, "
              f"{len(plan['mobiles'])} mobile(s), {plan['duration_s']:g} s from "
              f"{plan['start_utc']}"]
-    text = f"handovers: {len(hs)}, infeasible: {len(bad)}"
-    if good:
-        text += (f", shortest overlap: {min(h['overlap_s'] for h in good):.3f} s"
-                 f", smallest margin to LOS: {min(h['margin_s'] for h in good):.3f} s")
+    text = f"handovers: {len(hs)}, infeasible: {n_bad}"
+    if n_bad < len(feasible):
+        overlap = compress(_column(hs, "overlap_s"), feasible)
+        margin = compress(_column(hs, "margin_s"), feasible)
+        text += (f", shortest overlap: {min(overlap):.3f} s"
+                 f", smallest margin to LOS: {min(margin):.3f} s")
     lines.append(text)
     outages = plan["outages"]
-    text = f"outages: {len(outages)}, {sum(o['duration_s'] for o in outages):.3f} s in total"
-    causes = sorted({o["cause"] for o in outages})
+    causes = _column(outages, "cause")
+    text = (f"outages: {len(outages)}, {sum(_column(outages, 'duration_s')):.3f} s in "
+            f"total")
     if causes:
-        text += " (" + ", ".join(
-            f"{c}: {sum(1 for o in outages if o['cause'] == c)}" for c in causes) + ")"
+        text += " (" + ", ".join(f"{c}: {n}" for c, n in sorted(Counter(causes).items())) + ")"
     lines.append(text)
     return lines
 

@@ -72,10 +72,17 @@ class AddressBook:
         self.subnets = subnets
         self._head: dict[str, str | None] = {}
 
-    def address(self, ap: str, interface_id: int) -> str:
+    def head(self, ap: str) -> str | None:
+        """Return the text every address at ``ap`` of an interface identifier from 1 to
+        0xFFFF starts with (the identifier in hex follows), or None where they are not
+        written so."""
         head = self._head.get(ap, "")
         if head == "":
             head = self._head[ap] = self._template(self.subnets[ap])
+        return head
+
+    def address(self, ap: str, interface_id: int) -> str:
+        head = self.head(ap)
         if head is not None and 1 <= interface_id < 0x10000:
             return f"{head}{interface_id:x}"
         return address(self.subnets[ap], interface_id)

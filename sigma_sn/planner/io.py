@@ -13,8 +13,10 @@ import numpy as np
 
 from sigma_sn.atomic import atomic_open
 from sigma_sn.errors import InputError
+from sigma_sn import columnar
 from sigma_sn.planner import jsontext
 from sigma_sn.planner.plan import SCHEMA
+from sigma_sn.planner.rows import Coded, Table, as_list
 
 CSV_HEADER = ("mobile", "handover", "action", "t_utc", "t_s", "from", "to", "address",
               "feasible")
@@ -81,31 +83,70 @@ def write_plan_json(path, plan: dict) -> None:
 def write_plan_csv(path, plan: dict) -> None:
     """Write one row per event with header ``mobile,handover,action,t_utc,t_s,from,to,
     address,feasible`` (atomic). ``t_s`` keeps every digit, so it reads back equal.
-    Written from columns, a chunk of handovers at a time (the text of a ``csv`` writer)."""
-    from sigma_sn import columnar
-
+    Written from columns, a chunk of handovers at a time (the text of a ``csv`` writer):
+    a planned :class:`~sigma_sn.planner.rows.Table`'s own, else the rows'."""
     handovers = plan["handovers"]
     per_chunk = max(1, columnar.CHUNK_ROWS // 5)   # five events a handover
     with atomic_open(path, "wb") as fh:
         fh.write((",".join(CSV_HEADER) + "\n").encode())
         for part in columnar.chunks(len(handovers), per_chunk):
-            hs = handovers[part]
-            events = [e for h in hs for e in h["events"]]
-            each = np.array([len(h["events"]) for h in hs], np.int64)
+            if isinstance(handovers, Table) and handovers.columns() is not None:
+                cols, n = _table_event_cells(handovers.slice(part.start, part.stop))
+            else:
+                cols, n = _row_event_cells(handovers[part])
+            fh.write(columnar.csv_rows(cols, n))
 
-            def of_handover(cells):
-                return np.repeat(cells, each, axis=0)
 
-            cols = [of_handover(columnar.csv_strings([h["mobile"] for h in hs])),
-                    of_handover(columnar.csv_strings([str(h["index"]) for h in hs])),
-                    columnar.csv_strings([e["action"] for e in events]),
-                    columnar.csv_strings([e["t_utc"] for e in events]),
-                    columnar.exact(np.array([e["t_s"] for e in events], float)),
-                    of_handover(columnar.csv_strings([h["from"] for h in hs])),
-                    of_handover(columnar.csv_strings([h["to"] for h in hs])),
-                    columnar.csv_strings([e["address"] for e in events]),
-                    of_handover(columnar.booleans([bool(h["feasible"]) for h in hs]))]
-            fh.write(columnar.csv_rows(cols, len(events)))
+def _row_event_cells(hs: list) -> tuple[list, int]:
+    """The CSV cells of the events of handover rows ``hs``, and how many."""
+    events = [e for h in hs for e in h["events"]]
+    each = np.array([len(h["events"]) for h in hs], np.int64)
+
+    def of_handover(cells):
+        return np.repeat(cells, each, axis=0)
+
+    return [of_handover(columnar.csv_strings([h["mobile"] for h in hs])),
+            of_handover(columnar.csv_strings([str(h["index"]) for h in hs])),
+            columnar.csv_strings([e["action"] for e in events]),
+            columnar.csv_strings([e["t_utc"] for e in events]),
+            columnar.exact(np.array([e["t_s"] for e in events], float)),
+            of_handover(columnar.csv_strings([h["from"] for h in hs])),
+            of_handover(columnar.csv_strings([h["to"] for h in hs])),
+            columnar.csv_strings([e["address"] for e in events]),
+            of_handover(columnar.booleans([bool(h["feasible"]) for h in hs]))], len(events)
+
+
+def _table_event_cells(hs: Table) -> tuple[list, int]:
+    """:func:`_row_event_cells` of a table's columns: no row made."""
+    columns, nested = hs.columns()
+    events, per = nested["events"]
+    ev = events.columns()[0]
+    each = np.full(len(hs), per, np.int64) if isinstance(per, int) else np.diff(per)
+
+    def of_handover(cells):
+        return np.repeat(cells, each, axis=0)
+
+    return [of_handover(_csv_cells(columns["mobile"])),
+            of_handover(_csv_cells(columns["index"])), _csv_cells(ev["action"]),
+            _csv_cells(ev["t_utc"]), columnar.exact(np.asarray(as_list(ev["t_s"]), float)),
+            of_handover(_csv_cells(columns["from"])), of_handover(_csv_cells(columns["to"])),
+            _csv_cells(ev["address"]),
+            of_handover(columnar.booleans(np.array(as_list(columns["feasible"]), bool)))
+            ], len(events)
+
+
+def _csv_cells(column) -> np.ndarray:
+    """A table column's CSV cells: coded strings by their distinct texts, integers as
+    ``str`` writes them, the rest through :func:`~sigma_sn.columnar.csv_strings`."""
+    if isinstance(column, Coded):
+        if len(column.codes) == 1:
+            return columnar.Lookup(columnar.csv_texts(column.texts[0]))[column.codes[0]]
+        if not any(c in t for texts in column.texts for t in texts for c in ',"\r\n'):
+            return np.hstack([columnar.Lookup(t)[c]
+                              for c, t in zip(column.codes, column.texts)])
+    if isinstance(column, np.ndarray) and column.dtype.kind == "i":
+        return columnar.cells(column.astype(bytes))
+    return columnar.csv_strings([str(v) for v in as_list(column)])
 
 
 def read_plan_json(path) -> dict:

@@ -7,36 +7,41 @@ handovers, their events). :func:`json.dumps` with an indent runs Python's pure-P
 encoder over every one and returns the whole text at once. Here each list of rows is cut
 into chunks of about :data:`~sigma_sn.columnar.CHUNK_ROWS` rows (nested rows counted);
 in each chunk every key's values become one column of cells (:mod:`sigma_sn.columnar`),
-and the rows' text is the cells laid side by side. Rows of one shape (the same keys; a
-nested list of the same length in each, as a handover's five events) make one cell
-matrix; nested lists of other lengths (a mobile's candidates) are joined from their rows'
+and the rows' text is the cells laid side by side, written once into one matrix
+(:class:`_Laid`) whose NUL padding is dropped once. Rows of one shape (the same keys; a
+nested list of the same length in each, as a handover's five events) lie in that one
+matrix; nested lists of other lengths (a mobile's candidates) are cut from their rows'
 text. A :class:`~sigma_sn.planner.rows.Table` whose rows were not made is written from
-its columns, without making them. Whatever has no fast path (numbers outside it, other
-types, rows of other keys) is left to :mod:`json`, value by value.
+its columns (lists, numpy arrays, coded strings: each distinct text made once), without
+making them. Whatever has no fast path (numbers outside it, other types, rows of other
+keys) is left to :mod:`json`, value by value.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from itertools import chain
 from operator import itemgetter
 from typing import Iterator, Union
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from sigma_sn import columnar
-from sigma_sn.planner.rows import Table
+from sigma_sn.planner.rows import Coded, Table, utc_texts
 
-#: a chunk's text: one cell matrix (rows of one shape) or each row's bytes
-Text = Union[np.ndarray, list]
+#: text: a cell matrix, a constant, rows laid out (:class:`_Laid`) or each row's bytes
+Text = Union[np.ndarray, bytes, list, "_Laid"]
 
 _PRINTABLE_LO, _PRINTABLE_HI = 0x20, 0x7E   # json escapes anything else (ensure_ascii)
 _MUST_ESCAPE = b'"\\'
 
 
-def blocks(plan: dict) -> Iterator[bytes]:
+def blocks(plan: dict) -> Iterator[bytes | memoryview]:
     """Yield the UTF-8 bytes of ``dumps(plan)`` (``json.dumps(plan, sort_keys=True,
-    indent=1) + "\\n"``) in chunks: its lists of rows a chunk at a time."""
+    indent=1) + "\\n"``) in chunks (bytes-like: ``bytes`` or a ``memoryview``): its lists
+    of rows a chunk at a time."""
     if not plan:
         yield b"{}\n"
         return
@@ -71,24 +76,24 @@ def _dump(value, level: int) -> str:
     return text.replace("\n", "\n" + " " * level)
 
 
-def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes]:
+def _list_blocks(rows: list | Table, level: int) -> Iterator[bytes | memoryview]:
     """The list ``rows`` (dicts) nested ``level`` deep, a chunk of rows at a time."""
     yield b"["
     item = _indent(level + 1)
-    first = b"\n" + item
+    first, sep = b"\n" + item, b",\n" + item
     for part in _chunks(rows):
-        text = _rows(_part(rows, part), level + 1)
-        sep = b",\n" + item
-        if isinstance(text, np.ndarray):
-            n = len(text)
-            lead = np.zeros((n, len(sep)), np.uint8)
-            lead[:] = np.frombuffer(sep, np.uint8)
+        # each row led by the separator; the list's first by ``first`` (a byte shorter)
+        text = _rows(_part(rows, part), level + 1, sep)
+        if isinstance(text, _Laid):
+            matrix = text.matrix()
             if first:
-                lead[0] = 0
-                lead[0, :len(first)] = np.frombuffer(first, np.uint8)
-            yield columnar.join([lead, text], n)
+                matrix[0, :len(sep)] = 0
+                matrix[0, :len(first)] = np.frombuffer(first, np.uint8)
+            yield _dropped(matrix)
         else:
-            yield (first or sep) + sep.join(text)
+            if first:
+                text[0] = first + text[0][len(sep):]
+            yield b"".join(text)
         first = b""
     yield b"\n" + _indent(level) + b"]"
 
@@ -102,8 +107,9 @@ def _chunks(rows: list | Table) -> Iterator[slice]:
     """Slices of ``rows`` of about CHUNK_ROWS rows each, a row's nested rows counted."""
     size = np.ones(len(rows), np.int64)
     columns = rows.columns() if isinstance(rows, Table) else None
-    if columns is not None:   # a fixed number of nested rows per row
-        size += sum(n for _, n in columns[1].values())
+    if columns is not None:   # a number of nested rows per row, or offsets
+        for _, per in columns[1].values():
+            size += per if isinstance(per, int) else np.diff(per)
     else:
         size = _sizes(rows, size)
     ends = np.cumsum(size)
@@ -128,61 +134,115 @@ def _sizes(rows: list, size: np.ndarray) -> np.ndarray:
     return size
 
 
-def _rows(rows: list, level: int) -> Text:
+class _Laid:
+    """``n`` rows' text not yet laid out: parts side by side, each a constant (bytes), a
+    cell matrix (``n`` rows), another :class:`_Laid` of ``n`` rows, or a :class:`_Block`.
+    :meth:`matrix` writes them once into one matrix: no part is copied twice."""
+
+    def __init__(self, parts: list, n: int):
+        self.parts, self.n = parts, n
+        self.width = sum(_width(p) for p in parts)
+
+    def matrix(self) -> np.ndarray:
+        out = np.empty((self.n, self.width), np.uint8)
+        _fill(out, self.parts)
+        return out
+
+
+class _Block:
+    """Lists of ``per`` rows each of ``rows`` (``n · per`` rows, each led by the list's
+    separator), one list per row: the first of each led by ``first`` instead."""
+
+    def __init__(self, per: int, rows: _Laid, first: bytes):
+        self.per, self.rows, self.first = per, rows, np.frombuffer(first, np.uint8)
+
+
+def _width(part) -> int:
+    if isinstance(part, bytes):
+        return len(part)
+    if isinstance(part, np.ndarray):
+        return part.shape[1]
+    if isinstance(part, _Block):
+        return part.per * part.rows.width
+    return part.width
+
+
+def _fill(out: np.ndarray, parts: list) -> None:
+    """Write ``parts`` side by side into ``out`` (``(..., width)``: rows, or rows of
+    lists of rows)."""
+    col, rows = 0, out.shape[:-1]
+    for p in parts:
+        w = _width(p)
+        if isinstance(p, bytes):
+            out[..., col:col + w] = np.frombuffer(p, np.uint8)
+        elif isinstance(p, np.ndarray):
+            out[..., col:col + w] = p.reshape(rows + (w,))
+        elif isinstance(p, _Block):   # each row's lists: the rows' last axis split
+            inner = p.rows.width
+            step = out.strides[-1]
+            view = as_strided(out[..., col:], rows + (p.per, inner),
+                              out.strides[:-1] + (inner * step, step))
+            _fill(view, p.rows.parts)
+            view[..., 0, :len(p.first)] = p.first
+        else:
+            _fill(out[..., col:col + w], p.parts)
+        col += w
+
+
+def _dropped(matrix: np.ndarray) -> memoryview:
+    """A cell matrix's bytes, row after row, NUL padding dropped (a view: not copied
+    again before the file gets them)."""
+    flat = matrix.reshape(-1)
+    return memoryview(flat[flat != 0])
+
+
+def _rows(rows: list, level: int, lead: bytes = b"") -> Text:
     """The text of dicts ``rows``, each as an item of a list nested ``level - 1`` deep
-    (its braces at indent ``level``)."""
+    (its braces at indent ``level``), led by ``lead``."""
     if isinstance(rows, Table) and rows.columns() is not None:
-        return _table(rows, level)
+        return _table(rows, level, lead)
     keys = sorted(rows[0])
     if not keys or set(map(len, rows)) != {len(keys)}:
-        return _each(rows, level)
+        return _each(rows, level, lead)
     try:
         cols = [list(map(itemgetter(k), rows)) for k in keys]
     except KeyError:   # other keys
-        return _each(rows, level)
-    return _laid_out(keys, [_values(col, level + 1) for col in cols], len(rows), level)
+        return _each(rows, level, lead)
+    return _laid_out(keys, [_values(col, level + 1) for col in cols], len(rows), level,
+                     lead)
 
 
-def _table(rows: Table, level: int) -> Text:
+def _table(rows: Table, level: int, lead: bytes) -> Text:
     """:func:`_rows` of a table's columns."""
     columns, nested = rows.columns()
     keys = sorted(rows.keys)
     cells = []
     for key in keys:
         if key in nested:
-            child, n = nested[key]
-            cells.append(_fixed_lists(len(rows), n, child, level + 1))
+            child, per = nested[key]
+            cells.append(_nested_lists(len(rows), per, child, level + 1))
         else:
             cells.append(_values(columns[key], level + 1))
-    return _laid_out(keys, cells, len(rows), level)
+    return _laid_out(keys, cells, len(rows), level, lead)
 
 
-def _laid_out(keys: list, cells: list, n: int, level: int) -> Text:
+def _laid_out(keys: list, cells: list, n: int, level: int, lead: bytes) -> Text:
     """Rows of ``keys`` from each key's cells (a matrix, a list of bytes or a constant)."""
     inner = b"\n" + _indent(level + 1)
     parts: list = []
     for k, (key, cell) in enumerate(zip(keys, cells)):
-        parts += [(b"," if k else b"{") + inner + _key(key), cell]
+        parts += [(b"," if k else lead + b"{") + inner + _key(key), cell]
     parts.append(b"\n" + _indent(level) + b"}")
     if all(not isinstance(p, list) for p in parts):
-        return _joined_matrix(parts, n)
-    texts = [p if isinstance(p, (bytes, list)) else _row_bytes(p) for p in parts]
+        return _Laid(parts, n)
+    texts = [p if isinstance(p, (bytes, list)) else _row_bytes(_Laid([p], n).matrix())
+             for p in parts]
     return [b"".join(t if isinstance(t, bytes) else t[i] for t in texts)
             for i in range(n)]
 
 
-def _each(rows: list, level: int) -> list:
-    return [_dump(r, level).encode() for r in rows]
-
-
-def _joined_matrix(parts: list, n: int) -> np.ndarray:
-    """One cell matrix of ``parts`` (matrices and constants) side by side."""
-    cols = []
-    for p in parts:
-        if isinstance(p, bytes):
-            p = np.broadcast_to(np.frombuffer(p, np.uint8), (n, len(p)))
-        cols.append(p)
-    return np.hstack(cols) if cols else np.zeros((n, 0), np.uint8)
+def _each(rows: list, level: int, lead: bytes) -> list:
+    return [lead + _dump(r, level).encode() for r in rows]
 
 
 def _row_bytes(matrix: np.ndarray) -> list:
@@ -193,15 +253,20 @@ def _row_bytes(matrix: np.ndarray) -> list:
     return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
-def _values(col: list, level: int) -> Text:
-    """The cells of one key's values, each nested ``level`` deep."""
+def _values(col, level: int) -> Text:
+    """The cells of one key's values (a list, an array or :class:`Coded`), each nested
+    ``level`` deep."""
+    if isinstance(col, Coded):
+        return _coded(col)
+    if isinstance(col, np.ndarray):
+        return _array(col, level)
     kinds = set(map(type, col))
     if kinds == {str}:
         return _strings(col)
     if kinds == {float}:
         x = np.array(col, float)
         if np.isfinite(x).all():    # NaN and infinities: json's own words, below
-            return columnar.exact(x)
+            return _floats(x)
     elif kinds == {int}:
         try:
             return columnar.cells(np.array(col, np.int64).astype(bytes))
@@ -216,6 +281,74 @@ def _values(col: list, level: int) -> Text:
     return _texts([_dump(v, level) for v in col])
 
 
+def _array(x: np.ndarray, level: int) -> Text:
+    """:func:`_values` of an array: numbers (repr's text, as json writes a float), or
+    ASCII text (``S``) that needs no escaping; anything else as the list of its values."""
+    kind = x.dtype.kind
+    if kind == "f" and np.isfinite(x).all():
+        return _floats(x)
+    if kind == "i":
+        return columnar.cells(x.astype(np.int64).astype(bytes))
+    if kind == "b":
+        return columnar.booleans(x)
+    if kind == "S":
+        raw = columnar.cells(x)
+        if not _unsafe(raw).any():
+            return columnar.quoted(raw)
+        return _strings(utc_texts(x))
+    return _values(x.tolist(), level)
+
+
+def _coded(col: Coded) -> np.ndarray:
+    """:func:`_values` of coded strings: each distinct text made once, a part's cells
+    taken by code and the parts laid side by side (their NUL padding drops out)."""
+    tables = [_text_cells(t) for t in col.texts]
+    if all(plain for plain, _ in tables):
+        return columnar.quoted(np.hstack([table[codes] for (_, table), codes
+                                          in zip(tables, col.codes)]))
+    if len(col.codes) == 1:
+        return columnar.Lookup(columnar.json_texts(col.texts[0]))[col.codes[0]]
+    return _strings(col.tolist())
+
+
+@functools.lru_cache(maxsize=16)
+def _text_cells(texts: tuple) -> tuple[bool, columnar.Lookup]:
+    """Whether ``texts`` are JSON strings as they are in quotes (printable ASCII, nothing
+    to escape), and their cells: made once for every chunk of a plan (the names of the
+    access points, the mobiles, the actions)."""
+    joined = "".join(texts)
+    plain = joined.isascii() and joined.isprintable() and not {'"', "\\"} & set(joined)
+    return plain, columnar.Lookup(texts)
+
+
+def _floats(x: np.ndarray) -> np.ndarray:
+    """``repr`` of finite floats (:func:`~sigma_sn.columnar.exact`), zeros taken from a
+    table: exact writes them with Python's repr, one at a time (every handover's outage
+    of a plan without one)."""
+    zero = x == 0
+    if not zero.any():
+        return columnar.exact(x)
+    zeros = _ZEROS[np.signbit(x[zero]).astype(np.int64)]
+    if zero.all():
+        return zeros
+    rest = columnar.exact(x[~zero])
+    out = np.zeros((len(x), max(rest.shape[1], zeros.shape[1])), np.uint8)
+    out[~zero, :rest.shape[1]] = rest
+    out[zero, :zeros.shape[1]] = zeros
+    return out
+
+
+_ZEROS = columnar.Lookup(("0.0", "-0.0"))
+
+
+def _unsafe(raw: np.ndarray) -> np.ndarray:
+    """Where a cell matrix holds a byte json would escape (NUL is padding)."""
+    bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
+    for byte in _MUST_ESCAPE:
+        bad |= raw == byte
+    return bad
+
+
 def _strings(col: list) -> np.ndarray:
     """JSON strings: as they are in quotes when printable ASCII with nothing to escape
     (names, times, addresses), else through :func:`json.dumps`."""
@@ -224,12 +357,8 @@ def _strings(col: list) -> np.ndarray:
     except UnicodeEncodeError:
         raw = None
     # a NUL inside a string would pass for padding: such strings go to json
-    if raw is not None and "\x00" not in "".join(col):
-        bad = ((raw < _PRINTABLE_LO) & (raw != 0)) | (raw > _PRINTABLE_HI)
-        for byte in _MUST_ESCAPE:
-            bad |= raw == byte
-        if not bad.any():
-            return columnar.quoted(raw)
+    if raw is not None and "\x00" not in "".join(col) and not _unsafe(raw).any():
+        return columnar.quoted(raw)
     distinct, codes = columnar.factorized(col)
     return columnar.Lookup(columnar.json_texts(distinct))[codes]
 
@@ -245,62 +374,46 @@ def _nested(col: list, children: list, level: int) -> Text:
     counts = np.fromiter(map(len, col), np.int64, len(col))
     if not children:
         return b"[]"
-    return _lists(counts, _rows(children, level + 1), level)
+    return _lists(counts, children, level)
 
 
-def _fixed_lists(n: int, per_row: int, children: Table, level: int) -> Text:
-    """``n`` lists of ``per_row`` rows each of the table ``children``."""
-    if not per_row or not n:
+def _nested_lists(n: int, per, children: Table, level: int) -> Text:
+    """``n`` lists of rows of the table ``children``: ``per`` rows each, or as the
+    offsets ``per`` cut them."""
+    if not n or not len(children):
         return b"[]"
-    return _lists(np.full(n, per_row, np.int64), _rows(children, level + 1), level)
+    counts = np.full(n, per, np.int64) if isinstance(per, int) else np.diff(per)
+    return _lists(counts, children, level)
 
 
-def _lists(counts: np.ndarray, text: Text, level: int) -> Text:
-    """Lists of ``counts`` rows each, their rows' text ``text``, nested ``level`` deep."""
+def _lists(counts: np.ndarray, children, level: int) -> Text:
+    """Lists of ``counts`` rows each of ``children`` (dicts or a table, in order), nested
+    ``level`` deep."""
     item = _indent(level + 1)
+    first, sep = b"[\n" + item, b",\n" + item   # the same length
     close = b"\n" + _indent(level) + b"]"
+    text = _rows(children, level + 1, sep)
     c = int(counts[0])
-    if isinstance(text, np.ndarray) and (counts == c).all():
-        # the same number in every list: one matrix, row by row
-        width = text.shape[1]
-        pre = np.zeros((c, len(item) + 2), np.uint8)
-        for k in range(c):
-            lead = (b",\n" if k else b"[\n") + item
-            pre[k, :len(lead)] = np.frombuffer(lead, np.uint8)
-        out = np.zeros((len(counts), c, pre.shape[1] + width), np.uint8)
-        out[:, :, :pre.shape[1]] = pre
-        out[:, :, pre.shape[1]:] = text.reshape(len(counts), c, width)
-        return _joined_matrix([out.reshape(len(counts), -1), close], len(counts))
-    sep = b",\n" + item
-    if isinstance(text, np.ndarray):
-        return _cut_lists(counts, text, b"[\n" + item, sep, close)
-    rows = text
-    out, k = [], 0
-    for n in counts.tolist():
-        out.append(b"[\n" + item + sep.join(rows[k:k + n]) + close if n else b"[]")
-        k += n
-    return out
-
-
-def _cut_lists(counts: np.ndarray, text: np.ndarray, first: bytes, sep: bytes,
-               close: bytes) -> list:
-    """Lists of ``counts`` rows each (rows of the cell matrix ``text``, in order): every row
-    led by ``first`` or ``sep`` (the same length), the matrix's bytes taken at once (NULs
-    dropped) and cut per list, not per row."""
-    lead = np.empty((len(text), len(sep)), np.uint8)
-    lead[:] = np.frombuffer(sep, np.uint8)
-    starts = np.cumsum(counts) - counts
+    if isinstance(text, _Laid) and (counts == c).all():
+        # the same number in every list: laid out in the rows' own matrix
+        return _Laid([_Block(c, text, first), close], len(counts))
     full = counts > 0
-    lead[starts[full]] = np.frombuffer(first, np.uint8)
-    matrix = np.hstack([lead, text])
-    keep = matrix != 0
-    flat = matrix[keep].tobytes()
-    row_ends = np.cumsum(keep.sum(axis=1))
-    a = np.zeros(len(counts), np.int64)
-    b = np.zeros(len(counts), np.int64)
-    a[full] = (row_ends - keep.sum(axis=1))[starts[full]]
-    b[full] = row_ends[starts[full] + counts[full] - 1]
-    return [flat[i:j] + close if i != j else b"[]" for i, j in zip(a.tolist(), b.tolist())]
+    starts = (np.cumsum(counts) - counts)[full]
+    if isinstance(text, _Laid):   # each list's rows in one piece of the matrix's bytes
+        matrix = text.matrix()
+        matrix[starts, :len(first)] = np.frombuffer(first, np.uint8)
+        keep = matrix != 0
+        flat = memoryview(matrix[keep])
+        ends = np.cumsum([np.count_nonzero(keep[a:b]) for a, b in
+                          zip(starts.tolist(), (starts + counts[full]).tolist())]).tolist()
+        pieces = [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
+    else:
+        pieces = [first + b"".join(text[a:a + k])[len(sep):]
+                  for a, k in zip(starts.tolist(), counts[full].tolist())]
+    out = [b"[]"] * len(counts)
+    for i, piece in zip(np.flatnonzero(full).tolist(), pieces):
+        out[i] = b"".join((piece, close))
+    return out
 
 
 __all__ = ["blocks"]

@@ -178,23 +178,13 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         job["path_delay"] = lambda i, t_s: aw.delay_ms_at(order[i], t_s)
         job["anchor_rtt"] = aw.rtt_s
     t0 = time.perf_counter()
-    cols: dict = {}
-    made: dict[str, list[dict]] = {}
-
-    def candidate_rows(mobile: str) -> list[dict]:
-        if mobile in made:
-            return made.pop(mobile)
-        if not cols:  # rounded on first use: once workers are forked, not before
-            cols.update((k, rows.rounded(getattr(windows, k)[order]))
-                        for k in ("aos_s", "tca_s", "los_s", "max_elev_deg"))
-        lo, hi = spans[mobile]
-        return [{"ap": w, "aos_s": a, "tca_s": c, "los_s": b, "max_elev_deg": x}
-                for w, a, c, b, x in zip(ap_col[lo:hi], cols["aos_s"][lo:hi],
-                                         cols["tca_s"][lo:hi], cols["los_s"][lo:hi],
-                                         cols["max_elev_deg"][lo:hi])]
+    made: dict = {}   # the candidate rows' columns, rounded
 
     def make_candidate_rows() -> None:
-        made.update((m, candidate_rows(m)) for m in mobile_names)
+        # rounded on first use: once workers are forked, not before
+        if not made:
+            made.update((k, rows.rounded_array(getattr(windows, k)[order]))
+                        for k in rows.CANDIDATE_KEYS[1:])
 
     iid = {m: k for k, m in enumerate(mobile_names, start=1)}
     book = addresses.AddressBook(subnets)
@@ -213,21 +203,21 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     # groups, not group by group after each arrives
     meanwhile = (make_candidate_rows if (workers > 1 or compute.current().dask)
                  and not made else None)
-    out_mobiles, out_outages, out_updates = [], [], []
-    handovers = rows.Handovers()   # kept as columns: a day's million rows are made on use
+    built = rows.PlanRows(ap_names, book, iid)   # columns: a day's millions of rows are
+    # made on use, if ever
     # groups of mobiles in name order, so each group's rows append in the order the plan
     # lists them (by mobile name first)
     with contextlib.closing(run_groups(sorted(mobile_names), job, workers, stats,
                                        meanwhile=meanwhile)) as done:
         for names, part in done:
             t0 = time.perf_counter()
-            got = rows.rows(names, part, ap_names=ap_names, book=book, iid=iid,
-                            candidate_rows=candidate_rows, handovers=handovers)
-            out_mobiles += got[0]
-            out_outages += got[1]
-            out_updates += got[2]
+            built.add(names, part)
             rows_s += time.perf_counter() - t0
-    out_handovers = handovers.table()
+    t0 = time.perf_counter()
+    make_candidate_rows()
+    tables = built.tables(rows.candidates(built.names, spans, ap_of[order], ap_names, made))
+    out_mobiles = tables["mobiles"]
+    rows_s += time.perf_counter() - t0
     sky.forget_grid()
     stats["select_s"] = stats.get("select_s", 0.0) + select_s
     stats["rows_s"] = rows_s
@@ -271,10 +261,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         "sites": sorted(sites_out, key=lambda r: r["name"]),
         "access_points": [{"name": n, "prefix": str(subnets[n])}
                           for n in sorted(mentioned_aps)],
-        "mobiles": out_mobiles,          # by name: the groups were made in name order
-        "handovers": out_handovers,
-        "outages": out_outages,
-        "location_updates": out_updates,
+        **tables,   # mobiles by name (the groups were made in name order), handovers,
+        # outages and location updates by mobile
     }
     if path_policy:
         plan["inputs"]["parameters"]["path"] = {
@@ -288,7 +276,8 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     return plan
 
 
-def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list[dict]:
+def _path_changes(aw, sat_windows, mobile_rows: rows.Table, mobile_names,
+                  sat_names) -> list[dict]:
     """The ``path_changes`` of a gateway-anchored plan (docs/plan-format.md): inside each
     serving interval, every routing step where the quickest path under the gateway moves
     to another satellite; by mobile, then time."""
@@ -301,16 +290,20 @@ def _path_changes(aw, sat_windows, mobile_rows, mobile_names, sat_names) -> list
     by_pair: dict[tuple[int, int], list[int]] = {}
     for k in np.lexsort((w.aos_s, w.sat, w.site)).tolist():
         by_pair.setdefault((int(w.site[k]), int(w.sat[k])), []).append(k)
+    # the serving intervals from the mobiles' columns (no candidate row is made)
+    serving, offsets = mobile_rows.columns()[1]["serving"]
+    ap, from_s, to_s = (serving.column(k) for k in ("ap", "from_s", "to_s"))
     out = []
-    for m in mobile_rows:
-        term = term_index[m["name"]]
-        for s in m["serving"]:
-            mine = by_pair[(term, gw_index[s["ap"]])]
+    for name, lo, hi in zip(mobile_rows.column("name"), offsets[:-1].tolist(),
+                            offsets[1:].tolist()):
+        term = term_index[name]
+        for gateway, start_s, end_s in zip(ap[lo:hi], from_s[lo:hi], to_s[lo:hi]):
+            mine = by_pair[(term, gw_index[gateway])]
             # the anchor window the interval lies in: the last to rise at or before it
-            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], s["from_s"] + 1e-6,
+            k = mine[max(0, int(np.searchsorted(w.aos_s[mine], start_s + 1e-6,
                                                 side="right")) - 1)]
-            for t, a, b, da, db in path_changes(aw, k, s["from_s"], s["to_s"]):
-                out.append({"mobile": m["name"], "gateway": s["ap"], "t_s": _r(t),
+            for t, a, b, da, db in path_changes(aw, k, start_s, end_s):
+                out.append({"mobile": name, "gateway": gateway, "t_s": _r(t),
                             "from": sat_names[int(sat_windows.sat[a])],
                             "to": sat_names[int(sat_windows.sat[b])],
                             "from_delay_ms": _r(da), "to_delay_ms": _r(db)})

@@ -1,17 +1,16 @@
-"""The plan's JSON rows (docs/plan-format.md) from what the planning workers return.
+"""The plan's rows (docs/plan-format.md) as columns, from what the planning workers return.
 
 Workers send back flat arrays (:class:`Planned`), not rows: a day of Starlink for a
 thousand terminals has millions of rows, and pickling a dict costs three times what
 making it does. The workers also round the times to the microsecond and write their UTC
-text (:func:`packed`); the parent only turns columns into lists (:func:`rows`), addresses
-from the book. The handovers, a million for that day, stay columns (:class:`Table`) until
-a row is asked for; the plan JSON is written from the columns.
-"""
+text (:func:`packed`). The parent lays the groups' arrays end to end, sorts and indexes
+them with numpy (:class:`PlanRows`) and keeps every list of rows as columns
+(:class:`Table`: names and addresses as codes into their distinct texts) until a row is
+asked for; the plan JSON is written from the columns (:mod:`sigma_sn.planner.jsontext`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
 
 import numpy as np
 
@@ -24,19 +23,61 @@ CAUSES = ("capacity", "hard_handover", "no_coverage")
 _STEPS = (Action.ADDRESS_READY.value, Action.ADD_IP.value, Action.SET_PRIMARY.value,
           Action.LM_UPDATE.value)
 _N_EVENTS = len(_STEPS) + 1   # and DELETE_IP or DEACTIVATE
-_T_S, _FROM_S = itemgetter("t_s"), itemgetter("from_s")   # sort keys, looked up in C
-_RETIRE = {False: Action.DELETE_IP.value, True: Action.DEACTIVATE.value}
-#: a handover row's keys, and its events', in the order of docs/plan-format.md
+#: every event's action, by the code :class:`PlanRows` gives it
+_ACTIONS = (*_STEPS, Action.DELETE_IP.value, Action.DEACTIVATE.value)
+#: each kind of row's keys, in the order of docs/plan-format.md
+MOBILE_KEYS = ("name", "candidates", "serving")
+CANDIDATE_KEYS = ("ap", "aos_s", "tca_s", "los_s", "max_elev_deg")
+SERVING_KEYS = ("ap", "address", "from_s", "to_s", "from_utc", "to_utc")
 HANDOVER_KEYS = ("mobile", "index", "from", "to", "feasible", "overlap_s", "outage_s",
                  "margin_s", "events")
 EVENT_KEYS = ("action", "t_s", "t_utc", "address")
+OUTAGE_KEYS = ("mobile", "from_s", "to_s", "duration_s", "cause", "from_utc", "to_utc")
+UPDATE_KEYS = ("mobile", "t_s", "t_utc", "address", "ap")
+
+
+class Coded:
+    """A column of strings kept as codes: row ``i`` is ``texts[0][codes[0][i]]`` joined
+    to ``texts[1][codes[1][i]]`` and so on. One part: a name among a few thousand (an
+    access point, an action); two: an address, its subnet's head and the mobile's
+    identifier. Each distinct text is made (and written) once, not once per row."""
+
+    __slots__ = ("codes", "texts")
+
+    def __init__(self, codes, texts):
+        self.codes = tuple(np.asarray(c, np.int64) for c in codes)
+        self.texts = tuple(tuple(t) for t in texts)
+
+    def __len__(self) -> int:
+        return len(self.codes[0])
+
+    def __getitem__(self, rows) -> Coded:
+        return Coded([c[rows] for c in self.codes], self.texts)
+
+    def tolist(self) -> list[str]:
+        parts = [np.array(t or ("",), object)[c].tolist()
+                 for c, t in zip(self.codes, self.texts)]
+        return parts[0] if len(parts) == 1 else list(map("".join, zip(*parts)))
+
+
+def as_list(column) -> list:
+    """A column's values as a list: lists as they are, arrays and codes made into Python
+    values, ASCII text arrays (``*_utc``) into str."""
+    if isinstance(column, list):
+        return column
+    if isinstance(column, np.ndarray) and column.dtype.kind == "S":
+        return utc_texts(column)
+    return column.tolist()
 
 
 class Table(list):
-    """Rows of one shape (dicts of ``keys``) kept as columns: a list per key, or for a key
-    holding a list of rows, a child table with a fixed number of rows per row.
+    """Rows of one shape (dicts of ``keys``) kept as columns: for each key a list, a
+    numpy array (numbers, or ASCII text as ``S`` bytes) or :class:`Coded` strings, or for
+    a key holding a list of rows, a child table and how many of its rows each row has:
+    a number (the same for every row) or offsets (an array of ``n + 1``, from 0: row ``i``
+    has the child's rows ``offsets[i]:offsets[i + 1]``).
 
-    A list to every caller (``isinstance``, ``json``, jsonschema, pickling as a plain
+    A list to every caller (``isinstance``, ``json``, jsontext, pickling as a plain
     list): the first use of it as one makes the dicts, all at once, into the list itself,
     and from then on it is that list (edits stick). The plan JSON writer reads the
     columns instead while no row was made."""
@@ -44,8 +85,8 @@ class Table(list):
     def __init__(self, keys: tuple, columns: dict, nested: dict | None = None):
         super().__init__()
         self.keys = tuple(keys)
-        self._columns = columns                  # key -> list
-        self._nested = nested or {}              # key -> (Table, rows per row)
+        self._columns = columns                  # key -> list, array or Coded
+        self._nested = nested or {}              # key -> (Table, rows per row or offsets)
         self._n = len(columns[next(k for k in keys if k in columns)])
         self._made = False
 
@@ -55,13 +96,19 @@ class Table(list):
 
     def column(self, key: str) -> list:
         """Every row's value of the (not nested) ``key``, without making the rows."""
-        return [r[key] for r in self] if self._made else self._columns[key]
+        return [r[key] for r in self] if self._made else as_list(self._columns[key])
 
     def slice(self, start: int, stop: int) -> Table:
         """Rows ``start:stop`` as a table over the same columns (before rows are made)."""
+        nested = {}
+        for k, (child, per) in self._nested.items():
+            if isinstance(per, int):
+                nested[k] = (child.slice(start * per, stop * per), per)
+            else:
+                off = per[start:stop + 1]
+                nested[k] = (child.slice(int(off[0]), int(off[-1])), off - off[0])
         return Table(self.keys, {k: c[start:stop] for k, c in self._columns.items()},
-                     {k: (t.slice(start * n, stop * n), n)
-                      for k, (t, n) in self._nested.items()})
+                     nested)
 
     def made(self) -> Table:
         """This table with its rows made (once) as dicts."""
@@ -69,10 +116,16 @@ class Table(list):
             cols = []
             for k in self.keys:
                 if k in self._nested:
-                    child, n = self._nested[k]
-                    cols.append(list(map(list, zip(*[iter(child.made())] * n))))
+                    child, per = self._nested[k]
+                    items = list(child.made())
+                    if isinstance(per, int):
+                        cols.append(list(map(list, zip(*[iter(items)] * per))) if per
+                                    else [[] for _ in range(self._n)])
+                    else:
+                        ends = per.tolist()
+                        cols.append([items[a:b] for a, b in zip(ends[:-1], ends[1:])])
                 else:
-                    cols.append(self._columns[k])
+                    cols.append(as_list(self._columns[k]))
             list.extend(self, [dict(zip(self.keys, vals)) for vals in zip(*cols)])
             self._made, self._columns, self._nested = True, None, None
         return self
@@ -105,18 +158,6 @@ for _name in ("__getitem__", "__setitem__", "__delitem__", "__iter__", "__revers
               "reverse", "clear", "copy"):
     setattr(Table, _name, _made_first(_name))
 del _name
-
-
-class Handovers:
-    """The plan's handover columns, a group's rows appended at a time."""
-
-    def __init__(self):
-        self.columns: dict[str, list] = {k: [] for k in HANDOVER_KEYS[:-1]}
-        self.events: dict[str, list] = {k: [] for k in EVENT_KEYS}
-
-    def table(self) -> Table:
-        events = Table(EVENT_KEYS, self.events)
-        return Table(HANDOVER_KEYS, self.columns, {"events": (events, _N_EVENTS)})
 
 
 def packed(serve_counts, serve_ap, serve_from_s, serve_to_s, outage_counts, outage_from_s,
@@ -213,86 +254,126 @@ def utc_texts(utc: np.ndarray) -> list[str]:
     return out
 
 
-class _Text:
-    """One group's columns as JSON-ready lists."""
-
-    def __init__(self, p: Planned):
-        text = utc_texts
-        self.serve_ap = p.serve_ap.tolist()
-        self.serve_from, self.serve_to = p.serve_from_s.tolist(), p.serve_to_s.tolist()
-        self.serve_from_utc, self.serve_to_utc = text(p.serve_from_utc), text(p.serve_to_utc)
-        self.ho_from, self.ho_to = p.ho_from.tolist(), p.ho_to.tolist()
-        self.ho_feasible = p.ho_feasible.tolist()
-        self.ho_retire = [_RETIRE[d] for d in p.ho_deactivate.tolist()]
-        self.ho_overlap, self.ho_outage = p.ho_overlap_s.tolist(), p.ho_outage_s.tolist()
-        self.ho_margin = p.ho_margin_s.tolist()
-        self.ev_t, self.ev_utc = p.ho_times_s.ravel().tolist(), text(p.ho_times_utc)
-        self.out_from, self.out_to = p.outage_from_s.tolist(), p.outage_to_s.tolist()
-        self.out_len = p.outage_s.tolist()
-        self.out_from_utc, self.out_to_utc = text(p.outage_from_utc), text(p.outage_to_utc)
-        self.out_cause = [CAUSES[c] for c in p.outage_cause.tolist()]
+def candidates(names: list[str], spans: dict, ap: np.ndarray, ap_names: list[str],
+               columns: dict) -> tuple[Table, np.ndarray]:
+    """Return the candidate rows of the mobiles ``names``, in that order, as a table and
+    each mobile's offsets into it: mobile ``m`` has the windows ``spans[m] = (lo, hi)``
+    of ``ap`` (access point codes) and ``columns`` (the other keys', rounded)."""
+    lo = np.array([spans[m][0] for m in names], np.int64)
+    count = np.array([spans[m][1] for m in names], np.int64) - lo
+    offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+    at = np.repeat(lo - offsets[:-1], count) + np.arange(offsets[-1])
+    cols = {"ap": Coded([ap[at]], [ap_names])}
+    cols.update((k, columns[k][at]) for k in CANDIDATE_KEYS[1:])
+    return Table(CANDIDATE_KEYS, cols), offsets
 
 
-def rows(names: list[str], part: Planned, *, ap_names: list[str], book,
-         iid: dict[str, int], candidate_rows, handovers: Handovers) -> tuple[list, list, list]:
-    """Return the ``mobiles``, ``outages`` and ``location_updates`` rows of the mobiles
-    ``names`` that ``part`` plans, in their order and each mobile's rows sorted as
-    docs/plan-format.md says (by index or time), and append their handovers' columns to
-    ``handovers``. ``candidate_rows(mobile)`` gives a mobile's candidate rows."""
-    x = _Text(part)
-    # each mobile's rows are the next slice of each kind's columns
-    ends = np.cumsum(part.counts, axis=0).tolist()
-    starts = [[0, 0, 0]] + ends[:-1]
-    out_mobiles, out_outages, out_updates = [], [], []
-    ho, ev = handovers.columns, handovers.events
-    n_ho = part.counts[:, 1]
-    ho["mobile"] += [names[k] for k in np.repeat(np.arange(len(names)), n_ho).tolist()]
-    ho["index"] += (np.arange(int(n_ho.sum())) - np.repeat(np.cumsum(n_ho) - n_ho, n_ho)
-                    ).tolist()
-    ho["from"] += [ap_names[a] for a in x.ho_from]
-    ho["to"] += [ap_names[b] for b in x.ho_to]
-    ho["feasible"] += x.ho_feasible
-    ho["overlap_s"] += x.ho_overlap
-    ho["outage_s"] += x.ho_outage
-    ho["margin_s"] += x.ho_margin
-    ev["t_s"] += x.ev_t
-    ev["t_utc"] += x.ev_utc
-    # each handover's events in action order: four steps to the new address, the retire
-    actions = [*_STEPS, None] * len(x.ho_retire)
-    actions[_N_EVENTS - 1::_N_EVENTS] = x.ho_retire
-    ev["action"] += actions
-    for m, (s0, h0, o0), (s1, h1, o1) in zip(names, starts, ends):
-        serve_ap, ho_from, ho_to = x.serve_ap[s0:s1], x.ho_from[h0:h1], x.ho_to[h0:h1]
-        codes = list(set(serve_ap) | set(ho_from) | set(ho_to))
-        address = dict(zip(codes, book.addresses([ap_names[k] for k in codes], iid[m])))
-        serving = [{"ap": ap_names[a], "address": address[a], "from_s": f, "to_s": t,
-                    "from_utc": fu, "to_utc": tu}
-                   for a, f, t, fu, tu in zip(serve_ap, x.serve_from[s0:s1],
-                                              x.serve_to[s0:s1], x.serve_from_utc[s0:s1],
-                                              x.serve_to_utc[s0:s1])]
-        out_mobiles.append({"name": m, "candidates": candidate_rows(m), "serving": serving})
-        updates = []
-        if serving:
-            first = serving[0]
-            updates.append({"mobile": m, "t_s": first["from_s"], "t_utc": first["from_utc"],
-                            "address": first["address"], "ap": first["ap"]})
-        new = [address[b] for b in ho_to]
-        addresses = [None] * (_N_EVENTS * len(new))
-        for k in range(_N_EVENTS - 1):   # the steps' address is the new one
-            addresses[k::_N_EVENTS] = new
-        addresses[_N_EVENTS - 1::_N_EVENTS] = [address[a] for a in ho_from]
-        ev["address"] += addresses
-        lm = _N_EVENTS * h0 + _STEPS.index(Action.LM_UPDATE.value)   # its LM_UPDATE event
-        updates += [{"mobile": m, "t_s": t, "t_utc": u, "address": a, "ap": ap_names[b]}
-                    for t, u, a, b in zip(x.ev_t[lm:_N_EVENTS * h1:_N_EVENTS],
-                                          x.ev_utc[lm:_N_EVENTS * h1:_N_EVENTS], new, ho_to)]
-        updates.sort(key=_T_S)  # stable: what sorting all of them by (mobile, t_s) gives
-        out_updates += updates
-        outages = [{"mobile": m, "from_s": f, "to_s": t, "duration_s": d, "cause": c,
-                    "from_utc": fu, "to_utc": tu}
-                   for f, t, d, c, fu, tu in zip(x.out_from[o0:o1], x.out_to[o0:o1],
-                                                 x.out_len[o0:o1], x.out_cause[o0:o1],
-                                                 x.out_from_utc[o0:o1], x.out_to_utc[o0:o1])]
-        outages.sort(key=_FROM_S)
-        out_outages += outages
-    return out_mobiles, out_outages, out_updates
+class PlanRows:
+    """The plan's ``mobiles``, ``handovers``, ``outages`` and ``location_updates`` as
+    tables (docs/plan-format.md), built a group of mobiles at a time from the workers'
+    arrays with numpy: no row is made here (:class:`Table` makes them on first use).
+    Groups come in the plan's order (by mobile name)."""
+
+    def __init__(self, ap_names: list[str], book, iid: dict[str, int]):
+        self.ap_names, self.book, self.iid = list(ap_names), book, iid
+        self.names: list[str] = []
+        self.pieces: dict[str, dict[str, list]] = {
+            t: {} for t in ("serving", "handovers", "events", "outages", "updates")}
+
+    def _put(self, table: str, **columns) -> None:
+        for k, v in columns.items():
+            self.pieces[table].setdefault(k, []).append(v)
+
+    def add(self, names: list[str], p: Planned) -> None:
+        """Add the rows of the mobiles ``names`` that ``p`` plans (in their order)."""
+        base = len(self.names)
+        self.names += names
+        n_serve, n_ho, n_out = p.counts.T
+        mobiles = np.arange(base, base + len(names))
+        serve_mob, ho_mob = np.repeat(mobiles, n_serve), np.repeat(mobiles, n_ho)
+        self._put("serving", count=n_serve, ap=p.serve_ap, mob=serve_mob,
+                  from_s=p.serve_from_s, to_s=p.serve_to_s, from_utc=p.serve_from_utc,
+                  to_utc=p.serve_to_utc)
+        first_ho = np.cumsum(n_ho) - n_ho
+        self._put("handovers", mob=ho_mob, index=np.arange(len(ho_mob))
+                  - np.repeat(first_ho, n_ho), ap_from=p.ho_from, ap_to=p.ho_to,
+                  feasible=p.ho_feasible, overlap_s=p.ho_overlap_s,
+                  outage_s=p.ho_outage_s, margin_s=p.ho_margin_s)
+        # each handover's events in action order: four steps to the new address, then
+        # the old one's DELETE_IP or DEACTIVATE
+        action = np.tile(np.arange(_N_EVENTS), (len(ho_mob), 1))
+        action[:, -1] += p.ho_deactivate.astype(np.int64)
+        ap = np.repeat(p.ho_to, _N_EVENTS).reshape(-1, _N_EVENTS)
+        ap[:, -1] = p.ho_from
+        self._put("events", action=action.ravel(), t_s=p.ho_times_s.ravel(),
+                  t_utc=p.ho_times_utc.ravel(), ap=ap.ravel(),
+                  mob=np.repeat(ho_mob, _N_EVENTS))
+        # location updates: each mobile's first serving interval, then every handover's
+        # LM_UPDATE; by mobile, then time, ties in that order (a stable sort's)
+        first = (np.cumsum(n_serve) - n_serve)[n_serve > 0]
+        lm = _STEPS.index(Action.LM_UPDATE.value)
+        mob = np.concatenate([serve_mob[first], ho_mob])
+        t_s = np.concatenate([p.serve_from_s[first], p.ho_times_s[:, lm]])
+        order = np.lexsort((np.arange(len(mob)), t_s, mob))
+        self._put("updates", mob=mob[order], t_s=t_s[order],
+                  t_utc=np.concatenate([p.serve_from_utc[first],
+                                        p.ho_times_utc[:, lm]])[order],
+                  ap=np.concatenate([p.serve_ap[first], p.ho_to])[order])
+        # outages: by mobile, then start, ties in the workers' order
+        out_mob = np.repeat(mobiles, n_out)
+        order = np.lexsort((np.arange(len(out_mob)), p.outage_from_s, out_mob))
+        self._put("outages", mob=out_mob[order], from_s=p.outage_from_s[order],
+                  to_s=p.outage_to_s[order], duration_s=p.outage_s[order],
+                  cause=p.outage_cause[order], from_utc=p.outage_from_utc[order],
+                  to_utc=p.outage_to_utc[order])
+
+    def tables(self, candidates: tuple[Table, np.ndarray]) -> dict[str, Table]:
+        """The plan's four tables; ``candidates``: the mobiles' candidate rows, in the
+        order of the mobiles added (:func:`candidates`)."""
+        s, h, e, o, u = (self._joined(t) for t in ("serving", "handovers", "events",
+                                                    "outages", "updates"))
+        aps, mobile = [self.ap_names], [self.names]
+        serving = Table(SERVING_KEYS, {
+            "ap": Coded([s["ap"]], aps), "address": self._addresses(s["ap"], s["mob"]),
+            "from_s": s["from_s"], "to_s": s["to_s"], "from_utc": s["from_utc"],
+            "to_utc": s["to_utc"]})
+        serve_off = np.concatenate([[0], np.cumsum(s["count"])]).astype(np.int64)
+        mobiles = Table(MOBILE_KEYS, {"name": list(self.names)},
+                        {"candidates": candidates, "serving": (serving, serve_off)})
+        events = Table(EVENT_KEYS, {
+            "action": Coded([e["action"]], [_ACTIONS]), "t_s": e["t_s"], "t_utc": e["t_utc"],
+            "address": self._addresses(e["ap"], e["mob"])})
+        handovers = Table(HANDOVER_KEYS, {
+            "mobile": Coded([h["mob"]], mobile), "index": h["index"],
+            "from": Coded([h["ap_from"]], aps), "to": Coded([h["ap_to"]], aps),
+            "feasible": h["feasible"], "overlap_s": h["overlap_s"],
+            "outage_s": h["outage_s"], "margin_s": h["margin_s"]},
+            {"events": (events, _N_EVENTS)})
+        outages = Table(OUTAGE_KEYS, {
+            "mobile": Coded([o["mob"]], mobile), "from_s": o["from_s"], "to_s": o["to_s"],
+            "duration_s": o["duration_s"], "cause": Coded([o["cause"]], [CAUSES]),
+            "from_utc": o["from_utc"], "to_utc": o["to_utc"]})
+        updates = Table(UPDATE_KEYS, {
+            "mobile": Coded([u["mob"]], mobile), "t_s": u["t_s"], "t_utc": u["t_utc"],
+            "address": self._addresses(u["ap"], u["mob"]),
+            "ap": Coded([u["ap"]], aps)})
+        return {"mobiles": mobiles, "handovers": handovers, "outages": outages,
+                "location_updates": updates}
+
+    def _joined(self, table: str) -> dict[str, np.ndarray]:
+        return {k: np.concatenate(v) for k, v in self.pieces.pop(table).items()}
+
+    def _addresses(self, ap: np.ndarray, mob: np.ndarray) -> Coded:
+        """The address of mobile ``mob[i]`` at access point ``ap[i]``, for every i: the
+        subnet's head and the identifier in hex where the book writes them so, else
+        (another prefix's shape, a big identifier) each distinct one from the book."""
+        iid = [self.iid[m] for m in self.names]
+        used = np.flatnonzero(np.bincount(ap, minlength=len(self.ap_names))).tolist()
+        heads = dict(zip(used, (self.book.head(self.ap_names[a]) for a in used)))
+        if all(h is not None for h in heads.values()) and all(1 <= i < 0x10000 for i in iid):
+            return Coded([ap, mob], [[heads.get(a, "") for a in range(len(self.ap_names))],
+                                     [f"{i:x}" for i in iid]])
+        n = max(len(self.names), 1)
+        pairs, codes = np.unique(ap * n + mob, return_inverse=True)
+        return Coded([codes.ravel()], [[self.book.address(self.ap_names[k // n], iid[k % n])
+                                        for k in pairs.tolist()]])
