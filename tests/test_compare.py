@@ -33,6 +33,8 @@ def test_table_has_every_metric_once_in_order(doc):
     shared = doc["assumptions"]["shared"]
     assert (shared["t_l2_s"], shared["ra_interval_s"], shared["dad_s"]) == (0.05, [0.05, 0.05],
                                                                            0.0)
+    # and that the RA wait is one draw per handover for all of them (sim.model.ra_wait_s)
+    assert "same for every protocol" in shared["ra_wait"]
 
 
 def test_table_values_come_from_the_reports(doc):
