@@ -412,28 +412,28 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
 
 
 def _plan_gaps(replay: Replay, gaps: list[tuple[float, float]]) -> list[float]:
-    """Per handover of the replay, the coverage gaps it spans, in s: the whole gaps that
-    start between its break and the next handover's, from geometry and the plan alone,
-    so every protocol and traffic reports the same (counting the gap where packets were
-    lost once gave FMIPv6, whose NAR buffer delivers the gap's last second, a second
-    less). A handover's break is its old access point's LOS before the planned switch,
-    or the switch. A gap before the first break, or running to the end of the run, is
-    no handover's."""
+    """Per handover of the replay, the coverage gaps it spans, in s, from geometry and
+    the plan alone, so every protocol and traffic rate reports the same (counting the
+    gap time its lost packets met once gave FMIPv6, whose NAR delivers a gap's last
+    second, a second less). A handover's break is its old access point's LOS before the
+    planned switch, or the switch, as the protocols break; a whole gap is the handover's
+    whose break it starts at or after, before the next one's (one before the first break
+    is the first handover's: its share starts the run). A gap from the run's start or to
+    its end is none's: no handover crosses it."""
     starts = {g.ap: np.array([a for a, _ in g.up_s], dtype=float) for g in replay.links}
     ends = {g.ap: [b for _, b in g.up_s] for g in replay.links}
-    breaks, last = [], -math.inf
+    breaks = []
     for h in replay.handovers:
         t = h.t_s
         k = int(np.searchsorted(starts.get(h.from_ap, np.empty(0)), t, side="right")) - 1
         if k >= 0 and t > ends[h.from_ap][k]:
             t = ends[h.from_ap][k]          # the old access point set before the switch
-        last = max(last, t)                 # in the plan's order, never going back
-        breaks.append(last)
+        breaks.append(max(t, breaks[-1]) if breaks else t)    # in the plan's order
     out = [0.0] * len(breaks)
     for a, b in gaps:
         # coverage_gaps rounds to the microsecond: a gap from the old LOS is its break's
-        k = int(np.searchsorted(breaks, a + 1e-6, side="right")) - 1
-        if k >= 0 and b < replay.duration_s:
+        k = max(int(np.searchsorted(breaks, a + 1e-6, side="right")) - 1, 0)
+        if breaks and 0.0 < a and b < replay.duration_s:
             out[k] += b - a
     return out
 
