@@ -457,9 +457,8 @@ class Association:
         and LM_UPDATE are timed from the ready address (DESIGN.md: ``t_add = t_ready``,
         then one RTT each), so an early address brings them forward as much; a soft
         handover's keep the plan's times (the address was ready long before). None runs
-        before its address is ready. A SET_PRIMARY
-        then follows ADD_IP's ack, one ASCONF being outstanding at a time. Steps that can
-        never happen are dropped.
+        before its address is ready; a SET_PRIMARY then follows ADD_IP's ack, one ASCONF
+        being outstanding at a time. Steps that can never happen are dropped.
         """
         replay = self.replay
         ready: dict[int, tuple[float, float]] = {}    # handover -> (planned, real) ready
