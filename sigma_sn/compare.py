@@ -124,6 +124,9 @@ def assumptions(cfg, mip) -> dict:
 
     mip = mip or MipConfig()
     shared = {"t_l2_s": mip.t_l2_s, "ra_interval_s": [mip.ra_min_s, mip.ra_max_s],
+              # sim.model.ra_wait_s: common random numbers, so the dice favour no protocol
+              "ra_wait": "one seeded phase of the interval per handover, the same for "
+                         "every protocol that waits (SIGMA-SN plans the whole interval)",
               "dad_s": mip.t_dad_s, "terrestrial_one_way_s": cfg.terrestrial_s,
               "loss_prob": cfg.loss_prob, "loss_prob_at_horizon": cfg.loss_prob_at_horizon,
               "traffic": f"{cfg.traffic} {cfg.direction} {cfg.rate_pps:g} pkt/s"}
@@ -136,7 +139,8 @@ def assumptions(cfg, mip) -> dict:
         "mip": {"break_before_make": "L2 + RA + DAD + BU to the HA", **home},
         "fmip": {**home, "fmip_mode": mip.fmip_mode, "par_nar_s": mip.par_nar_s,
                  "fmip_buffer_pkts": mip.fmip_buffer_pkts, "fmip_buffer_s": mip.fmip_buffer_s,
-                 "next_ap": "from the plan (the planner's prediction)"},
+                 "next_ap": "from the plan (the planner's prediction)",
+                 "ra_wait": "none (NCoA formed ahead, RFC 5568)"},
         "hmip": {**home, "map_ap_s": mip.map_ap_s,
                  "local_binding": "BU to the MAP (one MAP domain)"},
     }

@@ -139,17 +139,9 @@ def test_on_gpm_core_over_nen_nar_drops_each_crossed_gap_but_its_buffers_worth(
     # NAR holds each packet fmip_buffer_s and delivers the last second's at the UNA: what
     # it drops is each crossed gap's sends less that second, booked as buffer_expired
     from sigma_sn.compare import compare_plan
-    from sigma_sn.planner.plan import plan_scenario
-    from sigma_sn.scenario import load_scenario
     from sigma_sn.sim.fromplan import config_from_plan
-    from tests.test_real_scenarios import _toml_path, _write_scenario
 
-    nen = _toml_path(shared_data / "stations" / "nen_core_stations.csv")
-    path = _write_scenario(
-        tmp_path, "gpm-core-6h", elements=shared_data / "tle" / "gpm_core_2026-08-22.tle",
-        mode="host", policy="longest-visibility", duration_s=21600, mask_deg=5.0,
-        sites=f'site_files = ["{nen}"]\n')
-    plan = plan_scenario(load_scenario(path))
+    plan = _gpm_core_over_nen_plan(shared_data, tmp_path)
     rate_pps = 2.0
     cfg, mip = config_from_plan(plan, rate_pps=rate_pps)
     fmip = compare_plan(plan, cfg, mip, protocols=("fmip",))["reports"]["fmip"]
@@ -162,3 +154,45 @@ def test_on_gpm_core_over_nen_nar_drops_each_crossed_gap_but_its_buffers_worth(
     assert len(gaps) >= 10 and all(g["start_s"] in breaks for g in gaps), (gaps, breaks)
     expected = sum((g["duration_s"] + mip.t_l2_s - mip.fmip_buffer_s) * rate_pps for g in gaps)
     assert causes["buffer_expired"] == pytest.approx(expected, abs=len(gaps)), causes
+
+
+def _gpm_core_over_nen_plan(shared_data, tmp_path):
+    """6 h of the real GPM-CORE handed between NASA's NEN stations (host mode)."""
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from tests.test_real_scenarios import _toml_path, _write_scenario
+
+    nen = _toml_path(shared_data / "stations" / "nen_core_stations.csv")
+    path = _write_scenario(
+        tmp_path, "gpm-core-6h", elements=shared_data / "tle" / "gpm_core_2026-08-22.tle",
+        mode="host", policy="longest-visibility", duration_s=21600, mask_deg=5.0,
+        sites=f'site_files = ["{nen}"]\n')
+    return plan_scenario(load_scenario(path))
+
+
+def test_on_gpm_core_over_nen_every_protocol_and_rate_reports_the_same_coverage_gaps(
+        shared_data, tmp_path):
+    # a coverage gap is the sky's: per handover it must not move with the protocol (FMIPv6's
+    # NAR delivers the gap's last second, which once made its gaps a second shorter) nor
+    # with the traffic (a run of lost packets ends within one interval of the gap's end)
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
+
+    plan = _gpm_core_over_nen_plan(shared_data, tmp_path)
+    replays = replays_from_plan(plan)
+    per_handover = {}
+    for rate_pps in (2.0, 7.0):
+        cfg, mip = config_from_plan(plan, rate_pps=rate_pps)
+        reports = compare_plan(plan, cfg, mip, replays=replays)["reports"]
+        for protocol, rep in reports.items():
+            per_handover[protocol, rate_pps] = [(h["index"], h["coverage_gap_s"])
+                                                for h in rep["handovers"]]
+    gaps = reports["sigma"]["coverage_gaps"]
+    between = [g["duration_s"] for g in gaps if 0.0 < g["start_s"] and g["end_s"] < 21600.0]
+    assert len(between) >= 10, gaps
+    first = per_handover["sigma", 2.0]
+    for key, got in per_handover.items():
+        assert got == first, key
+    # every gap between passes is some handover's, counted once; the one to the run's end
+    # is none's
+    assert sum(g for _, g in first) == pytest.approx(sum(between), abs=1e-5)

@@ -64,7 +64,7 @@ class FastHost(MobileIpHost):
                 self.stats.signal("RtSolPr", RTSOLPR_BYTES)
                 self.stats.signal("PrRtAdv", PRRTADV_BYTES)
 
-    def _coa_s(self, t_attach: float, rng) -> float:
+    def _coa_s(self, t_attach: float, handover: int) -> float:
         return t_attach                              # NCoA formed ahead, checked by NAR
 
     def deliver_down(self, t_ha: float, size: int):

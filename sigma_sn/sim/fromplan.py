@@ -326,6 +326,7 @@ def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
     # how long after its access point rises a new address is ready (the plan's step 1)
     timing = params.get("timing") or {}
     setup_s = sum(float(timing.get(k) or 0.0) for k in ("l2_s", "ra_s", "dad_s"))
+    ra_s = float(timing.get("ra_s") or 0.0)       # of which the RA interval: drawn per handover
     by_mobile: dict[str, list] = {}
     for k, h in enumerate(p.get("handovers", kind=list)):
         by_mobile.setdefault(h.get("mobile"), []).append((k, h))
@@ -363,6 +364,7 @@ def _planned(p: _Plan, truth_elements, plan_dir, step_s, progress,
                                                         SimConfig.capacity_bps))
     return PlannedReplays(ReplayInputs(start_utc, duration_s, windows, tuple(sat_objs),
                                        tuple(site_objs), paths, step_s, setup_s,
+                                       ra_interval_s=ra_s,
                                        anchors=anchors, load=load,
                                        sat_index=sat_index, capacity_bps=capacity_bps),
                           tuple(parts))

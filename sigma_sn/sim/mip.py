@@ -24,7 +24,7 @@ import numpy as np
 import simpy
 
 from sigma_sn.sim.model import (DATA_HEADER_BYTES, RISE_TOLERANCE_S, Replay, SimConfig, Stats,
-                                call_at)
+                                call_at, ra_wait_s)
 
 BU_BYTES = 40 + 8 + 16 + 24          # IPv6 + mobility header + BU + home-address option
 BA_BYTES = 40 + 8 + 12 + 24
@@ -41,7 +41,8 @@ FMIP_MODES = ("predictive", "reactive")
 
 def access_from_timing(l2_s: float, ra_s: float, dad_s: float) -> dict:
     """The :data:`ACCESS_FIELDS` of the plan's timing block: L2, the RA interval (an
-    unsolicited RA comes a uniform phase of it after attachment; SIGMA-SN plans for the
+    unsolicited RA comes a uniform phase of it after attachment, the same seeded phase
+    for every protocol, :func:`~sigma_sn.sim.model.ra_wait_s`; SIGMA-SN plans for the
     whole interval) and DAD, as SIGMA-SN plans them."""
     return {"t_l2_s": float(l2_s), "ra_min_s": float(ra_s), "ra_max_s": float(ra_s),
             "t_dad_s": float(dad_s)}
@@ -119,7 +120,9 @@ class MobileIpHost:
     protocol = "mip"
 
     def __init__(self, env: simpy.Environment, replay: Replay, cfg: SimConfig,
-                 mip: MipConfig, links, rng: np.random.Generator):
+                 mip: MipConfig, links, rng: np.random.Generator | None = None):
+        # ``rng`` is no longer drawn from: the RA waits are the handovers' own seeded
+        # draws (ra_wait_s), shared with SIGMA-SN's replay
         self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
         self.anchor_cn_s, self.anchor_ap_s = self._anchor()
         self.stats = Stats()
@@ -134,7 +137,7 @@ class MobileIpHost:
                 if link.is_up(granted) and granted - link.up_since(granted) <= RISE_TOLERANCE_S:
                     granted = link.up_since(granted)    # the rise itself, rounded apart
                 self._granted_s[s.handover] = granted
-        self.moves = self._timeline(rng)
+        self.moves = self._timeline()
         # attachment: the MH is on ap_of[k] during [att_start[k], att_end[k])
         self.att_start = [0.0] + [m.t_attach_s for m in self.moves]
         self.att_end = [m.t_break_s for m in self.moves] + [math.inf]
@@ -157,15 +160,19 @@ class MobileIpHost:
         """Can the anchor take a binding update at ``t``?"""
         return self.ha_alive(t)
 
-    def _coa_s(self, t_attach: float, rng) -> float:
-        """When the new CoA exists: the next unsolicited RA (a seeded phase of a seeded
-        interval, RFC 6275 §7.5) and then DAD (RFC 4862; 0 when optimistic, RFC 4429)."""
-        interval = rng.uniform(self.mip.ra_min_s, self.mip.ra_max_s)
-        return t_attach + rng.uniform(0.0, interval) + self.mip.t_dad_s
+    def _coa_s(self, t_attach: float, handover: int) -> float:
+        """When the new CoA exists after attaching for ``handover``: the next unsolicited
+        RA (movement detection, RFC 6275 §11.5.1; RA intervals RFC 6275 §7.5, RFC 4861
+        §6.2.4), the same seeded wait SIGMA-SN's replay draws for the handover
+        (:func:`~sigma_sn.sim.model.ra_wait_s`), then DAD (RFC 4862; 0 when optimistic,
+        RFC 4429)."""
+        wait = ra_wait_s(self.cfg.seed, self.replay.mobile, handover, self.mip.ra_min_s,
+                         self.mip.ra_max_s)
+        return t_attach + wait + self.mip.t_dad_s
 
-    def _timeline(self, rng) -> list[Move]:
+    def _timeline(self) -> list[Move]:
         """Break, attach and CoA times, one move per handover in the plan's order:
-        geometry plus seeded RA waits.
+        geometry plus the handovers' seeded RA waits.
 
         The MH leaves the access point it is on when that sets (``switch="los"``) or at
         the plan's switch (``"plan"``), never before it got there, so moves stay in order
@@ -200,7 +207,7 @@ class MobileIpHost:
             h = hos[j]
             t_attach = t_up + self.mip.t_l2_s
             moves.append(Move(h.index, cur, h.to_ap, t_break, t_attach,
-                              self._coa_s(t_attach, rng)))
+                              self._coa_s(t_attach, h.index)))
             if t_attach == math.inf:
                 break                           # never attached again
             cur, t_on, k = h.to_ap, t_attach, j + 1

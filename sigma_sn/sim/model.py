@@ -61,6 +61,8 @@ CN = "CN"
 NEW_ADDRESS_ACTIONS = ("ADDRESS_READY", "ADD_IP", "SET_PRIMARY", "LM_UPDATE")
 #: the HEARTBEAT jitter's random stream, apart from the links' and the LM queries'
 HB_STREAM = 0x4842
+#: the router advertisements' random stream (:func:`ra_wait_s`), one draw per handover
+RA_STREAM = 0x5241
 #: a real rise within this of the plan's is the plan's (the same windows, rounded apart)
 RISE_TOLERANCE_S = 1e-6
 
@@ -104,8 +106,11 @@ class Replay:
     steps: tuple[Step, ...]
     handovers: tuple[Handover, ...] = ()
     # L2 handover + router advertisement + DAD (the plan's timing): how long after the
-    # new access point really rises its address can be ready
+    # new access point really rises its address can be ready, at the latest
     address_setup_s: float = 0.0
+    # the RA interval within ``address_setup_s``: the plan waits all of it, the replay
+    # the handover's seeded phase of it (:func:`ra_wait_s`), as every protocol does
+    ra_interval_s: float = 0.0
     # shared capacity (a [path] with shared_capacity): the load of all the plan's mobiles
     # (sigma_sn.path.load.SharedLoad), the same object in every replay of the plan
     shared_load: Any = None
@@ -155,6 +160,23 @@ class SimConfig:
         if self.bulk_detail_s is not None and not 0 < self.bulk_detail_s < math.inf:
             raise ValueError(f"bulk_detail_s must be a positive number of seconds, got "
                              f"{self.bulk_detail_s}")
+
+
+def ra_wait_s(seed: int, mobile: str, handover: int, ra_min_s: float,
+              ra_max_s: float) -> float:
+    """How long after attaching to handover ``handover``'s access point the mobile hears
+    a router advertisement, the same for every protocol (common random numbers: where
+    the protocols differ it is the protocol, not the dice).
+
+    RFC 4861 §6.2.4: a router sends unsolicited RAs at intervals drawn uniformly in
+    [MinRtrAdvInterval, MaxRtrAdvInterval] (RFC 6275 §7.5 lets a Mobile IPv6 router go
+    down to 30-70 ms); the mobile arrives at a uniform phase of the current interval and,
+    not soliciting one, waits for the next (RFC 6275 §11.5.1: movement detection by
+    unsolicited RAs). Seeded by (seed, mobile, handover), apart from every other stream.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(mobile.encode()), RA_STREAM, handover])
+    u_interval, u_phase = rng.random(2)
+    return float(u_phase * (ra_min_s + u_interval * (ra_max_s - ra_min_s)))
 
 
 def call_at(env: simpy.Environment, t: float, fn, *args) -> None:
@@ -424,25 +446,42 @@ class Association:
 
     # -- the plan, at the MH -----------------------------------------------------------
     def step_times(self) -> tuple[Step, ...]:
-        """The plan's steps at the times they can really happen.
+        """The plan's steps at the times they really happen.
 
-        Step 1 (L2 handover, router advertisement, DAD) cannot start before the new
-        access point is above the mask, so a handover's address is ready at
-        ``max(planned, real rise + address_setup_s)``; its ADD_IP, SET_PRIMARY and
-        LM_UPDATE wait for it (a SET_PRIMARY then follows ADD_IP's ack, one ASCONF being
-        outstanding at a time). The real rise is the start of the up interval the plan's
-        ready time falls in, or the next one. Steps that can never happen are dropped.
+        Step 1 (L2 handover, router advertisement, DAD) starts when the plan starts it
+        (its ADDRESS_READY less ``address_setup_s``), or when the new access point really
+        rises if that is later: the real rise is the start of the up interval the plan's
+        ready time falls in, or the next one. The plan waits the whole RA interval; the
+        address is really ready the handover's seeded RA wait (:func:`ra_wait_s`, the
+        same draw every protocol meets) after L2. A hard handover's ADD_IP, SET_PRIMARY
+        and LM_UPDATE are timed from the ready address (DESIGN.md: ``t_add = t_ready``,
+        then one RTT each), so an early address brings them forward as much; a soft
+        handover's keep the plan's times (the address was ready long before). None runs
+        before its address is ready; a SET_PRIMARY then follows ADD_IP's ack, one ASCONF
+        being outstanding at a time. Steps that can never happen are dropped.
         """
-        ready: dict[int, float] = {}
-        for s in self.replay.steps:
+        replay = self.replay
+        ready: dict[int, tuple[float, float]] = {}    # handover -> (planned, real) ready
+        for s in replay.steps:
             if s.action == "ADDRESS_READY" and s.handover not in ready:
                 link = self.links[s.ap]
                 rise = link.up_since(s.t_s) if link.is_up(s.t_s) else link.next_up(s.t_s)
-                t = rise + self.replay.address_setup_s
-                ready[s.handover] = t if t > s.t_s + RISE_TOLERANCE_S else s.t_s
-        out = [replace(s, t_s=ready[s.handover])
-               if s.action in NEW_ADDRESS_ACTIONS and ready.get(s.handover, -math.inf) > s.t_s
-               else s for s in self.replay.steps]
+                start = s.t_s - replay.address_setup_s
+                start = rise if rise > start + RISE_TOLERANCE_S else start
+                wait = ra_wait_s(self.cfg.seed, replay.mobile, s.handover,
+                                 replay.ra_interval_s, replay.ra_interval_s)
+                ready[s.handover] = (s.t_s, start + replay.address_setup_s
+                                     - replay.ra_interval_s + wait)
+        hard = {h.index for h in replay.handovers if not h.feasible}
+        out = []
+        for s in replay.steps:
+            if s.action in NEW_ADDRESS_ACTIONS and s.handover in ready:
+                planned, real = ready[s.handover]
+                t = (real if s.action == "ADDRESS_READY"
+                     else max(s.t_s + min(real - planned, 0.0), real) if s.handover in hard
+                     else max(s.t_s, real))
+                s = replace(s, t_s=t)
+            out.append(s)
         # stable: steps that meet at one instant keep the plan's order
         return tuple(sorted((s for s in out if s.t_s < math.inf), key=lambda s: s.t_s))
 

@@ -37,6 +37,7 @@ class ReplayInputs:
     paths: Any = None                 # sigma_sn.sim.pathgeom paths, on a path
     step_s: float = 10.0
     address_setup_s: float = 0.0
+    ra_interval_s: float = 0.0        # the RA interval within it (Replay.ra_interval_s)
     anchors: Any = None               # gateway anchor: sigma_sn.planner.anchor windows
     load: Any = None                  # shared capacity: sigma_sn.path.load.SharedLoad
     sat_index: dict | None = None     # satellite name -> index, for the shares
@@ -107,7 +108,8 @@ def replay_geometry(inputs: ReplayInputs, mobile: MobileReplay) -> Replay:
     return Replay(mobile.name, inputs.start_utc, inputs.duration_s,
                   tuple(links[a] for a in sorted(links)), mobile.initial_ap,
                   mobile.initial_address, mobile.steps, mobile.handovers,
-                  address_setup_s=inputs.address_setup_s, shared_load=inputs.load)
+                  address_setup_s=inputs.address_setup_s,
+                  ra_interval_s=inputs.ra_interval_s, shared_load=inputs.load)
 
 
 def build_replays(planned: PlannedReplays, progress=None) -> list[Replay]:

@@ -352,14 +352,17 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
     (its switch for SIGMA-SN). A handover the protocol never made gets no packets.
 
     Each made handover also gets its service interruption (the runs of packets no path
-    carried, :class:`LogPass`, in its share, less any coverage gap) and the coverage gap
-    it spans; one that spans a coverage gap reports no handover latency (that time is
-    the sky's, not the protocol's). A negative latency (the new path delivers before the
-    old one's last packet: reordering) is kept as it is.
+    carried, :class:`LogPass`, in its share, less the time they spent in coverage gaps);
+    one whose runs or latency cross a coverage gap reports no handover latency (that
+    time is the sky's, not the protocol's). A negative latency (the new path delivers
+    before the old one's last packet: reordering) is kept as it is. Every handover
+    gets its coverage gap from geometry and the plan alone (:func:`_plan_gaps`), the
+    same whatever the protocol or the traffic.
     """
     end_s = replay.duration_s
     times, share = shares["times"], shares["share"]
     gaps = coverage_gaps(replay)
+    gap_of = _plan_gaps(replay, gaps)
     # the run's length is in send time, from one packet interval after the last usable
     # packet to the next usable one (to within one packet interval, whatever the rate);
     # a run belongs to the share its first packet was sent in
@@ -372,7 +375,7 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
         t_cn = last_old = first_new = latency_ms = interruption_ms = None
         t_break = None
         lost = 0
-        gap_s = 0.0
+        in_gap_s = 0.0                  # of this share's runs, the time the sky took
         if k in share:
             i = share[k][0]
             t_cn = times[k][1]
@@ -380,17 +383,16 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
             t_break = times[k][0]
             mine = run_share == i
             total = float(run_len[mine].sum())
-            gap_s = sum(_overlap_s(gaps, a, a + b) for a, b in zip(run_start[mine],
-                                                                   run_len[mine]))
+            in_gap_s = sum(_overlap_s(gaps, a, a + b) for a, b in zip(run_start[mine],
+                                                                      run_len[mine]))
             if cfg.traffic == "cbr":
-                interruption_ms = _ms(max(total - gap_s, 0.0))
+                interruption_ms = _ms(max(total - in_gap_s, 0.0))
         if t_cn is not None:
             last_old = tally.last_old.get(i)
             first_new = tally.first_new.get(i)
             if first_new is not None and last_old is not None:
                 # a latency across a coverage gap is the sky's, not the protocol's
-                gap_s = max(gap_s, _overlap_s(gaps, last_old, first_new))
-                if gap_s == 0.0:
+                if max(in_gap_s, _overlap_s(gaps, last_old, first_new)) == 0.0:
                     latency_ms = _ms(first_new - last_old)
         out.append({
             "mobile": replay.mobile, "index": h.index, "from": h.from_ap, "to": h.to_ap,
@@ -401,11 +403,38 @@ def _handovers(replay: Replay, shares: dict, tally: LogPass, cfg: SimConfig) -> 
             "cn_switch_s": None if t_cn is None else round(t_cn, 6),
             "handover_latency_ms": latency_ms,
             "interruption_ms": interruption_ms,
-            "coverage_gap_s": round(gap_s, 6),
+            "coverage_gap_s": round(gap_of[k], 6),
             "last_old_arrival_s": None if last_old is None else round(last_old, 6),
             "first_new_arrival_s": None if first_new is None else round(first_new, 6),
             "lost": lost,
         })
+    return out
+
+
+def _plan_gaps(replay: Replay, gaps: list[tuple[float, float]]) -> list[float]:
+    """Per handover of the replay, the coverage gaps it spans, in s, from geometry and
+    the plan alone, so every protocol and traffic rate reports the same (counting the
+    gap time its lost packets met once gave FMIPv6, whose NAR delivers a gap's last
+    second, a second less). A handover's break is its old access point's LOS before the
+    planned switch, or the switch, as the protocols break; a whole gap is the handover's
+    whose break it starts at or after, before the next one's (one before the first break
+    is the first handover's: its share starts the run). A gap from the run's start or to
+    its end is none's: no handover crosses it."""
+    starts = {g.ap: np.array([a for a, _ in g.up_s], dtype=float) for g in replay.links}
+    ends = {g.ap: [b for _, b in g.up_s] for g in replay.links}
+    breaks = []
+    for h in replay.handovers:
+        t = h.t_s
+        k = int(np.searchsorted(starts.get(h.from_ap, np.empty(0)), t, side="right")) - 1
+        if k >= 0 and t > ends[h.from_ap][k]:
+            t = ends[h.from_ap][k]          # the old access point set before the switch
+        breaks.append(max(t, breaks[-1]) if breaks else t)    # in the plan's order
+    out = [0.0] * len(breaks)
+    for a, b in gaps:
+        # coverage_gaps rounds to the microsecond: a gap from the old LOS is its break's
+        k = max(int(np.searchsorted(breaks, a + 1e-6, side="right")) - 1, 0)
+        if breaks and 0.0 < a and b < replay.duration_s:
+            out[k] += b - a
     return out
 
 
