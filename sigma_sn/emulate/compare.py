@@ -23,7 +23,8 @@ def replay_interruptions(plan: dict, *, mobile: str, protocols, rate_pps: float,
         plan, source=source, traffic="cbr", direction="up", rate_pps=rate_pps,
         payload_bytes=payload_bytes,
         # Mobile IP under the emulation's timing block (DESIGN.md: comparisons on
-        # equal terms): one RA wait, not the replay's random 30-70 ms
+        # equal terms): its RA interval, not the replay's default 30-70 ms (the replay
+        # still waits a seeded phase of it, the emulation the whole interval)
         t_l2_s=timing.l2_s, ra_min_s=timing.ra_s, ra_max_s=timing.ra_s,
         t_dad_s=timing.dad_s)
     replays = replays_from_plan(plan, plan_dir=plan_dir, mobiles=[mobile], source=source)
