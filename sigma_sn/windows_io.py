@@ -17,7 +17,6 @@ import numpy as np
 
 from sigma_sn import columnar
 from sigma_sn.atomic import atomic_open
-from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.visibility import COLUMNS, Windows
 
 #: the file types ``write_windows`` writes, by suffix
@@ -26,7 +25,7 @@ SUFFIXES = (".csv", ".json", ".parquet")
 
 def export_order(windows: Windows) -> np.ndarray:
     """Row order of every export: by AOS, then site, then NORAD id (as :meth:`Windows.rows`)."""
-    order = np.argsort(windows.aos_s)
+    order = columnar.stable_order(windows.aos_s)
     aos = windows.aos_s[order]
     # AOS rarely ties (mostly passes already up at the start): only those rows are sorted
     # by the other keys, which costs a fraction of a lexsort of every row
@@ -50,55 +49,40 @@ class _Text:
     def __init__(self, windows: Windows, kind: str, order: np.ndarray):
         self.w, self.kind, self.order = windows, kind, order
         names = columnar.json_texts if kind == "json" else columnar.csv_texts
-        self.sat_text = columnar.Lookup(names(windows.sat_names))
-        self.site_text = columnar.Lookup(names(windows.site_names))
-        self.norad = columnar.Lookup([str(int(n)) for n in windows.norad_ids])
+        self.sat_text = columnar.Texts.of(names(windows.sat_names))
+        self.site_text = columnar.Texts.of(names(windows.site_names))
+        self.norad = columnar.Texts.of([str(int(n)) for n in windows.norad_ids])
+        self.start = np.datetime64(windows.epoch.start_utc.replace(tzinfo=None), "us")
+        self.pieces = (columnar.json_pieces(COLUMNS, ("aos_utc", "tca_utc", "los_utc"))
+                       if kind == "json" else columnar.csv_pieces(len(COLUMNS)))
 
     def __call__(self, part: slice) -> bytes:
         w, idx = self.w, self.order[part]
         sat = w.sat[idx]
-        json = self.kind == "json"
-        number = columnar.shortest if json else columnar.fixed
-
-        def iso(t_s):
-            text = columnar.cells(w.epoch.iso_ascii(t_s))
-            return columnar.quoted(text) if json else text
-
-        cols = [self.sat_text[sat], self.norad[sat], self.site_text[w.site[idx]],
-                iso(w.aos_s[idx]), iso(w.tca_s[idx]), iso(w.los_s[idx]),
-                number(w.max_elev_deg[idx]), number(w.los_s[idx] - w.aos_s[idx]),
-                columnar.booleans(w.aos_truncated[idx]),
-                columnar.booleans(w.los_truncated[idx])]
-        if not json:
-            return columnar.csv_rows(cols, len(idx))
-        block = columnar.json_records(COLUMNS, cols, len(idx))
-        return block[1:] if part.start == 0 else block   # "\n" alone before the first row
+        number = columnar.shortest_column if self.kind == "json" else columnar.fixed_column
+        aos, los = w.aos_s[idx], w.los_s[idx]
+        cols = [columnar.text_column(self.sat_text, sat),
+                columnar.text_column(self.norad, sat),
+                columnar.text_column(self.site_text, w.site[idx]),
+                columnar.iso_column(self.start, aos),
+                columnar.iso_column(self.start, w.tca_s[idx]),
+                columnar.iso_column(self.start, los),
+                number(w.max_elev_deg[idx]), number(los - aos),
+                columnar.boolean_column(w.aos_truncated[idx]),
+                columnar.boolean_column(w.los_truncated[idx])]
+        block = columnar.format_rows(cols, self.pieces, len(idx))
+        # "\n" alone before the first JSON row
+        return block[1:] if self.kind == "json" and part.start == 0 else block
 
 
 def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]:
-    """The text of the windows' rows, a block per chunk of rows. ``workers`` forked
-    processes format the chunks ahead while the caller writes the one in hand."""
-    global _TEXT
+    """The text of the windows' rows, a block per chunk of rows. ``workers`` threads
+    format the chunks ahead (the compiled formatter holds no GIL) while the caller
+    writes the one in hand."""
     order = export_order(windows)
     text = _Text(windows, kind, order)
-    parts = list(columnar.chunks(len(order)))
     workers = (os.cpu_count() or 1) if workers is None else workers
-    if len(parts) < 2 or not can_fork(workers):
-        yield from map(text, parts)
-        return
-    _TEXT = text   # what the forked workers read, without pickling
-    try:
-        with ForkedMap(_format, parts, workers) as blocks:
-            yield from blocks
-    finally:
-        _TEXT = None
-
-
-_TEXT = None
-
-
-def _format(part: slice) -> bytes:
-    return _TEXT(part)
+    yield from columnar.ordered_threads(text, columnar.chunks(len(order)), workers)
 
 
 def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
@@ -169,7 +153,7 @@ def windows_json(windows: Windows) -> str:
 def write_windows(path, windows: Windows, *, workers: int | None = 1) -> None:
     """Write windows to ``path`` (``.csv``, ``.json`` or ``.parquet``) atomically, a
     chunk of rows at a time: an interrupted write leaves the old file, or none. Text is
-    formatted by ``workers`` forked processes (``None``: one per core)."""
+    formatted by ``workers`` threads (``None``: one per core)."""
     suffix = Path(path).suffix
     with atomic_open(path, "wb") as fh:
         if suffix == ".parquet":
