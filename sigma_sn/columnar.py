@@ -277,9 +277,9 @@ class Texts:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of cells for :func:`format_rows`: ``kind`` (a :mod:`sigma_sn.columnar_jit`
-    kind) says what ``values`` hold; ``texts`` is the table a TEXT column indexes, or
-    the numbers Python wrote where a number column holds ``-(i + 1)``."""
+    """A column of cells for :func:`format_rows`: ``kind`` (:data:`TEXT`, ...) says what
+    ``values`` hold; ``texts`` is the table a TEXT column indexes, or the numbers Python
+    wrote where a number column holds ``-(i + 1)``; ``negative``: a number's sign."""
 
     kind: int
     values: np.ndarray                 # int64

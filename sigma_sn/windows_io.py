@@ -23,6 +23,15 @@ from sigma_sn.visibility import COLUMNS, Windows
 SUFFIXES = (".csv", ".json", ".parquet")
 
 
+def load_writer(path=None) -> None:
+    """Load what writing windows to ``path`` needs (the compiled formatter and sort, or
+    pyarrow for ``.parquet``): about half a CPU second, best spent while
+    :func:`~sigma_sn.visibility.find_windows`' workers compute (its ``meanwhile``)."""
+    if path is not None and Path(path).suffix == ".parquet":
+        import pyarrow.parquet  # noqa: F401
+    import sigma_sn.columnar_jit  # noqa: F401
+
+
 def export_order(windows: Windows) -> np.ndarray:
     """Row order of every export: by AOS, then site, then NORAD id (as :meth:`Windows.rows`)."""
     order = columnar.stable_order(windows.aos_s)
