@@ -423,7 +423,7 @@ def json_pieces(keys: Sequence[str], quoted_keys: Iterable[str] = (), *, indent:
 
 def ordered_threads(fn: Callable, items: Iterable, workers: int) -> Iterator:
     """``fn(item)`` of each item, in order, computed by ``workers`` threads at most
-    ``workers + 1`` items ahead of the caller (so memory stays a few chunks); one
+    ``workers`` items ahead of the caller (so memory stays a few chunks); one
     worker: in the caller. For work that holds no GIL (:func:`format_rows`), the caller
     writes a block while the threads format the next ones."""
     if workers <= 1:
@@ -434,7 +434,7 @@ def ordered_threads(fn: Callable, items: Iterable, workers: int) -> Iterator:
     try:
         for item in items:
             ahead.append(pool.submit(fn, item))
-            if len(ahead) > workers:
+            if len(ahead) >= workers:
                 yield ahead.popleft().result()
         while ahead:
             yield ahead.popleft().result()

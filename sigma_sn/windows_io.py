@@ -91,7 +91,8 @@ def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]
     order = export_order(windows)
     text = _Text(windows, kind, order)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    yield from columnar.ordered_threads(text, columnar.chunks(len(order)), workers)
+    yield from columnar.ordered_threads(text, columnar.chunks(len(order), columnar.CHUNK_ROWS),
+                                        workers)
 
 
 def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
@@ -135,7 +136,7 @@ def write_parquet(fh, windows: Windows) -> None:
         return pa.array(base_us + np.round(t_s * 1e6).astype(np.int64), stamp)
 
     with pq.ParquetWriter(fh, schema) as out:
-        for part in columnar.chunks(len(order)):
+        for part in columnar.chunks(len(order), columnar.CHUNK_ROWS):
             idx = order[part]
             sat = w.sat[idx]
             out.write_table(pa.table([
