@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from sigma_sn.columnar import TEXT, TIME, TRIMMED
+from sigma_sn.columnar import TEXT, TIME, TIME_WIDTH as _TIME_WIDTH, TRIMMED
 
 _US_PER_DAY = 86_400_000_000
 _ZERO, _MINUS, _POINT = ord("0"), ord("-"), ord(".")
@@ -134,6 +134,48 @@ def _number(whole, negative, decimals, scale, trimmed, out, pos):
     return _fixed_digits(tail, places, out, pos + 1)
 
 
+@_njit
+def _second_texts(cells, kinds, n_rows):
+    """Each TIME column's ``YYYY-MM-DDTHH:MM:SS`` of every second from its first to its
+    last, as rows of one table, and where the column's rows start in it (-1: the span
+    is long against the rows, so its times are written one by one). A chunk of a day's
+    rows spans an hour or two: a table row copied costs half of writing the digits."""
+    n_cols = len(kinds)
+    first = np.zeros(n_cols, np.int64)
+    start = np.full(n_cols, -1, np.int64)
+    size = 0
+    for k in range(n_cols):
+        if kinds[k] != TIME or n_rows == 0:
+            continue
+        lo = hi = cells[k, 0] // 1_000_000
+        for r in range(n_rows):
+            sec = cells[k, r] // 1_000_000
+            lo = min(lo, sec)
+            hi = max(hi, sec)
+        if hi - lo < 2 * n_rows + 4096:
+            first[k], start[k] = lo, size
+            size += hi - lo + 1
+    table = np.empty((size, 19), np.uint8)
+    text = np.empty(_TIME_WIDTH, np.uint8)
+    last_day = np.full(1, -(2 ** 62), np.int64)
+    last_date = np.zeros(10, np.uint8)
+    for k in range(n_cols):
+        if start[k] >= 0:
+            for j in range(start[k], _span_end(start, k, size)):
+                _iso((first[k] + j - start[k]) * 1_000_000, text, 0, last_day, last_date)
+                table[j, :] = text[:19]
+    return table, first, start
+
+
+@_njit(inline="always")
+def _span_end(start, k, size):
+    """Where column ``k``'s rows of the seconds table end: at the next column's start."""
+    for j in range(k + 1, len(start)):
+        if start[j] >= 0:
+            return start[j]
+    return size
+
+
 @_njit(_SIGNATURE)
 def format_rows(cells, negative, kinds, decimals, pieces, piece_offsets, texts, text_offsets,
                 out):
@@ -142,6 +184,7 @@ def format_rows(cells, negative, kinds, decimals, pieces, piece_offsets, texts, 
     number's cell below zero is the text ``-cell - 1`` instead."""
     n_cols, n_rows = cells.shape
     scale = 10 ** decimals
+    seconds, first, start = _second_texts(cells, kinds, n_rows)
     last_day = np.full(n_cols, -(2 ** 62), np.int64)   # each TIME column's last date
     last_date = np.zeros((n_cols, 10), np.uint8)
     pos = 0
@@ -153,7 +196,17 @@ def format_rows(cells, negative, kinds, decimals, pieces, piece_offsets, texts, 
             if kind == TEXT:
                 pos = _copy(texts, text_offsets, v, out, pos)
             elif kind == TIME:
-                pos = _iso(v, out, pos, last_day[k:k + 1], last_date[k])
+                if start[k] < 0:
+                    pos = _iso(v, out, pos, last_day[k:k + 1], last_date[k])
+                    continue
+                sec = v // 1_000_000
+                row = start[k] + sec - first[k]
+                for j in range(19):
+                    out[pos + j] = seconds[row, j]
+                out[pos + 19] = _POINT
+                pos = _six(v - sec * 1_000_000, out, pos + 20)
+                out[pos] = ord("Z")
+                pos += 1
             elif v < 0:
                 pos = _copy(texts, text_offsets, -v - 1, out, pos)
             else:
