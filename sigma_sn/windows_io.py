@@ -112,10 +112,11 @@ def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
     yield b"\n ]\n}\n"
 
 
-def write_parquet(fh, windows: Windows) -> None:
+def write_parquet(fh, windows: Windows, workers: int | None = 1) -> None:
     """Write the windows to the binary file ``fh`` as Parquet, a row group per chunk:
     the columns of :data:`COLUMNS`, times as UTC timestamps (microseconds), numbers
-    rounded as in the text files."""
+    rounded as in the text files. ``workers`` threads gather the next chunks' columns
+    while pyarrow encodes the one in hand (``None``: one per core)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -135,17 +136,22 @@ def write_parquet(fh, windows: Windows) -> None:
     def us(t_s):
         return pa.array(base_us + np.round(t_s * 1e6).astype(np.int64), stamp)
 
+    def table(part: slice):
+        idx = order[part]
+        sat = w.sat[idx]
+        return pa.table([
+            sat_names.take(sat), norad[sat], site_names.take(w.site[idx]),
+            us(w.aos_s[idx]), us(w.tca_s[idx]), us(w.los_s[idx]),
+            np.round(w.max_elev_deg[idx], columnar.DECIMALS),
+            np.round(w.los_s[idx] - w.aos_s[idx], columnar.DECIMALS),
+            w.aos_truncated[idx].astype(bool), w.los_truncated[idx].astype(bool)],
+            schema=schema)
+
+    workers = (os.cpu_count() or 1) if workers is None else workers
     with pq.ParquetWriter(fh, schema) as out:
-        for part in columnar.chunks(len(order), columnar.CHUNK_ROWS):
-            idx = order[part]
-            sat = w.sat[idx]
-            out.write_table(pa.table([
-                sat_names.take(sat), norad[sat], site_names.take(w.site[idx]),
-                us(w.aos_s[idx]), us(w.tca_s[idx]), us(w.los_s[idx]),
-                np.round(w.max_elev_deg[idx], columnar.DECIMALS),
-                np.round(w.los_s[idx] - w.aos_s[idx], columnar.DECIMALS),
-                w.aos_truncated[idx].astype(bool), w.los_truncated[idx].astype(bool)],
-                schema=schema))
+        for part in columnar.ordered_threads(
+                table, columnar.chunks(len(order), columnar.CHUNK_ROWS), workers):
+            out.write_table(part)
         if not len(order):
             out.write_table(schema.empty_table())
 
@@ -162,12 +168,13 @@ def windows_json(windows: Windows) -> str:
 
 def write_windows(path, windows: Windows, *, workers: int | None = 1) -> None:
     """Write windows to ``path`` (``.csv``, ``.json`` or ``.parquet``) atomically, a
-    chunk of rows at a time: an interrupted write leaves the old file, or none. Text is
-    formatted by ``workers`` threads (``None``: one per core)."""
+    chunk of rows at a time: an interrupted write leaves the old file, or none. The
+    chunks are made by ``workers`` threads (``None``: one per core) while the one in hand
+    is written."""
     suffix = Path(path).suffix
     with atomic_open(path, "wb") as fh:
         if suffix == ".parquet":
-            write_parquet(fh, windows)
+            write_parquet(fh, windows, workers)
             return
         for block in (json_blocks if suffix == ".json" else csv_blocks)(windows, workers):
             fh.write(block)
