@@ -7,6 +7,10 @@ A cell is one int64 whose meaning its column's kind gives: an entry of a text ta
 (its sign apart, so ``-0.0`` keeps its minus). Numpy's passes over cell matrices cost a
 few nanoseconds per byte per pass; this is one pass at about one, and it runs without
 the GIL, so threads format chunks side by side.
+
+The machine code is cached next to this module; numba checks the cache against this
+file only, so after changing the kinds in :mod:`sigma_sn.columnar` delete
+``sigma_sn/__pycache__/columnar_jit*.nb[ci]`` in a working copy.
 """
 
 from __future__ import annotations
