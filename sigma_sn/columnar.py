@@ -348,10 +348,11 @@ def _number_column(kind: int, x, whole, fast, slow_text) -> Column:
 
 
 def format_rows(columns: Sequence[Column], pieces: Sequence[bytes], n_rows: int,
-                decimals: int = DECIMALS) -> bytes:
+                decimals: int = DECIMALS) -> memoryview:
     """The text of ``n_rows`` rows: ``pieces[0]``, a cell of ``columns[0]``,
     ``pieces[1]``, ..., ``pieces[-1]`` (one piece more than columns), each row in one
-    compiled pass that holds no GIL."""
+    compiled pass that holds no GIL. A view of the buffer it was written to (files and
+    ``bytes.join`` take it as it is; a copy to ``bytes`` would cost a pass more)."""
     assert len(pieces) == len(columns) + 1
     cells = np.empty((len(columns), n_rows), np.int64)
     negative = np.zeros((len(columns), n_rows), bool)

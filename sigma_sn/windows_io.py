@@ -65,7 +65,7 @@ class _Text:
         self.pieces = (columnar.json_pieces(COLUMNS, ("aos_utc", "tca_utc", "los_utc"))
                        if kind == "json" else columnar.csv_pieces(len(COLUMNS)))
 
-    def __call__(self, part: slice) -> bytes:
+    def __call__(self, part: slice) -> memoryview:
         w, idx = self.w, self.order[part]
         sat = w.sat[idx]
         number = columnar.shortest_column if self.kind == "json" else columnar.fixed_column
@@ -84,7 +84,7 @@ class _Text:
         return block[1:] if self.kind == "json" and part.start == 0 else block
 
 
-def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]:
+def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[memoryview]:
     """The text of the windows' rows, a block per chunk of rows. ``workers`` threads
     format the chunks ahead (the compiled formatter holds no GIL) while the caller
     writes the one in hand."""
@@ -95,13 +95,13 @@ def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]
                                         workers)
 
 
-def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes | memoryview]:
     """The windows as CSV (header :data:`COLUMNS`), a block of bytes per chunk of rows."""
     yield (",".join(COLUMNS) + "\n").encode()
     yield from _blocks(windows, "csv", workers)
 
 
-def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes | memoryview]:
     """The windows as ``{"windows": [...]}`` (``json.dumps(..., indent=1)`` and a final
     newline), a block of bytes per chunk of rows."""
     if not len(windows):
