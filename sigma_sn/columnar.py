@@ -250,6 +250,7 @@ TEXT, TIME, FIXED, TRIMMED = 0, 1, 2, 3
 #: width of a TIME cell, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
 TIME_WIDTH = 27
 
+
 @dataclass(frozen=True)
 class Texts:
     """A table of byte strings laid end to end: entry ``i`` is
@@ -300,20 +301,18 @@ def boolean_column(x: np.ndarray) -> Column:
     return text_column(BOOLEAN_TEXTS, np.asarray(x, bool))
 
 
-def iso_column(start: np.datetime64, t_s: np.ndarray) -> Column:
-    """``Epoch.iso`` of ``t_s`` seconds after ``start``: ISO 8601 UTC with microseconds
-    and ``Z``. Instants that are not finite or not in years 1000-9999 go through
-    :meth:`Epoch.iso_ascii`'s own text instead."""
+def iso_column(epoch, t_s: np.ndarray) -> Column:
+    """``epoch.iso(t_s)`` (a :class:`~sigma_sn.propagate.Epoch`): ISO 8601 UTC with
+    microseconds and ``Z``. Instants that are not finite or not in years 1000-9999 take
+    the epoch's own text instead."""
     t_s = np.asarray(t_s, float).ravel()
-    base = np.datetime64(start, "us").astype(np.int64)
+    base = np.datetime64(epoch.start_utc.replace(tzinfo=None), "us").astype(np.int64)
     if np.isfinite(t_s).all():
         us = base + np.round(t_s * 1e6).astype(np.int64)   # as Epoch.iso_ascii rounds
         if not len(us) or (us.min() >= _YEAR_1000_US and us.max() < _YEAR_10000_US):
             return Column(TIME, us)
-    from sigma_sn.propagate import _iso_each
-    text = _iso_each(np.datetime64(start, "us"), t_s)
-    distinct, codes = np.unique(text, return_inverse=True)
-    return text_column(Texts.of([s.decode("ascii") for s in distinct]), codes)
+    distinct, codes = np.unique(epoch.iso_ascii(t_s), return_inverse=True)
+    return text_column(Texts.of(distinct.tolist()), codes)
 
 
 _YEAR_1000_US = int(np.datetime64("1000-01-01", "us").astype(np.int64))

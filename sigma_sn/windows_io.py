@@ -61,7 +61,6 @@ class _Text:
         self.sat_text = columnar.Texts.of(names(windows.sat_names))
         self.site_text = columnar.Texts.of(names(windows.site_names))
         self.norad = columnar.Texts.of([str(int(n)) for n in windows.norad_ids])
-        self.start = np.datetime64(windows.epoch.start_utc.replace(tzinfo=None), "us")
         self.pieces = (columnar.json_pieces(COLUMNS, ("aos_utc", "tca_utc", "los_utc"))
                        if kind == "json" else columnar.csv_pieces(len(COLUMNS)))
 
@@ -73,9 +72,9 @@ class _Text:
         cols = [columnar.text_column(self.sat_text, sat),
                 columnar.text_column(self.norad, sat),
                 columnar.text_column(self.site_text, w.site[idx]),
-                columnar.iso_column(self.start, aos),
-                columnar.iso_column(self.start, w.tca_s[idx]),
-                columnar.iso_column(self.start, los),
+                columnar.iso_column(w.epoch, aos),
+                columnar.iso_column(w.epoch, w.tca_s[idx]),
+                columnar.iso_column(w.epoch, los),
                 number(w.max_elev_deg[idx]), number(los - aos),
                 columnar.boolean_column(w.aos_truncated[idx]),
                 columnar.boolean_column(w.los_truncated[idx])]
