@@ -367,8 +367,7 @@ def format_rows(columns: Sequence[Column], pieces: Sequence[bytes], n_rows: int,
         cells[k] = values
         if col.negative is not None:
             negative[k] = col.negative
-        width += max(TIME_WIDTH if col.kind == TIME else
-                     0 if col.kind == TEXT else 21 + decimals,
+        width += max(_cell_width(col, decimals),
                      col.texts.width if col.texts is not None else 0)
     texts = _joined(tables)
     piece_table = Texts.of(pieces)
@@ -388,6 +387,16 @@ def stable_order(keys: np.ndarray) -> np.ndarray:
         return np.argsort(keys, kind="stable")
     from sigma_sn.columnar_jit import stable_order as kernel
     return kernel(keys)
+
+
+def _cell_width(col: Column, decimals: int) -> int:
+    """The most bytes a cell of ``col`` the kernel writes takes (its texts apart)."""
+    if col.kind == TEXT:
+        return 0
+    if col.kind == TIME:
+        return TIME_WIDTH
+    head = int(col.values.max()) // 10**decimals if len(col.values) else 0
+    return 1 + len(str(max(head, 0))) + 1 + decimals   # sign, digits, point, places
 
 
 def _joined(tables: Sequence[Texts]) -> Texts:

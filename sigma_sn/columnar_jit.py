@@ -232,7 +232,7 @@ def stable_order(keys):
     lo, hi = keys.min(), keys.max()
     n_bucket = max(1, n // 4)
     scale = n_bucket / (hi - lo) if hi > lo else 0.0
-    bucket = np.empty(n, np.int64)
+    bucket = np.empty(n, np.int32)   # n / 4 buckets: int32 halves the largest temporary
     start = np.zeros(n_bucket + 1, np.int64)
     for i in range(n):
         b = min(int((keys[i] - lo) * scale), n_bucket - 1)
