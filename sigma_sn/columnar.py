@@ -235,9 +235,15 @@ def json_records(keys: Sequence[str], columns: Sequence[np.ndarray], n_rows: int
 _BOOLEANS = Lookup(("false", "true"))
 
 
-def chunks(n_rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
-    """Slices of ``size`` rows covering ``range(n_rows)``."""
-    for a in range(0, n_rows, size):
+def chunks(n_rows: int, size: int = CHUNK_ROWS, *, first: int | None = None
+           ) -> Iterator[slice]:
+    """Slices of ``size`` rows covering ``range(n_rows)``; the first of ``first`` rows
+    if given (a small first chunk starts a pipeline's writing sooner)."""
+    a = 0
+    if first is not None and n_rows:
+        a = min(max(first, 1), n_rows)
+        yield slice(0, a)
+    for a in range(a, n_rows, size):
         yield slice(a, min(a + size, n_rows))
 
 

@@ -90,8 +90,9 @@ def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[memory
     order = export_order(windows)
     text = _Text(windows, kind, order)
     workers = (os.cpu_count() or 1) if workers is None else workers
-    yield from columnar.ordered_threads(text, columnar.chunks(len(order), columnar.CHUNK_ROWS),
-                                        workers)
+    # the first chunk small: the caller writes while the threads still fill the pipeline
+    parts = columnar.chunks(len(order), columnar.CHUNK_ROWS, first=columnar.CHUNK_ROWS // 8)
+    yield from columnar.ordered_threads(text, parts, workers)
 
 
 def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes | memoryview]:

@@ -122,3 +122,13 @@ def test_threads_give_the_results_in_order_and_stop_with_the_caller():
     blocks.close()   # the writer stopped: nothing more starts, no thread is left
     assert len(started) <= 4
     assert not [t for t in threading.enumerate() if t.name.startswith("sigma-sn-text")]
+
+
+def test_chunks_cover_the_rows_once_in_order_with_a_small_first_one():
+    for n, size, first in ((0, 10, 3), (1, 10, 3), (5, 10, 3), (25, 10, 3), (25, 10, None),
+                           (25, 10, 0), (30, 10, 10)):
+        parts = list(columnar.chunks(n, size, first=first))
+        assert [i for p in parts for i in range(p.start, p.stop)] == list(range(n))
+        assert all(p.stop - p.start <= size for p in parts)
+        if n and first:
+            assert parts[0] == slice(0, min(first, n))
