@@ -41,8 +41,8 @@ def other_threads() -> list[str]:
     """The names of the live threads other than the caller's. A child forked while one of
     them holds a lock (malloc's, logging's, an import's, Dask's event loop's) inherits
     it held, with no thread left to release it, and can hang on it (POSIX fork():
-    "only the calling thread is replicated"). sigma-sn itself starts no threads (the
-    windows writer overlaps through :class:`ForkedMap`'s results, not a thread), so
+    "only the calling thread is replicated"). sigma-sn's own threads (the windows
+    writer's formatting threads) end before the call that started them returns, so
     any other thread is someone else's: Dask's client and cluster, an embedding
     application's."""
     here = threading.current_thread()

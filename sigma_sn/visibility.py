@@ -274,7 +274,7 @@ def _illinois(g, lo, hi, g_lo, g_hi, tol=_ROOT_TOL_S):
 
 def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float, *,
                  min_elev_deg: float = 0.0, step_s: float = 60.0, chunk_cells: int = 40_000_000,
-                 workers: int | None = None, progress=None) -> Windows:
+                 workers: int | None = None, progress=None, meanwhile=None) -> Windows:
     """Return every visibility window of every satellite over every site.
 
     ``satellites``: objects with ``name``, ``norad_id`` and ``satrec`` (see
@@ -283,6 +283,8 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
     some times is skipped there and listed in ``Windows.skipped``. ``progress`` (a
     :class:`~sigma_sn.progress.Progress`-like object) is advanced per satellite.
     ``workers`` processes (default: one per core) share the chunks of satellites.
+    ``meanwhile()``, if given, runs here once while they compute (what the caller will
+    need next, such as loading the writer's compiled code).
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
@@ -313,6 +315,8 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
         _JOB = job
         try:
             with ForkedMap(_chunk_job, starts, workers) as results:
+                if meanwhile is not None:
+                    meanwhile()
                 for part, skip in results:
                     parts.append(part)
                     skipped.extend(skip)
@@ -321,6 +325,8 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
         finally:
             _JOB = None
     else:
+        if meanwhile is not None:
+            meanwhile()
         for c0 in starts:
             part, skip = _chunk_job(c0, job)
             parts.append(part)

@@ -17,16 +17,24 @@ import numpy as np
 
 from sigma_sn import columnar
 from sigma_sn.atomic import atomic_open
-from sigma_sn.forked import ForkedMap, can_fork
 from sigma_sn.visibility import COLUMNS, Windows
 
 #: the file types ``write_windows`` writes, by suffix
 SUFFIXES = (".csv", ".json", ".parquet")
 
 
+def load_writer(path=None) -> None:
+    """Load what writing windows to ``path`` needs (the compiled formatter and sort, or
+    pyarrow for ``.parquet``): about half a CPU second, best spent while
+    :func:`~sigma_sn.visibility.find_windows`' workers compute (its ``meanwhile``)."""
+    if path is not None and Path(path).suffix == ".parquet":
+        import pyarrow.parquet  # noqa: F401
+    import sigma_sn.columnar_jit  # noqa: F401
+
+
 def export_order(windows: Windows) -> np.ndarray:
     """Row order of every export: by AOS, then site, then NORAD id (as :meth:`Windows.rows`)."""
-    order = np.argsort(windows.aos_s)
+    order = columnar.stable_order(windows.aos_s)
     aos = windows.aos_s[order]
     # AOS rarely ties (mostly passes already up at the start): only those rows are sorted
     # by the other keys, which costs a fraction of a lexsort of every row
@@ -50,64 +58,50 @@ class _Text:
     def __init__(self, windows: Windows, kind: str, order: np.ndarray):
         self.w, self.kind, self.order = windows, kind, order
         names = columnar.json_texts if kind == "json" else columnar.csv_texts
-        self.sat_text = columnar.Lookup(names(windows.sat_names))
-        self.site_text = columnar.Lookup(names(windows.site_names))
-        self.norad = columnar.Lookup([str(int(n)) for n in windows.norad_ids])
+        self.sat_text = columnar.Texts.of(names(windows.sat_names))
+        self.site_text = columnar.Texts.of(names(windows.site_names))
+        self.norad = columnar.Texts.of([str(int(n)) for n in windows.norad_ids])
+        self.pieces = (columnar.json_pieces(COLUMNS, ("aos_utc", "tca_utc", "los_utc"))
+                       if kind == "json" else columnar.csv_pieces(len(COLUMNS)))
 
-    def __call__(self, part: slice) -> bytes:
+    def __call__(self, part: slice) -> memoryview:
         w, idx = self.w, self.order[part]
         sat = w.sat[idx]
-        json = self.kind == "json"
-        number = columnar.shortest if json else columnar.fixed
-
-        def iso(t_s):
-            text = columnar.cells(w.epoch.iso_ascii(t_s))
-            return columnar.quoted(text) if json else text
-
-        cols = [self.sat_text[sat], self.norad[sat], self.site_text[w.site[idx]],
-                iso(w.aos_s[idx]), iso(w.tca_s[idx]), iso(w.los_s[idx]),
-                number(w.max_elev_deg[idx]), number(w.los_s[idx] - w.aos_s[idx]),
-                columnar.booleans(w.aos_truncated[idx]),
-                columnar.booleans(w.los_truncated[idx])]
-        if not json:
-            return columnar.csv_rows(cols, len(idx))
-        block = columnar.json_records(COLUMNS, cols, len(idx))
-        return block[1:] if part.start == 0 else block   # "\n" alone before the first row
+        number = columnar.shortest_column if self.kind == "json" else columnar.fixed_column
+        aos, los = w.aos_s[idx], w.los_s[idx]
+        cols = [columnar.text_column(self.sat_text, sat),
+                columnar.text_column(self.norad, sat),
+                columnar.text_column(self.site_text, w.site[idx]),
+                columnar.iso_column(w.epoch, aos),
+                columnar.iso_column(w.epoch, w.tca_s[idx]),
+                columnar.iso_column(w.epoch, los),
+                number(w.max_elev_deg[idx]), number(los - aos),
+                columnar.boolean_column(w.aos_truncated[idx]),
+                columnar.boolean_column(w.los_truncated[idx])]
+        block = columnar.format_rows(cols, self.pieces, len(idx))
+        # "\n" alone before the first JSON row
+        return block[1:] if self.kind == "json" and part.start == 0 else block
 
 
-def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[bytes]:
-    """The text of the windows' rows, a block per chunk of rows. ``workers`` forked
-    processes format the chunks ahead while the caller writes the one in hand."""
-    global _TEXT
+def _blocks(windows: Windows, kind: str, workers: int | None) -> Iterator[memoryview]:
+    """The text of the windows' rows, a block per chunk of rows. ``workers`` threads
+    format the chunks ahead (the compiled formatter holds no GIL) while the caller
+    writes the one in hand."""
     order = export_order(windows)
     text = _Text(windows, kind, order)
-    parts = list(columnar.chunks(len(order)))
     workers = (os.cpu_count() or 1) if workers is None else workers
-    if len(parts) < 2 or not can_fork(workers):
-        yield from map(text, parts)
-        return
-    _TEXT = text   # what the forked workers read, without pickling
-    try:
-        with ForkedMap(_format, parts, workers) as blocks:
-            yield from blocks
-    finally:
-        _TEXT = None
+    # the first chunk small: the caller writes while the threads still fill the pipeline
+    parts = columnar.chunks(len(order), columnar.CHUNK_ROWS, first=columnar.CHUNK_ROWS // 8)
+    yield from columnar.ordered_threads(text, parts, workers)
 
 
-_TEXT = None
-
-
-def _format(part: slice) -> bytes:
-    return _TEXT(part)
-
-
-def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+def csv_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes | memoryview]:
     """The windows as CSV (header :data:`COLUMNS`), a block of bytes per chunk of rows."""
     yield (",".join(COLUMNS) + "\n").encode()
     yield from _blocks(windows, "csv", workers)
 
 
-def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
+def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes | memoryview]:
     """The windows as ``{"windows": [...]}`` (``json.dumps(..., indent=1)`` and a final
     newline), a block of bytes per chunk of rows."""
     if not len(windows):
@@ -118,10 +112,11 @@ def json_blocks(windows: Windows, workers: int | None = 1) -> Iterator[bytes]:
     yield b"\n ]\n}\n"
 
 
-def write_parquet(fh, windows: Windows) -> None:
+def write_parquet(fh, windows: Windows, workers: int | None = 1) -> None:
     """Write the windows to the binary file ``fh`` as Parquet, a row group per chunk:
     the columns of :data:`COLUMNS`, times as UTC timestamps (microseconds), numbers
-    rounded as in the text files."""
+    rounded as in the text files. ``workers`` threads gather the next chunks' columns
+    while pyarrow encodes the one in hand (``None``: one per core)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -141,17 +136,22 @@ def write_parquet(fh, windows: Windows) -> None:
     def us(t_s):
         return pa.array(base_us + np.round(t_s * 1e6).astype(np.int64), stamp)
 
+    def table(part: slice):
+        idx = order[part]
+        sat = w.sat[idx]
+        return pa.table([
+            sat_names.take(sat), norad[sat], site_names.take(w.site[idx]),
+            us(w.aos_s[idx]), us(w.tca_s[idx]), us(w.los_s[idx]),
+            np.round(w.max_elev_deg[idx], columnar.DECIMALS),
+            np.round(w.los_s[idx] - w.aos_s[idx], columnar.DECIMALS),
+            w.aos_truncated[idx].astype(bool), w.los_truncated[idx].astype(bool)],
+            schema=schema)
+
+    workers = (os.cpu_count() or 1) if workers is None else workers
     with pq.ParquetWriter(fh, schema) as out:
-        for part in columnar.chunks(len(order)):
-            idx = order[part]
-            sat = w.sat[idx]
-            out.write_table(pa.table([
-                sat_names.take(sat), norad[sat], site_names.take(w.site[idx]),
-                us(w.aos_s[idx]), us(w.tca_s[idx]), us(w.los_s[idx]),
-                np.round(w.max_elev_deg[idx], columnar.DECIMALS),
-                np.round(w.los_s[idx] - w.aos_s[idx], columnar.DECIMALS),
-                w.aos_truncated[idx].astype(bool), w.los_truncated[idx].astype(bool)],
-                schema=schema))
+        for part in columnar.ordered_threads(
+                table, columnar.chunks(len(order), columnar.CHUNK_ROWS), workers):
+            out.write_table(part)
         if not len(order):
             out.write_table(schema.empty_table())
 
@@ -168,12 +168,13 @@ def windows_json(windows: Windows) -> str:
 
 def write_windows(path, windows: Windows, *, workers: int | None = 1) -> None:
     """Write windows to ``path`` (``.csv``, ``.json`` or ``.parquet``) atomically, a
-    chunk of rows at a time: an interrupted write leaves the old file, or none. Text is
-    formatted by ``workers`` forked processes (``None``: one per core)."""
+    chunk of rows at a time: an interrupted write leaves the old file, or none. The
+    chunks are made by ``workers`` threads (``None``: one per core) while the one in hand
+    is written."""
     suffix = Path(path).suffix
     with atomic_open(path, "wb") as fh:
         if suffix == ".parquet":
-            write_parquet(fh, windows)
+            write_parquet(fh, windows, workers)
             return
         for block in (json_blocks if suffix == ".json" else csv_blocks)(windows, workers):
             fh.write(block)

@@ -232,3 +232,33 @@ def test_rows_equal_in_every_sort_key_keep_their_order(starlink_sample):
                                                                  w.sat_names),
                       w.norad_ids * 2, w.site_names, **cols)
     assert windows_csv(doubled) == reference_csv(doubled)
+
+
+def test_the_writer_loads_while_find_windows_workers_compute(monkeypatch):
+    # the command hands find_windows the writer's loading: it runs once, in this
+    # process, after the workers were forked, and changes nothing found
+    from sigma_sn import forked, visibility
+    from sigma_sn.windows_io import load_writer
+    started, seen = [], []
+
+    class Recorded(forked.ForkedMap):
+        def __enter__(self):
+            entered = super().__enter__()
+            started.append(len(self._procs))
+            return entered
+
+    def meanwhile():
+        load_writer()
+        seen.append((os.getpid(), list(started)))
+
+    monkeypatch.setattr(visibility, "ForkedMap", Recorded)
+    sats = load_elements(STARLINK).satellites[:300]
+    sites = read_sites_csv(CITIES)[:5]
+    start = datetime(2026, 8, 22, tzinfo=timezone.utc)
+    got = find_windows(sats, sites, start, 7200.0, min_elev_deg=25.0, workers=2,
+                       chunk_cells=100_000, meanwhile=meanwhile)
+    assert seen == [(os.getpid(), [2])]
+    plain = find_windows(sats, sites, start, 7200.0, min_elev_deg=25.0, workers=1,
+                         meanwhile=lambda: seen.append("serial"))
+    assert seen[1:] == ["serial"]
+    assert windows_csv(got) == windows_csv(plain)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from sigma_sn.propagate import as_utc
     from sigma_sn.sites import command_line_sites
     from sigma_sn.visibility import find_windows
-    from sigma_sn.windows_io import SUFFIXES, print_windows_csv, write_windows
+    from sigma_sn.windows_io import SUFFIXES, load_writer, print_windows_csv, write_windows
 
     try:
         start = as_utc(args.start)
@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_elements(args.tle)
     sites = command_line_sites(args.stations, args.site)
     with Progress("windows", len(catalog.satellites)) as bar:
+        # the writer's code loads while the workers compute, not after them
         windows = find_windows(catalog.satellites, sites, start, duration_s,
-                               min_elev_deg=args.min_elev, step_s=args.step, progress=bar)
+                               min_elev_deg=args.min_elev, step_s=args.step, progress=bar,
+                               meanwhile=lambda: load_writer(args.out))
     print_notes(element_notes(catalog.satellites, start, duration_s, windows.skipped,
                               verbose=args.verbose))
     if args.out:
