@@ -304,6 +304,7 @@ KEEP_SCATTERED = 4
 
 def _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile) -> Iterator:
     from distributed import KilledWorker, as_completed
+    from distributed.client import FutureCancelledError
 
     client = _client()
     if not client.scheduler_info()["workers"]:
@@ -340,6 +341,13 @@ def _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile
                     "worker more times than distributed.scheduler.allowed-failures allows "
                     "(killed, out of memory, or its machine went away); nothing was "
                     "written") from None
+            except FutureCancelledError:
+                # its own input, scattered to one worker, went with it: Dask cannot
+                # recompute scattered data
+                raise WorkLost(
+                    f"{label} {i + 1} of {len(tasks)} ({describe(tasks[i])}) lost its "
+                    "input with the Dask worker holding it (killed, out of memory, or its "
+                    "machine went away); nothing was written") from None
             except Exception as exc:
                 exc.add_note(f"in {label} {i + 1} of {len(tasks)}: {describe(tasks[i])}")
                 raise
@@ -385,8 +393,7 @@ def _placed(client, own: list[tuple], ship) -> list:
     stay theirs), the rest packed and scattered now, spread over the workers."""
     s = _SESSION
     keys = [tuple(map(id, values)) for values in own]
-    new = [k for k, key in enumerate(keys)
-           if key not in s.placed or any(a is not b for a, b in zip(s.placed[key][0], own[k]))]
+    new = [k for k, key in enumerate(keys) if key not in s.placed]
     if new:
         # no broadcast: Dask puts each on one worker, in turn, and runs its task there
         sent = client.scatter([_Packed.of(own[k] if ship is None else ship(own[k]))

@@ -291,6 +291,32 @@ def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
     assert not out.exists()
 
 
+def _slow_first(task, shared):
+    time.sleep(0.5)
+    return task[0]
+
+
+def test_a_worker_lost_with_tasks_own_inputs_fails_cleanly():
+    """A task's own input lives on one worker only (ordered_map's ``own``): killed with
+    it, it cannot be recomputed, and the call fails at once naming the task, not hangs."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    with _cluster() as cluster:   # Dask's own retries allowed: they cannot help here
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
+        killer.start()
+        try:
+            with compute.session(compute.Compute(cluster.scheduler_address)):
+                with pytest.raises(compute.WorkLost, match=r"task \d of 6 \(\d\) lost its "
+                                                          "input with the Dask worker"):
+                    list(compute.ordered_map(_slow_first, range(6), None,
+                                             own=[(np.zeros(20_000),) for _ in range(6)]))
+        finally:
+            stop.set()
+            killer.join()
+
+
 def _fails_on_two(task, shared):
     if task == 2:
         raise InputError("not a good value", key="x")
