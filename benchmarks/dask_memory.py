@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import resource
 import sys
 import tempfile
@@ -59,6 +60,7 @@ def main() -> int:
             cpu0 = _cpu_s(client)
             t0 = time.perf_counter()
             replays = tuple(replays_from_plan(plan, plan_dir=tmp))
+            built = client.run(_peak_mb)   # the geometry is built in the workers' tasks
             doc = compare_plan(plan, cfg, mip, replays=replays)
             wall_s = time.perf_counter() - t0
             cpu_s = _cpu_s(client) - cpu0
@@ -67,9 +69,13 @@ def main() -> int:
     print(f"{len(replays)} replays, {links} links; compare took {wall_s:.1f} s wall, "
           f"{cpu_s:.1f} CPU s (every process); this process peaked at "
           f"{_peak_mb():.0f} MB")
+    size_mb = len(pickle.dumps(replays, protocol=pickle.HIGHEST_PROTOCOL)) / 2**20
+    print(f"the built replays: {size_mb:.0f} MB pickled")
     for addr in sorted(before):
-        print(f"  worker {addr}: {before[addr]:.0f} MB before the comparison, peak "
-              f"{peaks[addr]:.0f} MB (+{peaks[addr] - before[addr]:.0f} MB)")
+        print(f"  worker {addr}: {before[addr]:.0f} MB before the comparison; peak "
+              f"{built[addr]:.0f} MB (+{built[addr] - before[addr]:.0f}) once the geometry "
+              f"was built, {peaks[addr]:.0f} MB (+{peaks[addr] - before[addr]:.0f}) by the "
+              "end of the four replays")
     print(f"largest worker peak {max(peaks.values()):.0f} MB; report "
           f"{len(json.dumps(doc, default=str))} characters; load average {_load()}")
     return 0
