@@ -11,11 +11,13 @@ come back in task order, so every output is byte-identical.
 On Dask the large input every task reads (``shared``: the planner's job, a replay's
 inputs and config) is scattered to every worker once, not shipped with each task; a
 tuple's large parts each on their own, and a part with the bytes of one scattered earlier
-in the session is not sent again (the replay inputs every protocol of a comparison
-reads). It, each task and each result cross as one pickled blob (:class:`_Packed`). A
-single task runs here: Dask would only add its round trips. A worker that dies is retried
-by Dask (``distributed.scheduler.allowed-failures``); past that, the command fails naming
-the task, and writes nothing.
+in the session is not sent again. A task's own large input (``own``: a group's built
+replays, which every protocol of a comparison reads) goes to one worker only, where its
+task runs, once per session. Every such input, each task and each result cross as one
+pickled blob (:class:`_Packed`), out of band. A single task runs here: Dask would only
+add its round trips. A worker that dies is retried by Dask
+(``distributed.scheduler.allowed-failures``); past that, or when it held a task's own
+input, the command fails naming the task, and writes nothing.
 """
 
 from __future__ import annotations
@@ -409,7 +411,8 @@ class _Packed:
     """A value as one pickled blob, for Dask to move as it is: Dask's own serialization
     walks dicts and lists item by item (scattering the planner's job took 0.4-1.2 s,
     its dict of 1,000 look-ups alone 130 s, against 0.05 s as one blob). A worker
-    unpickles a scattered blob once, for every task that reads it."""
+    unpickles a scattered blob once, for every task that reads it (a task's own input
+    once per task: :func:`_dask_call`)."""
 
     __slots__ = ("blob", "_value")
 
