@@ -81,18 +81,21 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
         sizes = iter([len(g) for g in groups])
         tick = None if progress is None else (
             lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
-        # built replays are each group's own input: inherited by a fork; on Dask each
-        # group's on one worker, where its task runs, sent once for every protocol of a
-        # comparison given the same replays (a worker holds its groups', not all of them)
-        own = None if inputs is not None else [tuple(r for _, r in g) for g in groups]
-        tasks = groups if inputs is not None else [[k for k, _ in g] for g in groups]
+        if inputs is None:
+            # built replays are each group's own input: inherited by a fork; on Dask each
+            # group's go to one worker, where its task runs, once for every protocol of
+            # a comparison given the same replays (no worker holds all of them)
+            fn, tasks = _own_replay_parts, [[k for k, _ in g] for g in groups]
+            own = [tuple(r for _, r in g) for g in groups]
+        else:
+            fn, tasks, own = _replay_parts, groups, None
 
         def describe(task) -> str:
             first, last = (x if inputs is None else x[0] for x in (task[0], task[-1]))
             return f"mobiles {_name(mobiles[first])} .. {_name(mobiles[last])}"
 
         parts = [part for got in compute.ordered_map(
-                     _replay_parts, tasks, (cfg, protocol, mip, inputs), workers=workers,
+                     fn, tasks, (cfg, protocol, mip, inputs), workers=workers,
                      label="group of replays", progress=tick, own=own, ship=_without_load,
                      describe=describe)
                  for part in got]
@@ -103,16 +106,13 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
     return _report(parts, start_utc, end_s, cfg, protocol)
 
 
-def _replay_parts(group, shared: tuple) -> list[_Part]:
-    """The mobiles' shares of the report (``group``: ``(k, mobile)`` pairs, mobile ``k``
-    drawing from stream ``k``, a :class:`MobileReplay` to build from the shared
-    :class:`ReplayInputs`; or, for built replays, the streams ``k`` with the group's
-    replays as its own input; ``shared``: the config, protocol, Mobile IP config and the
-    replay inputs, None for built replays)."""
+def _replay_parts(group: list, shared: tuple) -> list[_Part]:
+    """The mobiles' shares of the report (``group``: ``(k, replay)`` pairs, mobile ``k``
+    drawing from stream ``k``, a replay being a :class:`MobileReplay` to build from
+    ``inputs`` when they are :class:`ReplayInputs`, or a built :class:`Replay` when they
+    are None; ``shared``: the config, protocol, Mobile IP config and the replay inputs
+    every mobile runs under)."""
     cfg, protocol, mip, inputs = shared
-    if inputs is None:
-        streams, replays = group
-        group = list(zip(streams, replays))
     replays = [_built(replay, inputs) for _, replay in group]
     parts = [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
              for (k, _), replay in zip(group, replays)]
@@ -124,6 +124,13 @@ def _replay_parts(group, shared: tuple) -> list[_Part]:
             log, p.log = p.log, InTimeLatencies(p.log, end_s)
             log.close()
     return parts
+
+
+def _own_replay_parts(task: tuple, shared: tuple) -> list[_Part]:
+    """:func:`_replay_parts` of built replays: ``task``, the group's streams and, as its
+    own input (:func:`sigma_sn.compute.ordered_map`), its replays."""
+    streams, replays = task
+    return _replay_parts(list(zip(streams, replays)), shared)
 
 
 def _without_load(replays: tuple) -> tuple:
