@@ -227,6 +227,27 @@ def test_link_geometry_built_in_forked_workers_is_the_serial_one(tmp_path):
     assert all(len(r.links) >= 2 for r in serial)
 
 
+def test_built_replays_replayed_in_forked_workers_give_the_serial_report(tmp_path):
+    """compare's built replays, each group's its own input, reach forked workers by
+    inheritance: the same report as replaying them here."""
+    import json
+
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
+
+    plan = json.loads(json.dumps(plan_scenario(load_scenario(_terminals_scenario(tmp_path,
+                                                                                   12)))))
+    cfg, mip = config_from_plan(plan, rate_pps=2.0)
+    replays = replays_from_plan(plan, plan_dir=tmp_path)
+    here = compare_plan(plan, cfg, mip, replays=replays)
+    with compute.session(compute.Compute("local", 2)):
+        forked = compare_plan(plan, cfg, mip, replays=replays)
+    assert json.dumps(forked, sort_keys=True) == json.dumps(here, sort_keys=True)
+    assert json.dumps(here).count('"mobile": "T') >= 12 * 4
+
+
 def _plain(x):
     """``x`` with dataclasses as tuples and arrays as their bytes: comparable with ==."""
     import dataclasses
