@@ -443,7 +443,7 @@ class _Packed:
         if protocol >= 5:
             # out of band where the pickler takes buffers, as Dask's does: the blob moves
             # as a frame of its own, not copied into its message (scattering 4.2 MB to two
-            # workers took 104-128 ms in-band here, 25-49 ms so)
+            # workers took 104-157 ms in-band here, 20-49 ms so)
             return _Packed, (pickle.PickleBuffer(self.blob),)
         return _Packed, (self.blob,)
 
