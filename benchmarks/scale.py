@@ -152,7 +152,7 @@ def main() -> int:
                 for _ in range(REPEAT[name]):
                     # cold, as a command: nothing scattered by an earlier run
                     compute._SESSION.scattered.clear()
-                    compute._SESSION.digests.clear()
+                    compute._SESSION.placed.clear()
                     cpu0 = _cpu_s(on_dask_client)
                     t1 = time.perf_counter()
                     with get_task_stream(on_dask_client) as ts:

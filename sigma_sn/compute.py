@@ -11,11 +11,13 @@ come back in task order, so every output is byte-identical.
 On Dask the large input every task reads (``shared``: the planner's job, a replay's
 inputs and config) is scattered to every worker once, not shipped with each task; a
 tuple's large parts each on their own, and a part with the bytes of one scattered earlier
-in the session is not sent again (the replay inputs every protocol of a comparison
-reads). It, each task and each result cross as one pickled blob (:class:`_Packed`). A
-single task runs here: Dask would only add its round trips. A worker that dies is retried
-by Dask (``distributed.scheduler.allowed-failures``); past that, the command fails naming
-the task, and writes nothing.
+in the session is not sent again. A task's own large input (``own``: a group's built
+replays, which every protocol of a comparison reads) goes to one worker only, where its
+task runs, once per session. Every such input, each task and each result cross as one
+pickled blob (:class:`_Packed`), out of band. A single task runs here: Dask would only
+add its round trips. A worker that dies is retried by Dask
+(``distributed.scheduler.allowed-failures``); past that, or when it held a task's own
+input, the command fails naming the task, and writes nothing.
 """
 
 from __future__ import annotations
@@ -124,11 +126,11 @@ class _Session:
     def __init__(self, compute: Compute, given: tuple[bool, bool]):
         self.compute, self.given, self.client, self.cluster = compute, given, None, None
         # the shared parts scattered so far, by their bytes' digest: the most recent few
-        # (their futures keep them on the workers, unpickled, until the session ends);
-        # and the digests of the last objects packed, so the same object is not pickled
-        # again to find its digest (held here: their ids stay theirs)
+        # (their futures keep them on the workers, unpickled, until the session ends)
         self.scattered: collections.OrderedDict = collections.OrderedDict()
-        self.digests: collections.OrderedDict = collections.OrderedDict()
+        # the last call's own inputs of its tasks, each on one worker, by the identities
+        # of the values in it (held here with their futures, so an id stays theirs)
+        self.placed: dict = {}
 
 
 _SESSION: _Session | None = None
@@ -224,23 +226,35 @@ def chunks(items: list, workers: int) -> list[list]:
 def ordered_map(fn: Callable, tasks: Iterable, shared: Any = None, *, workers: int = 1,
                 label: str = "task", describe: Callable[[Any], str] = repr,
                 nice: int = 0, progress: Callable[[int], None] | None = None,
-                meanwhile: Callable[[], None] | None = None) -> Iterator:
+                meanwhile: Callable[[], None] | None = None,
+                own: list[tuple] | None = None,
+                ship: Callable[[tuple], tuple] | None = None) -> Iterator:
     """Yield ``fn(task, shared)`` for every task, in task order: as Dask tasks when the
     session says so and there are several (``shared`` scattered once to every worker), else
     in ``workers`` forked processes where forking is safe
     (:func:`sigma_sn.forked.can_fork`; ``shared`` inherited by the fork), else here.
     ``label`` and ``describe(task)`` name a task that failed; ``progress(1)`` is called
     per result. ``meanwhile()``, if given, runs here once, before the first result is
-    awaited: while the workers run the tasks (or first, when they run here)."""
+    awaited: while the workers run the tasks (or first, when they run here).
+    ``own``, if given, holds each task's own large input (a tuple of values): ``fn`` then
+    gets ``(task, own[i])`` as its task. On Dask each is scattered to one worker, where its
+    task runs, not to all of them, and reused by later calls of the session that give the
+    very same values (so they must not be changed in place; the built replays, frozen, are
+    not); here, it is read from memory (inherited by a fork). ``ship(own[i])``, if given,
+    is what a Dask worker gets of it instead (what the caller alone reads left out)."""
     tasks = list(tasks)
+    if own is not None and len(own) != len(tasks):
+        raise ValueError(f"own: {len(own)} inputs for {len(tasks)} tasks")
     if (_SESSION is not None and not current().dask and workers > 1 and len(tasks) > 1
             and not platform_forks() and importlib.util.find_spec("distributed")):
         # no fork here (macOS, Windows): Dask's own worker processes instead
         _SESSION.compute = Compute("dask-local", workers)
     if current().dask and len(tasks) > 1:
-        yield from _dask_map(fn, tasks, shared, label, describe, progress, meanwhile)
+        yield from _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile)
         return
     global _CALL
+    if own is not None:   # a task names its own input by number, not pickled for a fork
+        fn, tasks = functools.partial(_with_own, fn, own), list(enumerate(tasks))
     if can_fork(min(workers, len(tasks))):
         _CALL = fn, shared
         try:
@@ -268,6 +282,11 @@ def _forked_call(task):
     return fn(task, shared)
 
 
+def _with_own(fn, own, numbered, shared):
+    i, task = numbered
+    return fn((task, own[i]), shared)
+
+
 def _call(meanwhile) -> None:
     if meanwhile is not None:
         meanwhile()
@@ -285,8 +304,9 @@ INLINE_BYTES = 64 * 1024
 KEEP_SCATTERED = 4
 
 
-def _dask_map(fn, tasks, shared, label, describe, progress, meanwhile) -> Iterator:
+def _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile) -> Iterator:
     from distributed import KilledWorker, as_completed
+    from distributed.client import FutureCancelledError
 
     client = _client()
     if not client.scheduler_info()["workers"]:
@@ -296,12 +316,14 @@ def _dask_map(fn, tasks, shared, label, describe, progress, meanwhile) -> Iterat
     futures = []
     try:
         parts = shared if isinstance(shared, tuple) else (shared,)
-        args = [_scattered(client, part) for part in parts]
+        args = [[_scattered(client, part)] * len(tasks) for part in parts]
+        if own is not None:
+            args.append(_placed(client, own, ship))
         # one graph for every task, and their results fetched by Dask's event loop as
         # each finishes (not one round trip from here per result); taken in task order
-        futures = client.map(functools.partial(_dask_call, fn, isinstance(shared, tuple)),
-                             [_Packed.of(t) for t in tasks], *([a] * len(tasks) for a in args),
-                             pure=False)
+        futures = client.map(functools.partial(_dask_call, fn, isinstance(shared, tuple),
+                                               own is not None),
+                             [_Packed.of(t) for t in tasks], *args, pure=False)
         _call(meanwhile)   # here, while the workers run the tasks
         order = {f.key: i for i, f in enumerate(futures)}
         arrived = {}
@@ -321,6 +343,13 @@ def _dask_map(fn, tasks, shared, label, describe, progress, meanwhile) -> Iterat
                     "worker more times than distributed.scheduler.allowed-failures allows "
                     "(killed, out of memory, or its machine went away); nothing was "
                     "written") from None
+            except FutureCancelledError:
+                # its own input, scattered to one worker, went with it: Dask cannot
+                # recompute scattered data
+                raise WorkLost(
+                    f"{label} {i + 1} of {len(tasks)} ({describe(tasks[i])}) lost its "
+                    "input with the Dask worker holding it (killed, out of memory, or its "
+                    "machine went away); nothing was written") from None
             except Exception as exc:
                 exc.add_note(f"in {label} {i + 1} of {len(tasks)}: {describe(tasks[i])}")
                 raise
@@ -335,34 +364,55 @@ def _dask_map(fn, tasks, shared, label, describe, progress, meanwhile) -> Iterat
 
 def _scattered(client, part):
     """``part`` as a task argument: packed, if small; else the future of its packed copy
-    on every worker, scattered now unless the session scattered the same bytes before (a
-    part must not change while a session runs: the same object is not packed again)."""
+    on every worker, scattered now unless the session scattered the same bytes before
+    (by their digest: a part changed in place since is packed anew, and sent again)."""
     s = _SESSION
-    seen = s.digests.get(id(part))
-    if seen is not None and seen[0] is part and seen[1] in s.scattered:
-        s.scattered.move_to_end(seen[1])
-        return s.scattered[seen[1]]
     packed = _Packed.of(part)
     if len(packed.blob) < INLINE_BYTES:
         return packed
     digest = hashlib.blake2b(packed.blob, digest_size=20).hexdigest()
-    s.digests[id(part)] = part, digest
     if digest in s.scattered:
         s.scattered.move_to_end(digest)
     else:
-        [s.scattered[digest]] = client.scatter([packed], broadcast=True, hash=False)
-    for kept in (s.scattered, s.digests):
-        while len(kept) > KEEP_SCATTERED:
+        [s.scattered[digest]] = client.scatter([packed], broadcast=True, hash=False,
+                                               direct=_direct())
+        while len(s.scattered) > KEEP_SCATTERED:
             # a future forgotten here is released once no task of this call holds it
-            kept.popitem(last=False)
+            s.scattered.popitem(last=False)
     return s.scattered[digest]
+
+
+def _direct() -> bool:
+    """Whether to send scattered data straight to the workers, not through the scheduler
+    (about half the time here): on ``dask-local``, whose workers this process reaches;
+    a remote scheduler's workers may not be (behind its SSH tunnel, say)."""
+    return current().scheduler == "dask-local"
+
+
+def _placed(client, own: list[tuple], ship) -> list:
+    """The futures of each task's own input, each on one worker: those the session placed
+    before for the very same values (by identity: held with their futures, so their ids
+    stay theirs), the rest packed and scattered now, spread over the workers."""
+    s = _SESSION
+    keys = [tuple(map(id, values)) for values in own]
+    new = [k for k, key in enumerate(keys) if key not in s.placed]
+    if new:
+        # no broadcast: Dask puts each on one worker, in turn, and runs its task there
+        sent = client.scatter([_Packed.of(own[k] if ship is None else ship(own[k]))
+                               for k in new], hash=False, direct=_direct())
+        for k, fut in zip(new, sent):
+            s.placed[keys[k]] = (own[k], fut)
+    # only this call's are kept: the others' futures forgotten, their workers free them
+    s.placed = {key: s.placed[key] for key in keys}
+    return [s.placed[key][1] for key in keys]
 
 
 class _Packed:
     """A value as one pickled blob, for Dask to move as it is: Dask's own serialization
     walks dicts and lists item by item (scattering the planner's job took 0.4-1.2 s,
     its dict of 1,000 look-ups alone 130 s, against 0.05 s as one blob). A worker
-    unpickles a scattered blob once, for every task that reads it."""
+    unpickles a scattered blob once, for every task that reads it (a task's own input
+    once per task: :func:`_dask_call`)."""
 
     __slots__ = ("blob", "_value")
 
@@ -371,9 +421,16 @@ class _Packed:
 
     @classmethod
     def of(cls, value) -> "_Packed":
-        import cloudpickle   # Dask's own dependency; pickles the lambdas a job may hold
+        try:
+            # pickle's own: a third faster than cloudpickle's on the planner's job
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            if b"__main__" in blob:   # names something of a script, which workers lack
+                raise pickle.PicklingError("by reference to __main__")
+        except (pickle.PicklingError, AttributeError, TypeError):
+            import cloudpickle   # Dask's own dependency; pickles the lambdas a job may hold
 
-        return cls(cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            blob = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(blob)
 
     def value(self):
         try:
@@ -382,15 +439,26 @@ class _Packed:
             self._value = pickle.loads(self.blob)
             return self._value
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol):
+        if protocol >= 5:
+            # out of band where the pickler takes buffers, as Dask's does: the blob moves
+            # as a frame of its own, not copied into its message (scattering 4.2 MB to two
+            # workers took 104-157 ms in-band here, 20-49 ms so)
+            return _Packed, (pickle.PickleBuffer(self.blob),)
         return _Packed, (self.blob,)
 
 
-def _dask_call(fn, as_tuple: bool, task: _Packed, *parts: _Packed) -> _Packed:
+def _dask_call(fn, as_tuple: bool, with_own: bool, task: _Packed, *parts: _Packed
+               ) -> _Packed:
     """``fn(task, shared)`` on a Dask worker (``shared``: the parts as a tuple, or the one
-    part), its result packed for the way back."""
+    part; the task's own input, if any, the last part), its result packed for the way
+    back."""
+    task = task.value()
+    if with_own:
+        # read by this task alone, once per call: unpickled afresh, not kept beside its blob
+        task, parts = (task, pickle.loads(parts[-1].blob)), parts[:-1]
     shared = tuple(p.value() for p in parts) if as_tuple else parts[0].value()
-    return _Packed.of(fn(task.value(), shared))
+    return _Packed.of(fn(task, shared))
 
 
 __all__ = ["Compute", "SCHEDULERS", "add_options", "adopt", "chunks", "current",

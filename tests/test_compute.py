@@ -107,8 +107,9 @@ def test_compare_and_run_on_dask_are_byte_identical_to_local(cluster, tmp_path):
 
 def test_the_protocols_of_a_comparison_send_the_replays_to_dask_once(cluster, tmp_path,
                                                                       monkeypatch):
-    """compare and run replay one geometry under four protocols: it is scattered once
-    (by its bytes' digest), not shipped again with every protocol's tasks."""
+    """compare and run replay one geometry under four protocols: each group's replays
+    are scattered once, to one worker (the one that replays them), not shipped again with
+    every protocol's tasks, nor copied to every worker."""
     import json
 
     from sigma_sn.compare import compare_plan
@@ -116,7 +117,6 @@ def test_the_protocols_of_a_comparison_send_the_replays_to_dask_once(cluster, tm
     from sigma_sn.scenario import load_scenario
     from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
 
-    # 40 terminals: a geometry too large to go inside the tasks' arguments
     plan = json.loads(json.dumps(plan_scenario(load_scenario(_terminals_scenario(tmp_path,
                                                                                    40)))))
     cfg, mip = config_from_plan(plan, rate_pps=2.0)
@@ -125,11 +125,67 @@ def test_the_protocols_of_a_comparison_send_the_replays_to_dask_once(cluster, tm
     sent = []
     scatter = distributed.Client.scatter
     monkeypatch.setattr(distributed.Client, "scatter",
-                        lambda self, data, **kw: sent.append(data) or scatter(self, data, **kw))
+                        lambda self, data, **kw: sent.append((data, kw))
+                        or scatter(self, data, **kw))
     with compute.session(compute.Compute(cluster.scheduler_address)):
         there = compare_plan(plan, cfg, mip, replays=replays)
+        placed = [fut for _, fut in compute._SESSION.placed.values()]
+        who_has = compute._client().who_has(placed)
     assert json.dumps(there, sort_keys=True) == json.dumps(here, sort_keys=True)
-    assert len(sent) == 1 and len(sent[0][0].blob) > compute.INLINE_BYTES
+    # one scatter, of every group's replays, none broadcast; each group on one worker,
+    # and each worker holds some of them, not all
+    [(blobs, kw)] = sent
+    assert len(blobs) == len(placed) > 2 and not kw.get("broadcast")
+    holders = [tuple(w) for w in who_has.values()]
+    assert all(len(h) == 1 for h in holders) and len(set(holders)) == 2
+    assert sum(len(b.blob) for b in blobs) > compute.INLINE_BYTES
+
+
+def _sum_of(task, shared):
+    return task + int(shared.sum())
+
+
+def test_a_shared_input_changed_in_place_is_sent_again(cluster):
+    """Reuse goes by the bytes: an array changed in place between two calls of a session
+    is not served from the workers' stale copy."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    big = np.ones(20_000, dtype=np.int64)   # 160 KB: scattered, not inline
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        assert list(compute.ordered_map(_sum_of, [0, 1], big)) == [20_000, 20_001]
+        big[:] = 2
+        assert list(compute.ordered_map(_sum_of, [0, 1], big)) == [40_000, 40_001]
+        assert len(compute._SESSION.scattered) == 2
+
+
+def _own_total(task, shared):
+    number, values = task
+    return number, [int(v.sum()) + shared for v in values]
+
+
+def test_tasks_own_inputs_are_placed_once_and_replaced_when_changed(cluster, monkeypatch):
+    """A task's own input (ordered_map's ``own``) goes to one worker and is reused by a
+    later call given the very same values; another value in its place is sent anew. The
+    results are the ones a local run gives."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    own = [(np.full(10, k), np.full(5, -k)) for k in range(4)]
+    want = [(k, [10 * k + 1, -5 * k + 1]) for k in range(4)]
+    assert list(compute.ordered_map(_own_total, range(4), 1, own=own)) == want
+    sent = []
+    scatter = distributed.Client.scatter
+    monkeypatch.setattr(distributed.Client, "scatter",
+                        lambda self, data, **kw: sent.append(len(data))
+                        or scatter(self, data, **kw))
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        assert list(compute.ordered_map(_own_total, range(4), 1, own=own)) == want
+        assert list(compute.ordered_map(_own_total, range(4), 1, own=list(own))) == want
+        own[2] = (np.full(10, 7), own[2][1])
+        assert list(compute.ordered_map(_own_total, range(4), 1, own=own)) == \
+            [*want[:2], (2, [71, -9]), want[3]]
+    assert sent == [4, 1]
 
 
 def test_a_replay_on_a_path_builds_the_same_geometry_in_its_dask_task(cluster):
@@ -169,6 +225,27 @@ def test_link_geometry_built_in_forked_workers_is_the_serial_one(tmp_path):
     assert [r.mobile for r in forked] == sorted(f"T{i:03d}" for i in range(12))
     assert _plain(forked) == _plain(serial)
     assert all(len(r.links) >= 2 for r in serial)
+
+
+def test_built_replays_replayed_in_forked_workers_give_the_serial_report(tmp_path):
+    """compare's built replays, each group's its own input, reach forked workers by
+    inheritance: the same report as replaying them here."""
+    import json
+
+    from sigma_sn.compare import compare_plan
+    from sigma_sn.planner.plan import plan_scenario
+    from sigma_sn.scenario import load_scenario
+    from sigma_sn.sim.fromplan import config_from_plan, replays_from_plan
+
+    plan = json.loads(json.dumps(plan_scenario(load_scenario(_terminals_scenario(tmp_path,
+                                                                                   12)))))
+    cfg, mip = config_from_plan(plan, rate_pps=2.0)
+    replays = replays_from_plan(plan, plan_dir=tmp_path)
+    here = compare_plan(plan, cfg, mip, replays=replays)
+    with compute.session(compute.Compute("local", 2)):
+        forked = compare_plan(plan, cfg, mip, replays=replays)
+    assert json.dumps(forked, sort_keys=True) == json.dumps(here, sort_keys=True)
+    assert json.dumps(here).count('"mobile": "T') >= 12 * 4
 
 
 def _plain(x):
@@ -233,6 +310,32 @@ def test_a_killed_worker_fails_a_replay_and_writes_no_report(tmp_path, capsys):
     assert "lost its Dask worker" in err and "nothing was written" in err
     assert "group of replays" in err and "mobiles T0" in err   # the task's input is named
     assert not out.exists()
+
+
+def _slow_first(task, shared):
+    time.sleep(0.5)
+    return task[0]
+
+
+def test_a_worker_lost_with_tasks_own_inputs_fails_cleanly():
+    """A task's own input lives on one worker only (ordered_map's ``own``): killed with
+    it, it cannot be recomputed, and the call fails at once naming the task, not hangs."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    with _cluster() as cluster:   # Dask's own retries allowed: they cannot help here
+        stop = threading.Event()
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(cluster, stop))
+        killer.start()
+        try:
+            with compute.session(compute.Compute(cluster.scheduler_address)):
+                with pytest.raises(compute.WorkLost, match=r"task \d of 6 \(\d\) lost its "
+                                                          "input with the Dask worker"):
+                    list(compute.ordered_map(_slow_first, range(6), None,
+                                             own=[(np.zeros(20_000),) for _ in range(6)]))
+        finally:
+            stop.set()
+            killer.join()
 
 
 def _fails_on_two(task, shared):

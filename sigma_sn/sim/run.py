@@ -7,6 +7,7 @@ handover and path failure says which mobile it belongs to.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -61,49 +62,56 @@ def simulate_many(replays, cfg: SimConfig, *, protocol: str = "sigma",
         # geometry built in each task from the inputs every task shares (scattered once
         # on Dask), so only each mobile's small part of the plan is shipped
         mobiles, inputs = list(replays.mobiles), replays.inputs
-        items = mobiles
         start_utc, end_s = inputs.start_utc, inputs.duration_s
     else:
-        # built replays are the tasks' shared input and a task names its mobiles by
-        # number: inherited by a fork, scattered once per session on Dask (every protocol
-        # of a comparison given the same tuple reuses them)
-        mobiles = inputs = tuple(replays)
-        items = range(len(inputs))
-        if not inputs:
+        mobiles, inputs = tuple(replays), None
+        if not mobiles:
             raise ValueError("nothing to simulate: no replays")
-        if (len({r.duration_s for r in inputs}) != 1
-                or len({r.start_utc for r in inputs}) != 1):
+        if (len({r.duration_s for r in mobiles}) != 1
+                or len({r.start_utc for r in mobiles}) != 1):
             raise ValueError("replays of one report must share start and duration")
-        start_utc, end_s = inputs[0].start_utc, inputs[0].duration_s
+        start_utc, end_s = mobiles[0].start_utc, mobiles[0].duration_s
     workers = compute.workers(1)
     if compute.current().dask or (workers > 1 and len(mobiles) > 1):
         # groups of mobiles, elsewhere (sigma_sn.compute); each mobile keeps its own random
         # stream, and the groups come back in order: the same bytes
         if compute.current().dask:
             workers = compute.dask_workers()
-        groups = compute.chunks(list(enumerate(items)), workers)
+        groups = compute.chunks(list(enumerate(mobiles)), workers)
         sizes = iter([len(g) for g in groups])
         tick = None if progress is None else (
             lambda n: progress.advance(next(sizes) * PROGRESS_SLICES))
+        if inputs is None:
+            # built replays are each group's own input: inherited by a fork; on Dask each
+            # group's go to one worker, where its task runs, once for every protocol of
+            # a comparison given the same replays (no worker holds all of them)
+            fn, tasks = _own_replay_parts, [[k for k, _ in g] for g in groups]
+            own = [tuple(r for _, r in g) for g in groups]
+        else:
+            fn, tasks, own = _replay_parts, groups, None
+
+        def describe(task) -> str:
+            first, last = (x if inputs is None else x[0] for x in (task[0], task[-1]))
+            return f"mobiles {_name(mobiles[first])} .. {_name(mobiles[last])}"
+
         parts = [part for got in compute.ordered_map(
-                     _replay_parts, groups, (cfg, protocol, mip, inputs), workers=workers,
-                     label="group of replays", progress=tick,
-                     describe=lambda g: f"mobiles {_name(mobiles[g[0][0]])} .. "
-                                        f"{_name(mobiles[g[-1][0]])}")
+                     fn, tasks, (cfg, protocol, mip, inputs), workers=workers,
+                     label="group of replays", progress=tick, own=own, ship=_without_load,
+                     describe=describe)
                  for part in got]
     else:
         parts = [_summarise(run_replay(_built(item, inputs), cfg, protocol=protocol,
                                        mip=mip, stream=k, progress=progress), cfg)
-                 for k, item in enumerate(items)]
+                 for k, item in enumerate(mobiles)]
     return _report(parts, start_utc, end_s, cfg, protocol)
 
 
 def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     """The mobiles' shares of the report (``group``: ``(k, replay)`` pairs, mobile ``k``
     drawing from stream ``k``, a replay being a :class:`MobileReplay` to build from
-    ``inputs`` when they are :class:`ReplayInputs`, or its number among ``inputs`` when
-    they are the built replays; ``shared``: the config, protocol, Mobile IP config and
-    the replay inputs every mobile runs under)."""
+    ``inputs`` when they are :class:`ReplayInputs`, or a built :class:`Replay` when they
+    are None; ``shared``: the config, protocol, Mobile IP config and the replay inputs
+    every mobile runs under)."""
     cfg, protocol, mip, inputs = shared
     replays = [_built(replay, inputs) for _, replay in group]
     parts = [_summarise(run_replay(replay, cfg, protocol=protocol, mip=mip, stream=k), cfg)
@@ -118,12 +126,22 @@ def _replay_parts(group: list, shared: tuple) -> list[_Part]:
     return parts
 
 
-def _built(replay, inputs: ReplayInputs | tuple | None) -> Replay:
-    if inputs is None:
-        return replay
-    if isinstance(inputs, tuple):   # the built replays; ``replay`` is a number
-        return inputs[replay]
-    return replay_geometry(inputs, replay)
+def _own_replay_parts(task: tuple, shared: tuple) -> list[_Part]:
+    """:func:`_replay_parts` of built replays: ``task``, the group's streams and, as its
+    own input (:func:`sigma_sn.compute.ordered_map`), its replays."""
+    streams, replays = task
+    return _replay_parts(list(zip(streams, replays)), shared)
+
+
+def _without_load(replays: tuple) -> tuple:
+    """Built replays as a worker needs them: without the plan's shared load, which only
+    the caller reads (the report's load block) and which would go once in every group."""
+    return tuple(r if r.shared_load is None else dataclasses.replace(r, shared_load=None)
+                 for r in replays)
+
+
+def _built(replay, inputs: ReplayInputs | None) -> Replay:
+    return replay if inputs is None else replay_geometry(inputs, replay)
 
 
 def _name(replay) -> str:
