@@ -356,6 +356,31 @@ def test_a_failed_task_names_its_input_and_keeps_its_error(cluster):
     assert "in point 3 of 4: value 2" in got.value.__notes__
 
 
+def test_many_small_tasks_go_in_runs_in_order_and_a_failure_names_its_own_task(cluster):
+    """More tasks than TASKS_PER_WORKER per worker travel in runs of neighbours: the
+    results keep task order, Dask sees one task per run, and a task failing inside a run
+    is named itself, not its run."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    n = 3 * compute.TASKS_PER_WORKER * 2 + 1    # 2 workers: several tasks per run
+    with compute.session(compute.Compute(cluster.scheduler_address)):
+        ticks = []
+        assert list(compute.ordered_map(_fails_on_two, range(3, 3 + n), 10,
+                                        progress=ticks.append)) == \
+            [10 * t for t in range(3, 3 + n)]
+        assert len(ticks) == n          # progress still counts tasks, not runs
+        with pytest.raises(InputError) as got:
+            list(compute.ordered_map(_fails_on_two, [5, 6, 7, 8, 2] + [9] * n, 10,
+                                     label="point", describe=lambda t: f"value {t}"))
+    assert compute._runs(n + 5, 2)[1][1] == 4   # the second task of a run
+    assert f"in point 5 of {n + 5}: value 2" in got.value.__notes__
+    runs = compute._runs(n, 2)
+    assert len(runs) == 2 * compute.TASKS_PER_WORKER
+    assert [i for r in runs for i in r] == list(range(n))
+    assert max(map(len, runs)) - min(map(len, runs)) <= 1
+
+
 def _plus_sum(task, shared):
     return task + int(shared[1].sum())
 
