@@ -19,7 +19,9 @@ cluster's threads run here, as nothing forks beside them) and the ratios Dask/lo
 (goal: <= 1.3 on a 2-core machine), checks that both ways give the same bytes, and says
 how the work splits: the serial part (what the caller does: windows, checks, rows, the
 report) and the sum of the Dask task times, so that the time on M machines of W workers
-can be estimated as  serial + tasks / (M·W) + Dask's per-task overhead. Every Dask run
+can be estimated as  serial + tasks / (M·W) + Dask's per-task overhead (a Dask task is a
+run of units, at most compute.TASKS_PER_WORKER per worker: on M·W workers the same units
+make more, shorter runs, so the task time spreads over all of them). Every Dask run
 starts with nothing scattered, as a command does (a session keeps what it scattered).
 
 Run: python benchmarks/scale.py [N_TERMINALS] [POINTS] [WORKERS] [DURATION_S]
