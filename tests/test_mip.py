@@ -260,6 +260,22 @@ def test_no_protocol_uses_an_access_point_before_the_plan_grants_it(protocol):
     assert rep["packets"]["lost"] >= (140.0 - held_s) * RATE_PPS
 
 
+@pytest.mark.parametrize("protocol", ["mip", "fmip", "hmip"])
+def test_the_grant_follows_the_handovers_plan_index_not_its_place(protocol):
+    # a plan's handover indices need not start at 0 (a mobile's handovers as numbered in
+    # a longer plan): the baselines still wait for the grant of the handover they take
+    import dataclasses
+
+    replay = capacity_wait_replay()
+    replay = dataclasses.replace(
+        replay, steps=tuple(dataclasses.replace(s, handover=7) for s in replay.steps),
+        handovers=tuple(dataclasses.replace(h, index=7) for h in replay.handovers))
+    mip = MipConfig()
+    rep = simulate(replay, cbr(), protocol=protocol, mip=mip)
+    held_s = mip.fmip_buffer_s if protocol == "fmip" else 0.0
+    assert rep["handovers"][0]["interruption_ms"] >= 1e3 * (140.0 - held_s)
+
+
 def handed_on(ups: dict, hops: list, duration_s: float = 200.0) -> Replay:
     """A terminal on the first access point of ``ups`` (name -> up spans), handed on by
     ``hops``: ``(access point, ready_s, switch_s)``, its new address ready and added at

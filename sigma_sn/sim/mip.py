@@ -20,7 +20,6 @@ import bisect
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import simpy
 
 from sigma_sn.sim.model import (DATA_HEADER_BYTES, RISE_TOLERANCE_S, Replay, SimConfig, Stats,
@@ -120,13 +119,11 @@ class MobileIpHost:
     protocol = "mip"
 
     def __init__(self, env: simpy.Environment, replay: Replay, cfg: SimConfig,
-                 mip: MipConfig, links, rng: np.random.Generator | None = None):
-        # ``rng`` is no longer drawn from: the RA waits are the handovers' own seeded
-        # draws (ra_wait_s), shared with SIGMA-SN's replay
+                 mip: MipConfig, links):
         self.env, self.replay, self.cfg, self.mip, self.links = env, replay, cfg, mip, links
         self.anchor_cn_s, self.anchor_ap_s = self._anchor()
         self.stats = Stats()
-        # per handover, when the plan starts the new access point's address (its
+        # per handover (by its plan index), when the plan starts the new access point's address (its
         # ADDRESS_READY less the setup): the MH attaches no earlier, as SIGMA-SN's steps
         # wait for it (Association.step_times). A station whose antennas all serve other
         # mobiles (least-load, site capacity) is visible but not granted until then.
@@ -234,7 +231,7 @@ class MobileIpHost:
         need_s = self.mip.t_l2_s + self.mip.ra_max_s + self.mip.t_dad_s
         for enough in (need_s, 0.0):
             for i in reversed(due):
-                if (self._granted_s.get(i, -math.inf) <= t_break
+                if (self._granted_s.get(hos[i].index, -math.inf) <= t_break
                         and self.links[hos[i].to_ap].up_until(t_break) > t_break + enough):
                     return i, t_break
         rises = [(self._up_from(i, t_break), i) for i in due]
@@ -252,8 +249,9 @@ class MobileIpHost:
     def _up_from(self, i: int, t: float) -> float:
         """The first time from ``t`` that handover ``i``'s access point is up and the plan
         lets the MH use it (:attr:`_granted_s`)."""
-        link = self.links[self.replay.handovers[i].to_ap]
-        t = max(t, self._granted_s.get(i, -math.inf))
+        ho = self.replay.handovers[i]
+        link = self.links[ho.to_ap]
+        t = max(t, self._granted_s.get(ho.index, -math.inf))
         return t if link.up_until(t) > t else link.next_up(t)     # not at a pass's very end
 
     def attached(self, t: float) -> str | None:

@@ -194,8 +194,7 @@ def run_replay(replay: Replay, cfg: SimConfig, *, protocol: str = "sigma",
     if protocol != "sigma":
         if cfg.traffic != "cbr":
             raise ValueError("the Mobile IP baselines replay CBR traffic only")
-        endpoint = MIP_HOSTS[protocol](env, replay, cfg, mip or MipConfig(), links,
-                                       np.random.default_rng(rng.integers(0, 2**63)))
+        endpoint = MIP_HOSTS[protocol](env, replay, cfg, mip or MipConfig(), links)
         env.process(mip_cbr_source(endpoint, log, cfg, end_s))
         env.process(endpoint.run_plan())
         # downlink datagrams are handled at the anchor, anchor_cn_s after they leave
