@@ -313,7 +313,8 @@ def _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile
     from distributed.client import FutureCancelledError
 
     client = _client()
-    if not client.scheduler_info()["workers"]:
+    n_workers = len(client.scheduler_info()["workers"])
+    if not n_workers:
         # tasks would wait for ever
         raise WorkLost(f"the Dask scheduler at {current().scheduler} has no workers; start "
                        f"some with 'dask worker {current().scheduler}' (docs/scale-out.md)")
@@ -321,8 +322,8 @@ def _dask_map(fn, tasks, shared, own, ship, label, describe, progress, meanwhile
     try:
         parts = shared if isinstance(shared, tuple) else (shared,)
         # a task's own input lives on one worker: its task goes alone, to it
-        runs = (_runs(len(tasks), len(client.scheduler_info()["workers"]))
-                if own is None else [range(i, i + 1) for i in range(len(tasks))])
+        runs = (_runs(len(tasks), n_workers) if own is None
+                else [range(i, i + 1) for i in range(len(tasks))])
         args = [[_scattered(client, part)] * len(runs) for part in parts]
         if own is not None:
             args.append(_placed(client, own, ship))
