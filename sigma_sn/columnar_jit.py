@@ -232,6 +232,8 @@ def stable_order(keys):
     lo, hi = keys.min(), keys.max()
     n_bucket = max(1, n // 4)
     scale = n_bucket / (hi - lo) if hi > lo else 0.0
+    if not np.isfinite(scale):   # a range too narrow to divide (subnormal): no buckets
+        return np.argsort(keys, kind="mergesort")
     bucket = np.empty(n, np.int32)   # n / 4 buckets: int32 halves the largest temporary
     start = np.zeros(n_bucket + 1, np.int64)
     for i in range(n):

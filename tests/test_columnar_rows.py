@@ -132,3 +132,9 @@ def test_chunks_cover_the_rows_once_in_order_with_a_small_first_one():
         assert all(p.stop - p.start <= size for p in parts)
         if n and first:
             assert parts[0] == slice(0, min(first, n))
+
+
+def test_the_compiled_order_of_keys_too_close_to_divide():
+    # a range of one subnormal step: n / range overflows to inf (0 x inf is NaN)
+    keys = np.array([5e-324, 0.0, 5e-324, 0.0] * 3)
+    assert np.array_equal(columnar.stable_order(keys), np.argsort(keys, kind="stable"))
