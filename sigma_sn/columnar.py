@@ -113,7 +113,8 @@ def _trimmed(x, whole, fast, decimals: int, slow_text) -> np.ndarray:
     decimal, where repr writes no exponent and doubles are finer than the last place."""
     with np.errstate(invalid="ignore"):
         mag = np.abs(x)
-        fast = fast & (mag >= 1e-4) & (mag < 1e9)
+        # (zero too: whole 0 is written 0.0 or -0.0, as repr writes it)
+        fast = fast & ((mag >= 1e-4) | (x == 0)) & (mag < 1e9)
     out = _point(whole, np.signbit(x), decimals)
     # trailing zeros after the first decimal place go (1.500000 -> 1.5, 2.000000 -> 2.0)
     tail = np.ones(len(out), bool)

@@ -266,7 +266,7 @@ def _values(col, level: int) -> Text:
     if kinds == {float}:
         x = np.array(col, float)
         if np.isfinite(x).all():    # NaN and infinities: json's own words, below
-            return _floats(x)
+            return columnar.exact(x)
     elif kinds == {int}:
         try:
             return columnar.cells(np.array(col, np.int64).astype(bytes))
@@ -286,7 +286,7 @@ def _array(x: np.ndarray, level: int) -> Text:
     ASCII text (``S``) that needs no escaping; anything else as the list of its values."""
     kind = x.dtype.kind
     if kind == "f" and np.isfinite(x).all():
-        return _floats(x)
+        return columnar.exact(x)
     if kind == "i":
         return columnar.cells(x.astype(np.int64).astype(bytes))
     if kind == "b":
@@ -319,26 +319,6 @@ def _text_cells(texts: tuple) -> tuple[bool, columnar.Lookup]:
     joined = "".join(texts)
     plain = joined.isascii() and joined.isprintable() and not {'"', "\\"} & set(joined)
     return plain, columnar.Lookup(texts)
-
-
-def _floats(x: np.ndarray) -> np.ndarray:
-    """``repr`` of finite floats (:func:`~sigma_sn.columnar.exact`), zeros taken from a
-    table: exact writes them with Python's repr, one at a time (every handover's outage
-    of a plan without one)."""
-    zero = x == 0
-    if not zero.any():
-        return columnar.exact(x)
-    zeros = _ZEROS[np.signbit(x[zero]).astype(np.int64)]
-    if zero.all():
-        return zeros
-    rest = columnar.exact(x[~zero])
-    out = np.zeros((len(x), max(rest.shape[1], zeros.shape[1])), np.uint8)
-    out[~zero, :rest.shape[1]] = rest
-    out[zero, :zeros.shape[1]] = zeros
-    return out
-
-
-_ZEROS = columnar.Lookup(("0.0", "-0.0"))
 
 
 def _unsafe(raw: np.ndarray) -> np.ndarray:
