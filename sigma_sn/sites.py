@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import csv
 import math
 from dataclasses import dataclass, field
@@ -153,8 +155,7 @@ def command_line_sites(stations=None, site_texts=None) -> tuple[Site, ...]:
     if not sites:
         raise InputError("no sites: give --stations FILE or --site NAME=LAT,LON[,ALT_M]",
                          key="--site")
-    names = [s.name for s in sites]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted(n for n, k in collections.Counter(s.name for s in sites).items() if k > 1)
     if twice:
         line = {s.name: n for s, n in in_file}.get(twice[0])
         where = "" if line is None else f" (on {stations}:{line} and by --site)"

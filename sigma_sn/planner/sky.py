@@ -10,13 +10,12 @@ round trips come from one vectorised SGP4 call per batch (:meth:`Sky.range_and_r
 from __future__ import annotations
 
 import math
-import mmap
 from typing import NamedTuple, Sequence
 
 import numpy as np
 from numba import types
 
-from sigma_sn.forked import ForkedMap, can_fork
+from sigma_sn.forked import ForkedMap, can_fork, shared_array
 from sigma_sn.geometry import C_KM_S, range_and_rate, topocentric
 from sigma_sn.path.kernel import hermite_positions
 from sigma_sn.planner.core import Timing
@@ -144,10 +143,8 @@ class Sky:
             n_sat = len(self.satrecs)
             shape = (n_sat, 3, self.g_last(step_s) + 1)
             if parallel:
-                # anonymous shared pages: what a forked worker writes, the parent sees
-                size = math.prod(shape) + n_sat
-                buf = mmap.mmap(-1, max(8, 8 * size))
-                flat = np.frombuffer(buf, np.float64, count=size)
+                # shared pages: what a forked worker writes, the parent sees
+                flat = shared_array(math.prod(shape) + n_sat, np.float64, True)
                 table, err_km = flat[n_sat:].reshape(shape), flat[:n_sat]
             else:  # np.empty: pages of satellites never asked about are never touched
                 table, err_km = np.empty(shape), np.zeros(n_sat)
