@@ -180,7 +180,7 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
     t0 = time.perf_counter()
     made: dict = {}   # the candidate rows' columns, rounded
 
-    def make_candidate_rows() -> None:
+    def round_candidate_columns() -> None:
         # rounded on first use: once workers are forked, not before
         if not made:
             made.update((k, rows.rounded_array(getattr(windows, k)[order]))
@@ -194,14 +194,14 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
         # every satellite on the decision grid once, before the fork shares it (or the
         # job carries it to Dask's workers: filling it in each of them took more CPU in
         # all than this and shipping it); the parent, which would only wait for forked
-        # fillers, makes the candidate rows meanwhile
+        # fillers, rounds the candidate columns meanwhile
         t0 = time.perf_counter()
         sky.grid_for(range(len(sky.satrecs)), selection.decision_step_s, workers,
-                     meanwhile=make_candidate_rows)
+                     meanwhile=round_candidate_columns)
         stats["grid_s"] = time.perf_counter() - t0
-    # else (on Dask, or no grid) the parent makes them while the workers plan the first
-    # groups, not group by group after each arrives
-    meanwhile = (make_candidate_rows if (workers > 1 or compute.current().dask)
+    # else (on Dask, or no grid) the parent rounds them while the workers plan the first
+    # groups
+    meanwhile = (round_candidate_columns if (workers > 1 or compute.current().dask)
                  and not made else None)
     built = rows.PlanRows(ap_names, book, iid)   # columns: a day's millions of rows are
     # made on use, if ever
@@ -214,8 +214,9 @@ def _plan_windows(windows, satellites, sites, mode, policy, timing, rtt_bound, *
             built.add(names, part)
             rows_s += time.perf_counter() - t0
     t0 = time.perf_counter()
-    make_candidate_rows()
-    tables = built.tables(rows.candidates(built.names, spans, ap_of[order], ap_names, made))
+    round_candidate_columns()
+    tables = built.tables(rows.candidates(built.names, spans, window_arrays[0], ap_names,
+                                          made))
     out_mobiles = tables["mobiles"]
     rows_s += time.perf_counter() - t0
     sky.forget_grid()

@@ -165,7 +165,8 @@ def packed(serve_counts, serve_ap, serve_from_s, serve_to_s, outage_counts, outa
     """Return one group's :class:`Planned`: per mobile (in the group's order) how many
     serving intervals and outage parts it has, their columns, and its handovers (``tr``,
     ``timed``: events.Transitions and events.Timed). Times are rounded and written as UTC
-    text here, in the worker: the parent, which makes every row, has enough to do."""
+    text here, in the worker: the parent, which gathers every group's columns, has
+    enough to do."""
     f64 = np.float64
     counts = np.zeros((len(tr.counts), 3), np.int64)
     counts[:, 0], counts[:, 1], counts[:, 2] = serve_counts, tr.counts, outage_counts
