@@ -89,8 +89,9 @@ def write_plan_csv(path, plan: dict) -> None:
     per_chunk = max(1, columnar.CHUNK_ROWS // 5)   # five events a handover
     with atomic_open(path, "wb") as fh:
         fh.write((",".join(CSV_HEADER) + "\n").encode())
+        planned = isinstance(handovers, Table) and handovers.columns() is not None
         for part in columnar.chunks(len(handovers), per_chunk):
-            if isinstance(handovers, Table) and handovers.columns() is not None:
+            if planned:
                 cols, n = _table_event_cells(handovers.slice(part.start, part.stop))
             else:
                 cols, n = _row_event_cells(handovers[part])
@@ -128,10 +129,10 @@ def _table_event_cells(hs: Table) -> tuple[list, int]:
 
     return [of_handover(_csv_cells(columns["mobile"])),
             of_handover(_csv_cells(columns["index"])), _csv_cells(ev["action"]),
-            _csv_cells(ev["t_utc"]), columnar.exact(np.asarray(as_list(ev["t_s"]), float)),
+            _csv_cells(ev["t_utc"]), columnar.exact(np.asarray(ev["t_s"], float)),
             of_handover(_csv_cells(columns["from"])), of_handover(_csv_cells(columns["to"])),
             _csv_cells(ev["address"]),
-            of_handover(columnar.booleans(np.array(as_list(columns["feasible"]), bool)))
+            of_handover(columnar.booleans(np.asarray(columns["feasible"], bool)))
             ], len(events)
 
 
@@ -146,6 +147,8 @@ def _csv_cells(column) -> np.ndarray:
                               for c, t in zip(column.codes, column.texts)])
     if isinstance(column, np.ndarray) and column.dtype.kind == "i":
         return columnar.cells(column.astype(bytes))
+    if isinstance(column, np.ndarray) and column.dtype.kind == "S":
+        return columnar.cells(column)   # UTC texts (Epoch.iso_ascii): nothing to quote
     return columnar.csv_strings([str(v) for v in as_list(column)])
 
 
