@@ -9,6 +9,9 @@ dropping every NUL, so cells of different lengths cost nothing to join.
 Millions of rows then cost seconds, not a Python object per cell; the text is the one
 Python's ``csv`` and ``json`` modules write for the same values, byte for byte (numbers
 next to a rounding tie, and the few values outside the fast path, are left to Python).
+The plan's writers (:mod:`sigma_sn.planner.jsontext`, ``planner.io``) use these cell
+matrices. The windows' writer uses :func:`format_rows` instead: :class:`Column` values
+written by one compiled pass a chunk (:mod:`sigma_sn.columnar_jit`), with the same text.
 """
 
 from __future__ import annotations

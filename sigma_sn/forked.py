@@ -42,7 +42,7 @@ def other_threads() -> list[str]:
     them holds a lock (malloc's, logging's, an import's, Dask's event loop's) inherits
     it held, with no thread left to release it, and can hang on it (POSIX fork():
     "only the calling thread is replicated"). sigma-sn's own threads (the windows
-    writer's formatting threads) end before the call that started them returns, so
+    writer's formatting threads) end before write_windows or print_windows_csv returns, so
     any other thread is someone else's: Dask's client and cluster, an embedding
     application's."""
     here = threading.current_thread()

@@ -283,8 +283,9 @@ def find_windows(satellites, sites, start_utc: datetime | str, duration_s: float
     some times is skipped there and listed in ``Windows.skipped``. ``progress`` (a
     :class:`~sigma_sn.progress.Progress`-like object) is advanced per satellite.
     ``workers`` processes (default: one per core) share the chunks of satellites.
-    ``meanwhile()``, if given, runs here once while they compute (what the caller will
-    need next, such as loading the writer's compiled code).
+    ``meanwhile()``, if given, runs here once: while the forked workers compute, or
+    first when there are none (what the caller will need next, such as loading the
+    writer's compiled code).
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
